@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { SwitchboardError } from './errors';
+import type { Body, Headers, OutgoingMessage, SendOptions } from './types';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A message ready for an adapter: bytes, an id, merged headers. */
+export interface NormalizedMessage {
+  readonly id: string;
+  readonly body: Uint8Array;
+  readonly key: string | undefined;
+  readonly headers: Headers;
+  readonly delayMs: number | undefined;
+}
+
+export function toBytes(body: Body): Uint8Array {
+  if (typeof body === 'string') return encoder.encode(body);
+  if (body instanceof Uint8Array) return body;
+  throw new SwitchboardError('invalid_argument', 'a message body is a Uint8Array or a string');
+}
+
+export function bytesToText(bytes: Uint8Array): string {
+  return decoder.decode(bytes);
+}
+
+function isOutgoing(m: OutgoingMessage | Body): m is OutgoingMessage {
+  return typeof m === 'object' && m !== null && !(m instanceof Uint8Array) && 'body' in m;
+}
+
+/**
+ * Turns what a caller passed to `send` into adapter-ready messages: bodies as bytes, generated ids,
+ * options merged under per-message fields. Throws `invalid_argument` for malformed input before
+ * anything is sent.
+ */
+export function normalizeMessages(input: OutgoingMessage | Body | readonly (OutgoingMessage | Body)[], options: SendOptions = {}): NormalizedMessage[] {
+  const list = Array.isArray(input) ? (input as readonly (OutgoingMessage | Body)[]) : [input as OutgoingMessage | Body];
+  if (list.length === 0) throw new SwitchboardError('invalid_argument', 'send needs at least one message');
+  if (list.length > 1 && options.id !== undefined) throw new SwitchboardError('invalid_argument', 'options.id applies to a single message; give each message its own id');
+  return list.map((m, i) => {
+    const msg: OutgoingMessage = isOutgoing(m) ? m : { body: m };
+    if (msg.body === undefined || msg.body === null) throw new SwitchboardError('invalid_argument', `message ${i} has no body`);
+    const headers: Headers = { ...(options.headers ?? {}), ...(msg.headers ?? {}) };
+    for (const [k, v] of Object.entries(headers)) {
+      if (typeof v !== 'string') throw new SwitchboardError('invalid_argument', `message ${i}: header "${k}" must be a string`);
+    }
+    const key = msg.key ?? options.key;
+    if (key !== undefined && typeof key !== 'string') throw new SwitchboardError('invalid_argument', `message ${i}: key must be a string`);
+    return {
+      id: msg.id ?? (list.length === 1 ? options.id : undefined) ?? randomUUID(),
+      body: toBytes(msg.body),
+      key,
+      headers,
+      delayMs: options.delayMs,
+    };
+  });
+}
+
+/** Total size of a message as most brokers count it: body, key, header names and values. */
+export function messageSize(m: NormalizedMessage): number {
+  let n = m.body.byteLength + (m.key ? Buffer.byteLength(m.key) : 0);
+  for (const [k, v] of Object.entries(m.headers)) n += Buffer.byteLength(k) + Buffer.byteLength(v);
+  return n;
+}
+
+/** Throws `payload_too_large` naming the message and the limit, before anything is sent. */
+export function assertMessageSizes(messages: readonly NormalizedMessage[], limitBytes: number, what: string): void {
+  messages.forEach((m, i) => {
+    const size = messageSize(m);
+    if (size > limitBytes) {
+      throw new SwitchboardError('payload_too_large', `message ${i} (id ${m.id}) is ${size} bytes; ${what} accepts at most ${limitBytes}`, {
+        details: { size, limit: limitBytes, index: i },
+      });
+    }
+  });
+}

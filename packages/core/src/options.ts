@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { configurationError, SwitchboardError } from './errors';
+import type { AckMode, ConsumerOptions, Destination, DestinationLike, Headers, StartPosition } from './types';
+import { toDestination } from './destination';
+
+/**
+ * Validates `input` against a zod schema and returns the parsed value, or throws one
+ * configuration error that lists every problem (path and message), never the first one only.
+ */
+export function validateOptions<S extends z.ZodType>(schema: S, input: unknown, subject: string): z.output<S> {
+  const r = schema.safeParse(input ?? {});
+  if (r.success) return r.data;
+  throw configurationError(
+    subject,
+    r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(options)'}: ${i.message}`),
+  );
+}
+
+const positiveInt = z.number().int().positive();
+const headerMap = z.record(z.string(), z.string());
+const destinationLike = z.union([
+  z.string().min(1),
+  z.object({ kind: z.enum(['queue', 'topic']), name: z.string().min(1) }),
+]);
+const startPosition = z.union([
+  z.literal('earliest'),
+  z.literal('latest'),
+  z.object({ offset: z.union([z.string().min(1), z.number().int().nonnegative()]) }).strict(),
+  z.object({ timestamp: z.union([z.number().nonnegative(), z.date()]) }).strict(),
+]);
+
+export const consumerOptionsSchema = z
+  .object({
+    group: z.string().min(1).max(200).optional(),
+    from: startPosition.optional(),
+    prefetch: positiveInt.max(10_000).optional(),
+    ackMode: z.enum(['at-least-once', 'at-most-once']).optional(),
+    ackTimeoutMs: positiveInt.max(12 * 3600_000).optional(),
+    maxAttempts: positiveInt.optional(),
+    deadLetter: destinationLike.optional(),
+    filter: headerMap.optional(),
+    signal: z.instanceof(AbortSignal).optional(),
+  })
+  .strict();
+
+/** Consumer options with every default filled in. */
+export interface ResolvedConsumerOptions {
+  group: string;
+  from: StartPosition;
+  prefetch: number;
+  ackMode: AckMode;
+  ackTimeoutMs: number;
+  maxAttempts: number | undefined;
+  deadLetter: Destination;
+  filter: Headers | undefined;
+  signal: AbortSignal | undefined;
+}
+
+export const CONSUMER_DEFAULTS = { group: 'default', from: 'latest', prefetch: 16, ackMode: 'at-least-once', ackTimeoutMs: 30_000 } as const;
+
+/** The one place consumer options get their defaults. */
+export function resolveConsumerOptions(source: Destination, options: ConsumerOptions | undefined): ResolvedConsumerOptions {
+  const o = validateOptions(consumerOptionsSchema, options, 'consumer options');
+  return {
+    group: o.group ?? CONSUMER_DEFAULTS.group,
+    from: (o.from as StartPosition | undefined) ?? CONSUMER_DEFAULTS.from,
+    prefetch: o.prefetch ?? CONSUMER_DEFAULTS.prefetch,
+    ackMode: o.ackMode ?? CONSUMER_DEFAULTS.ackMode,
+    ackTimeoutMs: o.ackTimeoutMs ?? CONSUMER_DEFAULTS.ackTimeoutMs,
+    maxAttempts: o.maxAttempts,
+    deadLetter: o.deadLetter ? toDestination(o.deadLetter as DestinationLike) : { kind: 'queue', name: `${source.name}.dlq` },
+    filter: o.filter,
+    signal: o.signal,
+  };
+}
+
+const sendOptionsSchema = z
+  .object({
+    confirm: z.boolean().optional(),
+    key: z.string().optional(),
+    headers: headerMap.optional(),
+    delayMs: z.number().int().nonnegative().optional(),
+    id: z.string().min(1).optional(),
+    signal: z.instanceof(AbortSignal).optional(),
+  })
+  .strict();
+
+export function validateSendOptions<T>(options: T): T {
+  if (options === undefined) return options;
+  try {
+    validateOptions(sendOptionsSchema, options, 'send options');
+  } catch (e) {
+    // Bad send options are a bad argument to a call, not a bad configuration.
+    throw new SwitchboardError('invalid_argument', (e as Error).message, { details: (e as SwitchboardError).details });
+  }
+  return options;
+}
+
+export { z };

@@ -1,0 +1,230 @@
+import type { Capabilities } from './capabilities';
+
+/** Message headers: string keys and values, as every broker can carry them. */
+export type Headers = Record<string, string>;
+
+/** A message body: bytes, or a string that is sent as UTF-8. */
+export type Body = Uint8Array | string;
+
+/**
+ * Where messages go. A `queue` is a mailbox: a durable destination consumed by competing
+ * consumers. A `topic` fans out: every subscription group gets every message, and consumers
+ * within one group compete. Strings are shorthands: `"topic:name"`, `"queue:name"`, and a bare
+ * name is a queue.
+ */
+export interface Destination {
+  readonly kind: 'queue' | 'topic';
+  readonly name: string;
+}
+export type DestinationLike = Destination | string;
+
+/** A message to send. Fields left out fall back to the send options. */
+export interface OutgoingMessage {
+  body: Body;
+  /** Ordering and partitioning key: messages with one key keep their order where `orderingPerKey` holds. */
+  key?: string;
+  headers?: Headers;
+  /** Message id, used for dedup (effectively-once). A UUID is generated when absent. */
+  id?: string;
+}
+
+export interface SendOptions {
+  /**
+   * true (default): resolve only once the broker accepted the message, reject when it refused.
+   * false: fire-and-forget; resolve once the message is handed to the client, with `confirmed: false`.
+   */
+  confirm?: boolean;
+  key?: string;
+  headers?: Headers;
+  /** Deliver no earlier than this many milliseconds from now (capability `delayedSend`). */
+  delayMs?: number;
+  /** Message id for a single message (for dedup). */
+  id?: string;
+  signal?: AbortSignal;
+}
+
+/** What a send resolves with, one per message, in the order given. */
+export interface SendReceipt {
+  /** The message id (given or generated). */
+  readonly id: string;
+  readonly destination: string;
+  /** Whether the broker confirmed this message. */
+  readonly confirmed: boolean;
+  /** The broker's own reference: an offset, sequence, MessageId or delivery tag. Absent when not confirmed. */
+  readonly brokerRef?: string;
+}
+
+export interface RequestOptions {
+  /** Deadline for the reply (default 5000 ms). */
+  timeoutMs?: number;
+  headers?: Headers;
+  key?: string;
+  id?: string;
+  signal?: AbortSignal;
+}
+
+/** A reply to {@link Producer.request}. */
+export interface Reply {
+  readonly body: Uint8Array;
+  readonly headers: Headers;
+  readonly correlationId: string;
+  text(): string;
+}
+
+export interface Producer extends AsyncDisposable {
+  /**
+   * Sends one message or a batch. Resolves with one receipt per message once each is confirmed
+   * (or handed over, with `confirm: false`). Rejects with a typed error; for a batch, the error's
+   * `details.receipts` holds the receipts of the messages that did succeed.
+   * Bad input (destination name, size, header count) is rejected before anything is sent.
+   */
+  send(destination: DestinationLike, message: OutgoingMessage | Body, options?: SendOptions): Promise<SendReceipt>;
+  send(destination: DestinationLike, messages: readonly (OutgoingMessage | Body)[], options?: SendOptions): Promise<SendReceipt[]>;
+  /**
+   * Request/response: sends the message with reply-to and correlation id set, and resolves with the
+   * correlated reply. Rejects with `timeout` (or `no_responders`) at the deadline, `aborted` on the signal.
+   */
+  request(destination: DestinationLike, message: OutgoingMessage | Body, options?: RequestOptions): Promise<Reply>;
+  /** Idempotent. Pending confirmed sends finish first. */
+  close(): Promise<void>;
+}
+
+/** Where a new group starts reading a retained stream. Ignored for a group that has a committed position. */
+export type StartPosition =
+  | 'earliest'
+  | 'latest'
+  | { readonly offset: string | number }
+  | { readonly timestamp: number | Date };
+
+export type AckMode = 'at-least-once' | 'at-most-once';
+
+export interface ConsumerOptions {
+  /** Subscription group. For topics each group receives every message; members of one group compete. Default "default". */
+  group?: string;
+  /** Start position of a new group on a topic (default "latest"); queues always start at their backlog. */
+  from?: StartPosition;
+  /** Maximum unacked deliveries held by this consumer (default 16). */
+  prefetch?: number;
+  /** at-least-once (default): ack after handling. at-most-once: acked on receipt, never redelivered. */
+  ackMode?: AckMode;
+  /** Redeliver an unacked delivery after this long (default 30000 ms). */
+  ackTimeoutMs?: number;
+  /** Dead-letter a message after this many failed deliveries. Unlimited when absent. */
+  maxAttempts?: number;
+  /** Dead-letter destination (default: queue `<source name>.dlq`). */
+  deadLetter?: DestinationLike;
+  /** Only deliver messages whose headers have these exact values (capability `headerFilter`). */
+  filter?: Headers;
+  signal?: AbortSignal;
+}
+
+export interface NackOptions {
+  /** Do not redeliver before this many milliseconds (capability `nackDelay`). */
+  delayMs?: number;
+}
+
+export type DeliveryState = 'pending' | 'acked' | 'nacked' | 'rejected';
+
+/**
+ * One delivery of a message to a consumer. Settle it exactly once: `ack`, `nack` or `reject`.
+ * Repeating the same settle is a no-op; a conflicting one throws `already_settled` and changes nothing.
+ */
+export interface Delivery {
+  readonly id: string;
+  readonly body: Uint8Array;
+  readonly key: string | undefined;
+  readonly headers: Headers;
+  /** 1 on first delivery, +1 on each redelivery. */
+  readonly attempt: number;
+  readonly destination: string;
+  /** Broker reference of this delivery (offset, sequence, receipt handle, delivery tag). */
+  readonly receipt: string;
+  readonly timestamp: Date;
+  /** Set on requests: where the reply goes, and the id that correlates it. */
+  readonly replyTo: string | undefined;
+  readonly correlationId: string | undefined;
+  readonly state: DeliveryState;
+  text(): string;
+  json<T = unknown>(): T;
+  /** Done: never delivered again to this group. */
+  ack(): Promise<void>;
+  /** Failed: deliver again (after `delayMs` if given), or dead-letter once attempts are used up. */
+  nack(options?: NackOptions): Promise<void>;
+  /** Push the ack deadline `ms` milliseconds from now (capability `extend`). */
+  extend(ms: number): Promise<void>;
+  /** Poison: straight to the dead-letter destination with `reason`, no retry. */
+  reject(reason: string): Promise<void>;
+  /** Answers a request (needs `replyTo`). Does not settle the delivery. */
+  respond(message: OutgoingMessage | Body): Promise<void>;
+}
+
+/** A stream of deliveries. Iterate it; dispose or `close()` it to stop. */
+export interface Subscription extends AsyncIterable<Delivery>, AsyncDisposable {
+  /** Stops delivery; unhandled buffered deliveries are released to the broker. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface ConsumeOptions {
+  /** Handlers running at once (default 1). */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+/** A running `consume()` loop. */
+export interface ConsumeHandle extends AsyncDisposable {
+  /** Stops taking deliveries, waits for handlers in flight and settles them. */
+  close(): Promise<void>;
+  /** Resolves when the loop ends. */
+  readonly done: Promise<void>;
+}
+
+export interface PollOptions {
+  /** At most this many deliveries (default 10). */
+  max?: number;
+  /** Wait up to this long for the first delivery (default 0: return at once). */
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * A member of one group on one source. Created ready: messages published after
+ * `connection.consumer()` resolved will reach the group.
+ */
+export interface Consumer extends AsyncDisposable {
+  readonly source: Destination;
+  readonly group: string;
+  /** Push delivery. One active subscription per consumer. */
+  subscribe(options?: { signal?: AbortSignal }): Subscription;
+  /** Resolve = ack, throw = nack (at-least-once). In at-most-once mode the ack comes first. */
+  consume(handler: (delivery: Delivery) => Promise<void> | void, options?: ConsumeOptions): ConsumeHandle;
+  /** Pull delivery: up to `max` deliveries, waiting up to `waitMs` for the first (long polling). */
+  poll(options?: PollOptions): Promise<Delivery[]>;
+  /** Graceful: stops subscriptions, waits for handlers in flight, releases what was not handled. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface DestinationOptions {
+  /** Partitions or shards, where the backend has them. */
+  partitions?: number;
+  /** Retention for replay, where the backend retains. */
+  retentionMs?: number;
+}
+
+/** Topology management. Every call is idempotent. */
+export interface Admin {
+  ensureDestination(destination: DestinationLike, options?: DestinationOptions): Promise<void>;
+  deleteDestination(destination: DestinationLike): Promise<void>;
+}
+
+export interface Connection extends AsyncDisposable {
+  /** Adapter name, e.g. "memory", "kafka". */
+  readonly backend: string;
+  /** The URL with any password removed. */
+  readonly url: string;
+  readonly capabilities: Capabilities;
+  readonly admin: Admin;
+  producer(): Producer;
+  consumer(source: DestinationLike, options?: ConsumerOptions): Promise<Consumer>;
+  /** Closes producers and consumers gracefully. Idempotent. */
+  close(): Promise<void>;
+}
