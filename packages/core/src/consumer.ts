@@ -191,8 +191,7 @@ function runConsume(sub: Subscription, handler: (d: Delivery) => Promise<void> |
       await handler(d);
       if (d.state === 'pending') await d.ack();
     } catch (err) {
-      if (d.state === 'pending') await d.nack().catch(() => undefined);
-      void err;
+      if (d.state === 'pending') await d.nack({ reason: err instanceof Error ? err.message : String(err) }).catch(() => undefined);
     }
   };
 

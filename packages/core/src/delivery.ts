@@ -6,7 +6,8 @@ import type { Body, Delivery, DeliveryState, Headers, NackOptions, OutgoingMessa
 /** The broker-facing half of a delivery, written by each adapter. Called at most once per settle. */
 export interface DeliverySettler {
   ack(): Promise<void>;
-  nack(delayMs: number | undefined): Promise<void>;
+  /** `reason` is the handler's error, kept on the dead letter when this was the last attempt. */
+  nack(delayMs: number | undefined, reason?: string): Promise<void>;
   extend(ms: number): Promise<void>;
   reject(reason: string): Promise<void>;
   respond(replyTo: string, correlationId: string | undefined, message: NormalizedMessage): Promise<void>;
@@ -73,7 +74,7 @@ export function createDelivery(init: DeliveryInit, settler: DeliverySettler, cap
         if (!Number.isFinite(delayMs) || delayMs < 0) return Promise.reject(new SwitchboardError('invalid_argument', 'nack delayMs must be a non-negative number'));
         if (delayMs > 0) requireCapability(capabilities, 'nackDelay');
       }
-      return settle('nacked', () => settler.nack(delayMs));
+      return settle('nacked', () => settler.nack(delayMs, options?.reason));
     },
     reject: (reason: string) => {
       requireCapability(capabilities, 'reject');

@@ -121,6 +121,8 @@ export interface ConsumerOptions {
 export interface NackOptions {
   /** Do not redeliver before this many milliseconds (capability `nackDelay`). */
   delayMs?: number;
+  /** Why handling failed; kept as the last error on a dead letter. */
+  reason?: string;
 }
 
 export type DeliveryState = 'pending' | 'acked' | 'nacked' | 'rejected';

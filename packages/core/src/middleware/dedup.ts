@@ -116,7 +116,7 @@ export function withDedup(consumer: Consumer, options: DedupOptions = {}): Consu
           await handler(admitted);
           if (admitted.state === 'pending') await admitted.ack();
         } catch (err) {
-          if (admitted.state === 'pending') await admitted.nack();
+          if (admitted.state === 'pending') await admitted.nack({ reason: err instanceof Error ? err.message : String(err) });
           throw err;
         }
       }, o);
