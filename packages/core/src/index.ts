@@ -9,6 +9,7 @@ export {
   validateSendOptions,
   consumerOptionsSchema,
   CONSUMER_DEFAULTS,
+  z,
   type ResolvedConsumerOptions,
 } from './options';
 export { toBytes, bytesToText, normalizeMessages, messageSize, assertMessageSizes, type NormalizedMessage } from './message';

@@ -1,0 +1,611 @@
+import { randomUUID } from 'node:crypto';
+import {
+  createReply,
+  HEADERS,
+  SwitchboardError,
+  type Destination,
+  type Headers,
+  type NormalizedMessage,
+  type Reply,
+  type ResolvedConsumerOptions,
+  type StartPosition,
+} from '@switchboard/core';
+import type { MemoryFaults } from './faults';
+
+/** One stored message. Offsets are dense per destination, starting at 0. */
+export interface MemoryRecord {
+  readonly offset: number;
+  readonly id: string;
+  readonly body: Uint8Array;
+  readonly key: string | undefined;
+  readonly headers: Headers;
+  readonly timestamp: number;
+  /** Not delivered before this time (delayed send). */
+  readonly availableAt: number;
+  readonly replyTo: string | undefined;
+  readonly correlationId: string | undefined;
+}
+
+export interface MemoryBrokerOptions {
+  /** Largest accepted message (body + key + headers), default 1 MiB. */
+  maxMessageBytes?: number;
+  /** Records kept per destination for replay, default 1,000,000 (oldest dropped first). */
+  retentionMessages?: number;
+  /** Records older than this are dropped, default unlimited. */
+  retentionMs?: number;
+  /** Sends of a message id seen within this window are confirmed but not stored again, default 120000 ms. */
+  dedupWindowMs?: number;
+  /** Deliberate defects for testing the conformance suite; see {@link MemoryFaults}. */
+  faults?: MemoryFaults;
+}
+
+/** What a consumer hands the broker to receive deliveries. */
+export interface MemberSink {
+  /** Push mode: called per delivery while `pushing` is true and capacity remains. */
+  deliver(record: MemoryRecord, attempt: number, token: number): void;
+}
+
+/** A poll that waits for deliveries. */
+interface PollWaiter {
+  remaining: number;
+  results: { record: MemoryRecord; attempt: number; token: number }[];
+  finish(): void;
+}
+
+/** A consumer's place in a group. */
+export class Member {
+  pushing = false;
+  /** Unacked push deliveries held. */
+  held = 0;
+  readonly polls: PollWaiter[] = [];
+  constructor(
+    readonly id: number,
+    readonly group: Group,
+    readonly options: ResolvedConsumerOptions,
+    readonly sink: MemberSink,
+  ) {}
+}
+
+interface InFlight {
+  member: Member;
+  token: number;
+  deadline: number;
+  viaPoll: boolean;
+}
+
+const QUEUE_GROUP = '__queue';
+const MAX_BACKLOG_SCAN = 10_000;
+
+let tokens = 0;
+
+/** A subscription group: a cursor over the log plus redelivery state. */
+export class Group {
+  cursor: number;
+  /** Every offset below this is done (acked, dead-lettered, or filtered out). */
+  committed: number;
+  readonly done = new Set<number>();
+  /** Offsets waiting for (re)delivery, ascending, with the time each becomes available. */
+  readonly backlog: number[] = [];
+  readonly availableAt = new Map<number, number>();
+  readonly attempts = new Map<number, number>();
+  readonly inflight = new Map<number, InFlight>();
+  readonly keyHolds = new Map<string, number>();
+  readonly members: Member[] = [];
+  private rr = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private scheduled = false;
+  filter: Headers | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly log: Log,
+    start: number,
+  ) {
+    this.cursor = start;
+    this.committed = start;
+  }
+
+  private get faults(): MemoryFaults {
+    return this.log.broker.faults;
+  }
+
+  schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  private capacity(m: Member): number {
+    let c = m.polls.reduce((n, p) => n + p.remaining, 0);
+    if (m.pushing) c += this.faults.ignorePrefetch ? Infinity : Math.max(0, m.options.prefetch - m.held);
+    return c;
+  }
+
+  private nextMember(): Member | undefined {
+    const n = this.members.length;
+    for (let i = 0; i < n; i++) {
+      const m = this.members[(this.rr + i) % n]!;
+      if (this.capacity(m) > 0) {
+        this.rr = (this.rr + i + 1) % n;
+        return m;
+      }
+    }
+    return undefined;
+  }
+
+  /** Hands out everything that may go now, then arms a timer for what becomes due later. */
+  pump(): void {
+    const now = Date.now();
+    this.expire(now);
+    const blocked = new Set<string>(this.keyHolds.keys());
+    const ignoreOrder = !!this.faults.reorderKeys;
+    let member = this.nextMember();
+
+    for (let i = 0; member && i < this.backlog.length; ) {
+      const offset = this.backlog[i]!;
+      const rec = this.log.get(offset);
+      if (!rec) {
+        this.backlog.splice(i, 1);
+        this.availableAt.delete(offset);
+        continue;
+      }
+      const due = this.availableAt.get(offset) ?? 0;
+      if (rec.key !== undefined && blocked.has(rec.key) && !ignoreOrder) { i++; continue; }
+      if (due > now) {
+        if (rec.key !== undefined) blocked.add(rec.key);
+        i++;
+        continue;
+      }
+      this.backlog.splice(i, 1);
+      this.availableAt.delete(offset);
+      this.dispatch(rec, member);
+      if (rec.key !== undefined) blocked.add(rec.key);
+      member = this.nextMember();
+    }
+
+    while (member && this.cursor < this.log.end && this.backlog.length < MAX_BACKLOG_SCAN) {
+      const rec = this.log.get(this.cursor);
+      this.cursor++;
+      if (!rec) continue;
+      if (this.filter && !matches(rec.headers, this.filter)) {
+        this.markDone(rec.offset);
+        continue;
+      }
+      if ((rec.key !== undefined && blocked.has(rec.key) && !ignoreOrder) || rec.availableAt > now) {
+        this.enqueue(rec.offset, rec.availableAt);
+        if (rec.key !== undefined) blocked.add(rec.key);
+        continue;
+      }
+      this.dispatch(rec, member);
+      if (rec.key !== undefined) blocked.add(rec.key);
+      member = this.nextMember();
+    }
+    this.arm(now);
+  }
+
+  private dispatch(rec: MemoryRecord, member: Member): void {
+    const attempt = (this.attempts.get(rec.offset) ?? 0) + 1;
+    this.attempts.set(rec.offset, attempt);
+    const token = ++tokens;
+    const poll = member.polls.find((p) => p.remaining > 0);
+    const atMostOnce = member.options.ackMode === 'at-most-once';
+    if (atMostOnce) {
+      this.markDone(rec.offset);
+    } else {
+      this.inflight.set(rec.offset, { member, token, deadline: Date.now() + member.options.ackTimeoutMs, viaPoll: !!poll });
+      if (rec.key !== undefined) this.keyHolds.set(rec.key, (this.keyHolds.get(rec.key) ?? 0) + 1);
+    }
+    if (poll) {
+      poll.remaining--;
+      poll.results.push({ record: rec, attempt, token });
+      if (poll.results.length === 1 || poll.remaining === 0) queueMicrotask(() => poll.finish());
+    } else {
+      if (!atMostOnce) member.held++;
+      member.sink.deliver(rec, attempt, token);
+    }
+  }
+
+  /** Removes an in-flight entry if `token` still owns it; returns it. */
+  private take(offset: number, token: number): InFlight | undefined {
+    const f = this.inflight.get(offset);
+    if (!f || f.token !== token) return undefined;
+    this.inflight.delete(offset);
+    if (!f.viaPoll) f.member.held--;
+    const rec = this.log.get(offset);
+    if (rec?.key !== undefined) {
+      const n = (this.keyHolds.get(rec.key) ?? 1) - 1;
+      if (n <= 0) this.keyHolds.delete(rec.key);
+      else this.keyHolds.set(rec.key, n);
+    }
+    this.schedule();
+    return f;
+  }
+
+  ack(offset: number, token: number): void {
+    if (this.take(offset, token)) {
+      this.markDone(offset);
+      return;
+    }
+    // A late ack after the ack timeout: honour it unless another delivery of the message is out.
+    if (!this.inflight.has(offset) && !this.done.has(offset) && offset >= this.committed) {
+      const i = this.backlog.indexOf(offset);
+      if (i >= 0) {
+        this.backlog.splice(i, 1);
+        this.availableAt.delete(offset);
+        this.markDone(offset);
+      }
+    }
+  }
+
+  nack(offset: number, token: number, delayMs: number | undefined, reason: string): void {
+    const f = this.take(offset, token);
+    if (!f) return;
+    this.retryOrDeadLetter(offset, f.member.options, delayMs, reason);
+  }
+
+  reject(offset: number, token: number, reason: string): void {
+    const f = this.take(offset, token);
+    if (!f) return;
+    this.deadLetter(offset, f.member.options, `rejected: ${reason}`);
+  }
+
+  extend(offset: number, token: number, ms: number): boolean {
+    const f = this.inflight.get(offset);
+    if (!f || f.token !== token) return false;
+    f.deadline = Date.now() + ms;
+    this.arm(Date.now());
+    return true;
+  }
+
+  /** Gives back a delivery no handler saw: it does not count as an attempt. */
+  release(offset: number, token: number): void {
+    if (!this.take(offset, token)) return;
+    this.attempts.set(offset, Math.max(0, (this.attempts.get(offset) ?? 1) - 1));
+    this.enqueue(offset, 0);
+  }
+
+  private retryOrDeadLetter(offset: number, options: ResolvedConsumerOptions, delayMs: number | undefined, reason: string): void {
+    if (this.faults.neverRedeliverNacked) {
+      this.markDone(offset);
+      return;
+    }
+    const attempts = this.attempts.get(offset) ?? 1;
+    if (options.maxAttempts !== undefined && attempts >= options.maxAttempts) {
+      this.deadLetter(offset, options, reason);
+      return;
+    }
+    const delay = this.faults.deliverDelayedEarly ? 0 : (delayMs ?? 0);
+    this.enqueue(offset, delay > 0 ? Date.now() + delay : 0);
+  }
+
+  private deadLetter(offset: number, options: ResolvedConsumerOptions, reason: string): void {
+    const rec = this.log.get(offset);
+    if (rec) {
+      const headers: Headers = {
+        ...rec.headers,
+        [HEADERS.deadLetterReason]: reason,
+        [HEADERS.deadLetterAttempts]: String(this.attempts.get(offset) ?? 0),
+        [HEADERS.deadLetterSource]: `${this.log.destination.kind}:${this.log.destination.name}`,
+        [HEADERS.deadLetterSourceRef]: `offset:${offset}`,
+      };
+      this.log.broker.append(options.deadLetter, [
+        { id: rec.id, body: rec.body, key: rec.key, headers, delayMs: undefined },
+      ], { dedup: false });
+    }
+    if (this.faults.redeliverDeadLettered) {
+      this.enqueue(offset, 0);
+      return;
+    }
+    this.markDone(offset);
+  }
+
+  private enqueue(offset: number, at: number): void {
+    this.availableAt.set(offset, at);
+    // Keep ascending order; redeliveries are usually near the front, appends near the back.
+    let lo = 0;
+    let hi = this.backlog.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.backlog[mid]! < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    if (this.backlog[lo] !== offset) this.backlog.splice(lo, 0, offset);
+    this.schedule();
+  }
+
+  markDone(offset: number): void {
+    this.attempts.delete(offset);
+    if (offset < this.committed) return;
+    this.done.add(offset);
+    while (this.done.has(this.committed)) {
+      this.done.delete(this.committed);
+      this.committed++;
+    }
+    this.log.maybeTrim();
+  }
+
+  /** Ack timeouts: expired deliveries count as failed attempts. */
+  private expire(now: number): void {
+    if (this.inflight.size === 0) return;
+    for (const [offset, f] of this.inflight) {
+      if (f.deadline <= now) {
+        this.take(offset, f.token);
+        this.retryOrDeadLetter(offset, f.member.options, 0, `ack timeout after ${f.member.options.ackTimeoutMs} ms`);
+      }
+    }
+  }
+
+  private arm(now: number): void {
+    let next = Infinity;
+    for (const f of this.inflight.values()) if (f.deadline < next) next = f.deadline;
+    for (const at of this.availableAt.values()) if (at > now && at < next) next = at;
+    if (this.cursor < this.log.end && this.members.some((m) => this.capacity(m) > 0)) {
+      const rec = this.log.get(this.cursor);
+      if (rec && rec.availableAt > now && rec.availableAt < next) next = rec.availableAt;
+    }
+    if (next === Infinity) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      return;
+    }
+    if (this.timer && this.timerAt <= next) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = next;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.pump();
+    }, Math.max(0, next - now) + 1);
+    this.timer.unref();
+  }
+
+  join(member: Member): void {
+    this.members.push(member);
+    if (this.filter === undefined && member.options.filter) this.filter = member.options.filter;
+    this.schedule();
+  }
+
+  /** The member leaves: its unacked deliveries go back to the group (they were delivered, so attempts stand). */
+  leave(member: Member): void {
+    const i = this.members.indexOf(member);
+    if (i >= 0) this.members.splice(i, 1);
+    for (const [offset, f] of [...this.inflight]) {
+      if (f.member === member && this.take(offset, f.token)) this.enqueue(offset, 0);
+    }
+    for (const p of member.polls.splice(0)) p.finish();
+    this.schedule();
+  }
+
+  /** Starts a poll for `member`; resolves with up to `max` records, waiting up to `waitMs` for the first. */
+  poll(member: Member, max: number, waitMs: number, signal: AbortSignal | undefined): Promise<PollWaiter['results']> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waiter: PollWaiter = {
+        remaining: max,
+        results: [],
+        finish: () => {
+          const i = member.polls.indexOf(waiter);
+          if (i < 0) return;
+          member.polls.splice(i, 1);
+          if (timer) clearTimeout(timer);
+          signal?.removeEventListener('abort', waiter.finish);
+          resolve(waiter.results);
+        },
+      };
+      member.polls.push(waiter);
+      signal?.addEventListener('abort', waiter.finish, { once: true });
+      this.pump();
+      if (waiter.results.length > 0 || waitMs <= 0) {
+        queueMicrotask(waiter.finish);
+        return;
+      }
+      timer = setTimeout(waiter.finish, waitMs);
+    });
+  }
+
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+function matches(headers: Headers, filter: Headers): boolean {
+  for (const [k, v] of Object.entries(filter)) if (headers[k] !== v) return false;
+  return true;
+}
+
+/** The retained records of one destination, and its groups. */
+export class Log {
+  private records: MemoryRecord[] = [];
+  /** Offset of records[0]. */
+  private base = 0;
+  readonly groups = new Map<string, Group>();
+  private readonly seen = new Map<string, { until: number; offset: number }>();
+  private sent = 0;
+
+  constructor(
+    readonly broker: MemoryBroker,
+    readonly destination: Destination,
+  ) {
+    if (destination.kind === 'queue') this.groups.set(QUEUE_GROUP, new Group(QUEUE_GROUP, this, 0));
+  }
+
+  get end(): number {
+    return this.base + this.records.length;
+  }
+
+  get(offset: number): MemoryRecord | undefined {
+    return this.records[offset - this.base];
+  }
+
+  /** Stores messages; returns the offset of each (the original's offset for a deduplicated one). */
+  append(messages: readonly NormalizedMessage[], opts: { dedup: boolean; replyTo?: string; correlationId?: string }): number[] {
+    const now = Date.now();
+    const faults = this.broker.faults;
+    const offsets: number[] = [];
+    for (const m of messages) {
+      this.sent++;
+      if (opts.dedup && !faults.ignoreDedupWindow) {
+        const prev = this.seen.get(m.id);
+        if (prev && prev.until > now) {
+          offsets.push(prev.offset);
+          continue;
+        }
+      }
+      const delay = faults.deliverDelayedEarly ? 0 : (m.delayMs ?? 0);
+      const rec: MemoryRecord = {
+        offset: this.end,
+        id: m.id,
+        body: m.body,
+        key: m.key,
+        headers: m.headers,
+        timestamp: now,
+        availableAt: delay > 0 ? now + delay : 0,
+        replyTo: opts.replyTo,
+        correlationId: opts.correlationId,
+      };
+      offsets.push(rec.offset);
+      if (faults.dropOneIn && this.sent % faults.dropOneIn === 0) continue;
+      const last = this.records[this.records.length - 1];
+      if (faults.reorderKeys && rec.key !== undefined && last && last.key === rec.key && rec.offset % 2 === 1) {
+        this.records[this.records.length - 1] = { ...rec, offset: last.offset };
+        this.records.push({ ...last, offset: rec.offset });
+      } else {
+        this.records.push(rec);
+      }
+      if (opts.dedup) this.seen.set(m.id, { until: now + this.broker.options.dedupWindowMs, offset: rec.offset });
+    }
+    this.sweepSeen(now);
+    this.maybeTrim();
+    for (const g of this.groups.values()) g.schedule();
+    return offsets;
+  }
+
+  private sweepSeen(now: number): void {
+    if (this.seen.size < 50_000) return;
+    for (const [id, s] of this.seen) if (s.until <= now) this.seen.delete(id);
+  }
+
+  /** Drops records past retention, and on queues records every group is done with. */
+  maybeTrim(): void {
+    const { retentionMessages, retentionMs } = this.broker.options;
+    let drop = Math.max(0, this.records.length - retentionMessages);
+    if (retentionMs !== Infinity) {
+      const cutoff = Date.now() - retentionMs;
+      while (drop < this.records.length && this.records[drop]!.timestamp < cutoff) drop++;
+    }
+    if (this.destination.kind === 'queue') {
+      let low = Infinity;
+      for (const g of this.groups.values()) low = Math.min(low, g.committed);
+      drop = Math.max(drop, Math.min(low, this.end) - this.base);
+    }
+    if (drop >= 1024 || (drop > 0 && drop >= this.records.length / 2)) {
+      this.records = this.records.slice(drop);
+      this.base += drop;
+    }
+  }
+
+  /** The first offset at or after `t` (ms since epoch). */
+  offsetAt(t: number): number {
+    let lo = 0;
+    let hi = this.records.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.records[mid]!.timestamp < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.base + lo;
+  }
+
+  group(name: string, from: StartPosition): Group {
+    const key = this.destination.kind === 'queue' ? QUEUE_GROUP : name;
+    let g = this.groups.get(key);
+    if (!g) {
+      let start: number;
+      if (from === 'earliest') start = this.base;
+      else if (from === 'latest') start = this.end;
+      else if ('offset' in from) start = Math.max(this.base, Number(from.offset));
+      else start = this.offsetAt(from.timestamp instanceof Date ? from.timestamp.getTime() : from.timestamp);
+      g = new Group(key, this, start);
+      this.groups.set(key, g);
+    }
+    return g;
+  }
+}
+
+/**
+ * An in-process broker. Every `memory://NAME` URL in one process shares the broker of that NAME
+ * (`memory://` is the default one), so producers and consumers on separate connections meet.
+ */
+export class MemoryBroker {
+  readonly options: Required<Omit<MemoryBrokerOptions, 'faults'>>;
+  readonly faults: MemoryFaults;
+  private readonly logs = new Map<string, Log>();
+  private readonly inboxes = new Map<string, (correlationId: string, reply: Reply) => void>();
+  private members = 0;
+
+  constructor(options: MemoryBrokerOptions = {}) {
+    this.options = {
+      maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
+      retentionMessages: options.retentionMessages ?? 1_000_000,
+      retentionMs: options.retentionMs ?? Infinity,
+      dedupWindowMs: options.dedupWindowMs ?? 120_000,
+    };
+    this.faults = { ...(options.faults ?? {}) };
+  }
+
+  log(d: Destination): Log {
+    const key = `${d.kind}:${d.name}`;
+    let l = this.logs.get(key);
+    if (!l) {
+      l = new Log(this, d);
+      this.logs.set(key, l);
+    }
+    return l;
+  }
+
+  has(d: Destination): boolean {
+    return this.logs.has(`${d.kind}:${d.name}`);
+  }
+
+  delete(d: Destination): void {
+    const key = `${d.kind}:${d.name}`;
+    const l = this.logs.get(key);
+    if (!l) return;
+    for (const g of l.groups.values()) g.close();
+    this.logs.delete(key);
+  }
+
+  append(d: Destination, messages: readonly NormalizedMessage[], opts: { dedup: boolean; replyTo?: string; correlationId?: string }): number[] {
+    return this.log(d).append(messages, opts);
+  }
+
+  join(d: Destination, options: ResolvedConsumerOptions, sink: MemberSink): Member {
+    const g = this.log(d).group(options.group, d.kind === 'queue' ? 'earliest' : options.from);
+    const m = new Member(++this.members, g, options, sink);
+    g.join(m);
+    return m;
+  }
+
+  openInbox(handler: (correlationId: string, reply: Reply) => void): string {
+    const address = `_inbox.${randomUUID()}`;
+    this.inboxes.set(address, handler);
+    return address;
+  }
+
+  closeInbox(address: string): void {
+    this.inboxes.delete(address);
+  }
+
+  reply(address: string, correlationId: string | undefined, m: NormalizedMessage): void {
+    const inbox = this.inboxes.get(address);
+    if (!inbox) throw new SwitchboardError('not_found', `reply address ${address} is gone (the requester closed or timed out)`);
+    if (correlationId === undefined) throw new SwitchboardError('invalid_argument', 'a reply needs the request\'s correlation id');
+    inbox(correlationId, createReply(m.body, m.headers, correlationId));
+  }
+}
