@@ -68,7 +68,7 @@ export function resolveConsumerOptions(source: Destination, options: ConsumerOpt
     ackMode: o.ackMode ?? CONSUMER_DEFAULTS.ackMode,
     ackTimeoutMs: o.ackTimeoutMs ?? CONSUMER_DEFAULTS.ackTimeoutMs,
     maxAttempts: o.maxAttempts,
-    deadLetter: o.deadLetter ? toDestination(o.deadLetter as DestinationLike) : { kind: 'queue', name: `${source.name}.dlq` },
+    deadLetter: o.deadLetter ? toDestination(o.deadLetter as DestinationLike) : { kind: 'queue', name: `${source.name}-dlq` },
     filter: o.filter,
     signal: o.signal,
   };

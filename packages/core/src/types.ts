@@ -111,7 +111,7 @@ export interface ConsumerOptions {
   ackTimeoutMs?: number;
   /** Dead-letter a message after this many failed deliveries. Unlimited when absent. */
   maxAttempts?: number;
-  /** Dead-letter destination (default: queue `<source name>.dlq`). */
+  /** Dead-letter destination (default: queue `<source name>-dlq`). */
   deadLetter?: DestinationLike;
   /** Only deliver messages whose headers have these exact values (capability `headerFilter`). */
   filter?: Headers;
