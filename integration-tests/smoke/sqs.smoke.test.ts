@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
+import { CreateTopicCommand, DeleteTopicCommand, PublishCommand, SNSClient, SubscribeCommand, UnsubscribeCommand } from '@aws-sdk/client-sns';
+import { describeWithBroker, sqsEndpoint } from '../harness';
+
+async function receiveOne(sqs: SQSClient, queueUrl: string): Promise<Message> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const { Messages } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 1 }));
+    if (Messages?.[0]) return Messages[0];
+  }
+  throw new Error('no message within 15s');
+}
+
+describeWithBroker('sqs', (broker) => {
+  let sqs: SQSClient;
+  let sns: SNSClient;
+  beforeAll(() => {
+    const config = sqsEndpoint(broker.url());
+    sqs = new SQSClient(config);
+    sns = new SNSClient(config);
+  });
+  afterAll(() => {
+    sqs?.destroy();
+    sns?.destroy();
+  });
+
+  it('sqs smoke - one message sent and received with the AWS SDK', async () => {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `smoke-${randomUUID()}` }));
+    try {
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'hello sqs' }));
+      const msg = await receiveOne(sqs, QueueUrl!);
+      expect(msg.Body).toBe('hello sqs');
+      await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: msg.ReceiptHandle }));
+    } finally {
+      await sqs.send(new DeleteQueueCommand({ QueueUrl }));
+    }
+  });
+
+  it('sns smoke - one message published to a topic fans out to a subscribed SQS queue', async () => {
+    const name = `smoke-${randomUUID()}`;
+    const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: name }));
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
+    let subscriptionArn: string | undefined;
+    try {
+      const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+      ({ SubscriptionArn: subscriptionArn } = await sns.send(
+        new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: Attributes!.QueueArn, Attributes: { RawMessageDelivery: 'true' } }),
+      ));
+      await sns.send(new PublishCommand({ TopicArn, Message: 'hello sns' }));
+      const msg = await receiveOne(sqs, QueueUrl!);
+      expect(msg.Body).toBe('hello sns');
+      await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: msg.ReceiptHandle }));
+    } finally {
+      if (subscriptionArn) await sns.send(new UnsubscribeCommand({ SubscriptionArn: subscriptionArn }));
+      await sns.send(new DeleteTopicCommand({ TopicArn }));
+      await sqs.send(new DeleteQueueCommand({ QueueUrl }));
+    }
+  });
+});
