@@ -1,0 +1,80 @@
+import { defineCapabilities, emulated, native, none, type Capabilities } from '@switchboard/core';
+
+const CORE_NOTHING_STORED = 'core NATS stores nothing: a message reaches only the subscribers connected when it is published';
+
+/**
+ * What core NATS (`nats+core://`) gives: at-most-once subjects, fan-out to every subscriber,
+ * queue groups for competing consumers, request/reply with no-responders detection. Nothing is
+ * stored, acknowledged or redelivered.
+ */
+export const natsCoreCapabilities: Capabilities = defineCapabilities({
+  fireAndForget: native(),
+  confirm: none('core NATS has no publish acknowledgement and no message id; a confirmed send only waits for a flush round trip (use nats:// for JetStream)'),
+  requestResponse: native('request/reply over an inbox subject; no-responders reported by the server'),
+  fanout: native('every subscription group is its own subscription on the subject'),
+  competingConsumers: native('queue groups'),
+  headerFilter: emulated('client-side: deliveries whose headers do not match are dropped by the consumer'),
+  mailbox: none(CORE_NOTHING_STORED),
+  prefetch: none('core NATS pushes every message to a subscriber without flow control'),
+  mailboxRequestResponse: none(CORE_NOTHING_STORED),
+  polling: none('core NATS has no pull: messages are pushed and not retained for a later poll'),
+  longPolling: none('core NATS has no pull: messages are pushed and not retained for a later poll'),
+  atMostOnce: native('every delivery is settled on receipt'),
+  atLeastOnce: none('core NATS has no acknowledgements and never redelivers'),
+  crashRedelivery: none('core NATS has no acknowledgements and never redelivers'),
+  dedup: none('core NATS keeps no message ids; wrap the consumer in withDedup() for client-side dedup'),
+  orderingPerKey: none('queue groups spread messages over members at random; keys are not used'),
+  orderingTotal: native('one publisher, one subscriber, one subject: messages arrive in publish order'),
+  replay: none(CORE_NOTHING_STORED),
+  replayFromPosition: none(CORE_NOTHING_STORED),
+  committedPosition: none(CORE_NOTHING_STORED),
+  ackTimeout: none('core NATS has no acknowledgements'),
+  extend: none('core NATS has no acknowledgements'),
+  nackDelay: none('core NATS never redelivers'),
+  deadLetter: none('core NATS never redelivers, so nothing is ever dead-lettered'),
+  reject: none('core NATS has no dead-letter destination'),
+  delayedSend: none(CORE_NOTHING_STORED),
+  gracefulClose: native('subscriptions are drained before the connection closes'),
+  reconnect: none(`the client reconnects by itself, but ${CORE_NOTHING_STORED}, so messages published during the outage are lost`),
+  connectionCut: none(`the client reconnects by itself, but ${CORE_NOTHING_STORED}, so messages published during the cut are lost`),
+  payloadLimit: native("checked before sending against the server's max_payload"),
+  authentication: native('user/password or token from the URL'),
+});
+
+/**
+ * What JetStream (`nats://`, `nats+js://`) gives: mailboxes are work-queue streams with one durable
+ * pull consumer, topics are limits-retention streams with one durable pull consumer per group.
+ */
+export const natsJetStreamCapabilities: Capabilities = defineCapabilities({
+  fireAndForget: native('a core publish into the stream subject, without waiting for the PubAck'),
+  confirm: native('JetStream PubAck; brokerRef is the stream sequence'),
+  requestResponse: emulated('the request is stored in the stream with sb-reply-to / sb-correlation-id headers; the reply comes back on a core NATS inbox'),
+  fanout: native('one durable consumer per group on a limits-retention stream'),
+  competingConsumers: native('members of a group pull from one durable consumer'),
+  headerFilter: emulated('client-side: deliveries whose headers do not match are acked for the group and skipped'),
+  mailbox: native('work-queue stream with one durable pull consumer'),
+  prefetch: native('each member pulls at most prefetch minus its unacked deliveries'),
+  mailboxRequestResponse: emulated('the request waits in the mailbox stream; the recipient answers on a core NATS inbox when done'),
+  polling: native('pull requests ($JS.API.CONSUMER.MSG.NEXT)'),
+  longPolling: native('pull requests with expires'),
+  atMostOnce: native('acked (synchronously) on receipt, before the handler runs'),
+  atLeastOnce: native('explicit acks; nack is -NAK'),
+  crashRedelivery: native('ack_wait redelivers what a closed or dead consumer did not ack'),
+  dedup: native('Nats-Msg-Id within the stream duplicate window (2 minutes by default)'),
+  orderingPerKey: native('a stream keeps publish order; each member handles its pulls in order'),
+  orderingTotal: native('a stream keeps publish order'),
+  replay: native('limits-retention streams; a new group starts at deliver_policy all or new'),
+  replayFromPosition: native('deliver_policy by_start_sequence / by_start_time'),
+  committedPosition: native('durable consumers keep their ack floor'),
+  ackTimeout: native('ack_wait of the durable consumer'),
+  extend: emulated('+WPI (working) resets the ack timer to a full ack_wait; longer extensions are re-sent until the requested time has passed'),
+  nackDelay: native('-NAK with a delay'),
+  deadLetter: emulated('the adapter publishes to the dead-letter queue on the final failed attempt, then terminates the message (+TERM); max_deliver is maxAttempts + 1 so a final attempt lost to an ack timeout comes back once and is dead-lettered'),
+  reject: emulated('published to the dead-letter queue, then +TERM'),
+  delayedSend: emulated('sb-not-before header; a consumer that gets the message early naks it with the remaining delay'),
+  gracefulClose: native(),
+  reconnect: native('the client reconnects by itself; streams keep confirmed messages and durable consumers resume'),
+  connectionCut: native('the client reconnects by itself; streams keep confirmed messages and durable consumers resume'),
+  payloadLimit: native("checked before sending against the server's max_payload"),
+  authentication: native('user/password or token from the URL'),
+});

@@ -1,0 +1,88 @@
+import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
+import { HEADERS, SwitchboardError, type Headers, type NormalizedMessage } from '@switchboard/core';
+
+/** Headers the adapter writes itself and strips from what a consumer sees. */
+export const NATS_MSG_ID = 'Nats-Msg-Id';
+const INTERNAL = new Set<string>([NATS_MSG_ID, HEADERS.messageId, HEADERS.key, HEADERS.notBefore, HEADERS.replyTo, HEADERS.correlationId]);
+
+export interface Extra {
+  replyTo?: string;
+  correlationId?: string;
+  notBefore?: number;
+}
+
+/** Builds the NATS headers of one message: the caller's headers plus the adapter's own. Throws invalid_argument for names NATS cannot carry. */
+export function buildHeaders(m: NormalizedMessage, extra: Extra = {}, withMsgId = false): MsgHdrs {
+  const h = natsHeaders();
+  try {
+    for (const [k, v] of Object.entries(m.headers)) h.set(k, v);
+    h.set(HEADERS.messageId, m.id);
+    if (withMsgId) h.set(NATS_MSG_ID, m.id);
+    if (m.key !== undefined) h.set(HEADERS.key, m.key);
+    if (extra.replyTo !== undefined) h.set(HEADERS.replyTo, extra.replyTo);
+    if (extra.correlationId !== undefined) h.set(HEADERS.correlationId, extra.correlationId);
+    if (extra.notBefore !== undefined) h.set(HEADERS.notBefore, String(extra.notBefore));
+  } catch (err) {
+    throw new SwitchboardError('invalid_argument', `message ${m.id}: ${(err as Error).message}`, { cause: err });
+  }
+  return h;
+}
+
+/** Size of a message on the wire as the server counts it against max_payload: header block plus body. */
+export function wireSize(h: MsgHdrs | undefined, body: Uint8Array): number {
+  if (!h) return body.byteLength;
+  const encoded = (h as unknown as { encode?: () => Uint8Array }).encode?.();
+  if (encoded) return encoded.byteLength + body.byteLength;
+  let n = 'NATS/1.0\r\n\r\n'.length;
+  for (const k of h.keys()) for (const v of h.values(k)) n += Buffer.byteLength(k) + 2 + Buffer.byteLength(v) + 2;
+  return n + body.byteLength;
+}
+
+export function assertWireSize(m: NormalizedMessage, h: MsgHdrs | undefined, maxPayload: number, index: number): void {
+  const size = wireSize(h, m.body);
+  if (size > maxPayload) {
+    throw new SwitchboardError('payload_too_large', `message ${index} (id ${m.id}) is ${size} bytes with its headers; the NATS server accepts at most ${maxPayload} (max_payload)`, {
+      details: { size, limit: maxPayload, index },
+    });
+  }
+}
+
+/** What a consumer reads from a NATS message's headers. */
+export interface ReadHeaders {
+  user: Headers;
+  id: string | undefined;
+  key: string | undefined;
+  replyTo: string | undefined;
+  correlationId: string | undefined;
+  notBefore: number | undefined;
+}
+
+export function readHeaders(h: MsgHdrs | undefined): ReadHeaders {
+  const user: Headers = {};
+  const out: ReadHeaders = { user, id: undefined, key: undefined, replyTo: undefined, correlationId: undefined, notBefore: undefined };
+  if (!h) return out;
+  for (const k of h.keys()) {
+    const v = h.get(k);
+    if (!INTERNAL.has(k)) {
+      user[k] = v;
+      continue;
+    }
+    if (k === HEADERS.messageId) out.id = v;
+    else if (k === NATS_MSG_ID) out.id ??= v;
+    else if (k === HEADERS.key) out.key = v;
+    else if (k === HEADERS.replyTo) out.replyTo = v;
+    else if (k === HEADERS.correlationId) out.correlationId = v;
+    else if (k === HEADERS.notBefore) {
+      const n = Number(v);
+      out.notBefore = Number.isFinite(n) ? n : undefined;
+    }
+  }
+  return out;
+}
+
+/** Exact-match header filter (PS4). */
+export function matchesFilter(user: Headers, filter: Headers | undefined): boolean {
+  if (!filter) return true;
+  for (const [k, v] of Object.entries(filter)) if (user[k] !== v) return false;
+  return true;
+}
