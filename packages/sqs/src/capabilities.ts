@@ -1,0 +1,59 @@
+import { defineCapabilities, emulated, native, none, type Capabilities } from '@switchboard/core';
+
+const NO_LOG = 'SQS consumption is destructive: a deleted message is gone, there is no log to replay or position to keep';
+const UNORDERED = 'standard SQS queues are unordered (best-effort order, duplicates possible); use a destination whose name ends in .fifo';
+
+const table = {
+  fireAndForget: native('the message is queued for SendMessageBatch/PublishBatch and the send resolves without waiting for the response'),
+  confirm: native('resolves with the SQS/SNS MessageId once the service accepted the message'),
+  requestResponse: emulated('a reply queue per connection (deleted on close); reply-to and correlation id travel in the `sb` metadata attribute'),
+  fanout: native('an SNS topic; each consumer group is an SQS queue subscribed with RawMessageDelivery'),
+  competingConsumers: native('members of a group receive from one SQS queue'),
+  headerFilter: native('SNS filter policy on message attributes (topic sources only; exact-match equality)'),
+  mailbox: native('an SQS queue, created on first use'),
+  prefetch: native('ReceiveMessage asks for at most prefetch minus unacked deliveries (10 per call)'),
+  mailboxRequestResponse: emulated('request/response over an SQS queue through the per-connection reply queue'),
+  polling: native('ReceiveMessage, up to 10 per call'),
+  longPolling: native('ReceiveMessage WaitTimeSeconds in slices of receiveWaitSeconds; sub-second waits short-poll every 50 ms'),
+  atMostOnce: native('messages are deleted (DeleteMessageBatch) before they are handed to the application'),
+  atLeastOnce: native('DeleteMessage on ack; unacked messages reappear after the visibility timeout'),
+  crashRedelivery: native('visibility timeout: messages of a dead consumer reappear after ackTimeoutMs'),
+  dedup: emulated('FIFO queues deduplicate natively (MessageDeduplicationId = message id, 5-minute window); standard queues need the dedup middleware (withDedup) on the consumer'),
+  orderingPerKey: none(UNORDERED),
+  orderingTotal: none(UNORDERED),
+  replay: none(NO_LOG),
+  replayFromPosition: none(NO_LOG),
+  committedPosition: none(NO_LOG),
+  ackTimeout: native('VisibilityTimeout on ReceiveMessage (whole seconds, rounded up, 1 s to 12 h)'),
+  extend: native('ChangeMessageVisibility'),
+  nackDelay: native('ChangeMessageVisibility to the delay (rounded up to whole seconds, at most 12 h)'),
+  deadLetter: emulated(
+    'on the last failed attempt the consumer sends the message to the dead-letter queue with reason/attempt/source headers and deletes it; deliveries past maxAttempts (ApproximateReceiveCount) are moved on receive',
+  ),
+  reject: emulated('SendMessage to the dead-letter queue with the reason, then DeleteMessage'),
+  delayedSend: emulated(
+    'standard queues: DelaySeconds (native, rounded up to whole seconds, at most 900 s); SNS topics and FIFO queues: an earliest-delivery time in the metadata, consumers hide earlier messages with ChangeMessageVisibility',
+  ),
+  gracefulClose: native('close waits for handlers and the receive in flight, returns unhandled messages with visibility 0'),
+  reconnect: native('HTTP is stateless; the SDK retries failed calls and consumers keep polling with backoff, re-provisioning vanished queues'),
+  connectionCut: native('each call opens or reuses an HTTP connection; cut connections are retried'),
+  payloadLimit: native('256 KiB per message (encoded body plus attributes), checked before sending'),
+  authentication: native('AWS Signature V4; refused credentials are auth errors'),
+} as const;
+
+/** Capabilities against AWS itself (`sqs://<region>`). */
+export const SQS_CAPABILITIES: Capabilities = defineCapabilities(table);
+
+/**
+ * Capabilities against a custom endpoint (`sqs+http(s)://`): the same, except that credentials
+ * are not checked by emulators such as fauxqs, so wrong credentials cannot be reported.
+ */
+export const SQS_ENDPOINT_CAPABILITIES: Capabilities = defineCapabilities({
+  ...table,
+  authentication: none('custom endpoints (emulators such as fauxqs) accept any credentials; wrong credentials are reported as auth errors only by AWS itself'),
+});
+
+/** The table for a connection: {@link SQS_ENDPOINT_CAPABILITIES} for a custom endpoint, else {@link SQS_CAPABILITIES}. */
+export function sqsCapabilities(customEndpoint: boolean): Capabilities {
+  return customEndpoint ? SQS_ENDPOINT_CAPABILITIES : SQS_CAPABILITIES;
+}

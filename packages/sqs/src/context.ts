@@ -1,0 +1,395 @@
+import http from 'node:http';
+import https from 'node:https';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  SendMessageBatchCommand,
+  SetQueueAttributesCommand,
+  SQSClient,
+  type SendMessageBatchRequestEntry,
+} from '@aws-sdk/client-sqs';
+import {
+  CreateTopicCommand,
+  ListSubscriptionsByTopicCommand,
+  PublishBatchCommand,
+  SetSubscriptionAttributesCommand,
+  SNSClient,
+  SubscribeCommand,
+  type PublishBatchRequestEntry,
+} from '@aws-sdk/client-sns';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { SwitchboardError, type Destination, type Headers } from '@switchboard/core';
+import { Batcher, type EntryOutcome } from './batcher';
+import type { EncodedMessage } from './codec';
+import { classifyError } from './errors';
+import { fifoToken, type PhysicalName } from './names';
+import type { ResolvedSqsOptions } from './options';
+
+/** SQS caps VisibilityTimeout at 12 hours. */
+export const MAX_VISIBILITY_SECONDS = 43_200;
+/** SQS caps DelaySeconds at 15 minutes. */
+export const MAX_DELAY_SECONDS = 900;
+
+/** One message ready for SendMessageBatch / PublishBatch. */
+export interface OutgoingEntry {
+  encoded: EncodedMessage;
+  id: string;
+  key: string | undefined;
+  delaySeconds: number | undefined;
+}
+
+interface ReceiptEntry {
+  receiptHandle: string;
+  visibility?: number;
+}
+
+/**
+ * What one connection shares: the SQS and SNS clients, caches of queue URLs / topic ARNs, and the
+ * batchers that turn single sends, acks and visibility changes into batch calls.
+ */
+export class SqsContext {
+  readonly sqs: SQSClient;
+  readonly sns: SNSClient;
+  private readonly httpHandler: NodeHttpHandler;
+  private readonly queueUrls = new Map<string, Promise<string>>();
+  private readonly queueArns = new Map<string, Promise<string>>();
+  private readonly topicArns = new Map<string, Promise<string>>();
+  private readonly sendBatchers = new Map<string, Batcher<OutgoingEntry, string>>();
+  private readonly publishBatchers = new Map<string, Batcher<OutgoingEntry, string>>();
+  private readonly deleteBatchers = new Map<string, Batcher<ReceiptEntry, void>>();
+  private readonly visibilityBatchers = new Map<string, Batcher<ReceiptEntry, void>>();
+  private readonly agents: { http: http.Agent; https: https.Agent };
+
+  constructor(readonly options: ResolvedSqsOptions) {
+    this.agents = {
+      http: new http.Agent({ keepAlive: true, maxSockets: options.maxSockets }),
+      https: new https.Agent({ keepAlive: true, maxSockets: options.maxSockets }),
+    };
+    this.httpHandler = new NodeHttpHandler({
+      connectionTimeout: Math.min(options.connectTimeoutMs, 10_000),
+      requestTimeout: options.requestTimeoutMs,
+      httpAgent: this.agents.http,
+      httpsAgent: this.agents.https,
+    });
+    const common = {
+      region: options.region,
+      maxAttempts: options.sdkMaxAttempts,
+      requestHandler: this.httpHandler,
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+    };
+    this.sqs = new SQSClient(common);
+    this.sns = new SNSClient(common);
+  }
+
+  destroy(): void {
+    this.sqs.destroy();
+    this.sns.destroy();
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+
+  // ---- provisioning -------------------------------------------------------------------------
+
+  /** The queue URL, creating the queue when it does not exist (idempotent, cached). */
+  queueUrl(q: PhysicalName, create = true): Promise<string> {
+    const cached = this.queueUrls.get(q.name);
+    if (cached) return cached;
+    const p = (async () => {
+      try {
+        const r = await this.sqs.send(new GetQueueUrlCommand({ QueueName: q.name }));
+        if (r.QueueUrl) return r.QueueUrl;
+      } catch (err) {
+        const e = classifyError(err, `queue ${q.name}`);
+        if (e.code !== 'not_found' || !create) throw e;
+      }
+      try {
+        const r = await this.sqs.send(
+          new CreateQueueCommand({ QueueName: q.name, ...(q.fifo ? { Attributes: { FifoQueue: 'true' } } : {}) }),
+        );
+        if (!r.QueueUrl) throw new SwitchboardError('internal', `CreateQueue ${q.name} returned no URL`);
+        return r.QueueUrl;
+      } catch (err) {
+        throw classifyError(err, `creating queue ${q.name}`);
+      }
+    })();
+    this.queueUrls.set(q.name, p);
+    p.catch(() => this.queueUrls.delete(q.name));
+    return p;
+  }
+
+  /** Forgets a cached queue URL (the queue was deleted, e.g. by a broker restart). */
+  forgetQueue(name: string): void {
+    this.queueUrls.delete(name);
+    this.queueArns.delete(name);
+  }
+
+  forgetTopic(name: string): void {
+    this.topicArns.delete(name);
+  }
+
+  queueArn(q: PhysicalName, url: string): Promise<string> {
+    const cached = this.queueArns.get(q.name);
+    if (cached) return cached;
+    const p = this.sqs
+      .send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))
+      .then((r) => {
+        const arn = r.Attributes?.QueueArn;
+        if (!arn) throw new SwitchboardError('internal', `queue ${q.name} has no QueueArn`);
+        return arn;
+      })
+      .catch((err: unknown) => {
+        this.queueArns.delete(q.name);
+        throw classifyError(err, `queue ${q.name}`);
+      });
+    this.queueArns.set(q.name, p);
+    return p;
+  }
+
+  /** The topic ARN; CreateTopic is idempotent, so this creates the topic on first use (cached). */
+  topicArn(t: PhysicalName): Promise<string> {
+    const cached = this.topicArns.get(t.name);
+    if (cached) return cached;
+    const p = this.sns
+      .send(new CreateTopicCommand({ Name: t.name, ...(t.fifo ? { Attributes: { FifoTopic: 'true' } } : {}) }))
+      .then((r) => {
+        if (!r.TopicArn) throw new SwitchboardError('internal', `CreateTopic ${t.name} returned no ARN`);
+        return r.TopicArn;
+      })
+      .catch((err: unknown) => {
+        this.topicArns.delete(t.name);
+        throw classifyError(err, `topic ${t.name}`);
+      });
+    this.topicArns.set(t.name, p);
+    return p;
+  }
+
+  /**
+   * Subscribes the group queue to the topic with raw delivery and the filter policy, and lets the
+   * topic send to the queue (queue policy). Idempotent; a changed filter updates the subscription.
+   */
+  async subscribeQueue(topicArn: string, q: PhysicalName, queueUrl: string, filter: Headers | undefined): Promise<void> {
+    const queueArn = await this.queueArn(q, queueUrl);
+    try {
+      const attrs = await this.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['Policy'] }));
+      if (!attrs.Attributes?.Policy?.includes(topicArn)) {
+        const policy = {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'switchboard-sns',
+              Effect: 'Allow',
+              Principal: { Service: 'sns.amazonaws.com' },
+              Action: 'sqs:SendMessage',
+              Resource: queueArn,
+              Condition: { ArnEquals: { 'aws:SourceArn': topicArn } },
+            },
+          ],
+        };
+        await this.sqs.send(new SetQueueAttributesCommand({ QueueUrl: queueUrl, Attributes: { Policy: JSON.stringify(policy) } }));
+      }
+    } catch (err) {
+      throw classifyError(err, `setting the policy of queue ${q.name}`);
+    }
+    const filterPolicy = filter && Object.keys(filter).length ? JSON.stringify(Object.fromEntries(Object.entries(filter).map(([k, v]) => [k, [v]]))) : undefined;
+    const attributes: Record<string, string> = { RawMessageDelivery: 'true', ...(filterPolicy ? { FilterPolicy: filterPolicy } : {}) };
+    try {
+      await this.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn, Attributes: attributes, ReturnSubscriptionArn: true }));
+      return;
+    } catch (err) {
+      const e = classifyError(err, `subscribing queue ${q.name}`);
+      if (e.code !== 'invalid_argument') throw e;
+    }
+    // The subscription exists with other attributes (another filter): update it.
+    const arn = await this.findSubscription(topicArn, queueArn);
+    if (!arn) throw new SwitchboardError('internal', `subscribing queue ${q.name} to ${topicArn} failed and no subscription was found`);
+    try {
+      await this.sns.send(new SetSubscriptionAttributesCommand({ SubscriptionArn: arn, AttributeName: 'RawMessageDelivery', AttributeValue: 'true' }));
+      await this.sns.send(new SetSubscriptionAttributesCommand({ SubscriptionArn: arn, AttributeName: 'FilterPolicy', AttributeValue: filterPolicy ?? '' }));
+    } catch (err) {
+      throw classifyError(err, `updating the subscription of queue ${q.name}`);
+    }
+  }
+
+  async findSubscription(topicArn: string, endpoint: string): Promise<string | undefined> {
+    let next: string | undefined;
+    do {
+      const r = await this.sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, NextToken: next })).catch((err: unknown) => {
+        throw classifyError(err, `listing subscriptions of ${topicArn}`);
+      });
+      const s = r.Subscriptions?.find((x) => x.Endpoint === endpoint);
+      if (s?.SubscriptionArn) return s.SubscriptionArn;
+      next = r.NextToken;
+    } while (next);
+    return undefined;
+  }
+
+  // ---- sending --------------------------------------------------------------------------------
+
+  /** Sends one encoded message through the batcher of its destination; resolves with the MessageId. */
+  send(dest: Destination, phys: PhysicalName, entry: OutgoingEntry): Promise<string> {
+    return dest.kind === 'queue' ? this.sendBatcher(phys).add(entry) : this.publishBatcher(phys).add(entry);
+  }
+
+  private batcherOptions() {
+    return {
+      maxEntries: 10,
+      maxBytes: this.options.maxPayloadBytes,
+      sizeOf: (e: OutgoingEntry) => e.encoded.size,
+      lingerMs: this.options.batchLingerMs,
+      concurrency: 16,
+    };
+  }
+
+  private sendBatcher(q: PhysicalName): Batcher<OutgoingEntry, string> {
+    let b = this.sendBatchers.get(q.name);
+    if (!b) {
+      b = new Batcher<OutgoingEntry, string>((entries) => this.withQueue(q, (url) => this.sendBatch(q, url, entries)), this.batcherOptions());
+      this.sendBatchers.set(q.name, b);
+    }
+    return b;
+  }
+
+  private publishBatcher(t: PhysicalName): Batcher<OutgoingEntry, string> {
+    let b = this.publishBatchers.get(t.name);
+    if (!b) {
+      b = new Batcher<OutgoingEntry, string>((entries) => this.withTopic(t, (arn) => this.publishBatch(t, arn, entries)), this.batcherOptions());
+      this.publishBatchers.set(t.name, b);
+    }
+    return b;
+  }
+
+  /** Runs `fn` with the queue URL; when the queue vanished (deleted, emulator restarted), re-creates it once. */
+  async withQueue<R>(q: PhysicalName, fn: (url: string) => Promise<R>, create = true): Promise<R> {
+    const url = await this.queueUrl(q, create);
+    try {
+      return await fn(url);
+    } catch (err) {
+      const e = classifyError(err, `queue ${q.name}`);
+      if (e.code !== 'not_found') throw e;
+      this.forgetQueue(q.name);
+      return fn(await this.queueUrl(q, create));
+    }
+  }
+
+  async withTopic<R>(t: PhysicalName, fn: (arn: string) => Promise<R>): Promise<R> {
+    const arn = await this.topicArn(t);
+    try {
+      return await fn(arn);
+    } catch (err) {
+      const e = classifyError(err, `topic ${t.name}`);
+      if (e.code !== 'not_found') throw e;
+      this.forgetTopic(t.name);
+      return fn(await this.topicArn(t));
+    }
+  }
+
+  private async sendBatch(q: PhysicalName, url: string, entries: OutgoingEntry[]): Promise<EntryOutcome<string>[]> {
+    const req: SendMessageBatchRequestEntry[] = entries.map((e, i) => ({
+      Id: String(i),
+      MessageBody: e.encoded.body,
+      MessageAttributes: e.encoded.attributes,
+      ...(e.delaySeconds ? { DelaySeconds: e.delaySeconds } : {}),
+      ...(q.fifo ? { MessageGroupId: fifoToken(e.key ?? 'default'), MessageDeduplicationId: fifoToken(e.id) } : {}),
+    }));
+    const r = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: req }));
+    return outcomes(entries.length, r.Successful, r.Failed, `sending to queue ${q.name}`);
+  }
+
+  private async publishBatch(t: PhysicalName, arn: string, entries: OutgoingEntry[]): Promise<EntryOutcome<string>[]> {
+    const req: PublishBatchRequestEntry[] = entries.map((e, i) => ({
+      Id: String(i),
+      Message: e.encoded.body,
+      MessageAttributes: e.encoded.attributes,
+      ...(t.fifo ? { MessageGroupId: fifoToken(e.key ?? 'default'), MessageDeduplicationId: fifoToken(e.id) } : {}),
+    }));
+    const r = await this.sns.send(new PublishBatchCommand({ TopicArn: arn, PublishBatchRequestEntries: req }));
+    return outcomes(entries.length, r.Successful, r.Failed, `publishing to topic ${t.name}`);
+  }
+
+  // ---- settling -------------------------------------------------------------------------------
+
+  /** Deletes a received message (ack), batched per queue. */
+  deleteMessage(queueUrl: string, receiptHandle: string): Promise<void> {
+    let b = this.deleteBatchers.get(queueUrl);
+    if (!b) {
+      b = new Batcher<ReceiptEntry, void>(
+        async (entries) => {
+          const r = await this.sqs.send(
+            new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries.map((e, i) => ({ Id: String(i), ReceiptHandle: e.receiptHandle })) }),
+          );
+          return outcomes(entries.length, r.Successful?.map((s) => ({ ...s, MessageId: '' })), r.Failed, 'deleting a message').map((o) =>
+            o.ok ? { ok: true as const, value: undefined } : o,
+          );
+        },
+        { maxEntries: 10, lingerMs: this.options.batchLingerMs, concurrency: 8 },
+      );
+      this.deleteBatchers.set(queueUrl, b);
+    }
+    return b.add({ receiptHandle }).catch((err: unknown) => {
+      throw classifyError(err, 'ack (DeleteMessage)');
+    });
+  }
+
+  /** Sets a received message's visibility timeout (nack, extend, release), batched per queue. */
+  changeVisibility(queueUrl: string, receiptHandle: string, seconds: number): Promise<void> {
+    let b = this.visibilityBatchers.get(queueUrl);
+    if (!b) {
+      b = new Batcher<ReceiptEntry, void>(
+        async (entries) => {
+          const r = await this.sqs.send(
+            new ChangeMessageVisibilityBatchCommand({
+              QueueUrl: queueUrl,
+              Entries: entries.map((e, i) => ({ Id: String(i), ReceiptHandle: e.receiptHandle, VisibilityTimeout: e.visibility ?? 0 })),
+            }),
+          );
+          return outcomes(entries.length, r.Successful?.map((s) => ({ ...s, MessageId: '' })), r.Failed, 'changing visibility').map((o) =>
+            o.ok ? { ok: true as const, value: undefined } : o,
+          );
+        },
+        { maxEntries: 10, lingerMs: this.options.batchLingerMs, concurrency: 8 },
+      );
+      this.visibilityBatchers.set(queueUrl, b);
+    }
+    return b.add({ receiptHandle, visibility: seconds }).catch((err: unknown) => {
+      throw classifyError(err, 'ChangeMessageVisibility');
+    });
+  }
+
+  /** Waits for every queued send, publish, delete and visibility change. */
+  async drain(): Promise<void> {
+    const all = [...this.sendBatchers.values(), ...this.publishBatchers.values(), ...this.deleteBatchers.values(), ...this.visibilityBatchers.values()];
+    await Promise.allSettled(all.map((b) => b.drain()));
+  }
+}
+
+interface BatchFailure {
+  Id?: string | undefined;
+  Code?: string | undefined;
+  Message?: string | undefined;
+  SenderFault?: boolean | undefined;
+}
+
+function outcomes(
+  n: number,
+  ok: readonly { Id?: string | undefined; MessageId?: string | undefined }[] | undefined,
+  failed: readonly BatchFailure[] | undefined,
+  what: string,
+): EntryOutcome<string>[] {
+  const out: EntryOutcome<string>[] = Array.from({ length: n }, () => ({ ok: false, error: new SwitchboardError('internal', `${what}: no result for this entry`) }));
+  for (const s of ok ?? []) {
+    const i = Number(s.Id);
+    if (Number.isInteger(i) && i >= 0 && i < n) out[i] = { ok: true, value: s.MessageId ?? '' };
+  }
+  for (const f of failed ?? []) {
+    const i = Number(f.Id);
+    if (!Number.isInteger(i) || i < 0 || i >= n) continue;
+    const err = Object.assign(new Error(f.Message ?? f.Code ?? 'failed'), { name: f.Code ?? 'Error' });
+    const e = classifyError(err, what);
+    out[i] = { ok: false, error: f.SenderFault === false && e.code === 'internal' ? new SwitchboardError('internal', e.message, { cause: err, retryable: true }) : e };
+  }
+  return out;
+}
