@@ -1,0 +1,39 @@
+import { defineCapabilities, emulated, native, type Capabilities } from '@switchboard/core';
+
+/**
+ * What the RabbitMQ adapter guarantees, as the conformance suite checks it. Emulations name
+ * their mechanism; each costs extra publishes or client-side timers, as noted.
+ */
+export const rabbitCapabilities: Capabilities = defineCapabilities({
+  fireAndForget: native('basic.publish without waiting for the publisher confirm; back-pressure through the channel drain event'),
+  confirm: native('publisher confirms on a confirm channel; brokerRef = <connection generation>.<publish sequence>'),
+  requestResponse: native('direct reply-to (amq.rabbitmq.reply-to) with AMQP correlation-id'),
+  fanout: native('topic = durable headers exchange; each group a durable queue bound to it'),
+  competingConsumers: native('consumers of one queue (a mailbox or a group queue) share its messages'),
+  headerFilter: native('group queue bound with x-match=all and the filter headers (headers exchange)'),
+  mailbox: native('durable classic queue, persistent messages'),
+  prefetch: native('basic.qos per consumer channel'),
+  mailboxRequestResponse: native('request to a durable queue, reply over direct reply-to'),
+  polling: native('basic.get'),
+  longPolling: emulated('basic.get retried every pollIntervalMs (default 50 ms) until a message arrives or waitMs passes'),
+  atMostOnce: native('each delivery is acked on receipt, before the handler runs'),
+  atLeastOnce: native('manual acks; a nack republishes the message with attempt + 1 (sb-attempt header), then acks the original'),
+  crashRedelivery: native('unacked deliveries return to the queue when the consumer channel or connection closes'),
+  dedup: emulated('no broker dedup in RabbitMQ: the core withDedup middleware drops repeated message ids'),
+  orderingPerKey: native('a queue is FIFO: per-key order holds for one consumer (or prefetch 1)'),
+  orderingTotal: native('a queue is FIFO for one producer and one consumer'),
+  replay: native('each topic is also bound to a stream (x-queue-type: stream); from earliest/timestamp/offset reads it with x-stream-offset'),
+  replayFromPosition: native('x-stream-offset with a stream offset (delivery receipt) or a timestamp (second precision)'),
+  committedPosition: emulated('the group offset of a stream reader is stored in a one-message queue <topic>@<group>@@offset and read back on start'),
+  ackTimeout: emulated('client-side timer per delivery: on expiry the message is republished with attempt + 1 and the original acked'),
+  extend: emulated('pushes the client-side ack timer'),
+  nackDelay: emulated('republished to a per-delay TTL queue (x-message-ttl) that dead-letters back to the source queue'),
+  deadLetter: emulated('after maxAttempts the adapter republishes to the dead-letter queue (confirmed, with sb-dead-letter-* headers), then acks'),
+  reject: emulated('republished to the dead-letter queue with the reason, then acked: no retry'),
+  delayedSend: emulated('published to a per-delay TTL queue (x-message-ttl) that dead-letters to the destination'),
+  gracefulClose: native('close cancels the consumer, waits for handlers, requeues what was not handled'),
+  reconnect: emulated('amqplib does not reconnect: the adapter reopens the connection with backoff and restores channels and consumers; sends wait up to sendTimeoutMs, then reject with a retryable connection error'),
+  connectionCut: emulated('same adapter reconnect as after a broker restart'),
+  payloadLimit: native('messages over max_message_size (default 16 MiB, option maxMessageBytes) are refused before sending'),
+  authentication: native('SASL PLAIN user/password from the URL'),
+});

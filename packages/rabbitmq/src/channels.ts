@@ -1,0 +1,163 @@
+import type * as amqp from 'amqplib';
+import { abortedError, SwitchboardError } from '@switchboard/core';
+import { classifyError } from './classify-error';
+import type { Link } from './link';
+
+/**
+ * A lazily opened channel that is reopened after it died (a channel error such as 404 closes
+ * the channel in AMQP) or after a reconnect.
+ */
+export class ChannelSlot<C extends amqp.Channel> {
+  private ch: C | undefined;
+  private gen = -1;
+  private opening: Promise<C> | undefined;
+
+  constructor(
+    private readonly link: Link,
+    private readonly open: (m: amqp.ChannelModel) => Promise<C>,
+    private readonly setup?: (ch: C) => Promise<void> | void,
+  ) {}
+
+  /** The open channel, opening one when needed (waiting for a reconnect up to `timeoutMs`). */
+  get(timeoutMs?: number, signal?: AbortSignal): Promise<C> {
+    if (this.ch && this.gen === this.link.generation) return Promise.resolve(this.ch);
+    this.opening ??= (async () => {
+      const m = await this.link.current(timeoutMs, signal);
+      const gen = this.link.generation;
+      let ch: C;
+      try {
+        ch = await this.open(m);
+      } catch (err) {
+        throw classifyError(err);
+      }
+      ch.on('error', () => undefined);
+      ch.on('close', () => {
+        if (this.ch === ch) this.ch = undefined;
+      });
+      if (this.setup) await this.setup(ch);
+      this.ch = ch;
+      this.gen = gen;
+      return ch;
+    })().finally(() => {
+      this.opening = undefined;
+    });
+    return this.opening;
+  }
+
+  /** The channel if it is open now, without opening one. */
+  peek(): C | undefined {
+    return this.ch && this.gen === this.link.generation ? this.ch : undefined;
+  }
+
+  /** Forgets the channel (after the connection is lost). */
+  reset(): void {
+    this.ch = undefined;
+  }
+
+  async close(): Promise<void> {
+    const ch = this.ch;
+    this.ch = undefined;
+    if (ch) await ch.close().catch(() => undefined);
+  }
+}
+
+/** Per-channel publish state: the confirm sequence (the delivery tag RabbitMQ acks) and back-pressure. */
+interface PubState {
+  seq: number;
+  drain: Promise<void> | undefined;
+}
+
+/**
+ * Publishes on one ConfirmChannel. Confirmed publishes resolve with the channel's publish sequence
+ * number (the delivery tag of the broker's ack), reject with `rejected` on a nack and with a
+ * retryable `connection` error when the channel dies first. When `publish` reports a full buffer
+ * the next publish waits for `drain`, so nothing is buffered without bound.
+ */
+export class Publisher {
+  private readonly slot: ChannelSlot<amqp.ConfirmChannel>;
+  private readonly state = new WeakMap<amqp.ConfirmChannel, PubState>();
+  private inFlight = 0;
+  private idle: (() => void)[] = [];
+
+  constructor(private readonly link: Link) {
+    this.slot = new ChannelSlot(link, (m) => m.createConfirmChannel());
+  }
+
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  /** Resolves the broker reference (`<generation>.<sequence>`) once confirmed, or undefined when `confirm` is false. */
+  async publish(exchange: string, routingKey: string, content: Buffer, options: amqp.Options.Publish, confirm: boolean, signal?: AbortSignal): Promise<string | undefined> {
+    this.inFlight++;
+    try {
+      for (;;) {
+        const ch = await this.slot.get(this.link.options.sendTimeoutMs, signal);
+        let st = this.state.get(ch);
+        if (!st) {
+          st = { seq: 0, drain: undefined };
+          this.state.set(ch, st);
+        }
+        if (st.drain) {
+          await st.drain;
+          continue;
+        }
+        if (signal?.aborted) throw abortedError(signal);
+        const gen = this.link.generation;
+        const seq = ++st.seq;
+        let ok = true;
+        let confirmation: Promise<string> | undefined;
+        try {
+          if (confirm) {
+            confirmation = new Promise<string>((resolve, reject) => {
+              ok = ch.publish(exchange, routingKey, content, options, (err: unknown) => {
+                if (err) reject(classifyError(err));
+                else resolve(`${gen}.${seq}`);
+              });
+            });
+          } else {
+            ok = ch.publish(exchange, routingKey, content, options);
+          }
+        } catch (err) {
+          throw classifyError(err);
+        }
+        if (!ok) {
+          const s = st;
+          s.drain = new Promise<void>((resolve) => {
+            const done = () => {
+              ch.removeListener('drain', done);
+              ch.removeListener('close', done);
+              s.drain = undefined;
+              resolve();
+            };
+            ch.once('drain', done);
+            ch.once('close', done);
+          });
+          if (!confirm) await s.drain;
+        }
+        return confirmation ? await confirmation : undefined;
+      }
+    } finally {
+      this.inFlight--;
+      if (this.inFlight === 0) for (const f of this.idle.splice(0)) f();
+    }
+  }
+
+  /** Resolves once no publish is waiting for its confirm. */
+  settled(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((r) => this.idle.push(r));
+  }
+
+  reset(): void {
+    this.slot.reset();
+  }
+
+  close(): Promise<void> {
+    return this.slot.close();
+  }
+}
+
+export function connectionLost(what: string): SwitchboardError {
+  return new SwitchboardError('connection', `${what}: the channel was lost; the broker will redeliver the message`);
+}

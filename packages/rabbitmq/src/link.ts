@@ -1,0 +1,220 @@
+import * as amqp from 'amqplib';
+import { abortedError, closedError, SwitchboardError } from '@switchboard/core';
+import { classifyError } from './classify-error';
+import type { RabbitMQEndpoint, ResolvedRabbitMQOptions } from './options';
+
+type Model = amqp.ChannelModel;
+
+/** Opens one AMQP connection, trying each endpoint in turn, within `timeoutMs`. */
+export async function openModel(endpoints: readonly RabbitMQEndpoint[], o: ResolvedRabbitMQOptions, timeoutMs: number, redacted: string): Promise<Model> {
+  const deadline = Date.now() + timeoutMs;
+  let last: SwitchboardError | undefined;
+  for (const ep of endpoints) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    try {
+      return await connectWithin(ep, o, left);
+    } catch (err) {
+      last = classifyError(err);
+      if (last.code === 'auth') break;
+    }
+  }
+  if (last) throw new SwitchboardError(last.code, `cannot connect to ${redacted}: ${last.message}`, { cause: last.cause, retryable: last.retryable });
+  throw new SwitchboardError('connection', `cannot connect to ${redacted} within ${timeoutMs} ms`);
+}
+
+function connectWithin(ep: RabbitMQEndpoint, o: ResolvedRabbitMQOptions, timeoutMs: number): Promise<Model> {
+  return new Promise<Model>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      reject(new SwitchboardError('connection', `no AMQP handshake with ${ep.hostname}:${ep.port} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    amqp
+      .connect(
+        { protocol: ep.protocol, hostname: ep.hostname, port: ep.port, username: ep.username, password: ep.password, vhost: ep.vhost, heartbeat: o.heartbeat },
+        { timeout: timeoutMs, clientProperties: { connection_name: o.connectionName } },
+      )
+      .then(
+        (m) => {
+          clearTimeout(timer);
+          if (settled) {
+            m.on('error', () => undefined);
+            void m.close().catch(() => undefined);
+            return;
+          }
+          settled = true;
+          resolve(m);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          if (settled) return;
+          settled = true;
+          reject(err);
+        },
+      );
+  });
+}
+
+/** Something that holds broker state on a connection and rebuilds it after a reconnect. */
+export interface Recoverable {
+  /** Called with the new connection; may throw, then it is called again after a short delay. */
+  recover(model: Model, generation: number): Promise<void>;
+  /** Called when the connection is lost (before any reconnect). */
+  lost(err: SwitchboardError): void;
+}
+
+/**
+ * One AMQP connection that comes back by itself: amqplib does not reconnect, so on an unexpected
+ * close this reconnects with exponential backoff and calls every registered {@link Recoverable}.
+ * `generation` increases with every new connection; channels and delivery tags of an older
+ * generation are dead.
+ */
+export class Link {
+  private model: Model | undefined;
+  private generationNo = 0;
+  private closed = false;
+  private waiters = new Set<{ resolve: (m: Model) => void; reject: (e: unknown) => void }>();
+  private readonly members = new Set<Recoverable>();
+  private reconnecting = false;
+  private failure: SwitchboardError | undefined;
+  serverVersion = '';
+
+  constructor(
+    private readonly endpoints: readonly RabbitMQEndpoint[],
+    readonly options: ResolvedRabbitMQOptions,
+    readonly redacted: string,
+  ) {}
+
+  get generation(): number {
+    return this.generationNo;
+  }
+
+  get isOpen(): boolean {
+    return this.model !== undefined;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  async start(): Promise<void> {
+    const m = await openModel(this.endpoints, this.options, this.options.connectTimeoutMs, this.redacted);
+    this.adopt(m);
+  }
+
+  add(member: Recoverable): void {
+    this.members.add(member);
+  }
+
+  remove(member: Recoverable): void {
+    this.members.delete(member);
+  }
+
+  /** The live connection; waits up to `timeoutMs` for a reconnect, then rejects with a retryable `connection` error. */
+  async current(timeoutMs = this.options.sendTimeoutMs, signal?: AbortSignal): Promise<Model> {
+    if (this.closed) throw closedError('RabbitMQ connection');
+    if (this.model) return this.model;
+    if (this.failure) throw this.failure;
+    if (signal?.aborted) throw abortedError(signal);
+    return new Promise<Model>((resolve, reject) => {
+      const w = {
+        resolve: (m: Model) => { cleanup(); resolve(m); },
+        reject: (e: unknown) => { cleanup(); reject(e); },
+      };
+      const timer = setTimeout(() => w.reject(new SwitchboardError('connection', `RabbitMQ connection to ${this.redacted} is down; not back within ${timeoutMs} ms`)), timeoutMs);
+      const onAbort = () => w.reject(abortedError(signal));
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.waiters.delete(w);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.add(w);
+    });
+  }
+
+  private adopt(m: Model): void {
+    this.model = m;
+    this.generationNo++;
+    const gen = this.generationNo;
+    const props = (m.connection as unknown as { serverProperties?: { version?: unknown } }).serverProperties;
+    const v = props?.version;
+    this.serverVersion = Buffer.isBuffer(v) ? v.toString() : String(v ?? '');
+    m.on('error', () => undefined);
+    m.on('close', (err?: Error) => this.onClose(gen, err));
+    for (const w of [...this.waiters]) w.resolve(m);
+  }
+
+  private onClose(gen: number, err: Error | undefined): void {
+    if (gen !== this.generationNo || this.closed) return;
+    this.model = undefined;
+    const e = err ? classifyError(err) : new SwitchboardError('connection', `RabbitMQ connection to ${this.redacted} closed`);
+    const lost = e.code === 'connection' ? e : new SwitchboardError('connection', e.message, { cause: e });
+    for (const member of [...this.members]) {
+      try { member.lost(lost); } catch { /* a member's own problem */ }
+    }
+    if (!this.options.reconnect) {
+      this.failure = lost;
+      for (const w of [...this.waiters]) w.reject(lost);
+      return;
+    }
+    void this.reconnectLoop();
+  }
+
+  private async reconnectLoop(): Promise<void> {
+    if (this.reconnecting) return;
+    this.reconnecting = true;
+    let delay = this.options.reconnectDelayMs;
+    try {
+      while (!this.closed) {
+        await sleep(delay * (0.8 + Math.random() * 0.4));
+        if (this.closed) return;
+        try {
+          const m = await openModel(this.endpoints, this.options, this.options.connectTimeoutMs, this.redacted);
+          if (this.closed) {
+            await m.close().catch(() => undefined);
+            return;
+          }
+          this.adopt(m);
+          await this.recoverAll(m, this.generationNo);
+          return;
+        } catch {
+          delay = Math.min(delay * 2, this.options.reconnectMaxDelayMs);
+        }
+      }
+    } finally {
+      this.reconnecting = false;
+    }
+  }
+
+  private async recoverAll(m: Model, gen: number): Promise<void> {
+    await Promise.all([...this.members].map((member) => this.recoverOne(member, m, gen)));
+  }
+
+  private async recoverOne(member: Recoverable, m: Model, gen: number): Promise<void> {
+    for (let i = 0; !this.closed && gen === this.generationNo && this.members.has(member); i++) {
+      try {
+        await member.recover(m, gen);
+        return;
+      } catch {
+        await sleep(Math.min(200 * 2 ** i, 5000));
+      }
+    }
+  }
+
+  /** Closes the connection for good. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const err = closedError('RabbitMQ connection');
+    for (const w of [...this.waiters]) w.reject(err);
+    const m = this.model;
+    this.model = undefined;
+    if (m) await m.close().catch(() => undefined);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
