@@ -1,0 +1,160 @@
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { configurationError, formatHosts, validateOptions, z, type ParsedUrl } from '@switchboard/core';
+
+/** SASL settings; credentials may also come from the URL's user info. */
+export interface KafkaSaslOptions {
+  mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  username: string;
+  password: string;
+}
+
+/**
+ * Options of {@link connectKafka}. URL query parameters of the same name fill in whatever is not
+ * given here; every problem is reported at once as a `configuration` error.
+ */
+export interface KafkaConnectOptions {
+  /** Bootstrap brokers, `host:port`. From the URL when connecting by URL. */
+  brokers?: string[];
+  /** kafkajs client id (default "switchboard"). */
+  clientId?: string;
+  /** Partitions of topics this adapter creates (default 3). */
+  partitions?: number;
+  /** Replication factor of created topics (default: the broker's default). */
+  replicationFactor?: number;
+  /** Fail `connect` after this long (default 10000 ms). */
+  connectTimeoutMs?: number;
+  /** kafkajs request timeout (default 10000 ms). */
+  requestTimeoutMs?: number;
+  /** TLS: true for defaults, or node TLS options. */
+  ssl?: boolean | TlsOptions;
+  sasl?: KafkaSaslOptions;
+  /** Largest message accepted by `send` (default 1048576, Kafka's default max.message.bytes rounded down). */
+  maxMessageBytes?: number;
+  /** Longest a fetch waits on an idle partition (default 100 ms): the idle delivery latency. */
+  maxWaitTimeMs?: number;
+  /** Consumer group session timeout (default 10000 ms; the broker's minimum is 6000). */
+  sessionTimeoutMs?: number;
+  /** Heartbeat interval (default 500 ms): how fast members notice a rebalance. */
+  heartbeatIntervalMs?: number;
+  /** Rebalance timeout (default 10000 ms). */
+  rebalanceTimeoutMs?: number;
+  /** kafkajs log level: nothing (default), error, warn, info, debug. */
+  logLevel?: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
+}
+
+/** Options with every default resolved. */
+export interface ResolvedKafkaOptions {
+  brokers: string[];
+  clientId: string;
+  partitions: number;
+  replicationFactor: number | undefined;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  ssl: boolean | TlsOptions | undefined;
+  sasl: KafkaSaslOptions | undefined;
+  maxMessageBytes: number;
+  maxWaitTimeMs: number;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  rebalanceTimeoutMs: number;
+  logLevel: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
+}
+
+export const KAFKA_DEFAULTS = {
+  clientId: 'switchboard',
+  partitions: 3,
+  connectTimeoutMs: 10_000,
+  requestTimeoutMs: 10_000,
+  maxMessageBytes: 1_048_576,
+  maxWaitTimeMs: 100,
+  sessionTimeoutMs: 10_000,
+  heartbeatIntervalMs: 500,
+  rebalanceTimeoutMs: 10_000,
+  logLevel: 'nothing',
+} as const;
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
+const mechanism = z.enum(['plain', 'scram-sha-256', 'scram-sha-512']);
+const logLevel = z.enum(['nothing', 'error', 'warn', 'info', 'debug']);
+
+const common = {
+  clientId: z.string().min(1).max(200).optional(),
+  partitions: int(1, 10_000).optional(),
+  replicationFactor: int(1, 100).optional(),
+  connectTimeoutMs: int(1, 600_000).optional(),
+  requestTimeoutMs: int(1, 600_000).optional(),
+  maxMessageBytes: int(1, 1_000_000_000).optional(),
+  maxWaitTimeMs: int(0, 60_000).optional(),
+  sessionTimeoutMs: int(1000, 3_600_000).optional(),
+  heartbeatIntervalMs: int(50, 600_000).optional(),
+  rebalanceTimeoutMs: int(1000, 3_600_000).optional(),
+  logLevel: logLevel.optional(),
+};
+
+/** Query parameters of a kafka:// URL. */
+const urlParamsSchema = z
+  .object({
+    ...common,
+    ssl: bool.optional(),
+    sasl: mechanism.optional(),
+  })
+  .strict();
+
+const optionsSchema = z
+  .object({
+    ...common,
+    brokers: z.array(z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'a broker is host:port')).min(1).optional(),
+    ssl: z.union([z.boolean(), z.record(z.string(), z.unknown())]).optional(),
+    sasl: z.object({ mechanism, username: z.string().min(1), password: z.string() }).strict().optional(),
+  })
+  .strict();
+
+/**
+ * Resolves a parsed `kafka://` URL plus connect options into one options object. Options given in
+ * code win over the URL's query parameters. Throws one `configuration` error listing every problem.
+ */
+export function resolveKafkaOptions(url: ParsedUrl | undefined, options: Record<string, unknown> = {}): ResolvedKafkaOptions {
+  const problems: string[] = [];
+  const collect = <T>(f: () => T): T | undefined => {
+    try {
+      return f();
+    } catch (e) {
+      const p = (e as { details?: { problems?: string[] } }).details?.problems;
+      problems.push(...(p ?? [(e as Error).message]));
+      return undefined;
+    }
+  };
+  const fromUrl = url ? collect(() => validateOptions(urlParamsSchema, url.params, 'kafka:// URL query')) : {};
+  const given = collect(() => validateOptions(optionsSchema, options, 'kafka connect options'));
+  if (url && url.scheme !== 'kafka') problems.push(`scheme "${url.scheme}://" is not kafka://`);
+  const brokers = given?.brokers ?? (url ? formatHosts(url.hosts, 9092) : []);
+  if (brokers.length === 0) problems.push('no broker given: use kafka://host:port[,host:port]');
+  let sasl: KafkaSaslOptions | undefined = given?.sasl as KafkaSaslOptions | undefined;
+  if (!sasl && url && (url.username !== undefined || fromUrl?.sasl)) {
+    if (url.username === undefined || url.password === undefined) problems.push('SASL needs both a user name and a password in the URL (kafka://user:password@host:port)');
+    else sasl = { mechanism: fromUrl?.sasl ?? 'plain', username: url.username, password: url.password };
+  }
+  if (problems.length) throw configurationError(`Kafka options${url ? ` for ${url.redacted}` : ''}`, problems);
+  const pick = <K extends keyof typeof common>(k: K) => (given?.[k] ?? fromUrl?.[k]) as z.output<(typeof common)[K]>;
+  const resolved: ResolvedKafkaOptions = {
+    brokers,
+    clientId: pick('clientId') ?? KAFKA_DEFAULTS.clientId,
+    partitions: pick('partitions') ?? KAFKA_DEFAULTS.partitions,
+    replicationFactor: pick('replicationFactor'),
+    connectTimeoutMs: pick('connectTimeoutMs') ?? KAFKA_DEFAULTS.connectTimeoutMs,
+    requestTimeoutMs: pick('requestTimeoutMs') ?? KAFKA_DEFAULTS.requestTimeoutMs,
+    ssl: (given?.ssl as boolean | TlsOptions | undefined) ?? fromUrl?.ssl,
+    sasl,
+    maxMessageBytes: pick('maxMessageBytes') ?? KAFKA_DEFAULTS.maxMessageBytes,
+    maxWaitTimeMs: pick('maxWaitTimeMs') ?? KAFKA_DEFAULTS.maxWaitTimeMs,
+    sessionTimeoutMs: pick('sessionTimeoutMs') ?? KAFKA_DEFAULTS.sessionTimeoutMs,
+    heartbeatIntervalMs: pick('heartbeatIntervalMs') ?? KAFKA_DEFAULTS.heartbeatIntervalMs,
+    rebalanceTimeoutMs: pick('rebalanceTimeoutMs') ?? KAFKA_DEFAULTS.rebalanceTimeoutMs,
+    logLevel: pick('logLevel') ?? KAFKA_DEFAULTS.logLevel,
+  };
+  if (resolved.heartbeatIntervalMs >= resolved.sessionTimeoutMs) {
+    throw configurationError('Kafka options', [`heartbeatIntervalMs (${resolved.heartbeatIntervalMs}) must be below sessionTimeoutMs (${resolved.sessionTimeoutMs})`]);
+  }
+  return resolved;
+}

@@ -1,0 +1,87 @@
+import { HEADERS, type Headers } from '@switchboard/core';
+import type { IHeaders, KafkaMessage } from 'kafkajs';
+
+/** Internal headers of this adapter, beyond core's HEADERS. */
+export const KAFKA_HEADERS = {
+  /** Where a retried record first came from: `<topic>`. */
+  originTopic: 'sb-origin-topic',
+  /** Its `<partition>:<offset>` there. */
+  originRef: 'sb-origin-ref',
+} as const;
+
+/** Headers that carry Switchboard's own metadata and are not shown as application headers. */
+const INTERNAL = new Set<string>([
+  HEADERS.messageId,
+  HEADERS.attempt,
+  HEADERS.notBefore,
+  HEADERS.replyTo,
+  HEADERS.correlationId,
+  HEADERS.key,
+  KAFKA_HEADERS.originTopic,
+  KAFKA_HEADERS.originRef,
+]);
+
+/** A fetched record, decoded once. */
+export interface KafkaRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: string | undefined;
+  readonly value: Uint8Array;
+  /** Every header as a string (multi-valued headers keep the last value). */
+  readonly rawHeaders: Headers;
+  /** Application headers (internal ones removed). */
+  readonly headers: Headers;
+  readonly id: string;
+  readonly attempt: number;
+  readonly notBefore: number | undefined;
+  readonly timestamp: Date;
+  /** Topic and `<partition>:<offset>` of the record's first append (differs for retries). */
+  readonly originTopic: string;
+  readonly originRef: string;
+}
+
+export function headerText(v: IHeaders[string]): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (Array.isArray(v)) return headerText(v[v.length - 1]);
+  return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+}
+
+export function decodeHeaders(h: IHeaders | undefined): Headers {
+  const out: Headers = {};
+  if (!h) return out;
+  for (const [k, v] of Object.entries(h)) {
+    const t = headerText(v);
+    if (t !== undefined) out[k] = t;
+  }
+  return out;
+}
+
+/** Removes this adapter's internal headers. */
+export function applicationHeaders(h: Headers): Headers {
+  const out: Headers = {};
+  for (const [k, v] of Object.entries(h)) if (!INTERNAL.has(k)) out[k] = v;
+  return out;
+}
+
+export function decodeRecord(topic: string, partition: number, m: KafkaMessage): KafkaRecord {
+  const raw = decodeHeaders(m.headers);
+  const offset = Number(m.offset);
+  const attempt = Number(raw[HEADERS.attempt] ?? '1');
+  const nb = raw[HEADERS.notBefore] === undefined ? undefined : Number(raw[HEADERS.notBefore]);
+  return {
+    topic,
+    partition,
+    offset,
+    key: m.key === null || m.key === undefined ? undefined : m.key.toString('utf8'),
+    value: m.value ? new Uint8Array(m.value) : new Uint8Array(0),
+    rawHeaders: raw,
+    headers: applicationHeaders(raw),
+    id: raw[HEADERS.messageId] ?? `${topic}-${partition}-${offset}`,
+    attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : 1,
+    notBefore: nb !== undefined && Number.isFinite(nb) ? nb : undefined,
+    timestamp: new Date(Number(m.timestamp)),
+    originTopic: raw[KAFKA_HEADERS.originTopic] ?? topic,
+    originRef: raw[KAFKA_HEADERS.originRef] ?? `${partition}:${offset}`,
+  };
+}

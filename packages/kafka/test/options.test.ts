@@ -1,0 +1,40 @@
+import { parseUrl, SwitchboardError } from '@switchboard/core';
+import { KAFKA_DEFAULTS, resolveKafkaOptions } from '@switchboard/kafka';
+
+describe('options - kafka:// URL and connect options', () => {
+  test('defaults are resolved in one place', () => {
+    const o = resolveKafkaOptions(parseUrl('kafka://127.0.0.1:9092,other:9093'));
+    expect(o.brokers).toEqual(['127.0.0.1:9092', 'other:9093']);
+    expect(o.partitions).toBe(KAFKA_DEFAULTS.partitions);
+    expect(o.maxMessageBytes).toBe(1_048_576);
+    expect(o.sasl).toBeUndefined();
+  });
+  test('query parameters are coerced; code options win', () => {
+    const o = resolveKafkaOptions(parseUrl('kafka://h:1?partitions=5&clientId=x&ssl=true'), { partitions: 7 });
+    expect(o.partitions).toBe(7);
+    expect(o.clientId).toBe('x');
+    expect(o.ssl).toBe(true);
+  });
+  test('a default port is added', () => {
+    expect(resolveKafkaOptions(parseUrl('kafka://broker')).brokers).toEqual(['broker:9092']);
+  });
+  test('user info turns on SASL', () => {
+    const o = resolveKafkaOptions(parseUrl('kafka://alice:s3cret@h:9092?sasl=scram-sha-256'));
+    expect(o.sasl).toEqual({ mechanism: 'scram-sha-256', username: 'alice', password: 's3cret' });
+  });
+  test('every problem is listed at once, without the password', () => {
+    let err: unknown;
+    try {
+      resolveKafkaOptions(parseUrl('kafka://alice:s3cret@h:9092?partitions=0&bogus=1&sasl=md5'));
+    } catch (e) {
+      err = e;
+    }
+    expect(SwitchboardError.is(err, 'configuration')).toBe(true);
+    const problems = (err as SwitchboardError).details.problems as string[];
+    expect(problems.length).toBeGreaterThanOrEqual(3);
+    expect((err as Error).message).not.toContain('s3cret');
+  });
+  test('no broker is a configuration error', () => {
+    expect(() => resolveKafkaOptions(undefined, {})).toThrow(/no broker/);
+  });
+});
