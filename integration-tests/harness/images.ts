@@ -3,6 +3,6 @@
 export const IMAGES = {
   kafka: 'apache/kafka:4.4.0',
   rabbitmq: 'rabbitmq:4.1.4-management',
-  nats: 'nats:2.12.15',
+  nats: 'nats:2.12.15-alpine',
   sqs: 'kibertoad/fauxqs:2.4.1',
 } as const;
