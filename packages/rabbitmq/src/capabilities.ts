@@ -1,4 +1,4 @@
-import { defineCapabilities, emulated, native, type Capabilities } from '@switchboard/core';
+import { defineCapabilities, emulated, native, none, type Capabilities } from '@switchboard/core';
 
 /**
  * What the RabbitMQ adapter guarantees, as the conformance suite checks it. Emulations name
@@ -36,4 +36,12 @@ export const rabbitCapabilities: Capabilities = defineCapabilities({
   connectionCut: emulated('same adapter reconnect as after a broker restart'),
   payloadLimit: native('messages over max_message_size (default 16 MiB, option maxMessageBytes) are refused before sending'),
   authentication: native('SASL PLAIN user/password from the URL'),
+});
+
+/** The table when `streams=false`: topics are plain exchanges, so nothing is retained for replay. */
+export const rabbitCapabilitiesWithoutStreams: Capabilities = defineCapabilities({
+  ...rabbitCapabilities,
+  replay: none('streams=false: a topic is a plain exchange, and a group queue only holds what arrived after it was bound'),
+  replayFromPosition: none('streams=false: nothing is retained to replay from'),
+  committedPosition: none('streams=false: group queues are consumed destructively; there is no position to commit'),
 });

@@ -16,6 +16,8 @@ export class ChannelSlot<C extends amqp.Channel> {
     private readonly link: Link,
     private readonly open: (m: amqp.ChannelModel) => Promise<C>,
     private readonly setup?: (ch: C) => Promise<void> | void,
+    /** Called when an adopted channel closes while its connection stays up (a channel-level error). */
+    private readonly onUnexpectedClose?: () => void,
   ) {}
 
   /** The open channel, opening one when needed (waiting for a reconnect up to `timeoutMs`). */
@@ -32,7 +34,9 @@ export class ChannelSlot<C extends amqp.Channel> {
       }
       ch.on('error', () => undefined);
       ch.on('close', () => {
-        if (this.ch === ch) this.ch = undefined;
+        if (this.ch !== ch) return;
+        this.ch = undefined;
+        if (this.link.isOpen && this.link.generation === gen) this.onUnexpectedClose?.();
       });
       if (this.setup) await this.setup(ch);
       this.ch = ch;

@@ -2,19 +2,22 @@ import { HEADERS, type Headers, type NormalizedMessage } from '@switchboard/core
 import type { Message, Options } from 'amqplib';
 
 /** Headers the adapter writes for itself; they never reach the application's `headers`. */
-const INTERNAL = new Set<string>([HEADERS.attempt, HEADERS.key, HEADERS.messageId, HEADERS.notBefore]);
+const INTERNAL = new Set<string>([HEADERS.attempt, HEADERS.key, HEADERS.messageId, HEADERS.notBefore, 'sb-ts']);
+/** Send time in ms (AMQP's timestamp property has second precision); used for stream replay by timestamp. */
+export const SENT_AT = 'sb-ts';
 /** Headers RabbitMQ adds (dead-lettering, quorum queues, streams). */
 const BROKER = /^x-(death|first-death-.*|last-death-.*|delivery-count|stream-.*|opt-.*|received-from)$/;
 
 /** Publish properties of an outgoing message: persistent, with its id, key and attempt carried in properties/headers. */
 export function publishOptions(m: NormalizedMessage, extra: { attempt?: number; replyTo?: string; correlationId?: string; expiration?: number } = {}): Options.Publish {
-  const headers: Record<string, string | number> = { ...m.headers };
+  const now = Date.now();
+  const headers: Record<string, string | number> = { ...m.headers, [SENT_AT]: String(now) };
   if (m.key !== undefined) headers[HEADERS.key] = m.key;
   if (extra.attempt !== undefined && extra.attempt > 1) headers[HEADERS.attempt] = String(extra.attempt);
   const o: Options.Publish = {
     persistent: true,
     messageId: m.id,
-    timestamp: Math.floor(Date.now() / 1000),
+    timestamp: Math.floor(now / 1000),
     headers,
   };
   if (extra.replyTo !== undefined) o.replyTo = extra.replyTo;
@@ -76,7 +79,7 @@ export function decodeMessage(msg: Message, fallbackId: string): DecodedMessage 
   }
   const carried = Number(headerText(raw[HEADERS.attempt]) ?? '1');
   const base = Number.isInteger(carried) && carried >= 1 ? carried : 1;
-  const ts = msg.properties.timestamp;
+  const ts = Number(headerText(raw[SENT_AT]) ?? NaN) || (typeof msg.properties.timestamp === 'number' ? msg.properties.timestamp * 1000 : Date.now());
   const p = msg.properties;
   return {
     id: headerText(p.messageId) ?? headerText(raw[HEADERS.messageId]) ?? fallbackId,
@@ -84,7 +87,7 @@ export function decodeMessage(msg: Message, fallbackId: string): DecodedMessage 
     key: headerText(raw[HEADERS.key]),
     headers,
     attempt: base + (msg.fields.redelivered ? 1 : 0),
-    timestamp: typeof ts === 'number' ? new Date(ts < 1e11 ? ts * 1000 : ts) : new Date(),
+    timestamp: new Date(ts),
     replyTo: headerText(p.replyTo),
     correlationId: headerText(p.correlationId),
   };

@@ -32,13 +32,13 @@ import {
   type SendOptions,
   type SendReceipt,
 } from '@switchboard/core';
-import { rabbitCapabilities } from './capabilities';
+import { rabbitCapabilities, rabbitCapabilitiesWithoutStreams } from './capabilities';
 import { ChannelSlot, Publisher } from './channels';
 import { classifyError } from './classify-error';
 import { decodeMessage, publishOptions } from './codec';
 import { RabbitConsumer, type ConsumerHost } from './consumer';
 import { Link } from './link';
-import { assertRabbitName } from './names';
+import { assertRabbitName, streamQueueName } from './names';
 import type { RabbitMQEndpoint, ResolvedRabbitMQOptions } from './options';
 import { StreamConsumer } from './stream-consumer';
 import { Topology, type Target } from './topology';
@@ -68,7 +68,7 @@ export class RabbitConnection implements Connection, ConsumerHost {
   constructor(endpoints: readonly RabbitMQEndpoint[], readonly options: ResolvedRabbitMQOptions, redacted: string) {
     this.url = redacted;
     this.link = new Link(endpoints, options, redacted);
-    this.capabilities = rabbitCapabilities;
+    this.capabilities = options.streams ? rabbitCapabilities : rabbitCapabilitiesWithoutStreams;
     this.topology = new Topology(this.link);
     this.publisher = new Publisher(this.link);
     this.replySlot = new ChannelSlot(this.link, (m) => m.createChannel(), async (ch) => {
@@ -79,8 +79,8 @@ export class RabbitConnection implements Connection, ConsumerHost {
       async ensureDestination(d: DestinationLike, o?: DestinationOptions) {
         self.assertOpen();
         const dest = self.checkDestination(d);
+        if (dest.kind === 'topic' && o?.retentionMs !== undefined && self.options.streams) await self.topology.stream(dest.name, o.retentionMs);
         await self.targetOf(dest);
-        if (dest.kind === 'topic' && o?.retentionMs !== undefined) await self.topology.stream(dest.name, o.retentionMs);
       },
       async deleteDestination(d: DestinationLike) {
         self.assertOpen();
@@ -90,7 +90,9 @@ export class RabbitConnection implements Connection, ConsumerHost {
           self.topology.forget(`q:${dest.name}`);
         } else {
           await self.topology.run((ch) => ch.deleteExchange(dest.name));
+          await self.topology.run((ch) => ch.deleteQueue(streamQueueName(dest.name)));
           self.topology.forget(`x:${dest.name}`);
+          self.topology.forget(`s:${streamQueueName(dest.name)}`);
         }
       },
     };
@@ -117,7 +119,8 @@ export class RabbitConnection implements Connection, ConsumerHost {
       await this.topology.queue(d.name);
       return { exchange: '', routingKey: d.name };
     }
-    await this.topology.topic(d.name);
+    if (this.options.streams) await this.topology.stream(d.name, this.options.streamRetentionMs);
+    else await this.topology.topic(d.name);
     return { exchange: d.name, routingKey: '' };
   }
 

@@ -35,6 +35,9 @@ export interface ConsumerHost {
   forgetConsumer(c: RabbitConsumer): void;
 }
 
+/** How long close() waits for deliveries handed out but not yet settled before the channel closes (then they are requeued). */
+const CLOSE_GRACE_MS = 1000;
+
 interface Tracker {
   readonly ch: amqp.Channel;
   readonly msg: amqp.Message;
@@ -67,9 +70,14 @@ export class RabbitConsumer implements Recoverable {
     readonly queue: string,
     private readonly o: ResolvedConsumerOptions,
   ) {
-    this.slot = new ChannelSlot(host.link, (m) => m.createChannel(), async (ch) => {
-      await ch.prefetch(o.prefetch, false);
-    });
+    this.slot = new ChannelSlot(
+      host.link,
+      (m) => m.createChannel(),
+      async (ch) => {
+        await ch.prefetch(o.prefetch, false);
+      },
+      () => this.channelDied(),
+    );
   }
 
   /** Opens the channel so the consumer is ready before `connection.consumer()` resolves. */
@@ -157,7 +165,7 @@ export class RabbitConsumer implements Recoverable {
       },
       {
         ack: () => this.ack(t),
-        nack: (delayMs) => this.nack(t, delayMs),
+        nack: (delayMs, reason) => this.nack(t, delayMs, reason),
         extend: async (ms) => {
           this.assertLive(t, 'extend');
           this.arm(t, ms);
@@ -208,6 +216,8 @@ export class RabbitConsumer implements Recoverable {
   }
 
   private async ack(t: Tracker): Promise<void> {
+    // After close() the channel is gone and the broker has the message back: nothing left to ack.
+    if (this.closed && !this.isLive(t) && !t.expired) return;
     this.assertLive(t, 'ack');
     try {
       t.ch.ack(t.msg);
@@ -217,10 +227,11 @@ export class RabbitConsumer implements Recoverable {
     this.finish(t);
   }
 
-  private async nack(t: Tracker, delayMs: number | undefined): Promise<void> {
+  private async nack(t: Tracker, delayMs: number | undefined, reason: string | undefined): Promise<void> {
+    if (this.closed && !this.isLive(t) && !t.expired) return;
     this.assertLive(t, 'nack');
     if (this.o.maxAttempts !== undefined && t.attempt >= this.o.maxAttempts) {
-      await this.moveToDeadLetter(t, `failed ${t.attempt} of ${this.o.maxAttempts} attempts`);
+      await this.moveToDeadLetter(t, reason ?? `failed ${t.attempt} of ${this.o.maxAttempts} attempts`);
       return;
     }
     await this.requeue(t, delayMs ?? 0);
@@ -305,6 +316,22 @@ export class RabbitConsumer implements Recoverable {
     this.finish(t);
   }
 
+  /** The consumer channel died on its own (a channel error): drop its deliveries and consume again on a new one. */
+  private channelDied(): void {
+    if (this.closed) return;
+    this.lost();
+    void (async () => {
+      for (let i = 0; !this.closed && this.host.link.isOpen && !this.consumerTag && this.push; i++) {
+        try {
+          await this.recover();
+          return;
+        } catch {
+          await sleep(Math.min(200 * 2 ** i, 5000));
+        }
+      }
+    })();
+  }
+
   lost(): void {
     for (const t of this.trackers) {
       if (t.timer) clearTimeout(t.timer);
@@ -328,6 +355,8 @@ export class RabbitConsumer implements Recoverable {
     if (this.closed) return;
     this.closed = true;
     await this.stopPush();
+    // Give deliveries the application still holds a moment to be settled on this channel.
+    for (let waited = 0; this.trackers.size > 0 && waited < CLOSE_GRACE_MS && this.slot.peek(); waited += 50) await sleep(50);
     this.host.link.remove(this);
     this.host.forgetConsumer(this);
     for (const t of this.trackers) if (t.timer) clearTimeout(t.timer);

@@ -3,7 +3,7 @@ import { RabbitConnection } from './connection';
 import { resolveRabbitOptions, type RabbitMQOptions } from './options';
 
 export { classifyError } from './classify-error';
-export { rabbitCapabilities } from './capabilities';
+export { rabbitCapabilities, rabbitCapabilitiesWithoutStreams } from './capabilities';
 export { DEFAULT_MAX_MESSAGE_BYTES, resolveRabbitOptions, type RabbitMQOptions, type ResolvedRabbitMQOptions, type RabbitMQEndpoint } from './options';
 export { NAME_PATTERN, NAME_MAX, NAME_RULE, groupQueueName } from './names';
 export { RabbitConnection } from './connection';

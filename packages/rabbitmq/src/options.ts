@@ -27,6 +27,8 @@ export interface RabbitMQOptions extends ConnectOptions {
   streamRetentionMs?: number;
   /** Client-provided connection name shown in the management UI. */
   connectionName?: string;
+  /** Bind a stream to every topic so groups can replay (default true; needs RabbitMQ 3.9+). false: topics are plain exchanges, no replay. */
+  streams?: boolean;
 }
 
 /** Options with every default filled in. */
@@ -41,6 +43,7 @@ export interface ResolvedRabbitMQOptions {
   pollIntervalMs: number;
   streamRetentionMs: number;
   connectionName: string;
+  streams: boolean;
 }
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -57,11 +60,12 @@ const schema = z
     pollIntervalMs: int(1, 10_000).optional(),
     streamRetentionMs: int(1000, 365 * 24 * 3600_000).optional(),
     connectionName: z.string().min(1).max(200).optional(),
+    streams: z.boolean().optional(),
   })
   .strict();
 
 const NUMERIC = new Set(['connectTimeoutMs', 'heartbeat', 'maxMessageBytes', 'reconnectDelayMs', 'reconnectMaxDelayMs', 'sendTimeoutMs', 'pollIntervalMs', 'streamRetentionMs']);
-const BOOLEAN = new Set(['reconnect']);
+const BOOLEAN = new Set(['reconnect', 'streams']);
 
 /** Where to connect: one entry per host of the URL, tried in order. */
 export interface RabbitMQEndpoint {
@@ -124,6 +128,7 @@ export function resolveRabbitOptions(url: ParsedUrl, options: RabbitMQOptions = 
       pollIntervalMs: parsed.pollIntervalMs ?? 50,
       streamRetentionMs: parsed.streamRetentionMs ?? 24 * 3600_000,
       connectionName: parsed.connectionName ?? 'switchboard',
+      streams: parsed.streams ?? true,
     },
   };
 }

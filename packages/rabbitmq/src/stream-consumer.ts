@@ -14,7 +14,7 @@ import {
   type StartPosition,
 } from '@switchboard/core';
 import { ChannelSlot } from './channels';
-import { decodeMessage, republishOptions } from './codec';
+import { decodeMessage, republishOptions, SENT_AT } from './codec';
 import type { ConsumerHost } from './consumer';
 import { sleep, type Recoverable } from './link';
 import { offsetQueueName } from './names';
@@ -52,6 +52,8 @@ export class StreamConsumer implements Recoverable {
   private dirty = false;
   private closed = false;
   private start: unknown = 'first';
+  /** Replay by timestamp: x-stream-offset has second precision, so earlier messages of that second are skipped here. */
+  private notBefore: number | undefined;
   private readonly offsetQueue: string;
 
   constructor(
@@ -89,7 +91,8 @@ export class StreamConsumer implements Recoverable {
       this.start = n;
     } else {
       const ms = from.timestamp instanceof Date ? from.timestamp.getTime() : from.timestamp;
-      this.start = { '!': 'timestamp', value: Math.floor(ms / 1000) };
+      this.start = { '!': 'timestamp', value: Math.floor(ms / 1000) - 1 };
+      this.notBefore = ms;
     }
     await this.consume();
     this.host.link.add(this);
@@ -123,6 +126,14 @@ export class StreamConsumer implements Recoverable {
       return;
     }
     this.lastSeen = offset;
+    if (this.notBefore !== undefined) {
+      const sentAt = Number(String(msg.properties.headers?.[SENT_AT] ?? '')) || Number(msg.properties.timestamp) * 1000;
+      if (sentAt < this.notBefore) {
+        try { ch.ack(msg); } catch { /* gone */ }
+        return;
+      }
+      this.notBefore = undefined;
+    }
     const e: Entry = { ch, msg, offset, attempt: 1, done: false, timer: undefined };
     this.entries.set(offset, e);
     this.order.push(offset);
@@ -158,12 +169,14 @@ export class StreamConsumer implements Recoverable {
       },
       {
         ack: async () => {
+          if (this.closed) return;
           this.assertLive(e);
           this.settle(e);
         },
-        nack: async (delayMs) => {
+        nack: async (delayMs, reason) => {
+          if (this.closed) return;
           this.assertLive(e);
-          await this.retry(e, delayMs ?? 0, `failed ${e.attempt} attempts`);
+          await this.retry(e, delayMs ?? 0, reason ?? `failed ${e.attempt} attempts`);
         },
         extend: async (ms) => {
           this.assertLive(e);
