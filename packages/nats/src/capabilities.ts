@@ -61,7 +61,7 @@ export const natsJetStreamCapabilities: Capabilities = defineCapabilities({
   atLeastOnce: native('explicit acks; nack is -NAK'),
   crashRedelivery: native('ack_wait redelivers what a closed or dead consumer did not ack'),
   dedup: native('Nats-Msg-Id within the stream duplicate window (2 minutes by default)'),
-  orderingPerKey: native('a stream keeps publish order; each member handles its pulls in order'),
+  orderingPerKey: none('members of a group pull interleaved batches from one durable consumer and JetStream has no key affinity, so one key can be in flight at two members at once (order holds with a single member)'),
   orderingTotal: native('a stream keeps publish order'),
   replay: native('limits-retention streams; a new group starts at deliver_policy all or new'),
   replayFromPosition: native('deliver_policy by_start_sequence / by_start_time'),

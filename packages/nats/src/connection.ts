@@ -406,6 +406,7 @@ class NatsProducer implements Producer {
     const h = buildHeaders(m!, { replyTo: inbox, correlationId }, true);
     assertWireSize(m!, h, this.ctx.maxPayload, 0);
     const wait = this.pending.wait(correlationId, timeoutMs, options.signal, `${d.kind} ${d.name}`);
+    wait.catch(() => undefined); // settled (timeout, abort) while the publish is still going: reported through `wait` below
     try {
       await this.ctx.publishStored(d, m!, h);
     } catch (err) {

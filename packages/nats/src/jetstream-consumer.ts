@@ -95,8 +95,9 @@ export async function createJetStreamConsumer(ctx: NatsContext, source: Destinat
   const { stream, durable } = await ensureDurable(ctx, source, o);
   const nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`;
   const inboxBase = createInbox();
-  const requests = new Map<string, PullRequest>();
-  const unsettled = new Set<Delivery>();
+  const requests = new Set<PullRequest>();
+  /** Deliveries handed out and not settled yet, with their ack subject. */
+  const unsettled = new Map<Delivery, string>();
   const extendTimers = new Map<Delivery, NodeJS.Timeout>();
   let reqSeq = 0;
   let outstanding = 0;
@@ -221,7 +222,7 @@ export async function createJetStreamConsumer(ctx: NatsContext, source: Destinat
       ctx.capabilities,
     );
     if (!preAcked) {
-      unsettled.add(d);
+      unsettled.set(d, reply);
       outstanding += 1;
     }
     return d;
@@ -272,57 +273,66 @@ export async function createJetStreamConsumer(ctx: NatsContext, source: Destinat
     if (msg.reply) void ackRequest(msg.reply, NAK).catch(() => undefined);
   };
 
-  const endRequest = (id: string) => {
-    const rq = requests.get(id);
-    if (!rq) return;
-    requests.delete(id);
-    clearTimeout(rq.timer);
-    rq.done();
-  };
-
-  const sub: NatsSubscription = ctx.nc.subscribe(`${inboxBase}.*`, {
-    callback: (err, msg) => {
-      if (err) return;
-      const id = msg.subject.slice(inboxBase.length + 1);
-      const rq = requests.get(id);
-      const code = msg.headers?.code ?? 0;
-      if (code > 0 && msg.data.byteLength === 0) {
-        if (code !== 100 && rq) endRequest(id);
-        return;
-      }
-      if (!rq) return stray(msg);
-      rq.remaining -= 1;
-      if (rq.got) rq.got.push(msg);
-      else {
-        accepting += 1;
-        void accept(msg)
-          .then((d) => {
-            if (!d) return;
-            if (push && !closed) push(d);
-            else void release(d);
-          })
-          .finally(() => {
-            accepting -= 1;
-            kick();
-          });
-      }
-      if (rq.remaining <= 0) endRequest(id);
-    },
-  });
-
-  /** Sends a pull request; resolves when the server ends it (batch full, expired, no messages). */
+  /**
+   * Sends a pull request on its own inbox; resolves when it ends: batch filled, the server's
+   * 404 / 408 / 409 status (no messages, expired, limits), or a client-side deadline.
+   */
   const pull = (batch: number, expiresMs: number, noWait: boolean, collect: Msg[] | undefined): Promise<void> =>
     new Promise<void>((resolve) => {
-      const id = String(++reqSeq);
-      const body: Record<string, unknown> = { batch };
-      if (noWait) body.no_wait = true;
-      if (expiresMs > 0) body.expires = nanos(expiresMs);
-      const timer = setTimeout(() => endRequest(id), (expiresMs > 0 ? expiresMs : 1000) + 1000);
-      requests.set(id, { remaining: batch, timer, got: collect, done: resolve });
+      const inbox = `${inboxBase}.${++reqSeq}`;
+      let sub: NatsSubscription | undefined;
+      const rq: PullRequest = {
+        remaining: batch,
+        got: collect,
+        timer: setTimeout(() => rq.done(), (expiresMs > 0 ? expiresMs : 1000) + 1000),
+        done: () => {
+          if (!requests.has(rq)) return;
+          requests.delete(rq);
+          clearTimeout(rq.timer);
+          try {
+            sub?.unsubscribe();
+          } catch {
+            /* connection gone */
+          }
+          resolve();
+        },
+      };
+      requests.add(rq);
       try {
-        ctx.nc.publish(nextSubject, enc.encode(JSON.stringify(body)), { reply: `${inboxBase}.${id}` });
+        sub = ctx.nc.subscribe(inbox, {
+          callback: (err, msg) => {
+            if (err) return rq.done();
+            const code = msg.headers?.code ?? 0;
+            if (code > 0 && msg.data.byteLength === 0 && !msg.reply) {
+              if (code !== 100) rq.done();
+              return;
+            }
+            if (!requests.has(rq)) return stray(msg);
+            rq.remaining -= 1;
+            if (rq.got) rq.got.push(msg);
+            else {
+              accepting += 1;
+              void accept(msg)
+                .then((d) => {
+                  if (!d) return;
+                  if (push && !closed) push(d);
+                  else void release(d);
+                })
+                .catch(() => undefined)
+                .finally(() => {
+                  accepting -= 1;
+                  kick();
+                });
+            }
+            if (rq.remaining <= 0) rq.done();
+          },
+        });
+        const body: Record<string, unknown> = { batch };
+        if (noWait) body.no_wait = true;
+        if (expiresMs > 0) body.expires = nanos(expiresMs);
+        ctx.nc.publish(nextSubject, enc.encode(JSON.stringify(body)), { reply: inbox });
       } catch {
-        endRequest(id);
+        rq.done();
       }
     });
 
@@ -331,7 +341,7 @@ export async function createJetStreamConsumer(ctx: NatsContext, source: Destinat
     while (push && !closed) {
       let open = 0;
       let asked = 0;
-      for (const r of requests.values()) {
+      for (const r of requests) {
         if (r.got) continue;
         open += 1;
         asked += r.remaining;
@@ -349,14 +359,17 @@ export async function createJetStreamConsumer(ctx: NatsContext, source: Destinat
     }
   };
 
+  /**
+   * Gives a delivery back to the broker (-NAK) without settling the Delivery object: a handler
+   * that still holds it may ack it later, which the server then takes as the ack of the message.
+   */
   const release = async (d: Delivery) => {
-    if (d.state !== 'pending') return;
-    try {
-      await d.nack();
-    } catch {
-      /* it comes back after ack_wait */
-    }
+    const reply = unsettled.get(d);
+    if (reply === undefined) return;
+    settled(d);
+    await ackRequest(reply, NAK).catch(() => undefined); // if lost, it comes back after ack_wait
   };
+
 
   const poll = async (max: number, waitMs: number, signal: AbortSignal | undefined): Promise<Delivery[]> => {
     const room = o.ackMode === 'at-most-once' ? max : Math.min(max, o.prefetch - outstanding);
@@ -364,11 +377,11 @@ export async function createJetStreamConsumer(ctx: NatsContext, source: Destinat
     const got: Msg[] = [];
     await pull(room, 0, true, got);
     if (got.length === 0 && waitMs > 0 && !signal?.aborted) {
-      const ids: string[] = [];
-      const onAbort = () => ids.forEach(endRequest);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const before = new Set(requests);
       const p = pull(1, waitMs, false, got);
-      ids.push(String(reqSeq));
+      const mine = [...requests].filter((r) => !before.has(r));
+      const onAbort = () => mine.forEach((r) => r.done());
+      signal?.addEventListener('abort', onAbort, { once: true });
       await p;
       signal?.removeEventListener('abort', onAbort);
       if (got.length > 0 && room > 1 && !signal?.aborted) await pull(room - 1, 0, true, got);
@@ -390,6 +403,9 @@ export async function createJetStreamConsumer(ctx: NatsContext, source: Destinat
       return {
         stop: async () => {
           push = undefined;
+          // End our pull requests first (UNSUB reaches the server before any later -NAK), so
+          // nothing is pushed to this member any more.
+          for (const r of [...requests]) if (!r.got) r.done();
           kick();
           await pumping;
         },
@@ -400,17 +416,12 @@ export async function createJetStreamConsumer(ctx: NatsContext, source: Destinat
     close: async () => {
       closed = true;
       push = undefined;
+      for (const r of [...requests]) r.done();
       kick();
       await pumping;
-      await Promise.allSettled([...unsettled].map((d) => release(d)));
+      await Promise.allSettled([...unsettled.keys()].map((d) => release(d)));
       for (const t of extendTimers.values()) clearInterval(t);
       extendTimers.clear();
-      for (const id of [...requests.keys()]) endRequest(id);
-      try {
-        if (!ctx.nc.isClosed()) sub.unsubscribe();
-      } catch {
-        /* already gone */
-      }
     },
   });
 }

@@ -3,7 +3,9 @@ import { HEADERS, SwitchboardError, type Headers, type NormalizedMessage } from 
 
 /** Headers the adapter writes itself and strips from what a consumer sees. */
 export const NATS_MSG_ID = 'Nats-Msg-Id';
-const INTERNAL = new Set<string>([NATS_MSG_ID, HEADERS.messageId, HEADERS.key, HEADERS.notBefore, HEADERS.replyTo, HEADERS.correlationId]);
+/** Names of headers whose values were percent-encoded because NATS would trim or break them. */
+export const ENCODED_HEADERS = 'sb-encoded-headers';
+const INTERNAL = new Set<string>([ENCODED_HEADERS, NATS_MSG_ID, HEADERS.messageId, HEADERS.key, HEADERS.notBefore, HEADERS.replyTo, HEADERS.correlationId]);
 
 export interface Extra {
   replyTo?: string;
@@ -15,7 +17,14 @@ export interface Extra {
 export function buildHeaders(m: NormalizedMessage, extra: Extra = {}, withMsgId = false): MsgHdrs {
   const h = natsHeaders();
   try {
-    for (const [k, v] of Object.entries(m.headers)) h.set(k, v);
+    const encoded: string[] = [];
+    for (const [k, v] of Object.entries(m.headers)) {
+      if (/^\s|\s$|[\r\n]/.test(v)) {
+        h.set(k, encodeURIComponent(v));
+        encoded.push(encodeURIComponent(k));
+      } else h.set(k, v);
+    }
+    if (encoded.length) h.set(ENCODED_HEADERS, encoded.join(','));
     h.set(HEADERS.messageId, m.id);
     if (withMsgId) h.set(NATS_MSG_ID, m.id);
     if (m.key !== undefined) h.set(HEADERS.key, m.key);
@@ -61,10 +70,11 @@ export function readHeaders(h: MsgHdrs | undefined): ReadHeaders {
   const user: Headers = {};
   const out: ReadHeaders = { user, id: undefined, key: undefined, replyTo: undefined, correlationId: undefined, notBefore: undefined };
   if (!h) return out;
+  const encoded = new Set((h.has(ENCODED_HEADERS) ? h.get(ENCODED_HEADERS) : '').split(',').filter(Boolean).map((n) => safeDecode(n)));
   for (const k of h.keys()) {
     const v = h.get(k);
     if (!INTERNAL.has(k)) {
-      user[k] = v;
+      user[k] = encoded.has(k) ? safeDecode(v) : v;
       continue;
     }
     if (k === HEADERS.messageId) out.id = v;
@@ -85,4 +95,12 @@ export function matchesFilter(user: Headers, filter: Headers | undefined): boole
   if (!filter) return true;
   for (const [k, v] of Object.entries(filter)) if (user[k] !== v) return false;
   return true;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
