@@ -157,6 +157,10 @@ class SqsConnectionImpl implements SqsConnection {
     const { dest, phys } = this.resolve(d);
     const limit = this.ctx.options.maxPayloadBytes;
     const what = dest.kind === 'queue' ? 'SQS' : 'SNS';
+    messages.forEach((m, i) => {
+      // Cheap check first: the encoded form is never smaller than the raw bytes.
+      if (m.body.byteLength > limit) assertEncodedSize({ body: '', attributes: {}, size: m.body.byteLength }, limit, i, m.id, what);
+    });
     const entries: OutgoingEntry[] = messages.map((m, i) => {
       let delaySeconds: number | undefined;
       let notBefore: number | undefined;

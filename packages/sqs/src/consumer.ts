@@ -67,6 +67,8 @@ export async function createSqsConsumer(host: ConsumerHost, init: SqsConsumerIni
   const sourceName = formatDestination(init.source);
   /** Unacked deliveries held by this consumer: receipt handle -> visibility deadline (ms). */
   const held = new Map<string, number>();
+  /** Every unsettled delivery handed out, to return them to the queue on close. */
+  const outstanding = new Map<string, Delivery>();
   let capacityWaiter: (() => void) | undefined;
   const heartbeats = new Map<string, NodeJS.Timeout>();
   let closed = false;
@@ -78,6 +80,7 @@ export async function createSqsConsumer(host: ConsumerHost, init: SqsConsumerIni
   };
   const letGo = (handle: string) => {
     held.delete(handle);
+    outstanding.delete(handle);
     const hb = heartbeats.get(handle);
     if (hb) {
       clearInterval(hb);
@@ -193,7 +196,7 @@ export async function createSqsConsumer(host: ConsumerHost, init: SqsConsumerIni
         if (o.maxAttempts !== undefined && p.attempt >= o.maxAttempts) {
           return settled(deadLetter(p.m, p.d, reason ?? `failed ${p.attempt} of ${o.maxAttempts} attempts (nacked)`, p.attempt));
         }
-        const secs = delayMs ? Math.ceil(delayMs / 1000) : 0;
+        const secs = Math.max(ctx.options.minRedeliverySeconds, delayMs ? Math.ceil(delayMs / 1000) : 0);
         if (secs > MAX_VISIBILITY_SECONDS) {
           throw new SwitchboardError('invalid_argument', `nack delayMs ${delayMs} is over SQS's 12-hour visibility limit`);
         }
@@ -209,7 +212,7 @@ export async function createSqsConsumer(host: ConsumerHost, init: SqsConsumerIni
       respond: (replyTo, correlationId, message) => host.reply(replyTo, correlationId, message),
     };
     const sent = Number(p.m.Attributes?.SentTimestamp ?? '');
-    return createDelivery(
+    const delivery = createDelivery(
       {
         id: p.d.id,
         body: p.d.body,
@@ -226,12 +229,14 @@ export async function createSqsConsumer(host: ConsumerHost, init: SqsConsumerIni
       settler,
       host.capabilities,
     );
+    if (!preAcked) outstanding.set(handle, delivery);
+    return delivery;
   };
 
   const release = async (d: Delivery): Promise<void> => {
     if (d.state !== 'pending') return;
     try {
-      await ctx.changeVisibility(queueUrl, d.receipt, 0);
+      await ctx.changeVisibility(queueUrl, d.receipt, ctx.options.minRedeliverySeconds);
     } finally {
       letGo(d.receipt);
     }
@@ -312,6 +317,9 @@ export async function createSqsConsumer(host: ConsumerHost, init: SqsConsumerIni
     async close() {
       closed = true;
       if (pushStop) await pushStop();
+      // Unacked deliveries go back to the queue now rather than after their visibility timeout.
+      await Promise.allSettled([...outstanding.values()].filter((d) => d.state === 'pending').map((d) => release(d)));
+      outstanding.clear();
       for (const t of heartbeats.values()) clearInterval(t);
       heartbeats.clear();
       host.forget(consumer);

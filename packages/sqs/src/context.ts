@@ -346,8 +346,8 @@ export class SqsContext {
               Entries: entries.map((e, i) => ({ Id: String(i), ReceiptHandle: e.receiptHandle, VisibilityTimeout: e.visibility ?? 0 })),
             }),
           );
-          return outcomes(entries.length, r.Successful?.map((s) => ({ ...s, MessageId: '' })), r.Failed, 'changing visibility').map((o) =>
-            o.ok ? { ok: true as const, value: undefined } : o,
+          return outcomes(entries.length, r.Successful?.map((s) => ({ ...s, MessageId: '' })), r.Failed, 'changing visibility').map((o, i) =>
+            o.ok || (entries[i]!.visibility === 0 && isNotInFlight(o.error)) ? { ok: true as const, value: undefined } : o,
           );
         },
         { maxEntries: 10, lingerMs: this.options.batchLingerMs, concurrency: 8 },
@@ -364,6 +364,16 @@ export class SqsContext {
     const all = [...this.sendBatchers.values(), ...this.publishBatchers.values(), ...this.deleteBatchers.values(), ...this.visibilityBatchers.values()];
     await Promise.allSettled(all.map((b) => b.drain()));
   }
+}
+
+/**
+ * Making a message visible again (visibility 0) is done when it is no longer in flight: it is
+ * visible already, or was received again. This also covers a retried call whose first attempt
+ * did apply (fauxqs 2.4.1 with persistence answers visibility 0 with a 500 after applying it).
+ */
+function isNotInFlight(err: unknown): boolean {
+  const code = (err as SwitchboardError | undefined)?.details?.awsCode;
+  return code === 'ReceiptHandleIsInvalid' || code === 'MessageNotInflight';
 }
 
 interface BatchFailure {

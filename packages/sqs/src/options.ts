@@ -41,6 +41,13 @@ export interface SqsOptions {
   /** How long sends and acks wait to fill a batch of 10 (default 2 ms). */
   batchLingerMs?: number;
   /**
+   * Visibility in seconds given to nacked (without delay) and released messages (0-60). Default 0
+   * (visible at once) against AWS, 1 against custom endpoints: fauxqs 2.4.1 with persistence loses
+   * a message whose visibility is set to 0 (its SQLite write fails after the message left the
+   * in-flight set), so emulators get a one-second floor.
+   */
+  minRedeliverySeconds?: number;
+  /**
    * Keep unacked deliveries invisible while their handler runs: every half ack timeout the
    * visibility is pushed one ack timeout ahead, until settled (default false).
    */
@@ -61,6 +68,7 @@ export interface ResolvedSqsOptions {
   maxSockets: number;
   batchLingerMs: number;
   heartbeat: boolean;
+  minRedeliverySeconds: number;
   /** True when an endpoint other than AWS's own was given (an emulator or a proxy). */
   customEndpoint: boolean;
   /** The URL with secrets removed, for messages and `connection.url`. */
@@ -89,10 +97,11 @@ const optionsSchema = z
     maxSockets: numeric(z.number().int().min(1).max(4096)).optional(),
     batchLingerMs: numeric(z.number().int().min(0).max(1000)).optional(),
     heartbeat: booleanish.optional(),
+    minRedeliverySeconds: numeric(z.number().int().min(0).max(60)).optional(),
   })
   .strict();
 
-const URL_PARAMS = new Set(['region', 'prefix', 'receiveWaitSeconds', 'maxPayloadBytes', 'sdkMaxAttempts', 'requestTimeoutMs', 'maxSockets', 'batchLingerMs', 'heartbeat', 'connectTimeoutMs', 'sessionToken']);
+const URL_PARAMS = new Set(['region', 'prefix', 'receiveWaitSeconds', 'maxPayloadBytes', 'sdkMaxAttempts', 'requestTimeoutMs', 'maxSockets', 'batchLingerMs', 'heartbeat', 'minRedeliverySeconds', 'connectTimeoutMs', 'sessionToken']);
 
 /**
  * Resolves the URL and options in one place. URL forms:
@@ -164,6 +173,7 @@ export function resolveSqsOptions(url: ParsedUrl, options: Record<string, unknow
     maxSockets: parsed.maxSockets ?? 256,
     batchLingerMs: parsed.batchLingerMs ?? 2,
     heartbeat: parsed.heartbeat ?? false,
+    minRedeliverySeconds: parsed.minRedeliverySeconds ?? (parsed.endpoint !== undefined ? 1 : 0),
     customEndpoint: parsed.endpoint !== undefined,
     redactedUrl: url.redacted,
   };
