@@ -1,1 +1,3 @@
-export {};
+export { main, USAGE, registerInstalledDrivers } from './main';
+export { conformanceCommand, writeReport, runShell, type ConformanceArgs } from './conformance-command';
+export { processOutput, UsageError, type Output } from './output';

@@ -1,1 +1,6 @@
-export {};
+export type { CaseResult, CaseStatus, SupportLevel, SuiteOptions, BrokerControl, CaseContext, ConformanceCase } from './case';
+export { defineConformanceSuite, CASES, CASE_IDS, gate, type ConformanceSuite, type RunHooks } from './suite';
+export { toJson, renderText, renderMarkdown, renderHtml, type ConformanceReport } from './report';
+export { describeConformance } from './jest';
+export { TcpProxy } from './tcp-proxy';
+export { Receiver } from './receiver';

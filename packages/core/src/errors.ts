@@ -44,8 +44,17 @@ export interface SwitchboardErrorOptions {
   details?: Record<string, unknown>;
 }
 
+const BRAND = Symbol.for('@switchboard/core/SwitchboardError');
+
 export class SwitchboardError extends Error {
   override readonly name = 'SwitchboardError';
+  /** Brand shared by every copy of this package, so `instanceof` holds across duplicate installs. */
+  readonly [BRAND] = true;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly details: Readonly<Record<string, unknown>>;

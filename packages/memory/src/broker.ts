@@ -113,7 +113,8 @@ export class Group {
   schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    queueMicrotask(() => {
+    // A macrotask, not a microtask: a handler that fails at once must not starve timers and I/O.
+    setImmediate(() => {
       this.scheduled = false;
       this.pump();
     });
@@ -427,6 +428,9 @@ export class Log {
   readonly groups = new Map<string, Group>();
   private readonly seen = new Map<string, { until: number; offset: number }>();
   private sent = 0;
+  /** Only kept for the reorderKeys fault. */
+  private readonly lastIndexOfKey = new Map<string, number>();
+  private readonly keyCount = new Map<string, number>();
 
   constructor(
     readonly broker: MemoryBroker,
@@ -471,12 +475,17 @@ export class Log {
       };
       offsets.push(rec.offset);
       if (faults.dropOneIn && this.sent % faults.dropOneIn === 0) continue;
-      const last = this.records[this.records.length - 1];
-      if (faults.reorderKeys && rec.key !== undefined && last && last.key === rec.key && rec.offset % 2 === 1) {
-        this.records[this.records.length - 1] = { ...rec, offset: last.offset };
-        this.records.push({ ...last, offset: rec.offset });
+      const prevIndex = rec.key === undefined ? undefined : this.lastIndexOfKey.get(rec.key);
+      if (faults.reorderKeys && rec.key !== undefined && prevIndex !== undefined && prevIndex >= 0 && this.records[prevIndex]?.key === rec.key && (this.keyCount.get(rec.key) ?? 0) % 2 === 1) {
+        const prev = this.records[prevIndex]!;
+        this.records[prevIndex] = { ...rec, offset: prev.offset };
+        this.records.push({ ...prev, offset: rec.offset });
       } else {
         this.records.push(rec);
+      }
+      if (faults.reorderKeys && rec.key !== undefined) {
+        this.lastIndexOfKey.set(rec.key, this.records.length - 1);
+        this.keyCount.set(rec.key, (this.keyCount.get(rec.key) ?? 0) + 1);
       }
       if (opts.dedup) this.seen.set(m.id, { until: now + this.broker.options.dedupWindowMs, offset: rec.offset });
     }

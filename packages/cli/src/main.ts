@@ -1,0 +1,111 @@
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { registerDriver, SwitchboardError, type Driver } from '@switchboard/core';
+import type { ConformanceReport } from '@switchboard/conformance';
+import { conformanceCommand, writeReport } from './conformance-command';
+import { type Output, UsageError } from './output';
+
+export const USAGE = `switchboard: one messaging API over real brokers, and proof of what each one guarantees
+
+Usage:
+  switchboard conformance [--url URL] [--json] [--report FILE.md|FILE.html|FILE.json]
+                          [--only ID,ID...] [--restart-command CMD] [--load-count N]
+                          [--time-scale X] [--concurrency N]
+      Runs the conformance catalogue against URL (default: $SWITCHBOARD_URL or memory://).
+      Exit status: 0 nothing failed, 1 a case failed, 2 usage or connection error.
+  switchboard report FILE.json... --out FILE.md|FILE.html
+      Merges saved JSON reports into one matrix.
+  switchboard help
+
+URLs: memory://  kafka://host:9092  amqp://user:pass@host:5672  sqs+http://127.0.0.1:4566?region=us-east-1
+      nats://host:4222 (JetStream)  nats+core://host:4222
+`;
+
+/** Adapter packages the CLI can load; missing ones are simply not registered. */
+const ADAPTERS = ['@switchboard/memory', '@switchboard/kafka', '@switchboard/rabbitmq', '@switchboard/sqs', '@switchboard/nats'];
+
+export function registerInstalledDrivers(): void {
+  for (const pkg of ADAPTERS) {
+    let mod: { driver?: Driver };
+    try {
+      mod = require(pkg) as { driver?: Driver };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String((err as Error).message).includes(pkg)) continue;
+      throw err;
+    }
+    if (mod.driver) registerDriver(mod.driver);
+  }
+}
+
+function positiveNumber(flag: string, value: string | undefined, integer: boolean): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new UsageError(`${flag} needs a positive ${integer ? 'integer' : 'number'}, got "${value}"`);
+  return n;
+}
+
+/** Runs the CLI; resolves with the exit status. */
+export async function main(argv: readonly string[], out: Output): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'conformance': {
+        const { values } = parseArgs({
+          args: [...rest],
+          options: {
+            url: { type: 'string' },
+            json: { type: 'boolean', default: false },
+            report: { type: 'string' },
+            only: { type: 'string' },
+            'restart-command': { type: 'string' },
+            'load-count': { type: 'string' },
+            'time-scale': { type: 'string' },
+            concurrency: { type: 'string' },
+          },
+          strict: true,
+          allowPositionals: false,
+        });
+        registerInstalledDrivers();
+        return await conformanceCommand(
+          {
+            url: values.url ?? process.env.SWITCHBOARD_URL ?? 'memory://',
+            json: values.json ?? false,
+            report: values.report,
+            only: values.only?.split(','),
+            restartCommand: values['restart-command'],
+            loadCount: positiveNumber('--load-count', values['load-count'], true),
+            timeScale: positiveNumber('--time-scale', values['time-scale'], false),
+            concurrency: positiveNumber('--concurrency', values.concurrency, true),
+          },
+          out,
+        );
+      }
+      case 'report': {
+        const { values, positionals } = parseArgs({ args: [...rest], options: { out: { type: 'string' } }, allowPositionals: true, strict: true });
+        if (!values.out || positionals.length === 0) throw new UsageError('report needs JSON report files and --out FILE.md|FILE.html');
+        const reports = positionals.map((f) => JSON.parse(fs.readFileSync(f, 'utf8')) as ConformanceReport);
+        writeReport(values.out, reports);
+        out.log(`wrote ${values.out}`);
+        return 0;
+      }
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        out.stdout(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith?.('ERR_PARSE_ARGS')) {
+      out.log(`switchboard: ${(err as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof SwitchboardError) {
+      out.log(`switchboard: ${err.code} error: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,118 @@
+import net from 'node:net';
+import { connect, parseUrl } from '@switchboard/core';
+import type { ConformanceCase } from '../case';
+import { check, checkRejects, sleep } from '../check';
+import { Receiver } from '../receiver';
+import { replaceHostPort } from './faults';
+
+const WRONG_PASSWORD = 'sb-wrong-password-7f3a';
+
+async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+/** B bad input: every one a typed error, before or instead of any partial effect. */
+export const badInputCases: ConformanceCase[] = [
+  {
+    id: 'B1',
+    title: 'unknown URL scheme or malformed options: a configuration error listing every problem',
+    requires: [],
+    async run(ctx) {
+      await checkRejects(() => connect('bogus-scheme://127.0.0.1:1'), ['configuration'], 'connect() with an unknown scheme');
+      const err = await checkRejects(
+        () => ctx.connection.consumer(ctx.queue(), { prefetch: -1, ackMode: 'sometimes', maxAttempts: 0 } as never),
+        ['configuration'],
+        'consumer() with three bad options',
+      );
+      const problems = (err.details.problems as string[] | undefined) ?? [];
+      check(problems.length >= 3, `the error should list all 3 problems, got ${problems.length}: ${JSON.stringify(problems)}`);
+      for (const field of ['prefetch', 'ackMode', 'maxAttempts']) check(err.message.includes(field), `the message names "${field}": ${err.message}`);
+    },
+  },
+  {
+    id: 'B2',
+    title: 'an invalid destination name: an invalid-argument error, nothing sent',
+    requires: [],
+    async run(ctx) {
+      const p = ctx.producer();
+      const bad = `bad name with spaces*>#${'x'.repeat(300)}`;
+      await checkRejects(() => p.send({ kind: 'queue', name: bad }, 'x'), ['invalid_argument'], 'send to an invalid queue name');
+      await checkRejects(() => p.send({ kind: 'topic', name: bad }, 'x'), ['invalid_argument'], 'send to an invalid topic name');
+      await checkRejects(() => p.send({ kind: 'queue', name: '' }, 'x'), ['invalid_argument'], 'send to an empty name');
+      await checkRejects(() => ctx.connection.consumer({ kind: 'queue', name: bad }), ['invalid_argument'], 'consumer of an invalid name');
+    },
+  },
+  {
+    id: 'B3',
+    title: "a payload over the backend's limit: a payload-too-large error, nothing sent",
+    requires: ['payloadLimit'],
+    async run(ctx) {
+      const q = ctx.queue();
+      const r = new Receiver(await ctx.consumer(q));
+      ctx.defer(() => r.close());
+      const huge = new Uint8Array(130 * 1024 * 1024 + 1);
+      await checkRejects(() => ctx.producer().send(q, [{ body: 'small and fine' }, { body: huge }]), ['payload_too_large'], 'a batch holding a 130 MiB message');
+      await sleep(ctx.t(1500), ctx.signal);
+      check(r.items.length === 0, `${r.items.length} messages of the refused batch were delivered`);
+    },
+  },
+  {
+    id: 'B4',
+    title: 'any call after close(): a closed error',
+    requires: [],
+    async run(ctx) {
+      const conn = await ctx.connect();
+      const p = conn.producer();
+      const c = await conn.consumer(ctx.queue());
+      await c.close();
+      await checkRejects(() => c.poll({ max: 1 }), ['closed'], 'poll() on a closed consumer');
+      await checkRejects(() => c.subscribe(), ['closed'], 'subscribe() on a closed consumer');
+      await conn.close();
+      await conn.close();
+      await checkRejects(() => p.send(ctx.queue(), 'late'), ['closed'], 'send() after the connection closed');
+      await checkRejects(() => conn.consumer(ctx.queue()), ['closed'], 'consumer() after close()');
+      await checkRejects(() => conn.producer(), ['closed'], 'producer() after close()');
+    },
+  },
+  {
+    id: 'B5',
+    title: 'wrong credentials: an authentication error, not a hang',
+    requires: ['authentication'],
+    async run(ctx) {
+      const wrong = ctx.url.replace(/^([a-z][a-z0-9+.-]*:\/\/)(?:[^@/?#]*@)?/i, `$1sb-wrong-user:${WRONG_PASSWORD}@`);
+      const started = Date.now();
+      const err = await checkRejects(() => connect(wrong, { ...ctx.options.connectOptions, connectTimeoutMs: 5000 }), ['auth'], 'connect() with wrong credentials');
+      check(Date.now() - started < ctx.t(15_000), `the auth error took ${Date.now() - started} ms`);
+      check(!`${err.message} ${JSON.stringify(err.details)}`.includes(WRONG_PASSWORD), 'the error must not contain the password');
+    },
+  },
+  {
+    id: 'B6',
+    title: 'broker unreachable: a connection error within the connect timeout, not a hang',
+    requires: [],
+    applicable: (url) => (parseUrl(url).hosts.length > 0 ? undefined : 'the URL names no network address (an in-process backend cannot be unreachable)'),
+    async run(ctx) {
+      const port = await closedPort();
+      const unreachable = replaceHostPort(ctx.url, `127.0.0.1:${port}`);
+      const connectTimeoutMs = 3000;
+      const started = Date.now();
+      let conn: import('@switchboard/core').Connection | undefined;
+      try {
+        await checkRejects(async () => {
+          conn = await connect(unreachable, { ...ctx.options.connectOptions, connectTimeoutMs });
+          // Lazy clients may only notice on first use.
+          await conn.producer().send(ctx.queue(), 'anyone?');
+        }, ['connection', 'timeout'], 'using a broker that is not there');
+      } finally {
+        await conn?.close().catch(() => undefined);
+      }
+      const took = Date.now() - started;
+      check(took <= connectTimeoutMs + ctx.t(5000), `the connection error took ${took} ms with connectTimeoutMs ${connectTimeoutMs}`);
+    },
+  },
+];
+

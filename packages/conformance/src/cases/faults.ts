@@ -1,0 +1,156 @@
+import { parseUrl, SwitchboardError, type Connection, type Destination } from '@switchboard/core';
+import type { CaseContext, ConformanceCase } from '../case';
+import { check, checkEqual, sleep, waitUntil } from '../check';
+import { Receiver } from '../receiver';
+import { TcpProxy } from '../tcp-proxy';
+
+/**
+ * Continuous confirmed publishing and consuming around a disruption. Every confirmed message
+ * must arrive; every failed send must be a typed SwitchboardError.
+ */
+async function survive(ctx: CaseContext, conn: Connection, disrupt: () => Promise<void>): Promise<void> {
+  const q: Destination = ctx.queue();
+  await conn.admin.ensureDestination(q);
+  const r = new Receiver(await conn.consumer(q, { prefetch: 50 }));
+  ctx.defer(() => r.close());
+  const p = conn.producer();
+  ctx.defer(() => p.close());
+  const confirmed = new Set<string>();
+  const failures = new Map<string, number>();
+  let untyped: unknown;
+  let stop = false;
+  let n = 0;
+  const prefix = ctx.name('f');
+  const pump = (async () => {
+    while (!stop) {
+      const id = `${prefix}-${n++}`;
+      try {
+        await p.send(q, { id, body: id });
+        confirmed.add(id);
+      } catch (err) {
+        if (err instanceof SwitchboardError) failures.set(err.code, (failures.get(err.code) ?? 0) + 1);
+        else untyped ??= err;
+        await sleep(100);
+      }
+      await sleep(20);
+    }
+  })();
+  await waitUntil(() => confirmed.size >= 20, ctx.t(15_000), () => 'sends before the disruption', ctx.signal);
+  await disrupt();
+  const afterCount = confirmed.size;
+  await waitUntil(() => confirmed.size >= afterCount + 20, ctx.t(60_000), () => `confirmed sends after the disruption (${confirmed.size - afterCount} so far; failures ${JSON.stringify([...failures])})`, ctx.signal);
+  stop = true;
+  await pump;
+  ctx.note(`sent ${n}, confirmed ${confirmed.size}, failed ${JSON.stringify(Object.fromEntries(failures))}`);
+  check(untyped === undefined, `a send failed with an untyped error: ${String(untyped)}`);
+  await r.waitFor((x) => [...confirmed].every((id) => x.uniqueIds().has(id)), ctx.t(60_000), `all ${confirmed.size} confirmed messages (got ${[...confirmed].filter((id) => r.uniqueIds().has(id)).length})`, ctx.signal);
+  ctx.note(`received ${r.uniqueIds().size} unique, ${r.items.length - r.uniqueIds().size} duplicates`);
+}
+
+/** F faults. */
+export const faultCases: ConformanceCase[] = [
+  {
+    id: 'F1',
+    title: 'graceful close waits for in-flight handlers and settles them; nothing acked comes back, nothing unacked is lost',
+    requires: ['gracefulClose'],
+    async run(ctx) {
+      const q = ctx.queue();
+      const started = new Set<string>();
+      const finished = new Set<string>();
+      const c1 = await ctx.consumer(q, { prefetch: 4, group: 'g' });
+      const h = c1.consume(async (d) => {
+        started.add(d.id);
+        await sleep(500);
+        finished.add(d.id);
+      }, { concurrency: 4 });
+      const sent = Array.from({ length: 20 }, (_, i) => `${ctx.name('f1')}-${i}`);
+      await ctx.producer().send(q, sent.map((id) => ({ id, body: id })));
+      await waitUntil(() => started.size >= 4, ctx.t(10_000), () => '4 handlers in flight', ctx.signal);
+      await c1.close();
+      const unfinished = [...started].filter((id) => !finished.has(id));
+      check(unfinished.length === 0, `close() returned while ${unfinished.length} handlers were still running`);
+      await h.done;
+      const r = new Receiver(await ctx.consumer(q, { group: 'g' }));
+      ctx.defer(() => r.close());
+      const rest = sent.filter((id) => !finished.has(id));
+      await r.waitFor((x) => rest.every((id) => x.uniqueIds().has(id)), ctx.t(30_000), `the ${rest.length} messages the first consumer did not handle`, ctx.signal);
+      await sleep(ctx.t(500), ctx.signal);
+      const again = r.ids().filter((id) => finished.has(id));
+      check(again.length === 0, `${again.length} messages handled and acked before close() were delivered again`);
+    },
+  },
+  {
+    id: 'F2',
+    title: 'broker restart during publishing and consuming: reconnects, every confirmed message arrives',
+    requires: ['reconnect'],
+    applicable: (_url, options) => (options.brokerControl?.restart ? undefined : 'no broker control given'),
+    timeoutMs: 240_000,
+    async run(ctx) {
+      const conn = await ctx.connect();
+      await survive(ctx, conn, async () => {
+        const t0 = Date.now();
+        await ctx.options.brokerControl!.restart!();
+        ctx.note(`broker restart took ${Date.now() - t0} ms`);
+      });
+    },
+  },
+  {
+    id: 'F3',
+    title: 'connection cut by a TCP proxy: reconnects, every confirmed message arrives',
+    requires: ['connectionCut'],
+    applicable: (url) => {
+      const u = parseUrl(url);
+      return u.hosts.length === 1 ? undefined : 'F3 needs a URL with exactly one host:port to put the proxy in front of';
+    },
+    timeoutMs: 180_000,
+    async run(ctx) {
+      const u = parseUrl(ctx.url);
+      const target = u.hosts[0]!;
+      const proxy = new TcpProxy(target.host, target.port ?? defaultPort(u.scheme));
+      const port = await proxy.start();
+      ctx.defer(() => proxy.close());
+      const proxied = replaceHostPort(ctx.url, `127.0.0.1:${port}`);
+      const conn = await ctx.connect(proxied);
+      await survive(ctx, conn, async () => {
+        proxy.stall(true);
+        await sleep(ctx.t(1000), ctx.signal);
+        proxy.stall(false);
+        const cut = proxy.cut();
+        ctx.note(`cut ${cut} connections after a 1 s stall`);
+        checkEqual(cut > 0, true, 'the client connected through the proxy');
+      });
+    },
+  },
+  {
+    id: 'F4',
+    title: 'a poison message does not stop other messages and ends in the dead-letter destination',
+    requires: ['deadLetter'],
+    async run(ctx) {
+      const q = ctx.queue();
+      const dlqDest = ctx.queue('dlq');
+      const dlq = new Receiver(await ctx.consumer(dlqDest));
+      ctx.defer(() => dlq.close());
+      const handled = new Set<string>();
+      const h = (await ctx.consumer(q, { maxAttempts: 3, deadLetter: dlqDest, ackTimeoutMs: 30_000 })).consume((d) => {
+        if (d.text() === 'poison') throw new Error('cannot handle poison');
+        handled.add(d.id);
+      }, { concurrency: 2 });
+      ctx.defer(() => h.close());
+      const poison = ctx.name('poison');
+      const good = Array.from({ length: 10 }, (_, i) => `${ctx.name('good')}-${i}`);
+      await ctx.producer().send(q, [{ id: poison, body: 'poison' }, ...good.map((id) => ({ id, body: id }))]);
+      await waitUntil(() => good.every((id) => handled.has(id)), ctx.t(30_000), () => `the 10 good messages (got ${handled.size})`, ctx.signal);
+      await dlq.waitFor((r) => r.deliveries.some((d) => d.text() === 'poison'), ctx.t(30_000), 'the poison message in the dead-letter destination', ctx.signal);
+    },
+  },
+];
+
+export function defaultPort(scheme: string): number {
+  const ports: Record<string, number> = { kafka: 9092, amqp: 5672, amqps: 5671, nats: 4222, 'nats+core': 4222, 'nats+js': 4222, 'sqs+http': 80, 'sqs+https': 443 };
+  return ports[scheme] ?? 0;
+}
+
+/** Replaces the host:port part of a URL, keeping credentials, path and query. */
+export function replaceHostPort(url: string, hostPort: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?)[^/?#]*/i, `$1${hostPort}`);
+}

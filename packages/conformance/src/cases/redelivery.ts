@@ -1,0 +1,139 @@
+import { HEADERS, type Delivery } from '@switchboard/core';
+import type { CaseContext, ConformanceCase } from '../case';
+import { check, checkEqual, sleep } from '../check';
+import { Receiver } from '../receiver';
+
+/** Waits for the dead letter of message `id` on `dlq` and returns it. */
+async function deadLetterOf(ctx: CaseContext, dlq: Receiver, id: string): Promise<Delivery> {
+  await dlq.waitFor((r) => r.deliveries.some((d) => d.id === id || d.text().includes(id)), ctx.t(30_000), `message ${id} in the dead-letter destination`, ctx.signal);
+  return dlq.deliveries.find((d) => d.id === id || d.text().includes(id))!;
+}
+
+/** S4 redelivery control. */
+export const redeliveryCases: ConformanceCase[] = [
+  {
+    id: 'RD1',
+    title: 'an unacked delivery comes back after the ack timeout; extend() keeps it away longer',
+    requires: ['ackTimeout', 'extend'],
+    async run(ctx) {
+      const q = ctx.queue();
+      const ackTimeoutMs = 2000;
+      const r = new Receiver(await ctx.consumer(q, { ackTimeoutMs }), { onDelivery: () => undefined });
+      ctx.defer(() => r.close());
+      const plain = ctx.name('plain');
+      const extended = ctx.name('extended');
+      await ctx.producer().send(q, [{ id: plain, body: 'plain' }, { id: extended, body: 'extended' }]);
+      await r.waitForUnique(2, ctx.t(10_000), 'both messages', ctx.signal);
+      const firstAt = r.items.find((i) => i.delivery.id === plain)!.at;
+      const ext = r.deliveries.find((d) => d.id === extended)!;
+      await sleep(ackTimeoutMs / 2, ctx.signal);
+      await ext.extend(5000);
+      await r.waitFor((x) => x.count(plain) >= 2, ackTimeoutMs + ctx.t(10_000), 'the unacked message to come back', ctx.signal);
+      const back = r.items.filter((i) => i.delivery.id === plain)[1]!;
+      const gap = back.at - firstAt;
+      check(gap >= ackTimeoutMs * 0.75, `the unacked message came back after ${gap} ms, before its ${ackTimeoutMs} ms ack timeout`);
+      check(back.delivery.attempt >= 2, `a redelivery has attempt >= 2 (got ${back.delivery.attempt})`);
+      await back.delivery.ack();
+      const waitUntilCheck = firstAt + ackTimeoutMs / 2 + 5000 * 0.8 - Date.now();
+      if (waitUntilCheck > 0) await sleep(waitUntilCheck, ctx.signal);
+      checkEqual(r.count(extended), 1, `deliveries of the extended message ${Date.now() - firstAt} ms after it first arrived (extended to ~${ackTimeoutMs / 2 + 5000} ms)`);
+      await ext.ack();
+    },
+  },
+  {
+    id: 'RD2',
+    title: 'nack({ delayMs }): the message is not delivered again before the delay',
+    requires: ['nackDelay'],
+    async run(ctx) {
+      const q = ctx.queue();
+      const delayMs = 2000;
+      let nackedAt = 0;
+      const r = new Receiver(await ctx.consumer(q, { ackTimeoutMs: 30_000 }), {
+        onDelivery: async (d) => {
+          if (d.attempt === 1) {
+            nackedAt = Date.now();
+            await d.nack({ delayMs });
+          } else await d.ack();
+        },
+      });
+      ctx.defer(() => r.close());
+      const id = ctx.name('rd2');
+      await ctx.producer().send(q, { id, body: 'later' });
+      await r.waitFor((x) => x.count(id) >= 2, delayMs + ctx.t(15_000), 'the nacked message to come back', ctx.signal);
+      const gap = r.items.filter((i) => i.delivery.id === id)[1]!.at - nackedAt;
+      check(gap >= delayMs * 0.9, `redelivered ${gap} ms after nack({ delayMs: ${delayMs} })`);
+    },
+  },
+  {
+    id: 'RD3',
+    title: 'after maxAttempts failures the message is dead-lettered with body, headers, attempts and last error',
+    requires: ['deadLetter'],
+    async run(ctx) {
+      const q = ctx.queue();
+      const dlqDest = ctx.queue('dlq');
+      const dlq = new Receiver(await ctx.consumer(dlqDest));
+      ctx.defer(() => dlq.close());
+      const attempts: number[] = [];
+      const h = (await ctx.consumer(q, { maxAttempts: 3, deadLetter: dlqDest, ackTimeoutMs: 30_000 })).consume((d) => {
+        attempts.push(d.attempt);
+        throw new Error(`boom-rd3 on attempt ${d.attempt}`);
+      });
+      ctx.defer(() => h.close());
+      const id = ctx.name('rd3');
+      await ctx.producer().send(q, { id, body: `poison ${id}`, headers: { 'x-origin': 'rd3' } });
+      const dl = await deadLetterOf(ctx, dlq, id);
+      checkEqual(dl.text(), `poison ${id}`, 'dead letter body');
+      checkEqual(dl.headers['x-origin'], 'rd3', 'original header on the dead letter');
+      checkEqual(dl.headers[HEADERS.deadLetterAttempts], '3', `${HEADERS.deadLetterAttempts} header`);
+      check((dl.headers[HEADERS.deadLetterReason] ?? '').includes('boom-rd3'), `${HEADERS.deadLetterReason} should hold the last error, got ${JSON.stringify(dl.headers[HEADERS.deadLetterReason])}`);
+      await sleep(ctx.t(2000), ctx.signal);
+      checkEqual(JSON.stringify(attempts), '[1,2,3]', 'attempts before dead-lettering (it must stop coming back)');
+      checkEqual(dlq.count(dl.id), 1, 'copies in the dead-letter destination');
+    },
+  },
+  {
+    id: 'RD4',
+    title: 'reject(reason) sends the message straight to the dead-letter destination, no retry',
+    requires: ['reject', 'deadLetter'],
+    async run(ctx) {
+      const q = ctx.queue();
+      const dlqDest = ctx.queue('dlq');
+      const dlq = new Receiver(await ctx.consumer(dlqDest));
+      ctx.defer(() => dlq.close());
+      let seen = 0;
+      const r = new Receiver(await ctx.consumer(q, { maxAttempts: 5, deadLetter: dlqDest }), {
+        onDelivery: async (d) => {
+          seen++;
+          await d.reject('bad-input-rd4');
+        },
+      });
+      ctx.defer(() => r.close());
+      const id = ctx.name('rd4');
+      await ctx.producer().send(q, { id, body: `reject ${id}` });
+      const dl = await deadLetterOf(ctx, dlq, id);
+      check((dl.headers[HEADERS.deadLetterReason] ?? '').includes('bad-input-rd4'), `${HEADERS.deadLetterReason} should hold the reject reason, got ${JSON.stringify(dl.headers[HEADERS.deadLetterReason])}`);
+      await sleep(ctx.t(1500), ctx.signal);
+      checkEqual(seen, 1, 'deliveries of a rejected message');
+    },
+  },
+  {
+    id: 'RD5',
+    title: 'delayed send: not delivered before the delay',
+    requires: ['delayedSend'],
+    async run(ctx) {
+      const q = ctx.queue();
+      const r = new Receiver(await ctx.consumer(q));
+      ctx.defer(() => r.close());
+      const delayMs = 2000;
+      const id = ctx.name('rd5');
+      const sentAt = Date.now();
+      await ctx.producer().send(q, { id, body: 'later' }, { delayMs });
+      const now = ctx.name('now');
+      await ctx.producer().send(q, { id: now, body: 'now' });
+      await r.waitFor((x) => x.count(id) > 0, delayMs + ctx.t(15_000), 'the delayed message', ctx.signal);
+      const gap = r.items.find((i) => i.delivery.id === id)!.at - sentAt;
+      check(gap >= delayMs * 0.9, `a message sent with delayMs ${delayMs} arrived after ${gap} ms`);
+      check(r.count(now) > 0, 'an undelayed message sent after it was not held back');
+    },
+  },
+];

@@ -1,0 +1,38 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_DRIVER_PACKAGES, parseUrl } from '@switchboard/core';
+
+/** This package's root folder (works from src/ under jest and from dist/). */
+function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    const pj = path.join(dir, 'package.json');
+    if (fs.existsSync(pj) && (JSON.parse(fs.readFileSync(pj, 'utf8')) as { name?: string }).name === '@switchboard/conformance') return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find the @switchboard/conformance package root');
+    dir = up;
+  }
+}
+
+/** The compiled child consumer that AL2 starts and kills (needs `pnpm build`). */
+export function crashConsumerScript(): string {
+  const script = path.join(packageRoot(), 'dist', 'child', 'crash-consumer.js');
+  if (!fs.existsSync(script)) throw new Error(`${script} is missing: build @switchboard/conformance first`);
+  return script;
+}
+
+/** Where the adapter package for `url` lives, so a child process can load it. */
+export function resolveDriverPackageDir(url: string, given?: string): string {
+  if (given) return given;
+  const pkg = DEFAULT_DRIVER_PACKAGES[parseUrl(url).scheme];
+  if (!pkg) throw new Error(`no adapter package known for ${parseUrl(url).redacted}`);
+  const bases = [process.cwd(), require.main?.path, __dirname].filter((b): b is string => !!b);
+  for (const base of bases) {
+    try {
+      return path.dirname(require.resolve(`${pkg}/package.json`, { paths: [base] }));
+    } catch {
+      // try the next base
+    }
+  }
+  throw new Error(`cannot resolve ${pkg} from ${bases.join(', ')}`);
+}

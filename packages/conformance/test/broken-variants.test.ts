@@ -1,0 +1,41 @@
+import { FAULT_NAMES, type MemoryFaults } from '@switchboard/memory';
+import { defineConformanceSuite } from '@switchboard/conformance';
+
+// The suite must be able to fail: each deliberately broken memory broker must be caught by the
+// case written for that promise, while the same case passes on a healthy broker
+// (memory-conformance.test.ts runs every case against a healthy one).
+const variants: { fault: keyof MemoryFaults; faults: MemoryFaults; caughtBy: string }[] = [
+  { fault: 'dropOneIn', faults: { dropOneIn: 10 }, caughtBy: 'RF1' },
+  { fault: 'dropOneIn', faults: { dropOneIn: 1000 }, caughtBy: 'L1' },
+  { fault: 'reorderKeys', faults: { reorderKeys: true }, caughtBy: 'OR1' },
+  { fault: 'neverRedeliverNacked', faults: { neverRedeliverNacked: true }, caughtBy: 'AL1' },
+  { fault: 'ignorePrefetch', faults: { ignorePrefetch: true }, caughtBy: 'MB3' },
+  { fault: 'deliverDelayedEarly', faults: { deliverDelayedEarly: true }, caughtBy: 'RD5' },
+  { fault: 'deliverDelayedEarly', faults: { deliverDelayedEarly: true }, caughtBy: 'RD2' },
+  { fault: 'redeliverDeadLettered', faults: { redeliverDeadLettered: true }, caughtBy: 'RD3' },
+  { fault: 'ignoreDedupWindow', faults: { ignoreDedupWindow: true }, caughtBy: 'EO1' },
+];
+
+describe('broken variants', () => {
+  test('broken variants - every fault the memory broker can inject has a variant here', () => {
+    expect(new Set(variants.map((v) => v.fault))).toEqual(new Set(FAULT_NAMES));
+  });
+
+  test.each(variants.map((v, i) => [`${v.fault} ${JSON.stringify(v.faults)}`, v.caughtBy, v, i] as const))(
+    'broken variants - %s is caught by %s',
+    async (_label, caughtBy, v, i) => {
+      const suite = defineConformanceSuite({
+        url: `memory://broken-${i}`,
+        connectOptions: { faults: v.faults },
+        only: [caughtBy],
+        loadCount: 20_000,
+        timeScale: 0.3,
+      });
+      const report = await suite.run();
+      const result = report.results.find((r) => r.id === caughtBy);
+      expect(result?.status).toBe('failed');
+      expect(result?.reason).toBeTruthy();
+    },
+    120_000,
+  );
+});
