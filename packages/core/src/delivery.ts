@@ -68,15 +68,15 @@ export function createDelivery(init: DeliveryInit, settler: DeliverySettler, cap
     text: () => bytesToText(init.body),
     json: <T>() => JSON.parse(bytesToText(init.body)) as T,
     ack: () => settle('acked', () => settler.ack()),
-    nack: (options?: NackOptions) => {
+    nack: async (options?: NackOptions) => {
       const delayMs = options?.delayMs;
       if (delayMs !== undefined) {
-        if (!Number.isFinite(delayMs) || delayMs < 0) return Promise.reject(new SwitchboardError('invalid_argument', 'nack delayMs must be a non-negative number'));
+        if (!Number.isFinite(delayMs) || delayMs < 0) throw new SwitchboardError('invalid_argument', 'nack delayMs must be a non-negative number');
         if (delayMs > 0) requireCapability(capabilities, 'nackDelay');
       }
       return settle('nacked', () => settler.nack(delayMs, options?.reason));
     },
-    reject: (reason: string) => {
+    reject: async (reason: string) => {
       requireCapability(capabilities, 'reject');
       return settle('rejected', () => settler.reject(String(reason)));
     },

@@ -1,0 +1,46 @@
+import { resolveConsumerOptions, SwitchboardError, validateSendOptions, z, validateOptions } from '@switchboard/core';
+
+const q = { kind: 'queue', name: 'orders' } as const;
+
+describe('options', () => {
+  test('options - consumer defaults are filled in one place', () => {
+    expect(resolveConsumerOptions(q, undefined)).toMatchObject({
+      group: 'default',
+      from: 'latest',
+      prefetch: 16,
+      ackMode: 'at-least-once',
+      ackTimeoutMs: 30_000,
+      maxAttempts: undefined,
+      deadLetter: { kind: 'queue', name: 'orders-dlq' },
+    });
+  });
+
+  test('options - every bad consumer option is listed in one configuration error', () => {
+    try {
+      resolveConsumerOptions(q, { prefetch: 0, ackMode: 'maybe', maxAttempts: 1.5, from: { offset: -1 }, bogus: true } as never);
+      throw new Error('should have thrown');
+    } catch (e) {
+      const err = e as SwitchboardError;
+      expect(err.code).toBe('configuration');
+      const problems = err.details.problems as string[];
+      for (const field of ['prefetch', 'ackMode', 'maxAttempts', 'from']) expect(problems.some((p) => p.startsWith(field))).toBe(true);
+      expect(problems.some((p) => p.includes('bogus'))).toBe(true);
+    }
+  });
+
+  test('options - start positions accept offsets and timestamps', () => {
+    expect(resolveConsumerOptions(q, { from: { offset: 12 } }).from).toEqual({ offset: 12 });
+    const d = new Date();
+    expect(resolveConsumerOptions(q, { from: { timestamp: d } }).from).toEqual({ timestamp: d });
+  });
+
+  test('options - bad send options are an invalid-argument error', () => {
+    expect(() => validateSendOptions({ delayMs: -5, confirm: 'yes' } as never)).toThrow(expect.objectContaining({ code: 'invalid_argument' }));
+    expect(validateSendOptions({ delayMs: 5, confirm: false })).toEqual({ delayMs: 5, confirm: false });
+  });
+
+  test('options - validateOptions returns parsed values', () => {
+    const schema = z.object({ port: z.coerce.number().int() });
+    expect(validateOptions(schema, { port: '42' }, 'x')).toEqual({ port: 42 });
+  });
+});
