@@ -1,11 +1,11 @@
-import { defineCapabilities, emulated, native, none } from '@switchboard/core';
+import { defineCapabilities, emulated, native, none, type Capabilities } from '@switchboard/core';
 
 /**
  * What kafka:// does. Kafka is a partitioned log with one committed position per group and
  * partition; everything per-message (acks out of order, redelivery, delays, dead letters) is built
  * by this adapter on top and declared `emulated` with its mechanism.
  */
-export const kafkaCapabilities = defineCapabilities({
+const table = {
   fireAndForget: native('send without waiting for the produce response (acks still "all" on the wire)'),
   confirm: native('idempotent producer, acks=all; the receipt is <partition>:<offset>'),
   requestResponse: emulated('a reply topic per connection (sb.reply.<id>) read by its own group; correlation id and reply-to travel as headers'),
@@ -37,4 +37,22 @@ export const kafkaCapabilities = defineCapabilities({
   connectionCut: none('kafkajs follows the broker\'s advertised listener after bootstrap, so a proxy in front of the bootstrap address is bypassed and cannot cut the connection'),
   payloadLimit: native('checked before sending against maxMessageBytes (1 MiB, Kafka\'s default max.message.bytes); the broker enforces it too'),
   authentication: native('SASL PLAIN / SCRAM from the URL\'s user info; a refused login is an auth error'),
+} as const;
+
+/** The table for topics with several partitions (the default, partitions=3). */
+export const kafkaCapabilities = defineCapabilities(table);
+
+/**
+ * The table for `partitions=1`: one partition keeps total order, but then a group has only one
+ * active member, so members no longer compete.
+ */
+export const kafkaCapabilitiesSinglePartition = defineCapabilities({
+  ...table,
+  competingConsumers: none('with partitions=1 a group has one active member: Kafka gives each partition to one member'),
+  orderingTotal: native('one partition per topic (partitions=1) is one ordered log'),
 });
+
+/** The capability table of a connection creating topics with `partitions` partitions. */
+export function kafkaCapabilitiesFor(partitions: number): Capabilities {
+  return partitions === 1 ? kafkaCapabilitiesSinglePartition : kafkaCapabilities;
+}

@@ -37,7 +37,7 @@ import {
   type Producer as KafkaProducer,
   type SASLOptions,
 } from 'kafkajs';
-import { kafkaCapabilities } from './capabilities';
+import { kafkaCapabilitiesFor } from './capabilities';
 import { classifyError } from './classify-error';
 import { createKafkaConsumer } from './consumer';
 import { assertTopicName, replyTopic } from './naming';
@@ -70,7 +70,7 @@ export interface PreparedRecord {
  */
 export class KafkaConnection implements Connection {
   readonly backend = 'kafka';
-  readonly capabilities: Capabilities = kafkaCapabilities;
+  readonly capabilities: Capabilities;
   readonly admin: Admin;
   readonly id = randomUUID().replace(/-/g, '').slice(0, 16);
   readonly topics: Topics;
@@ -90,6 +90,7 @@ export class KafkaConnection implements Connection {
     readonly kadmin: KafkaAdmin,
     readonly kproducer: KafkaProducer,
   ) {
+    this.capabilities = kafkaCapabilitiesFor(options.partitions);
     this.topics = new Topics(kadmin, { partitions: options.partitions, replicationFactor: options.replicationFactor, timeoutMs: options.requestTimeoutMs });
     this.sendQueue = new SendQueue(kproducer, Math.min(512 * 1024, options.maxMessageBytes));
     this.admin = {

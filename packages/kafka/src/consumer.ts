@@ -34,6 +34,9 @@ interface Entry {
   settling?: boolean;
 }
 
+/** How long close() waits for handed-out deliveries to be settled before it gives them back. */
+const CLOSE_GRACE_MS = 1000;
+
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 const entryKey = (r: KafkaRecord) => `${r.topic}\u0000${r.partition}\u0000${r.offset}`;
 const REBALANCE_TYPES = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'NOT_COORDINATOR', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'COORDINATOR_NOT_AVAILABLE']);
@@ -605,6 +608,8 @@ class ConsumerCore {
           // not running yet
         }
         await this.inBatch?.catch(() => undefined);
+        // Give deliveries held by the application a moment to be settled while acks still commit.
+        for (let waited = 0; this.out.size > 0 && waited < CLOSE_GRACE_MS; waited += 50) await new Promise((r) => setTimeout(r, 50));
         if (this.ready?.done) await this.closeGaps();
         await this.requestCommit().catch(() => undefined);
         if (this.committing) await this.committing.catch(() => undefined);

@@ -2,7 +2,7 @@ import { redactUrl, type Connection, type ConnectOptions, type Driver, type Pars
 import { KafkaConnection } from './connection';
 import { resolveKafkaOptions, type KafkaConnectOptions } from './options';
 
-export { kafkaCapabilities } from './capabilities';
+export { kafkaCapabilities, kafkaCapabilitiesSinglePartition, kafkaCapabilitiesFor } from './capabilities';
 export { classifyError } from './classify-error';
 export { KafkaConnection, KafkaProducerHandle } from './connection';
 export { resolveKafkaOptions, KAFKA_DEFAULTS, type KafkaConnectOptions, type KafkaSaslOptions, type ResolvedKafkaOptions } from './options';
