@@ -1,4 +1,6 @@
-import { parseUrl, type Driver } from '@switchboard/core';
+import { parseUrl, type Capabilities, type Driver } from '@switchboard/core';
+import { natsCoreCapabilities, natsJetStreamCapabilities } from './capabilities';
+import { resolveNatsOptions } from './options';
 import { openNatsConnection, type NatsConnection_ } from './connection';
 import type { NatsOptions } from './options';
 
@@ -26,3 +28,11 @@ export const driver: Driver = {
   schemes: ['nats', 'nats+js', 'nats+core'],
   connect: (url, options) => openNatsConnection(url, options),
 };
+
+/**
+ * The static capability table a connection to `url` will declare: core NATS for `nats+core://`
+ * (or `?mode=core`), JetStream otherwise. Needs no broker; throws `configuration` for a bad URL.
+ */
+export function natsCapabilitiesFor(url: string, options: NatsOptions = {}): Capabilities {
+  return resolveNatsOptions(parseUrl(url), options).mode === 'core' ? natsCoreCapabilities : natsJetStreamCapabilities;
+}

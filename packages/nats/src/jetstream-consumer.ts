@@ -179,14 +179,17 @@ export async function createJetStreamConsumer(ctx: NatsContext, source: Destinat
         if (old) clearInterval(old);
         extendTimers.delete(d);
         if (ms > o.ackTimeoutMs) {
+          // +WPI restarts a full ack_wait; repeat it until the last one covers the requested time.
           const until = Date.now() + ms;
+          let lastSent = Date.now();
           const every = Math.max(50, Math.floor(o.ackTimeoutMs * 0.6));
           const t = setInterval(() => {
-            if (Date.now() + o.ackTimeoutMs >= until || d.state !== 'pending') {
+            if (lastSent + o.ackTimeoutMs >= until || d.state !== 'pending') {
               clearInterval(t);
               extendTimers.delete(d);
               return;
             }
+            lastSent = Date.now();
             void ackRequest(reply, WPI).catch(() => undefined);
           }, every);
           t.unref?.();
