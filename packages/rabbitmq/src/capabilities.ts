@@ -20,7 +20,7 @@ export const rabbitCapabilities: Capabilities = defineCapabilities({
   atLeastOnce: native('manual acks; a nack republishes the message with attempt + 1 (sb-attempt header), then acks the original'),
   crashRedelivery: native('unacked deliveries return to the queue when the consumer channel or connection closes'),
   dedup: emulated('no broker dedup in RabbitMQ: the core withDedup middleware drops repeated message ids'),
-  orderingPerKey: native('a queue is FIFO: per-key order holds for one consumer (or prefetch 1)'),
+  orderingPerKey: none('RabbitMQ queues have no key partitioning: competing consumers of one queue (a group) can handle one key out of order; total order holds for a single consumer'),
   orderingTotal: native('a queue is FIFO for one producer and one consumer'),
   replay: native('each topic is also bound to a stream (x-queue-type: stream); from earliest/timestamp/offset reads it with x-stream-offset'),
   replayFromPosition: native('x-stream-offset with a stream offset (delivery receipt) or a timestamp (second precision)'),
