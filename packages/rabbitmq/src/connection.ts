@@ -71,9 +71,17 @@ export class RabbitConnection implements Connection, ConsumerHost {
     this.capabilities = options.streams ? rabbitCapabilities : rabbitCapabilitiesWithoutStreams;
     this.topology = new Topology(this.link);
     this.publisher = new Publisher(this.link);
-    this.replySlot = new ChannelSlot(this.link, (m) => m.createChannel(), async (ch) => {
-      await ch.consume(DIRECT_REPLY_TO, (msg) => this.onReply(msg), { noAck: true });
-    });
+    // Replies come back only to the channel that sent the request: when it dies, pending requests fail now.
+    const repliesLost = () => this.replies.rejectAll(new SwitchboardError('connection', 'the RabbitMQ channel of this request was lost before the reply arrived'));
+    this.replySlot = new ChannelSlot(
+      this.link,
+      (m) => m.createChannel(),
+      async (ch) => {
+        await ch.consume(DIRECT_REPLY_TO, (msg) => this.onReply(msg), { noAck: true });
+      },
+      repliesLost,
+    );
+    this.link.add({ lost: repliesLost, recover: async () => undefined });
     const self = this;
     this.admin = {
       async ensureDestination(d: DestinationLike, o?: DestinationOptions) {
@@ -276,6 +284,7 @@ export class RabbitConnection implements Connection, ConsumerHost {
       raw = rc;
     }
     const c = createConsumer(raw.parts());
+    o.signal?.addEventListener('abort', () => void c.close(), { once: true });
     this.consumers.add(c);
     this.rawConsumers.set(raw, c);
     if (this.closed) {
