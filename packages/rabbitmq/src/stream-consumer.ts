@@ -64,9 +64,14 @@ export class StreamConsumer implements Recoverable {
     private readonly topology: Topology,
   ) {
     this.offsetQueue = offsetQueueName(source.name, o.group);
-    this.slot = new ChannelSlot(host.link, (m) => m.createChannel(), async (ch) => {
-      await ch.prefetch(Math.max(o.prefetch, 1), false);
-    });
+    this.slot = new ChannelSlot(
+      host.link,
+      (m) => m.createChannel(),
+      async (ch) => {
+        await ch.prefetch(Math.max(o.prefetch, 1), false);
+      },
+      () => this.channelDied(),
+    );
   }
 
   async init(from: StartPosition | undefined): Promise<void> {
@@ -314,6 +319,22 @@ export class StreamConsumer implements Recoverable {
     if (!e || e.done) return;
     // Not handled: keep it for the next reader of this consumer (buffer), without counting an attempt.
     if (!this.closed) this.buffer.unshift(d);
+  }
+
+  /** The reader's channel died on its own: read again from the committed position on a new channel. */
+  private channelDied(): void {
+    if (this.closed) return;
+    this.lost();
+    void (async () => {
+      for (let i = 0; !this.closed && this.host.link.isOpen; i++) {
+        try {
+          await this.consume();
+          return;
+        } catch {
+          await sleep(Math.min(200 * 2 ** i, 5000));
+        }
+      }
+    })();
   }
 
   lost(): void {
