@@ -94,7 +94,11 @@ export const badInputCases: ConformanceCase[] = [
     id: 'B6',
     title: 'broker unreachable: a connection error within the connect timeout, not a hang',
     requires: [],
-    applicable: (url) => (parseUrl(url).hosts.length > 0 ? undefined : 'the URL names no network address (an in-process backend cannot be unreachable)'),
+    applicable: (url) => {
+      const u = parseUrl(url);
+      if (u.scheme === 'memory') return 'memory:// is in-process: there is no network address to be unreachable';
+      return u.hosts.length > 0 ? undefined : 'the URL names no host to replace with an unreachable one';
+    },
     async run(ctx) {
       const port = await closedPort();
       const unreachable = replaceHostPort(ctx.url, `127.0.0.1:${port}`);
