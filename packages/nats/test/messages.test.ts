@@ -1,0 +1,33 @@
+import { HEADERS, normalizeMessages, SwitchboardError } from '@switchboard/core';
+import { assertWireSize, buildHeaders, matchesFilter, readHeaders } from '../src/messages';
+
+describe('messages - headers on the wire and back', () => {
+  it('round-trips user headers, id, key, reply-to and correlation id, hiding the adapter\'s own', () => {
+    const [m] = normalizeMessages({ id: 'm-1', body: 'x', key: 'k-ä', headers: { 'x-a': 'grüße ✓', 'x-space': ' ', 'x-nl': 'a\r\nb' } });
+    const h = buildHeaders(m!, { replyTo: '_INBOX.r', correlationId: 'c-1' }, true);
+    expect(h.get('Nats-Msg-Id')).toBe('m-1');
+    expect(h.get(HEADERS.messageId)).toBe('m-1');
+    const r = readHeaders(h);
+    expect(r.user).toEqual({ 'x-a': 'grüße ✓', 'x-space': ' ', 'x-nl': 'a\r\nb' });
+    expect(r).toMatchObject({ id: 'm-1', key: 'k-ä', replyTo: '_INBOX.r', correlationId: 'c-1', notBefore: undefined });
+  });
+
+  it('refuses a message over max_payload counting headers and body', () => {
+    const [m] = normalizeMessages({ body: new Uint8Array(1000) });
+    const h = buildHeaders(m!);
+    expect(() => assertWireSize(m!, h, 2000, 0)).not.toThrow();
+    let err: unknown;
+    try {
+      assertWireSize(m!, h, 1000, 0);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as SwitchboardError).code).toBe('payload_too_large');
+  });
+
+  it('filters on exact header values', () => {
+    expect(matchesFilter({ color: 'red', size: 'l' }, { color: 'red' })).toBe(true);
+    expect(matchesFilter({ color: 'blue' }, { color: 'red' })).toBe(false);
+    expect(matchesFilter({}, undefined)).toBe(true);
+  });
+});
