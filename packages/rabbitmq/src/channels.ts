@@ -36,7 +36,10 @@ export class ChannelSlot<C extends amqp.Channel> {
       ch.on('close', () => {
         if (this.ch !== ch) return;
         this.ch = undefined;
-        if (this.link.isOpen && this.link.generation === gen) this.onUnexpectedClose?.();
+        // A lost connection closes its channels first: look again once the connection's own close event ran.
+        setImmediate(() => {
+          if (this.link.isOpen && this.link.generation === gen) this.onUnexpectedClose?.();
+        });
       });
       if (this.setup) await this.setup(ch);
       this.ch = ch;

@@ -342,13 +342,21 @@ export class RabbitConsumer implements Recoverable {
     this.slot.reset();
   }
 
-  async recover(): Promise<void> {
-    if (this.closed) return;
-    await this.slot.get();
-    if (this.push && !this.consumerTag) {
-      this.starting = this.startConsume();
-      await this.starting;
-    }
+  private recovering: Promise<void> | undefined;
+
+  /** Re-opens the channel and re-consumes; concurrent calls share one attempt. */
+  recover(): Promise<void> {
+    this.recovering ??= (async () => {
+      if (this.closed) return;
+      await this.slot.get();
+      if (this.push && !this.consumerTag) {
+        this.starting = this.startConsume();
+        await this.starting;
+      }
+    })().finally(() => {
+      this.recovering = undefined;
+    });
+    return this.recovering;
   }
 
   async close(): Promise<void> {

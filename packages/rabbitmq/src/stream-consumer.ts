@@ -105,7 +105,13 @@ export class StreamConsumer implements Recoverable {
 
   private async consume(): Promise<void> {
     const ch = await this.slot.get();
-    await ch.consume(this.stream, (msg) => this.onMessage(ch, msg), { noAck: false, arguments: { 'x-stream-offset': this.start } });
+    this.reading = ch;
+    try {
+      await ch.consume(this.stream, (msg) => this.onMessage(ch, msg), { noAck: false, arguments: { 'x-stream-offset': this.start } });
+    } catch (err) {
+      if (this.reading === ch) this.reading = undefined;
+      throw err;
+    }
   }
 
   parts(): ConsumerParts {
@@ -328,7 +334,7 @@ export class StreamConsumer implements Recoverable {
     void (async () => {
       for (let i = 0; !this.closed && this.host.link.isOpen; i++) {
         try {
-          await this.consume();
+          await this.recover();
           return;
         } catch {
           await sleep(Math.min(200 * 2 ** i, 5000));
@@ -348,9 +354,19 @@ export class StreamConsumer implements Recoverable {
     this.slot.reset();
   }
 
-  async recover(): Promise<void> {
-    if (this.closed) return;
-    await this.consume();
+  private recovering: Promise<void> | undefined;
+  private reading: amqp.Channel | undefined;
+
+  /** Reads again from the committed position on a new channel; concurrent calls share one attempt. */
+  recover(): Promise<void> {
+    this.recovering ??= (async () => {
+      if (this.closed) return;
+      const ch = await this.slot.get();
+      if (this.reading !== ch) await this.consume();
+    })().finally(() => {
+      this.recovering = undefined;
+    });
+    return this.recovering;
   }
 
   async close(): Promise<void> {
