@@ -7,7 +7,7 @@ export interface BatcherOptions<T> {
   /** Bytes per call, when entries have a size (SQS/SNS: the payload limit). */
   maxBytes?: number;
   sizeOf?: (entry: T) => number;
-  /** How long a partial batch waits for more entries. */
+  /** How long a partial batch waits for more entries while other calls are in flight. */
   lingerMs: number;
   /** Calls in flight at once. */
   concurrency: number;
@@ -38,7 +38,10 @@ export class Batcher<T, R> {
   add(entry: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ entry, resolve, reject });
-      if (this.queue.length >= this.options.maxEntries || this.options.lingerMs === 0) this.pump(this.options.lingerMs === 0);
+      // Nothing in flight: go at once (a lone ack or send pays no linger). Otherwise entries gather
+      // while calls are in flight, up to a full batch or the linger time.
+      if (this.inFlight.size === 0 || this.options.lingerMs === 0) this.pump(true);
+      else if (this.queue.length >= this.options.maxEntries) this.pump(false);
       else this.timer ??= setTimeout(() => this.pump(true), this.options.lingerMs);
     });
   }

@@ -69,7 +69,7 @@ export async function createSqsConsumer(host: ConsumerHost, init: SqsConsumerIni
   const held = new Map<string, number>();
   /** Every unsettled delivery handed out, to return them to the queue on close. */
   const outstanding = new Map<string, Delivery>();
-  let capacityWaiter: (() => void) | undefined;
+  const capacityWaiters = new Set<() => void>();
   const heartbeats = new Map<string, NodeJS.Timeout>();
   let closed = false;
 
@@ -86,9 +86,8 @@ export async function createSqsConsumer(host: ConsumerHost, init: SqsConsumerIni
       clearInterval(hb);
       heartbeats.delete(handle);
     }
-    const w = capacityWaiter;
-    capacityWaiter = undefined;
-    w?.();
+    for (const w of capacityWaiters) w();
+    capacityWaiters.clear();
   };
 
   let reprovisioning: Promise<void> | undefined;
@@ -246,41 +245,56 @@ export async function createSqsConsumer(host: ConsumerHost, init: SqsConsumerIni
 
   const startPush = (deliver: (d: Delivery) => void, fail: (err: unknown) => void): PushHandle => {
     let stopped = false;
-    let backoff = 100;
+    let failed = false;
+    let reserved = 0;
     const stopSignal = new AbortController();
-    const loop = (async () => {
+    const free = () => o.prefetch - holding() - reserved;
+    // One receive returns at most 10: a large prefetch gets parallel receives (each reserves its share).
+    const lanes = Math.min(8, Math.max(1, Math.ceil(o.prefetch / 10)));
+    const lane = async (index: number) => {
+      let backoff = 100;
+      // The first lane receives once a quarter of the prefetch is free (at most 10); the others only
+      // for a full batch of 10. A freed slot does not cost a receive call of its own.
+      const room = index === 0 ? Math.max(1, Math.min(10, Math.floor(o.prefetch / 4))) : 10;
       while (!stopped) {
-        while (!stopped && holding() >= o.prefetch) {
+        while (!stopped && free() < room) {
           await new Promise<void>((resolve) => {
-            capacityWaiter = resolve;
+            capacityWaiters.add(resolve);
             // Visibility deadlines pass without an event: look again now and then.
-            setTimeout(resolve, 250);
+            setTimeout(resolve, 250).unref();
           });
         }
         if (stopped) break;
+        const n = Math.min(10, free());
+        reserved += n;
         let got: Delivery[];
         try {
-          const messages = await receive(Math.min(10, o.prefetch - holding()), ctx.options.receiveWaitSeconds);
+          const messages = await receive(n, ctx.options.receiveWaitSeconds);
           got = await toDeliveries(messages);
           backoff = 100;
         } catch (err) {
           const e = classifyError(err, `receiving from ${sourceName}`);
           if (e.code === 'auth' || e.code === 'invalid_argument') {
-            fail(e);
+            if (!failed) fail(e);
+            failed = stopped = true;
             return;
           }
           await sleep(backoff, stopSignal.signal);
           backoff = Math.min(2000, backoff * 2);
           continue;
+        } finally {
+          reserved -= n;
         }
         for (const d of got) deliver(d);
       }
-    })();
+    };
+    const loop = Promise.all(Array.from({ length: lanes }, (_, i) => sleep(i * 20, stopSignal.signal).then(() => lane(i))));
     const handle: PushHandle = {
       async stop() {
         stopped = true;
         stopSignal.abort();
-        capacityWaiter?.();
+        for (const w of capacityWaiters) w();
+        capacityWaiters.clear();
         await loop;
       },
     };
