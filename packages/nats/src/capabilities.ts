@@ -1,4 +1,4 @@
-import { defineCapabilities, emulated, native, none, type Capabilities } from '@switchboard/core';
+import { defineCapabilities, emulated, native, none, type Capabilities, type CapabilityName, type Support } from '@switchboard/core';
 
 const CORE_NOTHING_STORED = 'core NATS stores nothing: a message reaches only the subscribers connected when it is published';
 
@@ -78,3 +78,22 @@ export const natsJetStreamCapabilities: Capabilities = defineCapabilities({
   payloadLimit: native("checked before sending against the server's max_payload"),
   authentication: native('user/password or token from the URL'),
 });
+
+const NO_CREDENTIALS = none(
+  'the URL carries no credentials, so the server is used without authentication and cannot refuse wrong ones; give user:password@ or token@ in the URL to use (and check) authentication',
+);
+
+function withAuthentication(table: Capabilities, support: Support): Capabilities {
+  return defineCapabilities({ ...(table as Record<CapabilityName, Support>), authentication: support });
+}
+
+/** {@link natsJetStreamCapabilities} for a URL without credentials: authentication is none. */
+export const natsJetStreamCapabilitiesWithoutAuth: Capabilities = withAuthentication(natsJetStreamCapabilities, NO_CREDENTIALS);
+/** {@link natsCoreCapabilities} for a URL without credentials: authentication is none. */
+export const natsCoreCapabilitiesWithoutAuth: Capabilities = withAuthentication(natsCoreCapabilities, NO_CREDENTIALS);
+
+/** The table of a connection: by mode, and whether the URL carries credentials. */
+export function selectCapabilities(mode: 'jetstream' | 'core', hasCredentials: boolean): Capabilities {
+  if (mode === 'core') return hasCredentials ? natsCoreCapabilities : natsCoreCapabilitiesWithoutAuth;
+  return hasCredentials ? natsJetStreamCapabilities : natsJetStreamCapabilitiesWithoutAuth;
+}

@@ -32,7 +32,7 @@ import {
   type SendOptions,
   type SendReceipt,
 } from '@switchboard/core';
-import { natsCoreCapabilities, natsJetStreamCapabilities } from './capabilities';
+import { selectCapabilities } from './capabilities';
 import { classifyError } from './errors';
 import { assertWireSize, buildHeaders, readHeaders } from './messages';
 import { assertGroupName, assertNatsName, streamNames, type StreamNames } from './names';
@@ -64,6 +64,11 @@ export interface NatsContext {
   /** Remembered -NAKs a consumer sent to hold back a delayed message (they are not attempts). */
   readonly delayNaks: Map<string, number>;
   isClosed(): boolean;
+}
+
+/** Whether the URL gives a user (with or without password) or a token. */
+export function hasCredentials(parsed: ParsedUrl): boolean {
+  return parsed.username !== undefined && parsed.username !== '';
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, onLate: (v: T) => void, what: string): Promise<T> {
@@ -166,7 +171,7 @@ class NatsConnectionImpl implements NatsConnection_, NatsContext {
   ) {
     this.url = parsed.redacted;
     this.mode = options.mode;
-    this.capabilities = options.mode === 'core' ? natsCoreCapabilities : natsJetStreamCapabilities;
+    this.capabilities = selectCapabilities(options.mode, hasCredentials(parsed));
     this.maxPayload = nc.info?.max_payload ?? 1024 * 1024;
     this.admin = {
       ensureDestination: async (dl: DestinationLike, o?: DestinationOptions) => {

@@ -1,10 +1,17 @@
 import { parseUrl, type Capabilities, type Driver } from '@switchboard/core';
-import { natsCoreCapabilities, natsJetStreamCapabilities } from './capabilities';
+import { selectCapabilities } from './capabilities';
+import { hasCredentials } from './connection';
 import { resolveNatsOptions } from './options';
 import { openNatsConnection, type NatsConnection_ } from './connection';
 import type { NatsOptions } from './options';
 
-export { natsCoreCapabilities, natsJetStreamCapabilities } from './capabilities';
+export {
+  natsCoreCapabilities,
+  natsJetStreamCapabilities,
+  natsCoreCapabilitiesWithoutAuth,
+  natsJetStreamCapabilitiesWithoutAuth,
+  selectCapabilities,
+} from './capabilities';
 export { classifyError } from './errors';
 export { resolveNatsOptions, modeOfScheme, type NatsOptions, type NatsMode, type ResolvedNatsOptions } from './options';
 export { encodeName, streamNames, durableName, parseAckSubject, MAX_NAME_LENGTH, type AckInfo, type StreamNames } from './names';
@@ -31,8 +38,10 @@ export const driver: Driver = {
 
 /**
  * The static capability table a connection to `url` will declare: core NATS for `nats+core://`
- * (or `?mode=core`), JetStream otherwise. Needs no broker; throws `configuration` for a bad URL.
+ * (or `?mode=core`), JetStream otherwise; `authentication` is none when the URL carries no
+ * credentials. Needs no broker; throws `configuration` for a bad URL.
  */
 export function natsCapabilitiesFor(url: string, options: NatsOptions = {}): Capabilities {
-  return resolveNatsOptions(parseUrl(url), options).mode === 'core' ? natsCoreCapabilities : natsJetStreamCapabilities;
+  const parsed = parseUrl(url);
+  return selectCapabilities(resolveNatsOptions(parsed, options).mode, hasCredentials(parsed));
 }

@@ -39,3 +39,14 @@ describe('options - URL parameters, defaults, validation', () => {
     expect(Object.keys(natsCoreCapabilities).sort()).toEqual(Object.keys(natsJetStreamCapabilities).sort());
   });
 });
+
+describe('capabilities - chosen by mode and credentials', () => {
+  it('declares authentication only when the URL carries credentials', () => {
+    const { natsCapabilitiesFor } = require('../src/index') as typeof import('../src/index');
+    expect(natsCapabilitiesFor('nats://127.0.0.1:4222').authentication.level).toBe('none');
+    expect(natsCapabilitiesFor('nats://u:p@127.0.0.1:4222').authentication.level).toBe('native');
+    expect(natsCapabilitiesFor('nats+core://tok@127.0.0.1:4222').authentication.level).toBe('native');
+    expect(natsCapabilitiesFor('nats+core://127.0.0.1').mailbox.level).toBe('none');
+    expect(natsCapabilitiesFor('nats://127.0.0.1').mailbox.level).toBe('native');
+  });
+});
