@@ -155,11 +155,17 @@ export const patternCases: ConformanceCase[] = [
     title: 'an AbortSignal cancels a pending request with an aborted error',
     requires: ['requestResponse'],
     async run(ctx) {
+      const q = ctx.queue();
+      // A responder that takes the request and never answers, so the request stays pending.
+      let got = 0;
+      const silent = (await ctx.consumer(q)).consume(() => { got++; });
+      ctx.defer(() => silent.close());
       const ac = new AbortController();
       const started = Date.now();
-      setTimeout(() => ac.abort(new Error('caller gave up')), 200);
-      await checkRejects(() => ctx.producer().request(ctx.queue(), 'slow', { timeoutMs: ctx.t(20_000), signal: ac.signal }), ['aborted'], 'an aborted request');
+      setTimeout(() => ac.abort(new Error('caller gave up')), 300);
+      await checkRejects(() => ctx.producer().request(q, 'slow', { timeoutMs: ctx.t(20_000), signal: ac.signal }), ['aborted'], 'an aborted request');
       check(Date.now() - started < ctx.t(5000), 'the abort ends the request promptly');
+      check(got <= 1, `the request was delivered ${got} times`);
     },
   },
   {
