@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { assertDestinationName, type Destination } from '@switchboard/core';
 
-/** Kafka's rule for topic names. */
+/** Kafka's rule for topic names: letters, digits, ".", "_", "-"; not "." or "..". */
 export const TOPIC_NAME_PATTERN = /^(?!\.{1,2}$)[A-Za-z0-9._-]+$/;
+/** Kafka's longest topic name. */
 export const TOPIC_NAME_MAX = 249;
 const RULE = `Kafka topic names use only letters, digits, ".", "_" and "-", are at most ${TOPIC_NAME_MAX} characters, and are not "." or ".."`;
 

@@ -60,6 +60,7 @@ export interface ResolvedKafkaOptions {
   logLevel: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
 }
 
+/** The defaults {@link resolveKafkaOptions} fills in. */
 export const KAFKA_DEFAULTS = {
   clientId: 'switchboard',
   partitions: 3,

@@ -12,7 +12,9 @@ async function take(it: AsyncIterator<Delivery>, n: number, ms = 15_000): Promis
   while (out.length < n) {
     const left = deadline - Date.now();
     if (left <= 0) break;
-    const r = await Promise.race([it.next(), new Promise<'t'>((res) => setTimeout(() => res('t'), left))]);
+    let timer: NodeJS.Timeout | undefined;
+    const r = await Promise.race([it.next(), new Promise<'t'>((res) => (timer = setTimeout(() => res('t'), left)))]);
+    clearTimeout(timer);
     if (r === 't' || r.done) break;
     out.push(r.value);
   }
@@ -73,6 +75,37 @@ async function take(it: AsyncIterator<Delivery>, n: number, ms = 15_000): Promis
     expect(replies.map((r) => r.text())).toEqual(['re:m0', 're:m1', 're:m2', 're:m3', 're:m4']);
     expect(replies[0]!.headers).toEqual({ x: 'y' });
     await h.close();
+    await c.close();
+  });
+
+  test('out-of-order acks - close re-publishes the unacked gap so only it comes back', async () => {
+    const q = name('gap');
+    const p = conn.producer();
+    await p.send(q, ['m1', 'm2', 'm3'].map((b) => ({ body: b, key: 'same-key' })));
+    const c1 = await conn.consumer(q);
+    const it1 = c1.subscribe()[Symbol.asyncIterator]();
+    const got = await take(it1, 3);
+    expect(got.map((d) => d.text())).toEqual(['m1', 'm2', 'm3']);
+    await got[1]!.ack();
+    await got[2]!.ack();
+    await c1.close();
+    const c2 = await conn.consumer(q);
+    const again = await take(c2.subscribe()[Symbol.asyncIterator](), 3, 4000);
+    expect(again.map((d) => d.text())).toEqual(['m1']);
+    expect(again[0]!.attempt).toBe(2);
+    await again[0]!.ack();
+    await c2.close();
+  });
+
+  test('replay from <partition>:<offset> of a receipt', async () => {
+    const t = name('pos');
+    const p = conn.producer();
+    const receipts = await p.send(`topic:${t}`, ['a', 'b', 'c', 'd'].map((b) => ({ body: b, key: 'one-key' })));
+    const c = await conn.consumer(`topic:${t}`, { group: 'replay', from: { offset: receipts[2]!.brokerRef! } });
+    const got = await take(c.subscribe()[Symbol.asyncIterator](), 2);
+    expect(got.map((d) => d.text())).toEqual(['c', 'd']);
+    expect(got[0]!.receipt).toBe(receipts[2]!.brokerRef);
+    for (const d of got) await d.ack();
     await c.close();
   });
 });
