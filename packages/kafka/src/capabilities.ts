@@ -17,7 +17,7 @@ const table = {
   mailboxRequestResponse: emulated('request/response over a queue topic, reply via the requester\'s reply topic'),
   polling: emulated('poll() takes from a buffer filled by the group member, bounded by prefetch'),
   longPolling: emulated('poll() waits on that buffer; a fetch returns within maxWaitTimeMs (100 ms) of a record arriving'),
-  atMostOnce: native('the offset is committed before the delivery reaches the handler'),
+  atMostOnce: native('the offsets of a fetched batch are committed before its records are handed out; records whose commit failed are not handed out'),
   atLeastOnce: emulated('per-message acks; per partition only the contiguous acked prefix is committed'),
   crashRedelivery: native('uncommitted records are fetched again by the member that takes over the partition'),
   dedup: emulated('consumer-side dedup middleware (withDedup) on the message id; the idempotent producer removes only the duplicates of its own retries'),

@@ -278,6 +278,8 @@ class ConsumerCore {
     const tp = tpKey(topic, partition);
     const tracker = this.tracker(tp);
     const kc = this.kc!;
+    const atMostOnce = this.opts.ackMode === 'at-most-once';
+    const early: KafkaRecord[] = [];
     for (const m of batch.messages) {
       if (this.closing || !isRunning() || isStale() || this.isPaused(tp) || !this.assigned.has(tp)) break;
       const offset = Number(m.offset);
@@ -318,7 +320,18 @@ class ConsumerCore {
       }
       tracker.add(offset);
       resolveOffset(m.offset);
-      this.accept({ rec, state: 'buffered' });
+      if (atMostOnce) {
+        tracker.finish(offset);
+        early.push(rec);
+      } else this.accept({ rec, state: 'buffered' });
+    }
+    if (early.length > 0) {
+      // At-most-once: the offsets are committed before any handler sees the records. When the
+      // commit did not go through (a rebalance took the partition), they are not handed out.
+      await this.requestCommit();
+      const t = this.trackers.get(tp);
+      if (!t || !this.assigned.has(tp) || t.committed < early[early.length - 1]!.offset + 1) return;
+      for (const rec of early) this.accept({ rec, state: 'buffered' });
     }
   }
 
