@@ -1,0 +1,55 @@
+import type { Producer as KafkaProducer, TopicMessages } from 'kafkajs';
+import { SendQueue } from '../src/send-queue';
+
+function fakeProducer(fail?: Error) {
+  const next = new Map<string, number>();
+  const calls: TopicMessages[][] = [];
+  const producer = {
+    sendBatch: async ({ topicMessages }: { topicMessages: TopicMessages[] }) => {
+      calls.push(topicMessages);
+      if (fail) throw fail;
+      const out: { topicName: string; partition: number; errorCode: number; baseOffset: string }[] = [];
+      for (const tm of topicMessages) {
+        const counts = new Map<number, number>();
+        for (const m of tm.messages) counts.set(m.partition!, (counts.get(m.partition!) ?? 0) + 1);
+        for (const [p, n] of counts) {
+          const k = `${tm.topic}/${p}`;
+          const base = next.get(k) ?? 0;
+          next.set(k, base + n);
+          out.push({ topicName: tm.topic, partition: p, errorCode: 0, baseOffset: String(base) });
+        }
+      }
+      return out;
+    },
+  } as unknown as KafkaProducer;
+  return { producer, calls };
+}
+
+const msg = (partition: number, size = 10) => ({ partition, size, message: { key: null, value: Buffer.alloc(size) } });
+
+describe('send-queue - coalescing and per-message offsets', () => {
+  test('sends of one turn share a request and get their own offsets', async () => {
+    const { producer, calls } = fakeProducer();
+    const q = new SendQueue(producer, 512 * 1024);
+    const a = q.push('t', [msg(0), msg(1), msg(0)]);
+    const b = q.push('u', [msg(2)]);
+    expect(await Promise.all([...a, ...b])).toEqual(['0:0', '1:0', '0:1', '2:0']);
+    expect(calls).toHaveLength(1);
+    expect(await Promise.all(q.push('t', [msg(0)]))).toEqual(['0:2']);
+  });
+  test('batches are cut by size', async () => {
+    const { producer, calls } = fakeProducer();
+    const q = new SendQueue(producer, 1000);
+    const refs = q.push('t', [msg(0, 600), msg(0, 600), msg(0, 600)]);
+    expect(await Promise.all(refs)).toEqual(['0:0', '0:1', '0:2']);
+    expect(calls).toHaveLength(3);
+  });
+  test('a failed request rejects its messages with a classified error', async () => {
+    const err = Object.assign(new Error('Connection error: connect ECONNREFUSED'), { name: 'KafkaJSConnectionError' });
+    const { producer } = fakeProducer(err);
+    const q = new SendQueue(producer, 1000);
+    const [p] = q.push('t', [msg(0)]);
+    await expect(p).rejects.toMatchObject({ code: 'connection' });
+    await q.flush();
+  });
+});
