@@ -1,7 +1,7 @@
 import { defineCapabilities, emulated, native, none, type Capabilities } from '@switchboard/core';
 
 const NO_LOG = 'SQS consumption is destructive: a deleted message is gone, there is no log to replay or position to keep';
-const UNORDERED = 'standard SQS queues are unordered (best-effort order, duplicates possible); use a destination whose name ends in .fifo';
+const UNORDERED = 'standard SQS queues are unordered (best-effort order, duplicates possible); use FIFO mode (?fifo=true) or a destination whose name ends in .fifo';
 
 const table = {
   fireAndForget: native('the message is queued for SendMessageBatch/PublishBatch and the send resolves without waiting for the response'),
@@ -18,7 +18,7 @@ const table = {
   atMostOnce: native('messages are deleted (DeleteMessageBatch) before they are handed to the application'),
   atLeastOnce: native('DeleteMessage on ack; unacked messages reappear after the visibility timeout'),
   crashRedelivery: native('visibility timeout: messages of a dead consumer reappear after ackTimeoutMs'),
-  dedup: emulated('FIFO queues deduplicate natively (MessageDeduplicationId = message id, 5-minute window); standard queues need the dedup middleware (withDedup) on the consumer'),
+  dedup: emulated('standard queues: the dedup middleware (withDedup) on the consumer; FIFO destinations deduplicate natively (MessageDeduplicationId = message id, 5 minutes)'),
   orderingPerKey: none(UNORDERED),
   orderingTotal: none(UNORDERED),
   replay: none(NO_LOG),
@@ -41,19 +41,35 @@ const table = {
   authentication: native('AWS Signature V4; refused credentials are auth errors'),
 } as const;
 
-/** Capabilities against AWS itself (`sqs://<region>`). */
+const EMULATOR_AUTH = none(
+  'custom endpoints (emulators such as fauxqs) accept any credentials; wrong credentials are reported as auth errors only by AWS itself',
+);
+
+/** What FIFO mode (`?fifo=true`) changes: every destination is a FIFO queue/topic. */
+const fifoTable = {
+  dedup: native('FIFO MessageDeduplicationId = message id: a resent id within 5 minutes is dropped by SQS/SNS'),
+  orderingPerKey: native('FIFO MessageGroupId = key: one group is delivered in send order, one batch at a time'),
+  orderingTotal: none('messages without a key get their own message group (parallelism); give all messages one key for total order'),
+  delayedSend: emulated('FIFO queues have no per-message DelaySeconds: an earliest-delivery time in the metadata, consumers hide earlier messages with ChangeMessageVisibility (this holds back the rest of its message group)'),
+} as const;
+
+/** Capabilities against AWS itself (`sqs://<region>`), standard queues. */
 export const SQS_CAPABILITIES: Capabilities = defineCapabilities(table);
 
 /**
  * Capabilities against a custom endpoint (`sqs+http(s)://`): the same, except that credentials
  * are not checked by emulators such as fauxqs, so wrong credentials cannot be reported.
  */
-export const SQS_ENDPOINT_CAPABILITIES: Capabilities = defineCapabilities({
-  ...table,
-  authentication: none('custom endpoints (emulators such as fauxqs) accept any credentials; wrong credentials are reported as auth errors only by AWS itself'),
-});
+export const SQS_ENDPOINT_CAPABILITIES: Capabilities = defineCapabilities({ ...table, authentication: EMULATOR_AUTH });
 
-/** The table for a connection: {@link SQS_ENDPOINT_CAPABILITIES} for a custom endpoint, else {@link SQS_CAPABILITIES}. */
-export function sqsCapabilities(customEndpoint: boolean): Capabilities {
+/** AWS in FIFO mode (`sqs://<region>?fifo=true`). */
+export const SQS_FIFO_CAPABILITIES: Capabilities = defineCapabilities({ ...table, ...fifoTable });
+
+/** A custom endpoint in FIFO mode (`sqs+http://host:port?fifo=true`). */
+export const SQS_ENDPOINT_FIFO_CAPABILITIES: Capabilities = defineCapabilities({ ...table, ...fifoTable, authentication: EMULATOR_AUTH });
+
+/** The table of a connection: by endpoint (AWS or custom) and mode (standard or FIFO). */
+export function sqsCapabilities(customEndpoint: boolean, fifo = false): Capabilities {
+  if (fifo) return customEndpoint ? SQS_ENDPOINT_FIFO_CAPABILITIES : SQS_FIFO_CAPABILITIES;
   return customEndpoint ? SQS_ENDPOINT_CAPABILITIES : SQS_CAPABILITIES;
 }

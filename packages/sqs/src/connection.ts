@@ -61,7 +61,7 @@ class SqsConnectionImpl implements SqsConnection {
 
   constructor(readonly ctx: SqsContext) {
     this.url = ctx.options.redactedUrl;
-    this.capabilities = sqsCapabilities(ctx.options.customEndpoint);
+    this.capabilities = sqsCapabilities(ctx.options.customEndpoint, ctx.options.fifo);
     this.admin = {
       ensureDestination: (d, o) => this.ensureDestination(d, o),
       deleteDestination: (d) => this.deleteDestination(d),
@@ -89,7 +89,7 @@ class SqsConnectionImpl implements SqsConnection {
   /** Validates a destination (no network) and returns it with its physical name. */
   resolve(d: DestinationLike): { dest: Destination; phys: PhysicalName } {
     const dest = toDestination(d);
-    return { dest, phys: assertValidDestination(dest, this.prefix) };
+    return { dest, phys: assertValidDestination(dest, this.prefix, this.ctx.options.fifo) };
   }
 
   producer(): Producer {
@@ -107,7 +107,7 @@ class SqsConnectionImpl implements SqsConnection {
     this.assertOpen();
     const { dest, phys } = this.resolve(source);
     const o = resolveConsumerOptions(dest, options);
-    assertValidDestination(o.deadLetter, this.prefix);
+    assertValidDestination(o.deadLetter, this.prefix, this.ctx.options.fifo);
     if (typeof o.from === 'object') requireCapability(this.capabilities, 'replayFromPosition');
     if (o.filter && Object.keys(o.filter).length) {
       requireCapability(this.capabilities, 'headerFilter');
@@ -349,7 +349,7 @@ class ReplyListener {
     const { dest } = this.conn.resolve(d);
     const [m] = normalizeMessages(message, { headers: options.headers, key: options.key, id: options.id });
     throwIfAborted(options.signal);
-    this.queue ??= physicalName(`sb-reply-${randomUUID().replace(/-/g, '').slice(0, 20)}`, this.conn.prefix);
+    this.queue ??= physicalName(`sb-reply-${randomUUID().replace(/-/g, '').slice(0, 20)}`, this.conn.prefix, this.conn.ctx.options.fifo);
     const q = this.queue;
     this.url ??= this.conn.ctx.queueUrl(q);
     const url = this.url;

@@ -293,7 +293,7 @@ export class SqsContext {
       MessageBody: e.encoded.body,
       MessageAttributes: e.encoded.attributes,
       ...(e.delaySeconds ? { DelaySeconds: e.delaySeconds } : {}),
-      ...(q.fifo ? { MessageGroupId: fifoToken(e.key ?? 'default'), MessageDeduplicationId: fifoToken(e.id) } : {}),
+      ...(q.fifo ? { MessageGroupId: fifoToken(e.key ?? e.id), MessageDeduplicationId: fifoToken(e.id) } : {}),
     }));
     const r = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: req }));
     return outcomes(entries.length, r.Successful, r.Failed, `sending to queue ${q.name}`);
@@ -304,7 +304,7 @@ export class SqsContext {
       Id: String(i),
       Message: e.encoded.body,
       MessageAttributes: e.encoded.attributes,
-      ...(t.fifo ? { MessageGroupId: fifoToken(e.key ?? 'default'), MessageDeduplicationId: fifoToken(e.id) } : {}),
+      ...(t.fifo ? { MessageGroupId: fifoToken(e.key ?? e.id), MessageDeduplicationId: fifoToken(e.id) } : {}),
     }));
     const r = await this.sns.send(new PublishBatchCommand({ TopicArn: arn, PublishBatchRequestEntries: req }));
     return outcomes(entries.length, r.Successful, r.Failed, `publishing to topic ${t.name}`);

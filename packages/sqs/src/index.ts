@@ -4,7 +4,7 @@
  * `sqs+https://host` for a custom endpoint (e.g. the fauxqs emulator).
  */
 export { driver, connectSqs, connectSqsParsed, type SqsConnection } from './connection';
-export { SQS_CAPABILITIES, SQS_ENDPOINT_CAPABILITIES, sqsCapabilities } from './capabilities';
+export { SQS_CAPABILITIES, SQS_ENDPOINT_CAPABILITIES, SQS_FIFO_CAPABILITIES, SQS_ENDPOINT_FIFO_CAPABILITIES, sqsCapabilities } from './capabilities';
 export { classifyError } from './errors';
 export { resolveSqsOptions, type SqsOptions, type ResolvedSqsOptions, type SqsCredentials } from './options';
 export {

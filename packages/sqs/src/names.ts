@@ -19,11 +19,13 @@ export interface PhysicalName {
  * Maps a Switchboard destination name to the SQS/SNS resource name. Periods are not allowed in
  * SQS/SNS names except in the `.fifo` suffix, yet Switchboard's default dead-letter queue is
  * `<name>.dlq`: every other `.` becomes `_` (so `orders.dlq` is the queue `orders_dlq`). A name
- * ending in `.fifo` is a FIFO queue/topic. `prefix` is prepended (a namespace inside one account).
+ * ending in `.fifo` is a FIFO queue/topic; with `forceFifo` (the connection's FIFO mode) every
+ * name is, `.fifo` being appended. `prefix` is prepended (a namespace inside one account).
  */
-export function physicalName(logical: string, prefix = ''): PhysicalName {
-  const fifo = logical.endsWith(FIFO_SUFFIX) && logical.length > FIFO_SUFFIX.length;
-  const base = fifo ? logical.slice(0, -FIFO_SUFFIX.length) : logical;
+export function physicalName(logical: string, prefix = '', forceFifo = false): PhysicalName {
+  const suffixed = logical.endsWith(FIFO_SUFFIX) && logical.length > FIFO_SUFFIX.length;
+  const base = suffixed ? logical.slice(0, -FIFO_SUFFIX.length) : logical;
+  const fifo = suffixed || forceFifo;
   return { name: `${prefix}${base.replaceAll('.', '_')}${fifo ? FIFO_SUFFIX : ''}`, fifo };
 }
 
@@ -32,11 +34,12 @@ export function physicalName(logical: string, prefix = ''): PhysicalName {
  * topic name: only letters, digits, `-`, `_` and `.` (periods map to `_`), and at most 80
  * characters for a queue / 256 for a topic once mapped, prefix included.
  */
-export function assertValidDestination(d: Destination, prefix = ''): PhysicalName {
-  const max = d.kind === 'queue' ? SQS_QUEUE_NAME_MAX : SNS_TOPIC_NAME_MAX;
+export function assertValidDestination(d: Destination, prefix = '', forceFifo = false): PhysicalName {
+  const added = forceFifo && !d.name.endsWith(FIFO_SUFFIX) ? FIFO_SUFFIX.length : 0;
+  const max = (d.kind === 'queue' ? SQS_QUEUE_NAME_MAX : SNS_TOPIC_NAME_MAX) - added;
   const rule = `${d.kind === 'queue' ? 'SQS queue' : 'SNS topic'} names use letters, digits, "-", "_" and "." (mapped to "_"), at most ${max} characters${prefix ? ` with the prefix "${prefix}"` : ''}; a ".fifo" suffix makes it FIFO`;
   assertDestinationName(d, LOGICAL_NAME, max - prefix.length, rule);
-  return physicalName(d.name, prefix);
+  return physicalName(d.name, prefix, forceFifo);
 }
 
 function shortHash(...parts: string[]): string {

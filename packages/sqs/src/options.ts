@@ -48,6 +48,12 @@ export interface SqsOptions {
    */
   minRedeliverySeconds?: number;
   /**
+   * FIFO mode (default false): every queue and topic is FIFO (`.fifo` is appended to names that
+   * lack it). Keys become MessageGroupIds (per-key order), message ids MessageDeduplicationIds
+   * (broker dedup for 5 minutes). Costs FIFO throughput limits and emulated delays.
+   */
+  fifo?: boolean;
+  /**
    * Keep unacked deliveries invisible while their handler runs: every half ack timeout the
    * visibility is pushed one ack timeout ahead, until settled (default false).
    */
@@ -69,6 +75,7 @@ export interface ResolvedSqsOptions {
   batchLingerMs: number;
   heartbeat: boolean;
   minRedeliverySeconds: number;
+  fifo: boolean;
   /** True when an endpoint other than AWS's own was given (an emulator or a proxy). */
   customEndpoint: boolean;
   /** The URL with secrets removed, for messages and `connection.url`. */
@@ -98,10 +105,11 @@ const optionsSchema = z
     batchLingerMs: numeric(z.number().int().min(0).max(1000)).optional(),
     heartbeat: booleanish.optional(),
     minRedeliverySeconds: numeric(z.number().int().min(0).max(60)).optional(),
+    fifo: booleanish.optional(),
   })
   .strict();
 
-const URL_PARAMS = new Set(['region', 'prefix', 'receiveWaitSeconds', 'maxPayloadBytes', 'sdkMaxAttempts', 'requestTimeoutMs', 'maxSockets', 'batchLingerMs', 'heartbeat', 'minRedeliverySeconds', 'connectTimeoutMs', 'sessionToken']);
+const URL_PARAMS = new Set(['region', 'prefix', 'receiveWaitSeconds', 'maxPayloadBytes', 'sdkMaxAttempts', 'requestTimeoutMs', 'maxSockets', 'batchLingerMs', 'heartbeat', 'minRedeliverySeconds', 'fifo', 'connectTimeoutMs', 'sessionToken']);
 
 /**
  * Resolves the URL and options in one place. URL forms:
@@ -174,6 +182,7 @@ export function resolveSqsOptions(url: ParsedUrl, options: Record<string, unknow
     batchLingerMs: parsed.batchLingerMs ?? 2,
     heartbeat: parsed.heartbeat ?? false,
     minRedeliverySeconds: parsed.minRedeliverySeconds ?? (parsed.endpoint !== undefined ? 1 : 0),
+    fifo: parsed.fifo ?? false,
     customEndpoint: parsed.endpoint !== undefined,
     redactedUrl: url.redacted,
   };

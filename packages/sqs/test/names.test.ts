@@ -41,3 +41,12 @@ describe('names - destination validation and mapping', () => {
     expect(fifoToken('x'.repeat(200))).toHaveLength(64);
   });
 });
+
+describe('names - FIFO mode', () => {
+  it('appends .fifo to every name and counts it against the limit', () => {
+    expect(assertValidDestination({ kind: 'queue', name: 'orders' }, '', true)).toEqual({ name: 'orders.fifo', fifo: true });
+    expect(assertValidDestination({ kind: 'queue', name: 'orders.fifo' }, '', true)).toEqual({ name: 'orders.fifo', fifo: true });
+    expect(() => assertValidDestination({ kind: 'queue', name: 'q'.repeat(76) }, '', true)).toThrow();
+    expect(assertValidDestination({ kind: 'queue', name: 'q'.repeat(75) }, '', true).name).toHaveLength(80);
+  });
+});
