@@ -17,6 +17,7 @@ import { classifyError } from './classify-error';
 import type { KafkaConnection } from './connection';
 import { groupId, parseRef, retryTopic } from './naming';
 import { PartitionTracker } from './offset-tracker';
+import { retrying } from './retrying';
 import { decodeRecord, KAFKA_HEADERS, type KafkaRecord } from './records';
 
 /** A Switchboard consumer over kafkajs, with the promise that settles when it closed. */
@@ -33,6 +34,9 @@ interface Entry {
   revoked?: boolean;
   settling?: boolean;
 }
+
+/** Consecutive self-restarts after crashes kafkajs does not recover from, before the subscription fails. */
+const MAX_RESTARTS = 5;
 
 /** How long close() waits for handed-out deliveries to be settled before it gives them back. */
 const CLOSE_GRACE_MS = 1000;
@@ -86,6 +90,7 @@ class ConsumerCore {
   private ready!: { resolve: () => void; reject: (e: unknown) => void; done: boolean };
   private readyP!: Promise<void>;
   private inBatch: Promise<void> | undefined;
+  private restarts = 0;
 
   constructor(
     private readonly conn: KafkaConnection,
@@ -106,47 +111,14 @@ class ConsumerCore {
     if (signal?.aborted) throw abortedError(signal);
     const o = this.conn.options;
     await this.conn.topics.ensure([this.source.name, this.retry]);
-    this.initialSeeks = await this.resolveStart();
+    this.initialSeeks = await retrying(() => this.resolveStart());
     if (this.initialSeeks.size === 0) this.initialSeeks = undefined;
 
-    const kc = this.conn.kafka.consumer({
-      groupId: this.gid,
-      sessionTimeout: o.sessionTimeoutMs,
-      rebalanceTimeout: o.rebalanceTimeoutMs,
-      heartbeatInterval: o.heartbeatIntervalMs,
-      maxWaitTimeInMs: o.maxWaitTimeMs,
-      allowAutoTopicCreation: false,
-      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 10 },
-    });
-    this.kc = kc;
     this.readyP = new Promise<void>((resolve, reject) => {
       this.ready = { resolve, reject, done: false };
     });
     this.readyP.catch(() => undefined);
-    kc.on(kc.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberAssignment));
-    kc.on(kc.events.REBALANCING, () => void this.requestCommit());
-    kc.on(kc.events.CRASH, (e) => {
-      if (e.payload.restart || this.closing) return;
-      const err = classifyError(e.payload.error);
-      if (!this.ready.done) this.ready.reject(err);
-      this.failSink?.(err);
-    });
-    await kc.connect();
-    const fromBeginning = this.source.kind === 'queue' || this.opts.from !== 'latest';
-    await kc.subscribe({ topics: [this.source.name], fromBeginning });
-    await kc.subscribe({ topics: [this.retry], fromBeginning: true });
-    await kc.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: (p) => {
-        const run = this.eachBatch(p);
-        this.inBatch = run.finally(() => {
-          if (this.inBatch === run) this.inBatch = undefined;
-        });
-        return run;
-      },
-    });
+    await this.run();
     const limit = Math.max(30_000, o.sessionTimeoutMs + o.rebalanceTimeoutMs);
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
@@ -166,6 +138,66 @@ class ConsumerCore {
       clearTimeout(timer);
       if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** Creates, connects and runs the kafkajs consumer (again after a crash kafkajs does not restart). */
+  private async run(): Promise<void> {
+    const o = this.conn.options;
+    const kc = this.conn.kafka.consumer({
+      groupId: this.gid,
+      sessionTimeout: o.sessionTimeoutMs,
+      rebalanceTimeout: o.rebalanceTimeoutMs,
+      heartbeatInterval: o.heartbeatIntervalMs,
+      maxWaitTimeInMs: o.maxWaitTimeMs,
+      allowAutoTopicCreation: false,
+      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 10 },
+    });
+    this.kc = kc;
+    kc.on(kc.events.GROUP_JOIN, (e) => {
+      if (this.kc !== kc) return;
+      this.restarts = 0;
+      this.onJoin(e.payload.memberAssignment);
+    });
+    kc.on(kc.events.REBALANCING, () => void this.requestCommit());
+    kc.on(kc.events.CRASH, (e) => {
+      if (e.payload.restart || this.closing || this.kc !== kc) return;
+      const err = classifyError(e.payload.error);
+      if (!this.ready.done) {
+        this.ready.reject(err);
+        return;
+      }
+      // kafkajs gives up on errors it deems fatal; a broker restart can cause some. Start over a
+      // few times (positions come from the committed offsets) before failing the subscription.
+      if (this.restarts++ >= MAX_RESTARTS) {
+        this.failSink?.(err);
+        return;
+      }
+      const timer = setTimeout(() => {
+        if (this.closing || this.kc !== kc) return;
+        void kc
+          .disconnect()
+          .catch(() => undefined)
+          .then(() => (this.closing ? undefined : this.run()))
+          .catch((e2: unknown) => this.failSink?.(classifyError(e2)));
+      }, 1000 * this.restarts);
+      timer.unref();
+    });
+    await kc.connect();
+    const fromBeginning = this.source.kind === 'queue' || this.opts.from !== 'latest';
+    await kc.subscribe({ topics: [this.source.name], fromBeginning });
+    await kc.subscribe({ topics: [this.retry], fromBeginning: true });
+    await kc.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (p) => {
+        const run = this.eachBatch(p);
+        this.inBatch = run.finally(() => {
+          if (this.inBatch === run) this.inBatch = undefined;
+        });
+        return run;
+      },
+    });
   }
 
   /** Start offsets for the source partitions this group has no committed offset for. */

@@ -1,5 +1,6 @@
 import type { Admin as KafkaAdmin, ITopicConfig } from 'kafkajs';
 import { classifyError } from './classify-error';
+import { retrying } from './retrying';
 
 /**
  * Creates topics on demand (idempotent) and remembers their partition counts. Concurrent calls for
@@ -32,7 +33,7 @@ export class Topics {
     if (n !== undefined) return Promise.resolve(n);
     let p = this.inFlight.get(topic);
     if (!p) {
-      p = this.create(topic, options).finally(() => this.inFlight.delete(topic));
+      p = retrying(() => this.create(topic, options)).finally(() => this.inFlight.delete(topic));
       this.inFlight.set(topic, p);
     }
     return p;
