@@ -17,18 +17,25 @@ interface JestGlobals {
  * (jest needs the test list before anything connects); the connection's own table is checked
  * against it.
  */
-export function describeConformance(options: SuiteOptions & { capabilities: Capabilities }): void {
+export function describeConformance(
+  options: SuiteOptions & {
+    capabilities: Capabilities;
+    /** Resolves the real URL in beforeAll (e.g. a container's); `url` is then only the shape used for gating. */
+    resolveUrl?: () => Promise<string>;
+  },
+): void {
   const g = globalThis as unknown as JestGlobals;
-  const suite = defineConformanceSuite(options);
+  let suite = defineConformanceSuite(options);
   const scale = options.timeScale ?? 1;
   g.describe(`conformance ${options.name ?? options.url}`, () => {
     let connection: Connection | undefined;
     g.beforeAll(async () => {
-      connection = await connect(options.url, options.connectOptions);
+      if (options.resolveUrl) suite = defineConformanceSuite({ ...options, url: await options.resolveUrl() });
+      connection = await connect(suite.options.url, options.connectOptions);
       if (JSON.stringify(connection.capabilities) !== JSON.stringify(options.capabilities)) {
         throw new Error('the connection declares other capabilities than the table given to describeConformance()');
       }
-    }, 60_000);
+    }, 300_000);
     g.afterAll(async () => {
       await connection?.close();
     }, 60_000);

@@ -1,0 +1,63 @@
+// One way for every broker file to register the conformance suite, following the harness rule:
+// the URL from SWITCHBOARD_TEST_<NAME>_URL; else a testcontainers container when a Docker engine
+// answers; else the file is skipped with one loud line, except under CI=true or
+// SWITCHBOARD_REQUIRE_BROKERS=1, where the missing broker fails the run.
+//
+// SWITCHBOARD_LOAD_COUNT sets L1's N (default 100,000); SWITCHBOARD_ONLY=ID,ID runs a subset.
+import path from 'node:path';
+import { registerDriver, type Capabilities, type Driver } from '@switchboard/core';
+import { describeConformance } from '@switchboard/conformance';
+import { brokerSource, brokersRequired, brokerUrl, canRestartBroker, restartBroker, urlEnvVar, type BrokerName } from '../harness';
+
+export interface BrokerSuite {
+  /** The broker scripts/brokers runs (and restarts for F2). */
+  broker: BrokerName;
+  /** Report name, e.g. "nats (core)". */
+  name: string;
+  driver: Driver;
+  /** The adapter package folder, for AL2's child process. */
+  packageDir: string;
+  /** The adapter's static capability table for this URL. */
+  capabilitiesFor(url: string): Capabilities;
+  /** Turns the broker's URL into this variant's (e.g. nats:// -> nats+core://). */
+  variant?: (url: string) => string;
+}
+
+/** Placeholder URLs of the right shape, for gating before a container's real URL is known. */
+const SHAPES: Record<BrokerName, string> = {
+  kafka: 'kafka://127.0.0.1:9092',
+  rabbitmq: 'amqp://guest:guest@127.0.0.1:5672',
+  nats: 'nats://127.0.0.1:4222',
+  sqs: 'sqs+http://127.0.0.1:4566?region=us-east-1',
+};
+
+export function conformanceAgainst(s: BrokerSuite): void {
+  registerDriver(s.driver);
+  const variant = s.variant ?? ((u: string) => u);
+  const source = brokerSource(s.broker);
+  if (source === 'none') {
+    const why = `no ${s.broker} broker: ${urlEnvVar(s.broker)} is unset and no Docker engine answers (scripts/brokers up ${s.broker} && eval "$(scripts/brokers env)")`;
+    if (brokersRequired()) {
+      describe(`conformance ${s.name}`, () => {
+        test(`${s.name} broker - is available (CI=true or SWITCHBOARD_REQUIRE_BROKERS=1)`, () => {
+          throw new Error(why);
+        });
+      });
+    } else {
+      process.stderr.write(`\n!!! SKIPPED conformance ${s.name}: ${why}\n\n`);
+      describe.skip(`conformance ${s.name}`, () => test('skipped', () => undefined));
+    }
+    return;
+  }
+  const url = variant(process.env[urlEnvVar(s.broker)] ?? SHAPES[s.broker]);
+  describeConformance({
+    name: s.name,
+    url,
+    ...(source === 'container' ? { resolveUrl: async () => variant((await brokerUrl(s.broker))!) } : {}),
+    capabilities: s.capabilitiesFor(url),
+    driverPackageDir: path.resolve(s.packageDir),
+    loadCount: Number(process.env.SWITCHBOARD_LOAD_COUNT ?? 100_000),
+    only: process.env.SWITCHBOARD_ONLY ? process.env.SWITCHBOARD_ONLY.split(',') : undefined,
+    ...(source === 'env' && canRestartBroker(s.broker) ? { brokerControl: { restart: () => restartBroker(s.broker) } } : {}),
+  });
+}
