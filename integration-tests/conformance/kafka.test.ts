@@ -13,7 +13,7 @@ if (url) {
   describeConformance({
     name: 'kafka',
     url,
-    capabilities: kafkaCapabilitiesFor(resolveKafkaOptions(parseUrl(url)).partitions),
+    capabilities: (({ partitions, connectVia }) => kafkaCapabilitiesFor(partitions, connectVia))(resolveKafkaOptions(parseUrl(url))),
     driverPackageDir: path.resolve(__dirname, '../../packages/kafka'),
     loadCount: Number(process.env.SWITCHBOARD_LOAD_COUNT ?? 100_000),
     only: process.env.SWITCHBOARD_ONLY ? process.env.SWITCHBOARD_ONLY.split(',') : undefined,

@@ -52,7 +52,16 @@ export const kafkaCapabilitiesSinglePartition = defineCapabilities({
   orderingTotal: native('one partition per topic (partitions=1) is one ordered log'),
 });
 
-/** The capability table of a connection creating topics with `partitions` partitions. */
-export function kafkaCapabilitiesFor(partitions: number): Capabilities {
-  return partitions === 1 ? kafkaCapabilitiesSinglePartition : kafkaCapabilities;
+/**
+ * The capability table of a connection: by the partition count of created topics, and with
+ * `connectVia: 'bootstrap'` (every connection through the bootstrap address) a proxy there carries
+ * all traffic, so a connection cut is survived like any reconnect.
+ */
+export function kafkaCapabilitiesFor(partitions: number, connectVia: 'advertised' | 'bootstrap' = 'advertised'): Capabilities {
+  const base = partitions === 1 ? kafkaCapabilitiesSinglePartition : kafkaCapabilities;
+  if (connectVia === 'advertised') return base;
+  return defineCapabilities({
+    ...base,
+    connectionCut: native('connectVia=bootstrap: every connection goes through the bootstrap address; kafkajs reconnects and the consumer rejoins after a cut'),
+  });
 }

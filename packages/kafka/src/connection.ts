@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+import tls from 'node:tls';
 import {
   assertMessageSizes,
   closedError,
@@ -34,6 +36,7 @@ import {
   Partitioners,
   type Admin as KafkaAdmin,
   type IHeaders,
+  type ISocketFactory,
   type Producer as KafkaProducer,
   type SASLOptions,
 } from 'kafkajs';
@@ -90,7 +93,7 @@ export class KafkaConnection implements Connection {
     readonly kadmin: KafkaAdmin,
     readonly kproducer: KafkaProducer,
   ) {
-    this.capabilities = kafkaCapabilitiesFor(options.partitions);
+    this.capabilities = kafkaCapabilitiesFor(options.partitions, options.connectVia);
     this.topics = new Topics(kadmin, { partitions: options.partitions, replicationFactor: options.replicationFactor, timeoutMs: options.requestTimeoutMs });
     this.sendQueue = new SendQueue(kproducer, Math.min(512 * 1024, options.maxMessageBytes));
     this.admin = {
@@ -126,6 +129,7 @@ export class KafkaConnection implements Connection {
       requestTimeout: options.requestTimeoutMs,
       retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 8 },
       logLevel: LOG_LEVELS[options.logLevel],
+      ...(options.connectVia === 'bootstrap' ? { socketFactory: bootstrapSocketFactory(options.brokers[0]!) } : {}),
     });
     const kadmin = kafka.admin({ retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 5 } });
     const kproducer = kafka.producer({
@@ -247,6 +251,20 @@ export class KafkaConnection implements Connection {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** A kafkajs socket factory that sends every connection to one address (connectVia=bootstrap). */
+function bootstrapSocketFactory(hostPort: string): ISocketFactory {
+  const i = hostPort.lastIndexOf(':');
+  const host = hostPort.slice(0, i).replace(/^\[|\]$/g, '');
+  const port = Number(hostPort.slice(i + 1));
+  return ({ ssl, onConnect }) => {
+    const socket = ssl
+      ? tls.connect({ host, port, ...(net.isIP(host) ? {} : { servername: host }), ...(typeof ssl === 'object' ? ssl : {}) }, onConnect)
+      : net.connect({ host, port }, onConnect);
+    socket.setKeepAlive(true, 60_000);
+    return socket;
+  };
 }
 
 function checkedDestination(d: DestinationLike): Destination {

@@ -41,6 +41,12 @@ const MAX_RESTARTS = 5;
 /** How long close() waits for handed-out deliveries to be settled before it gives them back. */
 const CLOSE_GRACE_MS = 1000;
 
+let instances = 0;
+const DEBUG = process.env.SB_KAFKA_DEBUG === '1';
+const debug = (...a: unknown[]) => {
+  if (DEBUG) process.stderr.write(`[sb-kafka ${new Date().toISOString().slice(11, 23)}] ${a.join(' ')}\n`);
+};
+
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 const entryKey = (r: KafkaRecord) => `${r.topic}\u0000${r.partition}\u0000${r.offset}`;
 const REBALANCE_TYPES = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'NOT_COORDINATOR', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'COORDINATOR_NOT_AVAILABLE']);
@@ -91,6 +97,10 @@ class ConsumerCore {
   private readyP!: Promise<void>;
   private inBatch: Promise<void> | undefined;
   private restarts = 0;
+  /** Whether the kafkajs runner is running: it silently drops commits while it is not. */
+  private kRunning = false;
+  private pendingInitial: (() => void) | undefined;
+  private readonly iid = ++instances;
 
   constructor(
     private readonly conn: KafkaConnection,
@@ -112,6 +122,7 @@ class ConsumerCore {
     const o = this.conn.options;
     await this.conn.topics.ensure([this.source.name, this.retry]);
     this.initialSeeks = await retrying(() => this.resolveStart());
+    debug(this.gid, this.iid, 'start seeks', JSON.stringify([...this.initialSeeks]));
     if (this.initialSeeks.size === 0) this.initialSeeks = undefined;
 
     this.readyP = new Promise<void>((resolve, reject) => {
@@ -159,7 +170,26 @@ class ConsumerCore {
       this.onJoin(e.payload.memberAssignment);
     });
     kc.on(kc.events.REBALANCING, () => void this.requestCommit());
+    kc.on(kc.events.FETCH_START, () => {
+      if (this.kc !== kc || this.kRunning) return;
+      this.kRunning = true;
+      this.flushInitial();
+      void this.requestCommit();
+    });
+    const stopped = () => {
+      if (this.kc === kc) this.kRunning = false;
+    };
+    kc.on(kc.events.STOP, stopped);
+    kc.on(kc.events.DISCONNECT, stopped);
+    if (DEBUG) {
+      let n = 0;
+      kc.on(kc.events.FETCH, (e) => {
+        if (n++ % 20 === 0) debug(this.gid, this.iid, 'fetch#', n, JSON.stringify(e.payload));
+      });
+      kc.on(kc.events.START_BATCH_PROCESS, (e) => debug(this.gid, this.iid, 'start batch', JSON.stringify(e.payload)));
+    }
     kc.on(kc.events.CRASH, (e) => {
+      if (this.kc === kc) this.kRunning = false;
       if (e.payload.restart || this.closing || this.kc !== kc) return;
       const err = classifyError(e.payload.error);
       if (!this.ready.done) {
@@ -240,6 +270,7 @@ class ConsumerCore {
   }
 
   private onJoin(assignment: Record<string, number[]>): void {
+    debug(this.gid, this.iid, 'join', JSON.stringify(assignment), 'seeks', JSON.stringify([...(this.initialSeeks ?? [])]));
     const now = new Set<string>();
     for (const [topic, parts] of Object.entries(assignment)) for (const p of parts) now.add(tpKey(topic, p));
     for (const tp of this.assigned) if (!now.has(tp)) this.dropPartition(tp);
@@ -261,6 +292,7 @@ class ConsumerCore {
         commits.push({ topic: this.source.name, partition: p, offset: String(off) });
       }
       const finish = () => {
+        debug(this.gid, this.iid, 'initial commit done', JSON.stringify(commits));
         this.initialSeeks = undefined;
         if (!this.ready.done) {
           this.ready.done = true;
@@ -269,15 +301,27 @@ class ConsumerCore {
       };
       if (commits.length === 0) finish();
       else {
-        kc.commitOffsets(commits).then(finish, () => {
-          // A rebalance overtook the commit: the next join applies the seeks again.
-        });
+        // kafkajs drops commits silently while its runner is not running yet (during the first
+        // join of a run), so the commit waits for the first fetch of this run when needed.
+        this.pendingInitial = () => {
+          kc.commitOffsets(commits).then(finish, (e: unknown) => {
+            debug(this.gid, this.iid, 'initial commit failed', String(e));
+            // A rebalance overtook the commit: the next join applies the seeks again.
+          });
+        };
+        if (this.kRunning) this.flushInitial();
       }
     } else if (!this.ready.done) {
       this.ready.done = true;
       this.ready.resolve();
     }
     void this.requestCommit();
+  }
+
+  private flushInitial(): void {
+    const f = this.pendingInitial;
+    this.pendingInitial = undefined;
+    f?.();
   }
 
   private dropPartition(tp: string): void {
@@ -308,6 +352,7 @@ class ConsumerCore {
   private async eachBatch({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     const tp = tpKey(topic, partition);
+    debug(this.gid, this.iid, 'batch', topic, partition, batch.firstOffset(), batch.lastOffset(), batch.messages.length, 'assigned', this.assigned.has(tp), 'paused', this.isPaused(tp), 'held', this.held);
     const tracker = this.tracker(tp);
     const kc = this.kc!;
     const atMostOnce = this.opts.ackMode === 'at-most-once';
@@ -555,7 +600,7 @@ class ConsumerCore {
 
   private async commitOnce(): Promise<void> {
     const kc = this.kc;
-    if (!kc || this.closed) return;
+    if (!kc || this.closed || !this.kRunning) return; // stays dirty; committed once running
     const list: { topic: string; partition: number; offset: string; tracker: PartitionTracker; pos: number }[] = [];
     for (const tp of this.assigned) {
       const t = this.trackers.get(tp);

@@ -40,6 +40,12 @@ export interface KafkaConnectOptions {
   rebalanceTimeoutMs?: number;
   /** kafkajs log level: nothing (default), error, warn, info, debug. */
   logLevel?: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
+  /**
+   * `advertised` (default): after bootstrap, connect to each broker's advertised listener, as every
+   * Kafka client does. `bootstrap`: send every connection to the one bootstrap address instead, for
+   * a single-broker cluster reached through a port forward or TCP proxy.
+   */
+  connectVia?: 'advertised' | 'bootstrap';
 }
 
 /** Options with every default resolved. */
@@ -58,6 +64,7 @@ export interface ResolvedKafkaOptions {
   heartbeatIntervalMs: number;
   rebalanceTimeoutMs: number;
   logLevel: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
+  connectVia: 'advertised' | 'bootstrap';
 }
 
 /** The defaults {@link resolveKafkaOptions} fills in. */
@@ -91,6 +98,7 @@ const common = {
   heartbeatIntervalMs: int(50, 600_000).optional(),
   rebalanceTimeoutMs: int(1000, 3_600_000).optional(),
   logLevel: logLevel.optional(),
+  connectVia: z.enum(['advertised', 'bootstrap']).optional(),
 };
 
 /** Query parameters of a kafka:// URL. */
@@ -153,7 +161,11 @@ export function resolveKafkaOptions(url: ParsedUrl | undefined, options: Record<
     heartbeatIntervalMs: pick('heartbeatIntervalMs') ?? KAFKA_DEFAULTS.heartbeatIntervalMs,
     rebalanceTimeoutMs: pick('rebalanceTimeoutMs') ?? KAFKA_DEFAULTS.rebalanceTimeoutMs,
     logLevel: pick('logLevel') ?? KAFKA_DEFAULTS.logLevel,
+    connectVia: pick('connectVia') ?? 'advertised',
   };
+  if (resolved.connectVia === 'bootstrap' && resolved.brokers.length !== 1) {
+    throw configurationError('Kafka options', [`connectVia=bootstrap needs exactly one bootstrap broker (got ${resolved.brokers.length})`]);
+  }
   if (resolved.heartbeatIntervalMs >= resolved.sessionTimeoutMs) {
     throw configurationError('Kafka options', [`heartbeatIntervalMs (${resolved.heartbeatIntervalMs}) must be below sessionTimeoutMs (${resolved.sessionTimeoutMs})`]);
   }

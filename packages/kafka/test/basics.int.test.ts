@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect, type Connection, type Delivery } from '@switchboard/core';
-import { driver } from '@switchboard/kafka';
+import { Kafka, logLevel } from 'kafkajs';
+import { driver, groupId } from '@switchboard/kafka';
 import { registerDriver } from '@switchboard/core';
 
 const url = process.env.SWITCHBOARD_TEST_KAFKA_URL;
@@ -107,5 +108,20 @@ async function take(it: AsyncIterator<Delivery>, n: number, ms = 15_000): Promis
     expect(got[0]!.receipt).toBe(receipts[2]!.brokerRef);
     for (const d of got) await d.ack();
     await c.close();
+  });
+
+  test('readiness - a new group has its start positions committed when consumer() resolves', async () => {
+    const t = name('ready');
+    const c = await conn.consumer(`topic:${t}`, { group: 'g' });
+    const admin = new Kafka({ brokers: [url!.replace(/^kafka:\/\//, '').split('?')[0]!], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      const [offsets] = await admin.fetchOffsets({ groupId: groupId({ kind: 'topic', name: t }, 'g'), topics: [t] });
+      expect(offsets!.partitions.length).toBe(3);
+      for (const p of offsets!.partitions) expect(Number(p.offset)).toBeGreaterThanOrEqual(0);
+    } finally {
+      await admin.disconnect();
+      await c.close();
+    }
   });
 });
