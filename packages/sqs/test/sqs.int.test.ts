@@ -97,4 +97,21 @@ async function pollUntil(c: { poll: (o: { max: number; waitMs: number }) => Prom
     await c.close();
     await d.close();
   });
+
+  it('heartbeat - keeps a slow delivery invisible past its ack timeout', async () => {
+    const hb = await connectSqs(url!, { heartbeat: true });
+    try {
+      const q = `int-hb-${suffix()}`;
+      const c = await hb.consumer(q, { ackTimeoutMs: 1000 });
+      await hb.producer().send(q, 'slow');
+      const [d] = await c.poll({ max: 1, waitMs: 5000 });
+      expect(d).toBeDefined();
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(await c.poll({ max: 1, waitMs: 0 })).toHaveLength(0);
+      await d!.ack();
+      await c.close();
+    } finally {
+      await hb.close();
+    }
+  });
 });
