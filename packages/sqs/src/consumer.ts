@@ -228,8 +228,23 @@ export async function createSqsConsumer(host: ConsumerHost, init: SqsConsumerIni
       settler,
       host.capabilities,
     );
-    if (!preAcked) outstanding.set(handle, delivery);
-    return delivery;
+    if (!preAcked) {
+      outstanding.set(handle, delivery);
+      return delivery;
+    }
+    // At-most-once deliveries are settled already; they still count against prefetch until the
+    // application first touches them, so a slow handler does not make the buffer grow without bound.
+    held.set(handle, Date.now() + visibility * 1000);
+    let taken = false;
+    return new Proxy(delivery, {
+      get(target, prop, receiver) {
+        if (!taken) {
+          taken = true;
+          letGo(handle);
+        }
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    });
   };
 
   const release = async (d: Delivery): Promise<void> => {
