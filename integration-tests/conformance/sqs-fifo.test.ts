@@ -1,32 +1,18 @@
-// The conformance suite against SQS + SNS in FIFO mode (?fifo=true: every queue and topic is FIFO,
-// keys are message groups, ids deduplicate), on the endpoint of SWITCHBOARD_TEST_SQS_URL.
-// Skipped when no SQS URL is set.
+// The conformance catalogue against SQS FIFO queues and SNS FIFO topics (?fifo=true): keys are
+// message groups, ids are deduplication ids.
 import path from 'node:path';
-import { parseUrl, registerDriver } from '@switchboard/core';
-import { describeConformance } from '@switchboard/conformance';
+import { parseUrl } from '@switchboard/core';
 import { driver, resolveSqsOptions, sqsCapabilities } from '@switchboard/sqs';
-import { canRestartBroker, restartBroker } from '../harness';
+import { conformanceAgainst } from './define';
 
-const base = process.env.SWITCHBOARD_TEST_SQS_URL;
-const url = base && (/[?&]fifo=/.test(base) ? base : `${base}${base.includes('?') ? '&' : '?'}fifo=true`);
-registerDriver(driver);
-const capabilitiesOf = (u: string) => {
-  const o = resolveSqsOptions(parseUrl(u));
-  return sqsCapabilities(o.customEndpoint, o.fifo);
-};
-
-if (url) {
-  describeConformance({
-    name: 'sqs-fifo',
-    url,
-    capabilities: capabilitiesOf(url),
-    driverPackageDir: path.resolve(__dirname, '../../packages/sqs'),
-    loadCount: Number(process.env.SWITCHBOARD_LOAD_COUNT ?? 100_000),
-    only: process.env.SWITCHBOARD_ONLY ? process.env.SWITCHBOARD_ONLY.split(',') : undefined,
-    ...(canRestartBroker('sqs') ? { brokerControl: { restart: () => restartBroker('sqs') } } : {}),
-  });
-} else {
-  describe.skip('conformance sqs-fifo (set SWITCHBOARD_TEST_SQS_URL)', () => {
-    test('skipped', () => undefined);
-  });
-}
+conformanceAgainst({
+  broker: 'sqs',
+  name: 'sqs (fifo)',
+  driver,
+  packageDir: path.join(__dirname, '../../packages/sqs'),
+  capabilitiesFor: (url) => {
+    const o = resolveSqsOptions(parseUrl(url));
+    return sqsCapabilities(o.customEndpoint, o.fifo);
+  },
+  variant: (url) => (/[?&]fifo=/.test(url) ? url : `${url}${url.includes('?') ? '&' : '?'}fifo=true`),
+});

@@ -1,30 +1,17 @@
-// The conformance suite against SQS + SNS (the fauxqs emulator from scripts/brokers, or any
-// endpoint given in SWITCHBOARD_TEST_SQS_URL). Skipped when no SQS URL is set.
+// The conformance catalogue against SQS + SNS (fauxqs from scripts/brokers, or any endpoint given in
+// SWITCHBOARD_TEST_SQS_URL). See define.ts for where the broker comes from.
 import path from 'node:path';
-import { parseUrl, registerDriver } from '@switchboard/core';
-import { describeConformance } from '@switchboard/conformance';
+import { parseUrl } from '@switchboard/core';
 import { driver, resolveSqsOptions, sqsCapabilities } from '@switchboard/sqs';
-import { canRestartBroker, restartBroker } from '../harness';
+import { conformanceAgainst } from './define';
 
-const url = process.env.SWITCHBOARD_TEST_SQS_URL;
-registerDriver(driver);
-const capabilitiesOf = (u: string) => {
-  const o = resolveSqsOptions(parseUrl(u));
-  return sqsCapabilities(o.customEndpoint, o.fifo);
-};
-
-if (url) {
-  describeConformance({
-    name: 'sqs',
-    url,
-    capabilities: capabilitiesOf(url),
-    driverPackageDir: path.resolve(__dirname, '../../packages/sqs'),
-    loadCount: Number(process.env.SWITCHBOARD_LOAD_COUNT ?? 100_000),
-    only: process.env.SWITCHBOARD_ONLY ? process.env.SWITCHBOARD_ONLY.split(',') : undefined,
-    ...(canRestartBroker('sqs') ? { brokerControl: { restart: () => restartBroker('sqs') } } : {}),
-  });
-} else {
-  describe.skip('conformance sqs (set SWITCHBOARD_TEST_SQS_URL)', () => {
-    test('skipped', () => undefined);
-  });
-}
+conformanceAgainst({
+  broker: 'sqs',
+  name: 'sqs',
+  driver,
+  packageDir: path.join(__dirname, '../../packages/sqs'),
+  capabilitiesFor: (url) => {
+    const o = resolveSqsOptions(parseUrl(url));
+    return sqsCapabilities(o.customEndpoint, o.fifo);
+  },
+});
