@@ -32,3 +32,16 @@ describe('naming - topics, groups, refs', () => {
     expect(parseRef('x')).toBeUndefined();
   });
 });
+
+describe('capabilities - tables by partitions and connectVia', () => {
+  const { kafkaCapabilitiesFor, kafkaCapabilities, kafkaCapabilitiesSinglePartition } = jest.requireActual('@switchboard/kafka') as typeof import('@switchboard/kafka');
+  test('partitions pick the table; bootstrap routing makes connection cuts survivable', () => {
+    expect(kafkaCapabilitiesFor(3)).toBe(kafkaCapabilities);
+    expect(kafkaCapabilitiesFor(1)).toBe(kafkaCapabilitiesSinglePartition);
+    expect(kafkaCapabilities.orderingTotal.level).toBe('none');
+    expect(kafkaCapabilitiesSinglePartition.orderingTotal.level).toBe('native');
+    expect(kafkaCapabilitiesSinglePartition.competingConsumers.level).toBe('none');
+    expect(kafkaCapabilities.connectionCut.level).toBe('none');
+    expect(kafkaCapabilitiesFor(3, 'bootstrap').connectionCut.level).toBe('native');
+  });
+});

@@ -37,4 +37,8 @@ describe('options - kafka:// URL and connect options', () => {
   test('no broker is a configuration error', () => {
     expect(() => resolveKafkaOptions(undefined, {})).toThrow(/no broker/);
   });
+  test('connectVia=bootstrap needs exactly one broker', () => {
+    expect(resolveKafkaOptions(parseUrl('kafka://h:1?connectVia=bootstrap')).connectVia).toBe('bootstrap');
+    expect(() => resolveKafkaOptions(parseUrl('kafka://h:1,g:2?connectVia=bootstrap'))).toThrow(/exactly one/);
+  });
 });
