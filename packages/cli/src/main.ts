@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { registerDriver, SwitchboardError, type Driver } from '@switchboard/core';
 import type { ConformanceReport } from '@switchboard/conformance';
+import { benchCommand } from './bench-command';
 import { conformanceCommand, writeReport } from './conformance-command';
 import { type Output, UsageError } from './output';
 
@@ -15,6 +16,10 @@ Usage:
       Exit status: 0 nothing failed, 1 a case failed, 2 usage or connection error.
   switchboard report FILE.json... --out FILE.md|FILE.html
       Merges saved JSON reports into one matrix.
+  switchboard bench [--url URL ...] [--messages N] [--size BYTES] [--repeat R] [--json] [--out FILE.md]
+      Times the raw client and Switchboard on each URL (default memory://, which has no raw client):
+      N messages (default 20000) of BYTES (default 256), R repetitions (default 2), median shown.
+      Exit status: 0 every run passed, 1 a run failed, 2 usage error.
   switchboard help
 
 URLs: memory://  kafka://host:9092  amqp://user:pass@host:5672  sqs+http://127.0.0.1:4566?region=us-east-1
@@ -88,6 +93,9 @@ export async function main(argv: readonly string[], out: Output): Promise<number
         out.log(`wrote ${values.out}`);
         return 0;
       }
+      case 'bench':
+        registerInstalledDrivers();
+        return await benchCommand(rest, out);
       case undefined:
       case 'help':
       case '--help':

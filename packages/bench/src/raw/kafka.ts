@@ -1,0 +1,57 @@
+import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
+import { parseUrl } from '@switchboard/core';
+import type { BenchParams, BenchTarget, ConsumerSink, TargetFactory } from '../workload';
+
+/** Partitions of the raw run's topic: the same as the Switchboard adapter's default. */
+export const RAW_KAFKA_PARTITIONS = 3;
+
+/**
+ * kafkajs doing the workload plainly: a topic with 3 partitions; an idempotent producer
+ * (acks=all, one request in flight, as Switchboard's) sending each batch as one `producer.send`;
+ * a consumer group reading from the beginning with `eachMessage` and kafkajs' default commits
+ * (after each batch), counted once `eachMessage` returns. The consumer's `maxWaitTimeInMs` is 100,
+ * the adapter's default. Plain `kafka://host:port[,host:port]` URLs only (no TLS or SASL).
+ */
+export const rawKafka: TargetFactory = (url: string, _params: BenchParams): BenchTarget => {
+  const parsed = parseUrl(url);
+  const brokers = parsed.hosts.map((h) => `${h.host}:${h.port ?? 9092}`);
+  const kafka = new Kafka({ clientId: 'switchboard-bench-raw', brokers, logLevel: logLevel.NOTHING });
+  let admin: Admin | undefined;
+  let producer: Producer | undefined;
+  let consumer: Consumer | undefined;
+  let topic: string | undefined;
+  let torn: Promise<void> | undefined;
+  return {
+    async setup(destination: string, sink: ConsumerSink) {
+      topic = destination;
+      admin = kafka.admin();
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic, numPartitions: RAW_KAFKA_PARTITIONS }], waitForLeaders: true });
+      producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      consumer = kafka.consumer({ groupId: `${topic}.group`, maxWaitTimeInMs: 100, sessionTimeout: 10_000, heartbeatInterval: 500 });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      const joined = new Promise<void>((resolve) => consumer!.on(consumer!.events.GROUP_JOIN, () => resolve()));
+      consumer.on(consumer.events.CRASH, (e) => sink.onError(e.payload.error));
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          if (message.value) sink.onAcked(message.value);
+        },
+      });
+      await joined;
+    },
+    async publish(bodies: Buffer[]) {
+      await producer!.send({ topic: topic!, acks: -1, messages: bodies.map((value) => ({ value })) });
+    },
+    teardown() {
+      torn ??= (async () => {
+        await consumer?.disconnect().catch(() => undefined);
+        await producer?.disconnect().catch(() => undefined);
+        if (admin && topic) await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+        await admin?.disconnect().catch(() => undefined);
+      })();
+      return torn;
+    },
+  };
+};

@@ -1,0 +1,54 @@
+import { connect as coreConnect, queue, type ConnectOptions, type Connection, type ConsumeHandle, type Consumer, type Destination, type Producer } from '@switchboard/core';
+import type { BenchParams, BenchTarget, ConsumerSink, TargetFactory } from './workload';
+
+/** How the Switchboard run connects; `connect` from `@switchboard/core` unless a test or host passes its own. */
+export type ConnectFn = (url: string, options?: ConnectOptions) => Promise<Connection>;
+
+/**
+ * The Switchboard side of the workload, on any URL `connect()` understands: the destination is the
+ * queue `queue:<name>`; the consumer is `connection.consumer(queue, { prefetch })` driven by
+ * `consume(handler, { concurrency: prefetch })`, whose handler awaits `delivery.ack()`; each batch
+ * is one `producer.send(queue, bodies, { confirm: true })`.
+ */
+export function switchboardTarget(connect: ConnectFn = coreConnect): TargetFactory {
+  return (url: string, params: BenchParams): BenchTarget => {
+    let conn: Connection | undefined;
+    let consumer: Consumer | undefined;
+    let handle: ConsumeHandle | undefined;
+    let producer: Producer | undefined;
+    let dest: Destination | undefined;
+    let torn: Promise<void> | undefined;
+    return {
+      async setup(destination: string, sink: ConsumerSink) {
+        dest = queue(destination);
+        conn = await connect(url);
+        await conn.admin.ensureDestination(dest);
+        consumer = await conn.consumer(dest, { prefetch: params.prefetch });
+        handle = consumer.consume(
+          async (d) => {
+            await d.ack();
+            sink.onAcked(d.body);
+          },
+          { concurrency: params.prefetch },
+        );
+        handle.done.then(
+          () => undefined,
+          (err: unknown) => sink.onError(err),
+        );
+        producer = conn.producer();
+      },
+      async publish(bodies: Buffer[]) {
+        await producer!.send(dest!, bodies, { confirm: true });
+      },
+      teardown() {
+        torn ??= (async () => {
+          await handle?.close().catch(() => undefined);
+          await consumer?.close().catch(() => undefined);
+          if (conn && dest) await conn.admin.deleteDestination(dest).catch(() => undefined);
+          await conn?.close();
+        })();
+        return torn;
+      },
+    };
+  };
+}
