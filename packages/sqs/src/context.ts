@@ -234,20 +234,24 @@ export class SqsContext {
     return dest.kind === 'queue' ? this.sendBatcher(phys).add(entry) : this.publishBatcher(phys).add(entry);
   }
 
-  private batcherOptions() {
+  /**
+   * FIFO destinations get one batch in flight at a time: two concurrent SendMessageBatch calls may
+   * land in either order, which would break per-key (message group) order across batches.
+   */
+  private batcherOptions(fifo: boolean) {
     return {
       maxEntries: 10,
       maxBytes: this.options.maxPayloadBytes,
       sizeOf: (e: OutgoingEntry) => e.encoded.size,
       lingerMs: this.options.batchLingerMs,
-      concurrency: 16,
+      concurrency: fifo ? 1 : 16,
     };
   }
 
   private sendBatcher(q: PhysicalName): Batcher<OutgoingEntry, string> {
     let b = this.sendBatchers.get(q.name);
     if (!b) {
-      b = new Batcher<OutgoingEntry, string>((entries) => this.withQueue(q, (url) => this.sendBatch(q, url, entries)), this.batcherOptions());
+      b = new Batcher<OutgoingEntry, string>((entries) => this.withQueue(q, (url) => this.sendBatch(q, url, entries)), this.batcherOptions(q.fifo));
       this.sendBatchers.set(q.name, b);
     }
     return b;
@@ -256,7 +260,7 @@ export class SqsContext {
   private publishBatcher(t: PhysicalName): Batcher<OutgoingEntry, string> {
     let b = this.publishBatchers.get(t.name);
     if (!b) {
-      b = new Batcher<OutgoingEntry, string>((entries) => this.withTopic(t, (arn) => this.publishBatch(t, arn, entries)), this.batcherOptions());
+      b = new Batcher<OutgoingEntry, string>((entries) => this.withTopic(t, (arn) => this.publishBatch(t, arn, entries)), this.batcherOptions(t.fifo));
       this.publishBatchers.set(t.name, b);
     }
     return b;
