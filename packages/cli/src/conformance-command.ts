@@ -6,6 +6,8 @@ import { type Output, UsageError } from './output';
 
 export interface ConformanceArgs {
   url: string;
+  /** Column name in reports (default: the adapter's backend name). */
+  name?: string | undefined;
   json: boolean;
   report: string | undefined;
   only: string[] | undefined;
@@ -44,6 +46,7 @@ export async function conformanceCommand(args: ConformanceArgs, out: Output): Pr
   try {
     suite = defineConformanceSuite({
       url: args.url,
+      name: args.name,
       only: args.only,
       loadCount: args.loadCount,
       timeScale: args.timeScale,

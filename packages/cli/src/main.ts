@@ -9,7 +9,7 @@ import { type Output, UsageError } from './output';
 export const USAGE = `switchboard: one messaging API over real brokers, and proof of what each one guarantees
 
 Usage:
-  switchboard conformance [--url URL] [--json] [--report FILE.md|FILE.html|FILE.json]
+  switchboard conformance [--url URL] [--name NAME] [--json] [--report FILE.md|FILE.html|FILE.json]
                           [--only ID,ID...] [--restart-command CMD] [--load-count N]
                           [--time-scale X] [--concurrency N]
       Runs the conformance catalogue against URL (default: $SWITCHBOARD_URL or memory://).
@@ -59,6 +59,7 @@ export async function main(argv: readonly string[], out: Output): Promise<number
           args: [...rest],
           options: {
             url: { type: 'string' },
+            name: { type: 'string' },
             json: { type: 'boolean', default: false },
             report: { type: 'string' },
             only: { type: 'string' },
@@ -74,6 +75,7 @@ export async function main(argv: readonly string[], out: Output): Promise<number
         return await conformanceCommand(
           {
             url: values.url ?? process.env.SWITCHBOARD_URL ?? 'memory://',
+            name: values.name,
             json: values.json ?? false,
             report: values.report,
             only: values.only?.split(','),
