@@ -1,6 +1,9 @@
 import type { Consumer, Delivery } from '@switchboard/core';
 import { check, CheckFailure, sleep, waitUntil } from './check';
 
+/** `n` message ids: `<prefix>-0` ... `<prefix>-(n-1)`. */
+export const ids = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+
 export interface ReceivedItem {
   delivery: Delivery;
   at: number;

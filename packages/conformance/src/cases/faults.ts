@@ -1,7 +1,7 @@
 import { parseUrl, SwitchboardError, type Connection, type Destination } from '@switchboard/core';
 import type { CaseContext, ConformanceCase } from '../case';
 import { check, checkEqual, sleep, waitUntil } from '../check';
-import { Receiver } from '../receiver';
+import { ids, Receiver } from '../receiver';
 import { TcpProxy } from '../tcp-proxy';
 
 /**
@@ -63,7 +63,7 @@ export const faultCases: ConformanceCase[] = [
         await sleep(500);
         finished.add(d.id);
       }, { concurrency: 4 });
-      const sent = Array.from({ length: 20 }, (_, i) => `${ctx.name('f1')}-${i}`);
+      const sent = ids(ctx.name('f1'), 20);
       await ctx.producer().send(q, sent.map((id) => ({ id, body: id })));
       await waitUntil(() => started.size >= 4, ctx.t(10_000), () => '4 handlers in flight', ctx.signal);
       await c1.close();
@@ -137,7 +137,7 @@ export const faultCases: ConformanceCase[] = [
       }, { concurrency: 2 });
       ctx.defer(() => h.close());
       const poison = ctx.name('poison');
-      const good = Array.from({ length: 10 }, (_, i) => `${ctx.name('good')}-${i}`);
+      const good = ids(ctx.name('good'), 10);
       await ctx.producer().send(q, [{ id: poison, body: 'poison' }, ...good.map((id) => ({ id, body: id }))]);
       await waitUntil(() => good.every((id) => handled.has(id)), ctx.t(30_000), () => `the 10 good messages (got ${handled.size})`, ctx.signal);
       await dlq.waitFor((r) => r.deliveries.some((d) => d.text() === 'poison'), ctx.t(30_000), 'the poison message in the dead-letter destination', ctx.signal);

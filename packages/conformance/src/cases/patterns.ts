@@ -1,9 +1,7 @@
 import type { Delivery } from '@switchboard/core';
 import type { ConformanceCase } from '../case';
 import { check, checkEqual, checkRejects, sleep } from '../check';
-import { Receiver } from '../receiver';
-
-const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+import { ids, Receiver } from '../receiver';
 
 /** P1 Request/Forget, P2 Request/ACK, P3 Request/Response, P4 PubSub, P5 Mailbox, P6 Polling. */
 export const patternCases: ConformanceCase[] = [

@@ -3,9 +3,7 @@ import { withDedup, type Delivery } from '@switchboard/core';
 import type { ConformanceCase } from '../case';
 import { check, checkEqual, sleep, waitUntil } from '../check';
 import { crashConsumerScript, resolveDriverPackageDir } from '../child/locate';
-import { Receiver } from '../receiver';
-
-const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+import { ids, Receiver } from '../receiver';
 
 /** S1 delivery semantics, S2 ordering, S3 stream semantics. */
 export const semanticsCases: ConformanceCase[] = [
