@@ -16,6 +16,7 @@ import type { Consumer as KafkaConsumer, EachBatchPayload } from 'kafkajs';
 import { classifyError } from './classify-error';
 import type { KafkaConnection } from './connection';
 import { groupId, parseRef, retryTopic } from './naming';
+import { consumerConfig } from './options';
 import { PartitionTracker } from './offset-tracker';
 import { retrying } from './retrying';
 import { decodeRecord, KAFKA_HEADERS, type KafkaRecord } from './records';
@@ -153,16 +154,7 @@ class ConsumerCore {
 
   /** Creates, connects and runs the kafkajs consumer (again after a crash kafkajs does not restart). */
   private async run(): Promise<void> {
-    const o = this.conn.options;
-    const kc = this.conn.kafka.consumer({
-      groupId: this.gid,
-      sessionTimeout: o.sessionTimeoutMs,
-      rebalanceTimeout: o.rebalanceTimeoutMs,
-      heartbeatInterval: o.heartbeatIntervalMs,
-      maxWaitTimeInMs: o.maxWaitTimeMs,
-      allowAutoTopicCreation: false,
-      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 10 },
-    });
+    const kc = this.conn.kafka.consumer(consumerConfig(this.conn.options, this.gid));
     this.kc = kc;
     kc.on(kc.events.GROUP_JOIN, (e) => {
       if (this.kc !== kc) return;

@@ -1,4 +1,5 @@
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import type { ConsumerConfig } from 'kafkajs';
 import { configurationError, formatHosts, validateOptions, z, type ParsedUrl } from '@switchboard/core';
 
 /** SASL settings; credentials may also come from the URL's user info. */
@@ -170,4 +171,17 @@ export function resolveKafkaOptions(url: ParsedUrl | undefined, options: Record<
     throw configurationError('Kafka options', [`heartbeatIntervalMs (${resolved.heartbeatIntervalMs}) must be below sessionTimeoutMs (${resolved.sessionTimeoutMs})`]);
   }
   return resolved;
+}
+
+/** The kafkajs consumer settings every group member of this adapter uses (groups and reply readers alike). */
+export function consumerConfig(o: ResolvedKafkaOptions, groupId: string): ConsumerConfig {
+  return {
+    groupId,
+    sessionTimeout: o.sessionTimeoutMs,
+    rebalanceTimeout: o.rebalanceTimeoutMs,
+    heartbeatInterval: o.heartbeatIntervalMs,
+    maxWaitTimeInMs: o.maxWaitTimeMs,
+    allowAutoTopicCreation: false,
+    retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 10 },
+  };
 }

@@ -2,6 +2,7 @@ import { createReply, HEADERS, PendingReplies, closedError } from '@switchboard/
 import type { Consumer as KafkaConsumer } from 'kafkajs';
 import { classifyError } from './classify-error';
 import type { KafkaConnection } from './connection';
+import { consumerConfig } from './options';
 import { applicationHeaders, decodeHeaders } from './records';
 
 /**
@@ -30,16 +31,7 @@ export class ReplyListener {
 
   private async start(): Promise<void> {
     await this.conn.topics.ensure([this.topic], { partitions: 1 });
-    const o = this.conn.options;
-    const consumer = this.conn.kafka.consumer({
-      groupId: this.topic,
-      sessionTimeout: o.sessionTimeoutMs,
-      rebalanceTimeout: o.rebalanceTimeoutMs,
-      heartbeatInterval: o.heartbeatIntervalMs,
-      maxWaitTimeInMs: o.maxWaitTimeMs,
-      allowAutoTopicCreation: false,
-      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 10 },
-    });
+    const consumer = this.conn.kafka.consumer(consumerConfig(this.conn.options, this.topic));
     this.consumer = consumer;
     const joined = new Promise<void>((resolve) => {
       const off = consumer.on(consumer.events.GROUP_JOIN, () => {

@@ -11,7 +11,7 @@ import {
   type ResolvedConsumerOptions,
 } from '@switchboard/core';
 import { classifyError } from './errors';
-import { buildHeaders, matchesFilter, readHeaders } from './messages';
+import { matchesFilter, publishReply, readHeaders } from './messages';
 import type { NatsContext } from './connection';
 
 /** Queue group of every consumer of a core-NATS queue: all of them compete. */
@@ -36,15 +36,7 @@ export async function createCoreConsumer(ctx: NatsContext, source: Destination, 
     reject: async () => {
       requireCapability(ctx.capabilities, 'reject');
     },
-    respond: async (replyTo, correlationId, m) => {
-      const h = buildHeaders(m, correlationId === undefined ? {} : { correlationId });
-      try {
-        ctx.nc.publish(replyTo, m.body, { headers: h });
-        await ctx.nc.flush();
-      } catch (err) {
-        throw classifyError(err);
-      }
-    },
+    respond: (replyTo, correlationId, m) => publishReply(ctx.nc, replyTo, correlationId, m),
   });
 
   const onMsg = (msg: Msg) => {

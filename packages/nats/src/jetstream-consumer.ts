@@ -14,7 +14,7 @@ import {
   type ResolvedConsumerOptions,
 } from '@switchboard/core';
 import { classifyError } from './errors';
-import { buildHeaders, matchesFilter, readHeaders } from './messages';
+import { buildHeaders, matchesFilter, publishReply, readHeaders } from './messages';
 import { durableName, parseAckSubject, type AckInfo } from './names';
 import type { NatsContext } from './connection';
 
@@ -197,15 +197,7 @@ export async function createJetStreamConsumer(ctx: NatsContext, source: Destinat
         }
       },
       reject: (reason) => after(deadLetter(msg, info, attempt, reason || 'rejected')),
-      respond: async (replyTo, correlationId, m) => {
-        const h = buildHeaders(m, correlationId === undefined ? {} : { correlationId });
-        try {
-          ctx.nc.publish(replyTo, m.body, { headers: h });
-          await ctx.nc.flush();
-        } catch (err) {
-          throw classifyError(err);
-        }
-      },
+      respond: (replyTo, correlationId, m) => publishReply(ctx.nc, replyTo, correlationId, m),
     };
     d = createDelivery(
       {

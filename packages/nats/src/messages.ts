@@ -1,5 +1,6 @@
-import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
 import { HEADERS, SwitchboardError, type Headers, type NormalizedMessage } from '@switchboard/core';
+import { classifyError } from './errors';
 
 /** Headers the adapter writes itself and strips from what a consumer sees. */
 export const NATS_MSG_ID = 'Nats-Msg-Id';
@@ -102,5 +103,16 @@ function safeDecode(s: string): string {
     return decodeURIComponent(s);
   } catch {
     return s;
+  }
+}
+
+/** Publishes a reply to a request (core or JetStream delivery alike) and waits until the server has it. */
+export async function publishReply(nc: NatsConnection, replyTo: string, correlationId: string | undefined, m: NormalizedMessage): Promise<void> {
+  const h = buildHeaders(m, correlationId === undefined ? {} : { correlationId });
+  try {
+    nc.publish(replyTo, m.body, { headers: h });
+    await nc.flush();
+  } catch (err) {
+    throw classifyError(err);
   }
 }
