@@ -13,6 +13,7 @@ module.exports = (dir) => ({
   },
   moduleNameMapper: {
     '^@switchboard/([a-z-]+)$': `${packages}/$1/src/index.ts`,
+    '^@switchboard/([a-z-]+)/([a-z-]+)$': `${packages}/$1/src/$2.ts`,
   },
   testTimeout: 30_000,
 });

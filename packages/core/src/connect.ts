@@ -1,57 +1,33 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { backendForScheme, listBackends } from './backends';
+import { registerDriver, registeredDriver, type ConnectOptions, type Driver } from './driver-connection';
 import { configurationError, SwitchboardError } from './errors';
-import { parseUrl, type ParsedUrl } from './url';
+import { parseUrl } from './url';
 import type { Connection } from './types';
 
-/** Options every backend understands; adapters accept more through their own typed factories. */
-export interface ConnectOptions {
-  /** Give up connecting after this long (default 10000 ms) with a `connection` error. */
-  connectTimeoutMs?: number;
-  /** Adapter-specific options, validated by the adapter. */
-  [key: string]: unknown;
-}
+export type { ConnectOptions, Driver } from './driver-connection';
+export { registerDriver } from './driver-connection';
 
-/** What an adapter package exports as `driver` so `connect(url)` can reach it. */
-export interface Driver {
-  /** Adapter name, e.g. "kafka". */
-  readonly name: string;
-  /** URL schemes it serves, lower case without "://". */
-  readonly schemes: readonly string[];
-  connect(url: ParsedUrl, options: ConnectOptions): Promise<Connection>;
-}
-
-/** Scheme -> package that serves it when nothing was registered. */
-export const DEFAULT_DRIVER_PACKAGES: Readonly<Record<string, string>> = {
-  memory: '@switchboard/memory',
-  kafka: '@switchboard/kafka',
-  amqp: '@switchboard/rabbitmq',
-  amqps: '@switchboard/rabbitmq',
-  sqs: '@switchboard/sqs',
-  'sqs+http': '@switchboard/sqs',
-  'sqs+https': '@switchboard/sqs',
-  nats: '@switchboard/nats',
-  'nats+core': '@switchboard/nats',
-  'nats+js': '@switchboard/nats',
-};
-
-const registry = new Map<string, Driver>();
-
-/** Registers a driver for its schemes (replacing any before it). Custom adapters use this. */
-export function registerDriver(driver: Driver): void {
-  for (const s of driver.schemes) registry.set(s.toLowerCase(), driver);
-}
-
-function loadDriver(scheme: string): Driver {
-  const found = registry.get(scheme);
+/**
+ * Finds the driver of a scheme: the ones given to `connect`, then those registered (an adapter
+ * registers itself when imported), then, as a convenience outside bundles, the backend's package
+ * loaded by name from the working directory.
+ */
+function findDriver(scheme: string, given: readonly Driver[] | undefined): Driver {
+  const explicit = given?.find((d) => d.schemes.some((s) => s.toLowerCase() === scheme));
+  if (explicit) return explicit;
+  const found = registeredDriver(scheme);
   if (found) return found;
-  const pkg = DEFAULT_DRIVER_PACKAGES[scheme];
-  if (!pkg) {
-    throw configurationError('URL', [
-      `unknown scheme "${scheme}://"; known: ${[...new Set([...Object.keys(DEFAULT_DRIVER_PACKAGES), ...registry.keys()])].map((s) => `${s}://`).join(', ')}`,
-    ]);
+  const backend = backendForScheme(scheme);
+  if (!backend) {
+    const known = [...new Set([...listBackends().flatMap((b) => b.schemes), ...(given ?? []).flatMap((d) => d.schemes)])];
+    throw configurationError('URL', [`unknown scheme "${scheme}://"; known: ${known.map((s) => `${s}://`).join(', ')}`]);
   }
-  const bases = [path.join(process.cwd(), 'noop.js'), require.main?.filename, __filename].filter((b): b is string => !!b);
+  const pkg = backend.package;
+  const bases = [path.join(process.cwd(), 'noop.js')];
+  if (typeof require !== 'undefined' && require.main?.filename) bases.push(require.main.filename);
+  if (typeof __filename !== 'undefined') bases.push(__filename);
   for (const base of bases) {
     let mod: { driver?: Driver };
     try {
@@ -64,18 +40,24 @@ function loadDriver(scheme: string): Driver {
     registerDriver(mod.driver);
     return mod.driver;
   }
-  throw new SwitchboardError('configuration', `${scheme}:// needs the package ${pkg}; install it (pnpm add ${pkg})`);
+  throw new SwitchboardError(
+    'configuration',
+    `${scheme}:// needs the package ${pkg}: install it (pnpm add ${pkg}) and import it, or pass its driver: connect(url, { drivers: [driver] })`,
+  );
 }
 
 /**
  * Connects to the backend named by the URL scheme: `memory://`, `kafka://`, `amqp://`, `amqps://`,
- * `sqs://`, `sqs+http://`, `nats://`. Without a URL, `SWITCHBOARD_URL` is used, then `memory://`.
- * Rejects with `configuration` for a bad URL or options (listing every problem), `connection`
- * when the broker cannot be reached within the connect timeout, `auth` for refused credentials.
+ * `sqs://`, `sqs+http://`, `nats://`, `nats+core://`. Without a URL, `SWITCHBOARD_URL` is used, then
+ * `memory://`. Drivers come from `options.drivers`, then from adapters imported (each registers
+ * itself), then from the backend's package by name. Rejects with `configuration` for a bad URL or
+ * options (listing every problem), `connection` when the broker cannot be reached within the
+ * connect timeout, `auth` for refused credentials.
  */
 export async function connect(url?: string, options: ConnectOptions = {}): Promise<Connection> {
   const target = url ?? process.env.SWITCHBOARD_URL ?? 'memory://';
   const parsed = parseUrl(target);
-  const driver = loadDriver(parsed.scheme);
-  return driver.connect(parsed, options);
+  const { drivers, ...rest } = options;
+  const driver = findDriver(parsed.scheme, drivers);
+  return driver.connect(parsed, rest);
 }

@@ -1,22 +1,15 @@
+// The application entry point: what an app uses to send, consume and handle errors.
+// Driver authors import from '@switchboard/core/driver' instead.
 export * from './errors';
-export * from './capabilities';
+export { CAPABILITIES, isSupported, requireCapability, type Capabilities, type CapabilityName, type Support } from './capabilities';
 export type * from './types';
 export { parseUrl, redactUrl, formatHosts, type ParsedUrl, type HostPort } from './url';
-export { queue, topic, toDestination, formatDestination, assertDestinationName } from './destination';
-export {
-  validateOptions,
-  resolveConsumerOptions,
-  validateSendOptions,
-  consumerOptionsSchema,
-  CONSUMER_DEFAULTS,
-  z,
-  type ResolvedConsumerOptions,
-} from './options';
-export { toBytes, bytesToText, normalizeMessages, messageSize, assertMessageSizes, type NormalizedMessage } from './message';
-export { createDelivery, type DeliverySettler, type DeliveryInit } from './delivery';
-export { createConsumer, type ConsumerParts, type PushHandle } from './consumer';
-export { PendingReplies, createReply, DEFAULT_REQUEST_TIMEOUT_MS } from './request';
+export { queue, topic, toDestination, formatDestination } from './destination';
+export { toBytes, bytesToText } from './message';
 export { HEADERS } from './headers';
-export { connect, registerDriver, DEFAULT_DRIVER_PACKAGES, type Driver, type ConnectOptions } from './connect';
+export { DEAD_LETTER_REASON_MAX } from './dead-letter';
+export { DEFAULT_REQUEST_TIMEOUT_MS } from './request';
+export { connect, registerDriver, type Driver, type ConnectOptions } from './connect';
+export { listBackends, backendForScheme, backendByName, backendLabel, type BackendInfo, type BackendVariant } from './backends';
 export { withRetry, retry, backoffDelay, type RetryOptions } from './middleware/retry';
 export { withDedup, MemoryDedupStore, type DedupStore, type DedupOptions } from './middleware/dedup';

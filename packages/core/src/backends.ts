@@ -1,0 +1,84 @@
+/**
+ * The one list of backends Switchboard knows by name. `connect()` uses it to find the package of a
+ * scheme; the CLI, the benchmarks, the conformance suite, the integration harness and the docs
+ * matrix read it instead of keeping lists of their own. A driver registered at run time
+ * ({@link registerDriver}) adds its own entry.
+ */
+export interface BackendInfo {
+  /** Short name, also the name of the driver: "kafka". */
+  readonly name: string;
+  /** For people: "Apache Kafka". */
+  readonly displayName: string;
+  /** The package whose `driver` export serves these schemes. */
+  readonly package: string;
+  /** URL schemes, lower case, without "://". The first is the usual one. */
+  readonly schemes: readonly string[];
+  /** The broker's usual port, for URLs without one. Absent for in-process backends. */
+  readonly defaultPort?: number;
+  /**
+   * Variants of one backend that the suite reports as columns of their own (e.g. NATS core and
+   * JetStream). Each names the schemes that select it.
+   */
+  readonly variants?: readonly BackendVariant[];
+}
+
+export interface BackendVariant {
+  /** Column name in reports: "nats-core". */
+  readonly name: string;
+  readonly displayName: string;
+  readonly schemes: readonly string[];
+}
+
+const BUILT_IN: readonly BackendInfo[] = [
+  { name: 'memory', displayName: 'in-process', package: '@switchboard/memory', schemes: ['memory'] },
+  { name: 'kafka', displayName: 'Apache Kafka', package: '@switchboard/kafka', schemes: ['kafka'], defaultPort: 9092 },
+  { name: 'rabbitmq', displayName: 'RabbitMQ', package: '@switchboard/rabbitmq', schemes: ['amqp', 'amqps'], defaultPort: 5672 },
+  { name: 'sqs', displayName: 'AWS SQS + SNS', package: '@switchboard/sqs', schemes: ['sqs', 'sqs+http', 'sqs+https'], defaultPort: 4566 },
+  {
+    name: 'nats',
+    displayName: 'NATS',
+    package: '@switchboard/nats',
+    schemes: ['nats', 'nats+js', 'nats+core'],
+    defaultPort: 4222,
+    variants: [
+      { name: 'nats-jetstream', displayName: 'NATS JetStream', schemes: ['nats', 'nats+js'] },
+      { name: 'nats-core', displayName: 'NATS core', schemes: ['nats+core'] },
+    ],
+  },
+];
+
+const known = new Map<string, BackendInfo>(BUILT_IN.map((b) => [b.name, b]));
+
+/** Every backend known in this process: the built-in ones, then those registered at run time. */
+export function listBackends(): readonly BackendInfo[] {
+  return [...known.values()];
+}
+
+/** The backend serving `scheme` (lower case, without "://"), if any. */
+export function backendForScheme(scheme: string): BackendInfo | undefined {
+  const s = scheme.toLowerCase();
+  for (const b of known.values()) if (b.schemes.includes(s)) return b;
+  return undefined;
+}
+
+/** The backend of this name, if any. */
+export function backendByName(name: string): BackendInfo | undefined {
+  return known.get(name);
+}
+
+/**
+ * The report column for a URL: the variant its scheme selects, else the backend's name, else the
+ * scheme itself.
+ */
+export function backendLabel(url: string): string {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase() ?? '';
+  const b = backendForScheme(scheme);
+  if (!b) return scheme || 'unknown';
+  return b.variants?.find((v) => v.schemes.includes(scheme))?.name ?? b.name;
+}
+
+/** Adds or replaces the entry of a backend (called by `registerDriver`). */
+export function addBackend(info: BackendInfo): void {
+  const existing = known.get(info.name);
+  known.set(info.name, existing ? { ...existing, ...info } : info);
+}

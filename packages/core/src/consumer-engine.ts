@@ -1,0 +1,336 @@
+import type { Capabilities } from './capabilities';
+import { createConsumer, type ConsumerParts, type PushHandle } from './consumer';
+import { deadLetterHeaders } from './dead-letter';
+import { createDelivery } from './delivery';
+import { formatDestination } from './destination';
+import { closedError, SwitchboardError } from './errors';
+import type { NormalizedMessage } from './message';
+import type { ResolvedConsumerOptions } from './options';
+import type { Consumer, Delivery, Destination, Headers } from './types';
+
+/**
+ * One message as a consumer driver hands it to core. `handle` is the driver's own reference
+ * (a record, an AMQP message, a receipt handle); core gives it back on every settle.
+ */
+export interface InboundMessage<H> {
+  readonly handle: H;
+  readonly id: string;
+  readonly body: Uint8Array;
+  readonly key: string | undefined;
+  /** The application's headers only: the driver strips what it wrote for itself. */
+  readonly headers: Headers;
+  /** 1 on first delivery, +1 on each redelivery. */
+  readonly attempt: number;
+  /** Broker reference of this delivery: offset, sequence, receipt handle, delivery tag. */
+  readonly receipt: string;
+  readonly timestamp: Date;
+  readonly replyTo?: string | undefined;
+  readonly correlationId?: string | undefined;
+}
+
+/** Where a driver pushes messages once {@link ConsumerDriver.start} was called. */
+export interface InboundSink<H> {
+  deliver(message: InboundMessage<H>): void;
+  /** The consumer cannot go on (e.g. its source was deleted): the subscription ends with `err`. */
+  fail(err: unknown): void;
+}
+
+/**
+ * The broker half of a consumer, written by each driver. Core builds the public Consumer, its
+ * deliveries and their settle contract on top, and calls each method at most once per message.
+ *
+ * Flow control is the driver's: it never hands out more than `prefetch` unsettled messages.
+ * In at-most-once mode it settles each message with the broker before handing it over.
+ */
+export interface ConsumerDriver<H> {
+  /**
+   * Mechanisms the broker does itself. Where a flag is absent core emulates it: an ack deadline
+   * timer per delivery (expiry = a failed attempt), and `extend` as a restart of that timer.
+   */
+  readonly native?: { readonly ackTimeout?: boolean; readonly extend?: boolean };
+  /** Starts pushing messages into `sink`. Errors go to `sink.fail`. */
+  start(sink: InboundSink<H>): void;
+  /** Stops pushing; resolves once nothing more will arrive. */
+  stop(): Promise<void>;
+  /**
+   * Pulls up to `max`, waiting up to `waitMs` for the first (long polling). Absent: core polls
+   * over the push stream, taking from what the driver has pushed.
+   */
+  fetch?(max: number, waitMs: number, signal: AbortSignal | undefined): Promise<InboundMessage<H>[]>;
+  /** Done: never delivered again to this group. */
+  ack(handle: H): Promise<void>;
+  /** Deliver again, with attempt + 1, no sooner than `delayMs` from now (0: at once). */
+  retry(handle: H, delayMs: number): Promise<void>;
+  /**
+   * Store a copy with `headers` (the message's own plus core's dead-letter set) on `to`, then
+   * settle the original. Core decides when: attempts used up, reject, or ack timeout.
+   */
+  deadLetter(handle: H, to: Destination, headers: Headers): Promise<void>;
+  /** Native extend (only called when `native.extend`): push the broker's deadline `ms` from now. */
+  extend?(handle: H, ms: number): Promise<void>;
+  /** Give back a message no handler saw: no attempt is counted where the broker allows. */
+  release(handle: H): Promise<void>;
+  /** Leave the group and free resources; unsettled messages go back to the broker. */
+  close(): Promise<void>;
+}
+
+/** What the engine needs from its connection. */
+export interface ConsumerEngineContext {
+  readonly source: Destination;
+  readonly options: ResolvedConsumerOptions;
+  readonly capabilities: Capabilities;
+  /** Sends a reply to a request's reply-to address. */
+  reply(replyTo: string, correlationId: string | undefined, message: NormalizedMessage): Promise<void>;
+  /** How long close waits for handed-out deliveries to be settled before releasing them (default 1000 ms). */
+  closeGraceMs?: number;
+  /** Called once the consumer has closed. */
+  onClosed?(): void;
+}
+
+interface Tracked<H> {
+  readonly m: InboundMessage<H>;
+  timer: NodeJS.Timeout | undefined;
+  expired: boolean;
+  done: boolean;
+}
+
+interface PollWaiter {
+  wake(): void;
+}
+
+const DEFAULT_CLOSE_GRACE_MS = 1000;
+
+/**
+ * Builds the public Consumer from a driver's parts. Core owns, once for every backend: the
+ * delivery settle contract, attempts and `maxAttempts`, the dead-letter header set, emulated ack
+ * deadlines and `extend`, polling over a push stream, releasing buffered messages, and the close
+ * grace for deliveries the application still holds.
+ */
+export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: ConsumerEngineContext): Consumer {
+  const { source, options: o, capabilities } = ctx;
+  const atMostOnce = o.ackMode === 'at-most-once';
+  const emulateDeadline = !atMostOnce && !driver.native?.ackTimeout;
+  const open = new Map<Delivery, Tracked<H>>();
+  const what = `consumer of ${formatDestination(source)}`;
+  let closed = false;
+
+  // Push routing: to the open subscription, else (when polling over push) to the poll buffer.
+  let started = false;
+  let route: ((d: Delivery) => void) | undefined;
+  let failRoute: ((err: unknown) => void) | undefined;
+  let polling = false;
+  const buffer: InboundMessage<H>[] = [];
+  const waiters = new Set<PollWaiter>();
+  let failure: unknown;
+
+  const finish = (t: Tracked<H>, d: Delivery) => {
+    t.done = true;
+    if (t.timer) clearTimeout(t.timer);
+    t.timer = undefined;
+    open.delete(d);
+  };
+
+  const guard = (t: Tracked<H>, verb: string) => {
+    if (t.expired) throw new SwitchboardError('timeout', `cannot ${verb}: the ack deadline of this delivery passed and it was handed out again`);
+    if (t.done) throw closedError(`${what} (the delivery was released when the consumer closed)`);
+  };
+
+  const deadLetter = async (t: Tracked<H>, reason: string) => {
+    const headers = deadLetterHeaders(t.m.headers, {
+      reason,
+      attempts: t.m.attempt,
+      source: formatDestination(source),
+      sourceRef: t.m.receipt,
+    });
+    await driver.deadLetter(t.m.handle, o.deadLetter, headers);
+  };
+
+  const attemptsUsed = (t: Tracked<H>) => o.maxAttempts !== undefined && t.m.attempt >= o.maxAttempts;
+
+  const arm = (t: Tracked<H>, d: Delivery, ms: number) => {
+    if (t.timer) clearTimeout(t.timer);
+    t.timer = setTimeout(() => {
+      t.timer = undefined;
+      if (t.done) return;
+      t.expired = true;
+      finish(t, d);
+      const after = attemptsUsed(t)
+        ? deadLetter(t, `ack timeout after ${o.ackTimeoutMs} ms (attempt ${t.m.attempt} of ${o.maxAttempts})`)
+        : driver.retry(t.m.handle, 0);
+      // A failed hand-back leaves the message with the broker, which redelivers it.
+      after.catch(() => undefined);
+    }, ms);
+    t.timer.unref?.();
+  };
+
+  const toDelivery = (m: InboundMessage<H>): Delivery => {
+    const t: Tracked<H> = { m, timer: undefined, expired: false, done: atMostOnce };
+    let d: Delivery;
+    const settleWith = async (verb: string, run: () => Promise<void>) => {
+      guard(t, verb);
+      // The deadline stops while the broker settles; a failed settle leaves the delivery pending and armed again.
+      if (t.timer) clearTimeout(t.timer);
+      t.timer = undefined;
+      try {
+        await run();
+      } catch (err) {
+        if (emulateDeadline && !t.done) arm(t, d, o.ackTimeoutMs);
+        throw err;
+      }
+      finish(t, d);
+    };
+    d = createDelivery(
+      {
+        id: m.id,
+        body: m.body,
+        key: m.key,
+        headers: m.headers,
+        attempt: m.attempt,
+        destination: source.name,
+        receipt: m.receipt,
+        timestamp: m.timestamp,
+        replyTo: m.replyTo,
+        correlationId: m.correlationId,
+        preAcked: atMostOnce,
+      },
+      {
+        ack: () => settleWith('ack', () => driver.ack(m.handle)),
+        nack: (delayMs, reason) =>
+          settleWith('nack', () =>
+            attemptsUsed(t)
+              ? deadLetter(t, reason ?? `failed ${t.m.attempt} of ${o.maxAttempts} attempts`)
+              : driver.retry(m.handle, delayMs ?? 0),
+          ),
+        reject: (reason) => settleWith('reject', () => deadLetter(t, `rejected: ${reason}`)),
+        extend: async (ms) => {
+          guard(t, 'extend');
+          if (driver.native?.extend && driver.extend) await driver.extend(m.handle, ms);
+          else arm(t, d, ms);
+        },
+        respond: (replyTo, correlationId, message) => ctx.reply(replyTo, correlationId, message),
+      },
+      capabilities,
+    );
+    if (!atMostOnce) {
+      open.set(d, t);
+      if (emulateDeadline) arm(t, d, o.ackTimeoutMs);
+    }
+    return d;
+  };
+
+  const releaseMessage = (m: InboundMessage<H>) => (atMostOnce ? Promise.resolve() : driver.release(m.handle));
+
+  const sink: InboundSink<H> = {
+    deliver(m) {
+      if (closed && !route) {
+        void releaseMessage(m).catch(() => undefined);
+        return;
+      }
+      if (route) {
+        route(toDelivery(m));
+        return;
+      }
+      if (polling) {
+        buffer.push(m);
+        for (const w of waiters) w.wake();
+        return;
+      }
+      void releaseMessage(m).catch(() => undefined);
+    },
+    fail(err) {
+      failure = err;
+      if (failRoute) failRoute(err);
+      for (const w of waiters) w.wake();
+    },
+  };
+
+  const ensureStarted = () => {
+    if (started) return;
+    started = true;
+    driver.start(sink);
+  };
+
+  const stopIfIdle = async () => {
+    if (!started || route || polling) return;
+    started = false;
+    await driver.stop();
+  };
+
+  const pollOverPush = async (max: number, waitMs: number, signal: AbortSignal | undefined): Promise<Delivery[]> => {
+    polling = true;
+    ensureStarted();
+    if (buffer.length === 0 && waitMs > 0 && failure === undefined) {
+      await new Promise<void>((resolve) => {
+        const w: PollWaiter = { wake: () => done() };
+        const timer = setTimeout(() => done(), waitMs);
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(w);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        waiters.add(w);
+        signal?.addEventListener('abort', done, { once: true });
+      });
+      // Messages that arrive together come back together.
+      if (buffer.length > 0 && buffer.length < max) await new Promise((r) => setImmediate(r));
+    }
+    if (buffer.length === 0 && failure !== undefined) throw failure;
+    return buffer.splice(0, max).map(toDelivery);
+  };
+
+  const parts: ConsumerParts = {
+    source,
+    group: o.group,
+    startPush(deliver, fail): PushHandle {
+      route = deliver;
+      failRoute = fail;
+      // What a poll left buffered goes to the subscription first.
+      for (const m of buffer.splice(0)) deliver(toDelivery(m));
+      ensureStarted();
+      return {
+        stop: async () => {
+          route = undefined;
+          failRoute = undefined;
+          await stopIfIdle();
+        },
+      };
+    },
+    poll: async (max, waitMs, signal) => {
+      if (driver.fetch) return (await driver.fetch(max, waitMs, signal)).map(toDelivery);
+      return pollOverPush(max, waitMs, signal);
+    },
+    release: async (d) => {
+      const t = open.get(d);
+      if (!t || t.done) return;
+      finish(t, d);
+      await driver.release(t.m.handle);
+    },
+    close: async () => {
+      closed = true;
+      polling = false;
+      route = undefined;
+      for (const w of waiters) w.wake();
+      if (started) {
+        started = false;
+        await driver.stop().catch(() => undefined);
+      }
+      await Promise.allSettled(buffer.splice(0).map(releaseMessage));
+      // Deliveries the application still holds get a moment to be settled, then go back.
+      const grace = ctx.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
+      for (let waited = 0; open.size > 0 && waited < grace; waited += 25) await new Promise((r) => setTimeout(r, 25));
+      const left = [...open];
+      for (const [d, t] of left) finish(t, d);
+      await Promise.allSettled(left.map(([, t]) => driver.release(t.m.handle)));
+      try {
+        await driver.close();
+      } finally {
+        ctx.onClosed?.();
+      }
+    },
+  };
+
+  const consumer = createConsumer(parts);
+  o.signal?.addEventListener('abort', () => void consumer.close(), { once: true });
+  return consumer;
+}

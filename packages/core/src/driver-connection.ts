@@ -1,0 +1,409 @@
+import { randomUUID } from 'node:crypto';
+import { addBackend, type BackendInfo } from './backends';
+import { requireCapability, type Capabilities } from './capabilities';
+import { createDriverConsumer, type ConsumerDriver } from './consumer-engine';
+import { formatDestination, toDestination } from './destination';
+import { closedError, SwitchboardError, throwIfAborted, toSwitchboardError } from './errors';
+import { assertMessageSizes, normalizeMessages, type NormalizedMessage } from './message';
+import { resolveConsumerOptions, validateSendOptions, type ResolvedConsumerOptions } from './options';
+import { DEFAULT_REQUEST_TIMEOUT_MS, PendingReplies } from './request';
+import type { ParsedUrl } from './url';
+import type {
+  Admin,
+  Body,
+  Connection,
+  Consumer,
+  ConsumerOptions,
+  Destination,
+  DestinationLike,
+  DestinationOptions,
+  OutgoingMessage,
+  Producer,
+  Reply,
+  RequestOptions,
+  SendOptions,
+  SendReceipt,
+} from './types';
+
+/** Where a driver hands the replies it receives; core matches them to waiting requests. */
+export interface ReplySink {
+  /** Settles the request with this correlation id; false when none waits (late or foreign reply). */
+  resolve(correlationId: string, reply: Reply): boolean;
+  /** Fails the request with this correlation id (e.g. `no_responders`). */
+  reject(correlationId: string, err: unknown): boolean;
+}
+
+/** What a request carries to the driver, besides the message. */
+export interface RequestMeta {
+  readonly correlationId: string;
+  /** The whole deadline; the driver may use it as a message TTL. */
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+/**
+ * The broker half of a connection, written by each driver: only what is specific to the broker.
+ * Core builds the public Connection, Producer and Consumer on top, and calls these methods only
+ * with validated input (destination names checked, messages normalized and within the size limit).
+ */
+export interface DriverSession {
+  /** The URL with any secret removed. */
+  readonly url: string;
+  readonly capabilities: Capabilities;
+  /** Largest message (body + key + header names and values) the broker takes. */
+  readonly maxMessageBytes: number;
+  /** How the size limit is named in errors, e.g. "Kafka topic (max.message.bytes)". */
+  readonly limitName: string;
+  /** Throws `invalid_argument` when the broker cannot use this name. Called before any network effect. */
+  checkDestination(destination: Destination): void;
+  /** Further broker limits on a send (header count, delay ceiling); throws before anything is sent. */
+  checkMessages?(destination: Destination, messages: readonly NormalizedMessage[]): void;
+  /**
+   * Publishes a batch. Returns one promise per message, in order, resolving with the broker's
+   * reference once the broker confirmed it (with `confirm: false`, once handed to the client,
+   * with undefined). A rejected promise fails only its own message.
+   */
+  publish(destination: Destination, messages: readonly NormalizedMessage[], options: PublishOptions): readonly Promise<string | undefined>[];
+  /**
+   * Sends a request whose reply goes to this connection's reply address, carrying
+   * `meta.correlationId`. The reply reaches core through the {@link DriverHost.replies} sink.
+   * Absent: the backend has no request/response (the capability says why).
+   */
+  request?(destination: Destination, message: NormalizedMessage, meta: RequestMeta): Promise<void>;
+  /** Sends a reply to a request's reply-to address. */
+  reply(replyTo: string, correlationId: string | undefined, message: NormalizedMessage): Promise<void>;
+  /** Joins `options.group` on `source`; resolves once messages published from now on will reach the group. */
+  consumer(source: Destination, options: ResolvedConsumerOptions): Promise<ConsumerDriver<unknown>>;
+  ensureDestination(destination: Destination, options: DestinationOptions | undefined): Promise<void>;
+  deleteDestination(destination: Destination): Promise<void>;
+  /** Maps the client library's errors to Switchboard error codes. */
+  classifyError(err: unknown): SwitchboardError;
+  /** Frees the client. Core calls it once, after every consumer and producer closed. */
+  close(): Promise<void>;
+}
+
+export interface PublishOptions {
+  readonly confirm: boolean;
+  readonly signal: AbortSignal | undefined;
+}
+
+/** What core gives a driver when it opens a session. */
+export interface DriverHost {
+  /** Replies to requests go here. */
+  readonly replies: ReplySink;
+  /** Fires when the connect timeout passes or the caller gives up: stop connecting. */
+  readonly signal: AbortSignal;
+  readonly connectTimeoutMs: number;
+}
+
+/** Options every backend understands; drivers accept more, validated by their option schema. */
+export interface ConnectOptions {
+  /** Give up connecting after this long (default 10000 ms) with a `connection` error. */
+  connectTimeoutMs?: number;
+  /** Drivers to use before the registry: `connect(url, { drivers: [kafka] })` works in bundles. */
+  drivers?: readonly Driver[];
+  /** Backend-specific options, validated by the driver. */
+  [key: string]: unknown;
+}
+
+/** What a backend package exports as `driver`: `connect(url)` reaches the backend through it. */
+export interface Driver {
+  /** Backend name, e.g. "kafka". */
+  readonly name: string;
+  /** URL schemes it serves, lower case without "://". */
+  readonly schemes: readonly string[];
+  /** Its entry in the backend registry. */
+  readonly info?: BackendInfo;
+  connect(url: ParsedUrl, options: ConnectOptions): Promise<Connection>;
+}
+
+/** A driver described once: registry data plus the function that opens a session. */
+export interface DriverDefinition extends BackendInfo {
+  open(url: ParsedUrl, options: ConnectOptions, host: DriverHost): Promise<DriverSession>;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Turns a driver definition into the {@link Driver} that `connect()` uses. Core owns the connect
+ * timeout: past it the attempt fails with `connection`, and a session that opens late is closed.
+ */
+export function defineDriver(def: DriverDefinition): Driver {
+  const { open, ...info } = def;
+  return {
+    name: info.name,
+    schemes: info.schemes,
+    info,
+    async connect(url, options) {
+      const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+      if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+        throw new SwitchboardError('configuration', 'invalid connect options: 1 problem\n- connectTimeoutMs: must be a positive number', {
+          details: { problems: ['connectTimeoutMs: must be a positive number'] },
+        });
+      }
+      const replies = new PendingReplies();
+      const ac = new AbortController();
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const err = new SwitchboardError('connection', `${info.name}: ${url.redacted} did not answer within ${timeoutMs} ms`);
+          ac.abort(err);
+          reject(err);
+        }, timeoutMs);
+      });
+      const opening = open(url, options, { replies, signal: ac.signal, connectTimeoutMs: timeoutMs });
+      let session: DriverSession;
+      try {
+        session = await Promise.race([opening, deadline]);
+      } catch (err) {
+        opening.then((late) => late.close()).catch(() => undefined);
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
+      return createConnection(info.name, session, replies);
+    },
+  };
+}
+
+/** Registers a driver for its schemes (replacing any before it) and adds it to the backend registry. */
+const registered = new Map<string, Driver>();
+export function registerDriver(driver: Driver): void {
+  for (const s of driver.schemes) registered.set(s.toLowerCase(), driver);
+  addBackend(driver.info ?? { name: driver.name, displayName: driver.name, package: driver.name, schemes: driver.schemes });
+}
+
+/** The registered driver of a scheme, if any. */
+export function registeredDriver(scheme: string): Driver | undefined {
+  return registered.get(scheme.toLowerCase());
+}
+
+/**
+ * Builds the public Connection on a driver session. One validation order for every send, one
+ * receipt format, one close path, request timeouts and correlation, and the consumer engine.
+ */
+export function createConnection(backend: string, session: DriverSession, replies: PendingReplies = new PendingReplies()): Connection {
+  let closed = false;
+  let closing: Promise<void> | undefined;
+  const producers = new Set<Producer>();
+  const consumers = new Set<Consumer>();
+  const caps = session.capabilities;
+
+  const assertOpen = () => {
+    if (closed) throw closedError(`${backend} connection`);
+  };
+  const checked = (d: DestinationLike): Destination => {
+    const dest = toDestination(d);
+    session.checkDestination(dest);
+    return dest;
+  };
+  const classify = (err: unknown) => (err instanceof SwitchboardError ? err : toSwitchboardError(session.classifyError(err)));
+
+  const admin: Admin = {
+    async ensureDestination(d, options) {
+      assertOpen();
+      await session.ensureDestination(checked(d), options).catch((err: unknown) => Promise.reject(classify(err)));
+    },
+    async deleteDestination(d) {
+      assertOpen();
+      await session.deleteDestination(checked(d)).catch((err: unknown) => Promise.reject(classify(err)));
+    },
+  };
+
+  const connection: Connection = {
+    backend,
+    url: session.url,
+    capabilities: caps,
+    admin,
+    producer() {
+      assertOpen();
+      const p = createProducer({ backend, session, replies, assertConnectionOpen: assertOpen, checked, classify, onClosed: () => producers.delete(p) });
+      producers.add(p);
+      return p;
+    },
+    async consumer(s: DestinationLike, options?: ConsumerOptions): Promise<Consumer> {
+      assertOpen();
+      const source = checked(s);
+      const o = resolveConsumerOptions(source, options);
+      session.checkDestination(o.deadLetter);
+      if (o.filter && Object.keys(o.filter).length > 0) requireCapability(caps, 'headerFilter');
+      throwIfAborted(o.signal);
+      let driver: ConsumerDriver<unknown>;
+      try {
+        driver = await session.consumer(source, o);
+      } catch (err) {
+        throw classify(err);
+      }
+      const c: Consumer = createDriverConsumer(driver, {
+        source,
+        options: o,
+        capabilities: caps,
+        reply: (replyTo, correlationId, m) => sendReply(session, replyTo, correlationId, m, classify),
+        onClosed: () => consumers.delete(c),
+      });
+      consumers.add(c);
+      if (closed || o.signal?.aborted) {
+        await c.close();
+        throw closed ? closedError(`${backend} connection`) : classify(throwIfAbortedError(o.signal));
+      }
+      return c;
+    },
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        await Promise.allSettled([...consumers].map((c) => c.close()));
+        await Promise.allSettled([...producers].map((p) => p.close()));
+        replies.rejectAll(closedError(`${backend} connection`));
+        await session.close();
+      })();
+      return closing;
+    },
+    [Symbol.asyncDispose]() {
+      return connection.close();
+    },
+  };
+  return connection;
+}
+
+function throwIfAbortedError(signal: AbortSignal | undefined): unknown {
+  try {
+    throwIfAborted(signal);
+  } catch (err) {
+    return err;
+  }
+  return new SwitchboardError('aborted', 'aborted');
+}
+
+async function sendReply(session: DriverSession, replyTo: string, correlationId: string | undefined, m: NormalizedMessage, classify: (e: unknown) => SwitchboardError): Promise<void> {
+  assertMessageSizes([m], session.maxMessageBytes, session.limitName);
+  try {
+    await session.reply(replyTo, correlationId, m);
+  } catch (err) {
+    throw classify(err);
+  }
+}
+
+interface ProducerContext {
+  backend: string;
+  session: DriverSession;
+  replies: PendingReplies;
+  assertConnectionOpen(): void;
+  checked(d: DestinationLike): Destination;
+  classify(err: unknown): SwitchboardError;
+  onClosed(): void;
+}
+
+const requestOptionKeys = new Set(['timeoutMs', 'headers', 'key', 'id', 'signal']);
+
+function createProducer(ctx: ProducerContext): Producer {
+  const { session, replies } = ctx;
+  let closed = false;
+  let closing: Promise<void> | undefined;
+  const inFlight = new Set<Promise<unknown>>();
+  const myRequests = new Set<string>();
+
+  const assertOpen = () => {
+    ctx.assertConnectionOpen();
+    if (closed) throw closedError(`${ctx.backend} producer`);
+  };
+
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    inFlight.add(p);
+    p.then(
+      () => inFlight.delete(p),
+      () => inFlight.delete(p),
+    );
+    return p;
+  };
+
+  /** Validation first, in one order for every backend; nothing reaches the broker before it passed. */
+  const prepare = (d: DestinationLike, input: OutgoingMessage | Body | readonly (OutgoingMessage | Body)[], options: SendOptions) => {
+    assertOpen();
+    validateSendOptions(options);
+    throwIfAborted(options.signal);
+    const dest = ctx.checked(d);
+    const messages = normalizeMessages(input, options);
+    assertMessageSizes(messages, session.maxMessageBytes, session.limitName);
+    if (messages.some((m) => (m.delayMs ?? 0) > 0)) requireCapability(session.capabilities, 'delayedSend');
+    session.checkMessages?.(dest, messages);
+    return { dest, messages };
+  };
+
+  const publish = async (dest: Destination, messages: NormalizedMessage[], options: SendOptions): Promise<SendReceipt[]> => {
+    const confirm = options.confirm !== false;
+    if (!confirm) requireCapability(session.capabilities, 'fireAndForget');
+    let results: readonly Promise<string | undefined>[];
+    try {
+      results = session.publish(dest, messages, { confirm, signal: options.signal });
+    } catch (err) {
+      throw withReceipts(ctx.classify(err), []);
+    }
+    if (!confirm) {
+      for (const r of results) r.catch(() => undefined);
+      return messages.map((m) => ({ id: m.id, destination: dest.name, confirmed: false }));
+    }
+    const settled = await Promise.allSettled(results);
+    const receipts: SendReceipt[] = [];
+    let failure: unknown;
+    settled.forEach((s, i) => {
+      const id = messages[i]!.id;
+      if (s.status === 'fulfilled') receipts.push(s.value === undefined ? { id, destination: dest.name, confirmed: false } : { id, destination: dest.name, confirmed: true, brokerRef: s.value });
+      else failure ??= s.reason;
+    });
+    if (failure !== undefined) throw withReceipts(ctx.classify(failure), receipts);
+    return receipts;
+  };
+
+  const producer = {
+    async send(d: DestinationLike, input: OutgoingMessage | Body | readonly (OutgoingMessage | Body)[], options: SendOptions = {}) {
+      const { dest, messages } = prepare(d, input, options);
+      const receipts = await track(publish(dest, messages, options));
+      return Array.isArray(input) ? receipts : receipts[0]!;
+    },
+
+    async request(d: DestinationLike, message: OutgoingMessage | Body, options: RequestOptions = {}): Promise<Reply> {
+      assertOpen();
+      requireCapability(session.capabilities, 'requestResponse');
+      if (options === null || typeof options !== 'object') throw new SwitchboardError('invalid_argument', 'request options must be an object');
+      const unknown = Object.keys(options).filter((k) => !requestOptionKeys.has(k));
+      if (unknown.length) throw new SwitchboardError('invalid_argument', `unknown request option${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
+      const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+      if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+        throw new SwitchboardError('invalid_argument', `request timeoutMs must be a positive number of milliseconds (got ${String(options.timeoutMs)})`);
+      }
+      const sendOptions: SendOptions = {};
+      if (options.headers !== undefined) sendOptions.headers = options.headers;
+      if (options.key !== undefined) sendOptions.key = options.key;
+      if (options.id !== undefined) sendOptions.id = options.id;
+      const { dest, messages } = prepare(d, message, { ...sendOptions, ...(options.signal ? { signal: options.signal } : {}) });
+      if (!session.request) throw new SwitchboardError('unsupported', `${ctx.backend} has no request/response`);
+      const correlationId = randomUUID();
+      myRequests.add(correlationId);
+      const waiting = replies.wait(correlationId, timeoutMs, options.signal, formatDestination(dest));
+      session.request(dest, messages[0]!, { correlationId, timeoutMs, signal: options.signal }).catch((err: unknown) => {
+        replies.reject(correlationId, ctx.classify(err));
+      });
+      return track(waiting.finally(() => myRequests.delete(correlationId)));
+    },
+
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        const err = closedError(`${ctx.backend} producer`);
+        for (const id of [...myRequests]) replies.reject(id, err);
+        await Promise.allSettled([...inFlight]);
+        ctx.onClosed();
+      })();
+      return closing;
+    },
+
+    [Symbol.asyncDispose]() {
+      return producer.close();
+    },
+  };
+  return producer as Producer;
+}
+
+function withReceipts(e: SwitchboardError, receipts: SendReceipt[]): SwitchboardError {
+  return new SwitchboardError(e.code, e.message, { cause: e.cause ?? e, retryable: e.retryable, details: { ...e.details, receipts } });
+}
