@@ -1,4 +1,4 @@
-import { FAULT_NAMES, type MemoryFaults } from '@switchboard/memory';
+import { FAULT_NAMES, faultyMemoryDriver, type MemoryFaults } from '@switchboard/memory/testing';
 import { defineConformanceSuite } from '@switchboard/conformance';
 
 // The suite must be able to fail: each deliberately broken memory broker must be caught by the
@@ -26,7 +26,7 @@ describe('broken variants', () => {
     async (_label, caughtBy, v, i) => {
       const suite = defineConformanceSuite({
         url: `memory://broken-${i}`,
-        connectOptions: { faults: v.faults },
+        connectOptions: { drivers: [faultyMemoryDriver(v.faults)] },
         only: [caughtBy],
         loadCount: 20_000,
         timeScale: 0.3,

@@ -15,6 +15,8 @@ export interface BackendInfo {
   readonly schemes: readonly string[];
   /** The broker's usual port, for URLs without one. Absent for in-process backends. */
   readonly defaultPort?: number;
+  /** Schemes whose default port differs from `defaultPort` (amqps: 5671). */
+  readonly schemePorts?: Readonly<Record<string, number>>;
   /**
    * Variants of one backend that the suite reports as columns of their own (e.g. NATS core and
    * JetStream). Each names the schemes that select it.
@@ -32,8 +34,8 @@ export interface BackendVariant {
 const BUILT_IN: readonly BackendInfo[] = [
   { name: 'memory', displayName: 'in-process', package: '@switchboard/memory', schemes: ['memory'] },
   { name: 'kafka', displayName: 'Apache Kafka', package: '@switchboard/kafka', schemes: ['kafka'], defaultPort: 9092 },
-  { name: 'rabbitmq', displayName: 'RabbitMQ', package: '@switchboard/rabbitmq', schemes: ['amqp', 'amqps'], defaultPort: 5672 },
-  { name: 'sqs', displayName: 'AWS SQS + SNS', package: '@switchboard/sqs', schemes: ['sqs', 'sqs+http', 'sqs+https'], defaultPort: 4566 },
+  { name: 'rabbitmq', displayName: 'RabbitMQ', package: '@switchboard/rabbitmq', schemes: ['amqp', 'amqps'], defaultPort: 5672, schemePorts: { amqps: 5671 } },
+  { name: 'sqs', displayName: 'AWS SQS + SNS', package: '@switchboard/sqs', schemes: ['sqs', 'sqs+http', 'sqs+https'], defaultPort: 443, schemePorts: { 'sqs+http': 80 } },
   {
     name: 'nats',
     displayName: 'NATS',
@@ -59,6 +61,12 @@ export function backendForScheme(scheme: string): BackendInfo | undefined {
   const s = scheme.toLowerCase();
   for (const b of known.values()) if (b.schemes.includes(s)) return b;
   return undefined;
+}
+
+/** The port a URL of `scheme` without a port means, or undefined (in-process, unknown). */
+export function defaultPortFor(scheme: string): number | undefined {
+  const b = backendForScheme(scheme);
+  return b?.schemePorts?.[scheme.toLowerCase()] ?? b?.defaultPort;
 }
 
 /** The backend of this name, if any. */

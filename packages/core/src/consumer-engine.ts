@@ -259,6 +259,8 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
   const pollOverPush = async (max: number, waitMs: number, signal: AbortSignal | undefined): Promise<Delivery[]> => {
     polling = true;
     ensureStarted();
+    // A poll that may not wait still gives the driver one turn of the event loop to hand over what it holds.
+    if (buffer.length === 0 && waitMs <= 0) await new Promise((r) => setImmediate(r));
     if (buffer.length === 0 && waitMs > 0 && failure === undefined) {
       await new Promise<void>((resolve) => {
         const w: PollWaiter = { wake: () => done() };

@@ -10,6 +10,6 @@ export { HEADERS } from './headers';
 export { DEAD_LETTER_REASON_MAX } from './dead-letter';
 export { DEFAULT_REQUEST_TIMEOUT_MS } from './request';
 export { connect, registerDriver, type Driver, type ConnectOptions } from './connect';
-export { listBackends, backendForScheme, backendByName, backendLabel, type BackendInfo, type BackendVariant } from './backends';
+export { listBackends, backendForScheme, backendByName, backendLabel, defaultPortFor, type BackendInfo, type BackendVariant } from './backends';
 export { withRetry, retry, backoffDelay, type RetryOptions } from './middleware/retry';
 export { withDedup, MemoryDedupStore, type DedupStore, type DedupOptions } from './middleware/dedup';

@@ -1,4 +1,6 @@
-import { CAPABILITIES, createDelivery, defineCapabilities, emulated, isSupported, native, none, requireCapability, type Capabilities, type DeliverySettler } from '@switchboard/core';
+import { CAPABILITIES, isSupported, requireCapability, type Capabilities } from '@switchboard/core';
+import { defineCapabilities, emulated, native, none } from '@switchboard/core/driver';
+import { createDelivery, type DeliverySettler } from '../src/delivery';
 
 const all = (level: 'native' | 'none'): Capabilities =>
   defineCapabilities(Object.fromEntries(CAPABILITIES.map((c) => [c, level === 'native' ? native() : none('not here')])) as never);

@@ -1,10 +1,9 @@
+import { defineCapabilities, native } from '@switchboard/core/driver';
+import { createConsumer } from '../src/consumer';
+import { createDelivery } from '../src/delivery';
 import {
   backoffDelay,
-  createConsumer,
-  createDelivery,
-  defineCapabilities,
   CAPABILITIES,
-  native,
   MemoryDedupStore,
   retry,
   SwitchboardError,

@@ -1,4 +1,6 @@
-import { resolveConsumerOptions, SwitchboardError, validateSendOptions, z, validateOptions } from '@switchboard/core';
+import { SwitchboardError } from '@switchboard/core';
+import { resolveConsumerOptions, validateOptions, z } from '@switchboard/core/driver';
+import { validateSendOptions } from '../src/options';
 
 const q = { kind: 'queue', name: 'orders' } as const;
 

@@ -1,16 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  createReply,
-  HEADERS,
-  SwitchboardError,
-  type Destination,
-  type Headers,
-  type NormalizedMessage,
-  type Reply,
-  type ResolvedConsumerOptions,
-  type StartPosition,
-} from '@switchboard/core';
-import type { MemoryFaults } from './faults';
+import { SwitchboardError, type Destination, type Headers, type Reply, type StartPosition } from '@switchboard/core';
+import { createReply, type NormalizedMessage, type ResolvedConsumerOptions } from '@switchboard/core/driver';
 
 /** One stored message. Offsets are dense per destination, starting at 0. */
 export interface MemoryRecord {
@@ -33,31 +23,21 @@ export interface MemoryBrokerOptions {
   retentionMessages?: number;
   /** Records older than this are dropped, default unlimited. */
   retentionMs?: number;
-  /** Sends of a message id seen within this window are confirmed but not stored again, default 120000 ms. */
+  /** Sends of a message id seen within this window are confirmed but not stored again, default 120000 ms (0: no dedup). */
   dedupWindowMs?: number;
-  /** Deliberate defects for testing the conformance suite; see {@link MemoryFaults}. */
-  faults?: MemoryFaults;
 }
 
 /** What a consumer hands the broker to receive deliveries. */
 export interface MemberSink {
-  /** Push mode: called per delivery while `pushing` is true and capacity remains. */
+  /** Called per delivery while `pushing` is true and the member holds fewer than prefetch. */
   deliver(record: MemoryRecord, attempt: number, token: number): void;
-}
-
-/** A poll that waits for deliveries. */
-interface PollWaiter {
-  remaining: number;
-  results: { record: MemoryRecord; attempt: number; token: number }[];
-  finish(): void;
 }
 
 /** A consumer's place in a group. */
 export class Member {
   pushing = false;
-  /** Unacked push deliveries held. */
+  /** Unsettled deliveries held. */
   held = 0;
-  readonly polls: PollWaiter[] = [];
   constructor(
     readonly id: number,
     readonly group: Group,
@@ -69,8 +49,6 @@ export class Member {
 interface InFlight {
   member: Member;
   token: number;
-  deadline: number;
-  viaPoll: boolean;
 }
 
 const QUEUE_GROUP = '__queue';
@@ -106,10 +84,6 @@ export class Group {
     this.committed = start;
   }
 
-  private get faults(): MemoryFaults {
-    return this.log.broker.faults;
-  }
-
   schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
@@ -121,9 +95,7 @@ export class Group {
   }
 
   private capacity(m: Member): number {
-    let c = m.polls.reduce((n, p) => n + p.remaining, 0);
-    if (m.pushing) c += this.faults.ignorePrefetch ? Infinity : Math.max(0, m.options.prefetch - m.held);
-    return c;
+    return m.pushing ? Math.max(0, m.options.prefetch - m.held) : 0;
   }
 
   private nextMember(): Member | undefined {
@@ -141,9 +113,7 @@ export class Group {
   /** Hands out everything that may go now, then arms a timer for what becomes due later. */
   pump(): void {
     const now = Date.now();
-    this.expire(now);
     const blocked = new Set<string>(this.keyHolds.keys());
-    const ignoreOrder = !!this.faults.reorderKeys;
     let member = this.nextMember();
 
     for (let i = 0; member && i < this.backlog.length; ) {
@@ -155,7 +125,7 @@ export class Group {
         continue;
       }
       const due = this.availableAt.get(offset) ?? 0;
-      if (rec.key !== undefined && blocked.has(rec.key) && !ignoreOrder) { i++; continue; }
+      if (rec.key !== undefined && blocked.has(rec.key)) { i++; continue; }
       if (due > now) {
         if (rec.key !== undefined) blocked.add(rec.key);
         i++;
@@ -176,7 +146,7 @@ export class Group {
         this.markDone(rec.offset);
         continue;
       }
-      if ((rec.key !== undefined && blocked.has(rec.key) && !ignoreOrder) || rec.availableAt > now) {
+      if ((rec.key !== undefined && blocked.has(rec.key)) || rec.availableAt > now) {
         this.enqueue(rec.offset, rec.availableAt);
         if (rec.key !== undefined) blocked.add(rec.key);
         continue;
@@ -192,22 +162,14 @@ export class Group {
     const attempt = (this.attempts.get(rec.offset) ?? 0) + 1;
     this.attempts.set(rec.offset, attempt);
     const token = ++tokens;
-    const poll = member.polls.find((p) => p.remaining > 0);
-    const atMostOnce = member.options.ackMode === 'at-most-once';
-    if (atMostOnce) {
+    if (member.options.ackMode === 'at-most-once') {
       this.markDone(rec.offset);
     } else {
-      this.inflight.set(rec.offset, { member, token, deadline: Date.now() + member.options.ackTimeoutMs, viaPoll: !!poll });
+      this.inflight.set(rec.offset, { member, token });
+      member.held++;
       if (rec.key !== undefined) this.keyHolds.set(rec.key, (this.keyHolds.get(rec.key) ?? 0) + 1);
     }
-    if (poll) {
-      poll.remaining--;
-      poll.results.push({ record: rec, attempt, token });
-      if (poll.results.length === 1 || poll.remaining === 0) queueMicrotask(() => poll.finish());
-    } else {
-      if (!atMostOnce) member.held++;
-      member.sink.deliver(rec, attempt, token);
-    }
+    member.sink.deliver(rec, attempt, token);
   }
 
   /** Removes an in-flight entry if `token` still owns it; returns it. */
@@ -215,7 +177,7 @@ export class Group {
     const f = this.inflight.get(offset);
     if (!f || f.token !== token) return undefined;
     this.inflight.delete(offset);
-    if (!f.viaPoll) f.member.held--;
+    f.member.held--;
     const rec = this.log.get(offset);
     if (rec?.key !== undefined) {
       const n = (this.keyHolds.get(rec.key) ?? 1) - 1;
@@ -227,39 +189,21 @@ export class Group {
   }
 
   ack(offset: number, token: number): void {
-    if (this.take(offset, token)) {
-      this.markDone(offset);
-      return;
-    }
-    // A late ack after the ack timeout: honour it unless another delivery of the message is out.
-    if (!this.inflight.has(offset) && !this.done.has(offset) && offset >= this.committed) {
-      const i = this.backlog.indexOf(offset);
-      if (i >= 0) {
-        this.backlog.splice(i, 1);
-        this.availableAt.delete(offset);
-        this.markDone(offset);
-      }
-    }
+    if (this.take(offset, token)) this.markDone(offset);
   }
 
-  nack(offset: number, token: number, delayMs: number | undefined, reason: string): void {
-    const f = this.take(offset, token);
-    if (!f) return;
-    this.retryOrDeadLetter(offset, f.member.options, delayMs, reason);
+  /** Delivers the message again (attempt + 1), no sooner than `delayMs` from now. */
+  retry(offset: number, token: number, delayMs: number): void {
+    if (!this.take(offset, token)) return;
+    this.enqueue(offset, delayMs > 0 ? Date.now() + delayMs : 0);
   }
 
-  reject(offset: number, token: number, reason: string): void {
-    const f = this.take(offset, token);
-    if (!f) return;
-    this.deadLetter(offset, f.member.options, `rejected: ${reason}`);
-  }
-
-  extend(offset: number, token: number, ms: number): boolean {
-    const f = this.inflight.get(offset);
-    if (!f || f.token !== token) return false;
-    f.deadline = Date.now() + ms;
-    this.arm(Date.now());
-    return true;
+  /** Stores a copy with `headers` on `to` and settles the original. */
+  deadLetter(offset: number, token: number, to: Destination, headers: Headers): void {
+    if (!this.take(offset, token)) return;
+    const rec = this.log.get(offset);
+    if (rec) this.log.broker.append(to, [{ id: rec.id, body: rec.body, key: rec.key, headers, delayMs: undefined }], { dedup: false });
+    this.markDone(offset);
   }
 
   /** Gives back a delivery no handler saw: it does not count as an attempt. */
@@ -267,41 +211,6 @@ export class Group {
     if (!this.take(offset, token)) return;
     this.attempts.set(offset, Math.max(0, (this.attempts.get(offset) ?? 1) - 1));
     this.enqueue(offset, 0);
-  }
-
-  private retryOrDeadLetter(offset: number, options: ResolvedConsumerOptions, delayMs: number | undefined, reason: string): void {
-    if (this.faults.neverRedeliverNacked) {
-      this.markDone(offset);
-      return;
-    }
-    const attempts = this.attempts.get(offset) ?? 1;
-    if (options.maxAttempts !== undefined && attempts >= options.maxAttempts) {
-      this.deadLetter(offset, options, reason);
-      return;
-    }
-    const delay = this.faults.deliverDelayedEarly ? 0 : (delayMs ?? 0);
-    this.enqueue(offset, delay > 0 ? Date.now() + delay : 0);
-  }
-
-  private deadLetter(offset: number, options: ResolvedConsumerOptions, reason: string): void {
-    const rec = this.log.get(offset);
-    if (rec) {
-      const headers: Headers = {
-        ...rec.headers,
-        [HEADERS.deadLetterReason]: reason,
-        [HEADERS.deadLetterAttempts]: String(this.attempts.get(offset) ?? 0),
-        [HEADERS.deadLetterSource]: `${this.log.destination.kind}:${this.log.destination.name}`,
-        [HEADERS.deadLetterSourceRef]: `offset:${offset}`,
-      };
-      this.log.broker.append(options.deadLetter, [
-        { id: rec.id, body: rec.body, key: rec.key, headers, delayMs: undefined },
-      ], { dedup: false });
-    }
-    if (this.faults.redeliverDeadLettered) {
-      this.enqueue(offset, 0);
-      return;
-    }
-    this.markDone(offset);
   }
 
   private enqueue(offset: number, at: number): void {
@@ -329,20 +238,9 @@ export class Group {
     this.log.maybeTrim();
   }
 
-  /** Ack timeouts: expired deliveries count as failed attempts. */
-  private expire(now: number): void {
-    if (this.inflight.size === 0) return;
-    for (const [offset, f] of this.inflight) {
-      if (f.deadline <= now) {
-        this.take(offset, f.token);
-        this.retryOrDeadLetter(offset, f.member.options, 0, `ack timeout after ${f.member.options.ackTimeoutMs} ms`);
-      }
-    }
-  }
-
+  /** Arms one timer for the next delayed message that becomes due. */
   private arm(now: number): void {
     let next = Infinity;
-    for (const f of this.inflight.values()) if (f.deadline < next) next = f.deadline;
     for (const at of this.availableAt.values()) if (at > now && at < next) next = at;
     if (this.cursor < this.log.end && this.members.some((m) => this.capacity(m) > 0)) {
       const rec = this.log.get(this.cursor);
@@ -371,42 +269,14 @@ export class Group {
     this.schedule();
   }
 
-  /** The member leaves: its unacked deliveries go back to the group (they were delivered, so attempts stand). */
+  /** The member leaves: its unsettled deliveries go back to the group (they were delivered, so attempts stand). */
   leave(member: Member): void {
     const i = this.members.indexOf(member);
     if (i >= 0) this.members.splice(i, 1);
     for (const [offset, f] of [...this.inflight]) {
       if (f.member === member && this.take(offset, f.token)) this.enqueue(offset, 0);
     }
-    for (const p of member.polls.splice(0)) p.finish();
     this.schedule();
-  }
-
-  /** Starts a poll for `member`; resolves with up to `max` records, waiting up to `waitMs` for the first. */
-  poll(member: Member, max: number, waitMs: number, signal: AbortSignal | undefined): Promise<PollWaiter['results']> {
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const waiter: PollWaiter = {
-        remaining: max,
-        results: [],
-        finish: () => {
-          const i = member.polls.indexOf(waiter);
-          if (i < 0) return;
-          member.polls.splice(i, 1);
-          if (timer) clearTimeout(timer);
-          signal?.removeEventListener('abort', waiter.finish);
-          resolve(waiter.results);
-        },
-      };
-      member.polls.push(waiter);
-      signal?.addEventListener('abort', waiter.finish, { once: true });
-      this.pump();
-      if (waiter.results.length > 0 || waitMs <= 0) {
-        queueMicrotask(waiter.finish);
-        return;
-      }
-      timer = setTimeout(waiter.finish, waitMs);
-    });
   }
 
   close(): void {
@@ -427,10 +297,6 @@ export class Log {
   private base = 0;
   readonly groups = new Map<string, Group>();
   private readonly seen = new Map<string, { until: number; offset: number }>();
-  private sent = 0;
-  /** Only kept for the reorderKeys fault. */
-  private readonly lastIndexOfKey = new Map<string, number>();
-  private readonly keyCount = new Map<string, number>();
 
   constructor(
     readonly broker: MemoryBroker,
@@ -450,18 +316,17 @@ export class Log {
   /** Stores messages; returns the offset of each (the original's offset for a deduplicated one). */
   append(messages: readonly NormalizedMessage[], opts: { dedup: boolean; replyTo?: string; correlationId?: string }): number[] {
     const now = Date.now();
-    const faults = this.broker.faults;
+    const window = this.broker.options.dedupWindowMs;
     const offsets: number[] = [];
     for (const m of messages) {
-      this.sent++;
-      if (opts.dedup && !faults.ignoreDedupWindow) {
+      if (opts.dedup && window > 0) {
         const prev = this.seen.get(m.id);
         if (prev && prev.until > now) {
           offsets.push(prev.offset);
           continue;
         }
       }
-      const delay = faults.deliverDelayedEarly ? 0 : (m.delayMs ?? 0);
+      const delay = m.delayMs ?? 0;
       const rec: MemoryRecord = {
         offset: this.end,
         id: m.id,
@@ -474,20 +339,8 @@ export class Log {
         correlationId: opts.correlationId,
       };
       offsets.push(rec.offset);
-      if (faults.dropOneIn && this.sent % faults.dropOneIn === 0) continue;
-      const prevIndex = rec.key === undefined ? undefined : this.lastIndexOfKey.get(rec.key);
-      if (faults.reorderKeys && rec.key !== undefined && prevIndex !== undefined && prevIndex >= 0 && this.records[prevIndex]?.key === rec.key && (this.keyCount.get(rec.key) ?? 0) % 2 === 1) {
-        const prev = this.records[prevIndex]!;
-        this.records[prevIndex] = { ...rec, offset: prev.offset };
-        this.records.push({ ...prev, offset: rec.offset });
-      } else {
-        this.records.push(rec);
-      }
-      if (faults.reorderKeys && rec.key !== undefined) {
-        this.lastIndexOfKey.set(rec.key, this.records.length - 1);
-        this.keyCount.set(rec.key, (this.keyCount.get(rec.key) ?? 0) + 1);
-      }
-      if (opts.dedup) this.seen.set(m.id, { until: now + this.broker.options.dedupWindowMs, offset: rec.offset });
+      this.records.push(rec);
+      if (opts.dedup && window > 0) this.seen.set(m.id, { until: now + window, offset: rec.offset });
     }
     this.sweepSeen(now);
     this.maybeTrim();
@@ -552,8 +405,7 @@ export class Log {
  * (`memory://` is the default one), so producers and consumers on separate connections meet.
  */
 export class MemoryBroker {
-  readonly options: Required<Omit<MemoryBrokerOptions, 'faults'>>;
-  readonly faults: MemoryFaults;
+  readonly options: Required<MemoryBrokerOptions>;
   private readonly logs = new Map<string, Log>();
   private readonly inboxes = new Map<string, (correlationId: string, reply: Reply) => void>();
   private members = 0;
@@ -565,7 +417,6 @@ export class MemoryBroker {
       retentionMs: options.retentionMs ?? Infinity,
       dedupWindowMs: options.dedupWindowMs ?? 120_000,
     };
-    this.faults = { ...(options.faults ?? {}) };
   }
 
   log(d: Destination): Log {

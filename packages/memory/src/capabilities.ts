@@ -1,4 +1,4 @@
-import { defineCapabilities, native, none } from '@switchboard/core';
+import { defineCapabilities, native, none } from '@switchboard/core/driver';
 
 const inProcess = 'the memory broker lives inside the process';
 
@@ -24,7 +24,7 @@ export const memoryCapabilities = defineCapabilities({
   replay: native('records are retained up to the retention limits'),
   replayFromPosition: native('by offset or by timestamp'),
   committedPosition: native(),
-  ackTimeout: native(),
+  ackTimeout: native('an ack deadline per delivery; expiry counts as a failed attempt'),
   extend: native(),
   nackDelay: native(),
   deadLetter: native(),

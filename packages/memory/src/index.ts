@@ -1,11 +1,10 @@
-import { validateOptions, z, type Connection, type ConnectOptions, type Driver, type ParsedUrl } from '@switchboard/core';
+import { parseUrl, registerDriver, type Connection } from '@switchboard/core';
+import { defineDriver, validateOptions, z, type ConnectOptions, type DriverHost, type DriverSession } from '@switchboard/core/driver';
 import { MemoryBroker, type MemoryBrokerOptions } from './broker';
-import { MemoryConnection } from './connection';
+import { memorySession } from './session';
 
 export { MemoryBroker, type MemoryBrokerOptions, type MemoryRecord } from './broker';
-export { MemoryConnection } from './connection';
 export { memoryCapabilities } from './capabilities';
-export { FAULT_NAMES, type MemoryFaults } from './faults';
 
 const brokers = new Map<string, MemoryBroker>();
 
@@ -27,27 +26,40 @@ export interface MemoryConnectOptions extends MemoryBrokerOptions {
 }
 
 /**
- * Connects to an in-process broker. Brokers are created on first use and shared by name within
- * the process; options given on a later connect to an existing broker are ignored unless a
- * `broker` is passed.
+ * Opens a session on an in-process broker. Brokers are created on first use and shared by name
+ * within the process; options given on a later connect to an existing broker are ignored unless a
+ * `broker` is passed. Exported for test drivers that wrap the session (see `@switchboard/memory/testing`).
  */
-export async function connectMemory(options: MemoryConnectOptions = {}): Promise<Connection> {
+export function openMemorySession(options: MemoryConnectOptions, host: DriverHost): DriverSession {
   const name = options.name ?? 'default';
   let broker = options.broker ?? brokers.get(name);
   if (!broker) {
     broker = new MemoryBroker(options);
     brokers.set(name, broker);
   }
-  return new MemoryConnection(broker, `memory://${name === 'default' ? '' : name}`);
+  return memorySession(broker, `memory://${name === 'default' ? '' : name}`, host);
 }
 
-/** `memory://[NAME][?maxMessageBytes=&retentionMessages=&retentionMs=&dedupWindowMs=]` */
-export const driver: Driver = {
+/** Parses a `memory://` URL and its options into {@link MemoryConnectOptions}. */
+export function memoryOptionsFrom(url: ReturnType<typeof parseUrl>, options: ConnectOptions): MemoryConnectOptions {
+  const params = validateOptions(urlParams, url.params, `memory:// URL ${url.redacted}`);
+  const name = url.hosts[0]?.host ?? (url.path || 'default');
+  const { connectTimeoutMs: _timeout, ...rest } = options;
+  return { ...params, ...(rest as MemoryConnectOptions), name };
+}
+
+/** `memory://[NAME][?maxMessageBytes=&retentionMessages=&retentionMs=&dedupWindowMs=]`: the embedded default. */
+export const driver = defineDriver({
   name: 'memory',
+  displayName: 'in-process',
+  package: '@switchboard/memory',
   schemes: ['memory'],
-  async connect(url: ParsedUrl, options: ConnectOptions): Promise<Connection> {
-    const params = validateOptions(urlParams, url.params, `memory:// URL ${url.redacted}`);
-    const name = url.hosts[0]?.host ?? (url.path || 'default');
-    return connectMemory({ ...params, ...(options as MemoryConnectOptions), name });
-  },
-};
+  open: async (url, options, host) => openMemorySession(memoryOptionsFrom(url, options), host),
+});
+registerDriver(driver);
+
+/** Connects to an in-process broker (see {@link openMemorySession} for how brokers are shared). */
+export async function connectMemory(options: MemoryConnectOptions = {}): Promise<Connection> {
+  const { name, broker, ...rest } = options;
+  return driver.connect(parseUrl(`memory://${name && name !== 'default' ? name : ''}`), { ...rest, ...(broker ? { broker } : {}), ...(name ? { name } : {}) });
+}

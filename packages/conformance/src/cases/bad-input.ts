@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { connect, parseUrl } from '@switchboard/core';
+import { backendForScheme, connect, defaultPortFor, parseUrl } from '@switchboard/core';
 import type { ConformanceCase } from '../case';
 import { check, checkRejects, sleep } from '../check';
 import { Receiver } from '../receiver';
@@ -96,7 +96,7 @@ export const badInputCases: ConformanceCase[] = [
     requires: [],
     applicable: (url) => {
       const u = parseUrl(url);
-      if (u.scheme === 'memory') return 'memory:// is in-process: there is no network address to be unreachable';
+      if (backendForScheme(u.scheme) && defaultPortFor(u.scheme) === undefined) return `${u.scheme}:// is in-process: there is no network address to be unreachable`;
       return u.hosts.length > 0 ? undefined : 'the URL names no host to replace with an unreachable one';
     },
     async run(ctx) {

@@ -1,4 +1,4 @@
-import { parseUrl, SwitchboardError, type Connection, type Destination } from '@switchboard/core';
+import { defaultPortFor, parseUrl, SwitchboardError, type Connection, type Destination } from '@switchboard/core';
 import type { CaseContext, ConformanceCase } from '../case';
 import { check, checkEqual, sleep, waitUntil } from '../check';
 import { ids, Receiver } from '../receiver';
@@ -106,7 +106,7 @@ export const faultCases: ConformanceCase[] = [
     async run(ctx) {
       const u = parseUrl(ctx.url);
       const target = u.hosts[0]!;
-      const proxy = new TcpProxy(target.host, target.port ?? defaultPort(u.scheme));
+      const proxy = new TcpProxy(target.host, target.port ?? defaultPortFor(u.scheme) ?? 0);
       const port = await proxy.start();
       ctx.defer(() => proxy.close());
       const proxied = replaceHostPort(ctx.url, `127.0.0.1:${port}`);
@@ -145,10 +145,6 @@ export const faultCases: ConformanceCase[] = [
   },
 ];
 
-export function defaultPort(scheme: string): number {
-  const ports: Record<string, number> = { kafka: 9092, amqp: 5672, amqps: 5671, nats: 4222, 'nats+core': 4222, 'nats+js': 4222, 'sqs+http': 80, 'sqs+https': 443 };
-  return ports[scheme] ?? 0;
-}
 
 /** Replaces the host:port part of a URL, keeping credentials, path and query. */
 export function replaceHostPort(url: string, hostPort: string): string {

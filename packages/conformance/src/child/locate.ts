@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_DRIVER_PACKAGES, parseUrl } from '@switchboard/core';
+import { backendForScheme, parseUrl } from '@switchboard/core';
 
 /** This package's root folder (works from src/ under jest and from dist/). */
 function packageRoot(): string {
@@ -24,7 +24,7 @@ export function crashConsumerScript(): string {
 /** Where the adapter package for `url` lives, so a child process can load it. */
 export function resolveDriverPackageDir(url: string, given?: string): string {
   if (given) return given;
-  const pkg = DEFAULT_DRIVER_PACKAGES[parseUrl(url).scheme];
+  const pkg = backendForScheme(parseUrl(url).scheme)?.package;
   if (!pkg) throw new Error(`no adapter package known for ${parseUrl(url).redacted}`);
   const bases = [process.cwd(), require.main?.path, __dirname].filter((b): b is string => !!b);
   for (const base of bases) {

@@ -1,0 +1,84 @@
+import { SwitchboardError, type Destination } from '@switchboard/core';
+import { assertDestinationName, type ConsumerDriver, type DriverHost, type DriverSession, type InboundMessage } from '@switchboard/core/driver';
+import type { MemoryBroker, MemoryRecord, Member } from './broker';
+import { memoryCapabilities } from './capabilities';
+
+const NAME = /^[A-Za-z0-9._:-]+$/;
+const NAME_RULE = 'use 1-249 characters from A-Z a-z 0-9 . _ : -';
+
+/** A delivery's place in the broker: which record, and the token of this hand-out. */
+export interface MemoryHandle {
+  readonly member: Member;
+  readonly offset: number;
+  readonly token: number;
+}
+
+/**
+ * The memory backend's driver session: a publish that appends to the in-process log, reply inboxes
+ * keyed by correlation id, and a consumer driver over a group member. Everything else (producers,
+ * deliveries, ack deadlines, polling, close) is core's.
+ */
+export function memorySession(broker: MemoryBroker, url: string, host: DriverHost): DriverSession {
+  let inbox: string | undefined;
+  const replyAddress = () => (inbox ??= broker.openInbox((correlationId, reply) => void host.replies.resolve(correlationId, reply)));
+  return {
+    url,
+    capabilities: memoryCapabilities,
+    maxMessageBytes: broker.options.maxMessageBytes,
+    limitName: 'memory://',
+    checkDestination: (d) => assertDestinationName(d, NAME, 249, NAME_RULE),
+    publish: (dest, messages, { confirm }) => {
+      const offsets = broker.append(dest, messages, { dedup: true });
+      return offsets.map((o) => Promise.resolve(confirm ? `offset:${o}` : undefined));
+    },
+    request: async (dest, message, meta) => {
+      broker.append(dest, [message], { dedup: true, replyTo: replyAddress(), correlationId: meta.correlationId });
+    },
+    reply: async (replyTo, correlationId, m) => broker.reply(replyTo, correlationId, m),
+    consumer: async (source, options) => memoryConsumer(broker, source, options),
+    ensureDestination: async (d) => void broker.log(d),
+    deleteDestination: async (d) => broker.delete(d),
+    classifyError: (err) => (err instanceof SwitchboardError ? err : new SwitchboardError('internal', String(err), { cause: err })),
+    close: async () => {
+      if (inbox) broker.closeInbox(inbox);
+    },
+  };
+}
+
+function memoryConsumer(broker: MemoryBroker, source: Destination, options: Parameters<MemoryBroker['join']>[1]): ConsumerDriver<MemoryHandle> {
+  let sink: ((m: InboundMessage<MemoryHandle>) => void) | undefined;
+  const toInbound = (member: Member, rec: MemoryRecord, attempt: number, token: number): InboundMessage<MemoryHandle> => ({
+    handle: { member, offset: rec.offset, token },
+    id: rec.id,
+    body: rec.body,
+    key: rec.key,
+    headers: rec.headers,
+    attempt,
+    receipt: `offset:${rec.offset}`,
+    timestamp: new Date(rec.timestamp),
+    replyTo: rec.replyTo,
+    correlationId: rec.correlationId,
+  });
+  const member: Member = broker.join(source, options, {
+    deliver: (rec, attempt, token) => {
+      if (sink) sink(toInbound(member, rec, attempt, token));
+      else member.group.release(rec.offset, token);
+    },
+  });
+  return {
+    start(s) {
+      sink = (m) => s.deliver(m);
+      member.pushing = true;
+      member.group.schedule();
+    },
+    async stop() {
+      member.pushing = false;
+      sink = undefined;
+    },
+    ack: async (h) => h.member.group.ack(h.offset, h.token),
+    retry: async (h, delayMs) => h.member.group.retry(h.offset, h.token, delayMs),
+    deadLetter: async (h, to, headers) => h.member.group.deadLetter(h.offset, h.token, to, headers),
+    release: async (h) => h.member.group.release(h.offset, h.token),
+    close: async () => member.group.leave(member),
+  };
+}
