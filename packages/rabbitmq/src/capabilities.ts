@@ -1,4 +1,5 @@
-import { defineCapabilities, emulated, native, none, type Capabilities } from '@switchboard/core';
+import type { Capabilities } from '@switchboard/core';
+import { defineCapabilities, emulated, native, none } from '@switchboard/core/driver';
 
 /**
  * What the RabbitMQ adapter guarantees, as the conformance suite checks it. Emulations name

@@ -1,4 +1,5 @@
-import { HEADERS, type Headers, type NormalizedMessage } from '@switchboard/core';
+import { HEADERS, type Headers } from '@switchboard/core';
+import type { NormalizedMessage } from '@switchboard/core/driver';
 import type { Message, Options } from 'amqplib';
 
 /** Headers the adapter writes for itself; they never reach the application's `headers`. */
@@ -91,10 +92,4 @@ export function decodeMessage(msg: Message, fallbackId: string): DecodedMessage 
     replyTo: headerText(p.replyTo),
     correlationId: headerText(p.correlationId),
   };
-}
-
-/** The attempt header value of a raw message, for republishing (not counting the redelivered flag). */
-export function carriedAttempt(msg: Message): number {
-  const v = Number(headerText(msg.properties.headers?.[HEADERS.attempt]) ?? '1');
-  return Number.isInteger(v) && v >= 1 ? v : 1;
 }

@@ -1,12 +1,27 @@
-import { parseUrl, type Connection, type Driver } from '@switchboard/core';
-import { RabbitConnection } from './connection';
-import { resolveRabbitOptions, type RabbitMQOptions } from './options';
+import { parseUrl, registerDriver, type Connection } from '@switchboard/core';
+import { defineDriver } from '@switchboard/core/driver';
+import type { RabbitMQOptions } from './options';
+import { openRabbitSession } from './session';
 
 export { classifyError } from './classify-error';
 export { rabbitCapabilities, rabbitCapabilitiesWithoutStreams } from './capabilities';
 export { DEFAULT_MAX_MESSAGE_BYTES, resolveRabbitOptions, type RabbitMQOptions, type ResolvedRabbitMQOptions, type RabbitMQEndpoint } from './options';
 export { NAME_PATTERN, NAME_MAX, NAME_RULE, groupQueueName } from './names';
-export { RabbitConnection } from './connection';
+
+/**
+ * The RabbitMQ driver for `amqp://` and `amqps://`. Importing this package registers it, so
+ * `connect('amqp://…')` finds it; `connect(url, { drivers: [driver] })` names it explicitly.
+ */
+export const driver = defineDriver({
+  name: 'rabbitmq',
+  displayName: 'RabbitMQ',
+  package: '@switchboard/rabbitmq',
+  schemes: ['amqp', 'amqps'],
+  defaultPort: 5672,
+  open: (url, options, host) => openRabbitSession(url, options as RabbitMQOptions, host),
+});
+
+registerDriver(driver);
 
 /**
  * Connects to RabbitMQ. `url` is `amqp://[user:password@]host[:port][/vhost][?option=value...]`
@@ -15,22 +30,6 @@ export { RabbitConnection } from './connection';
  * for refused credentials, `connection` when no broker answers within `connectTimeoutMs`.
  * The password never appears in errors or in `connection.url`.
  */
-export async function connectRabbitMQ(url: string, options: RabbitMQOptions = {}): Promise<Connection> {
-  const parsed = parseUrl(url);
-  const { endpoints, options: resolved } = resolveRabbitOptions(parsed, options);
-  const c = new RabbitConnection(endpoints, resolved, parsed.redacted);
-  await c.start();
-  return c;
+export function connectRabbitMQ(url: string, options: RabbitMQOptions = {}): Promise<Connection> {
+  return driver.connect(parseUrl(url), options);
 }
-
-/** The driver `connect()` of @switchboard/core loads for `amqp://` and `amqps://`. */
-export const driver: Driver = {
-  name: 'rabbitmq',
-  schemes: ['amqp', 'amqps'],
-  async connect(parsed, options) {
-    const { endpoints, options: resolved } = resolveRabbitOptions(parsed, options as RabbitMQOptions);
-    const c = new RabbitConnection(endpoints, resolved, parsed.redacted);
-    await c.start();
-    return c;
-  },
-};

@@ -5,15 +5,15 @@ import type { RabbitMQEndpoint, ResolvedRabbitMQOptions } from './options';
 
 type Model = amqp.ChannelModel;
 
-/** Opens one AMQP connection, trying each endpoint in turn, within `timeoutMs`. */
-export async function openModel(endpoints: readonly RabbitMQEndpoint[], o: ResolvedRabbitMQOptions, timeoutMs: number, redacted: string): Promise<Model> {
+/** Opens one AMQP connection, trying each endpoint in turn, within `timeoutMs`; stops when `signal` fires. */
+export async function openModel(endpoints: readonly RabbitMQEndpoint[], o: ResolvedRabbitMQOptions, timeoutMs: number, redacted: string, signal?: AbortSignal): Promise<Model> {
   const deadline = Date.now() + timeoutMs;
   let last: SwitchboardError | undefined;
   for (const ep of endpoints) {
     const left = deadline - Date.now();
-    if (left <= 0) break;
+    if (left <= 0 || signal?.aborted) break;
     try {
-      return await connectWithin(ep, o, left);
+      return await connectWithin(ep, o, left, signal);
     } catch (err) {
       last = classifyError(err);
       if (last.code === 'auth') break;
@@ -23,13 +23,17 @@ export async function openModel(endpoints: readonly RabbitMQEndpoint[], o: Resol
   throw new SwitchboardError('connection', `cannot connect to ${redacted} within ${timeoutMs} ms`);
 }
 
-function connectWithin(ep: RabbitMQEndpoint, o: ResolvedRabbitMQOptions, timeoutMs: number): Promise<Model> {
+function connectWithin(ep: RabbitMQEndpoint, o: ResolvedRabbitMQOptions, timeoutMs: number, signal: AbortSignal | undefined): Promise<Model> {
   return new Promise<Model>((resolve, reject) => {
     let settled = false;
-    const timer = setTimeout(() => {
+    const giveUp = (err: SwitchboardError) => {
+      if (settled) return;
       settled = true;
-      reject(new SwitchboardError('connection', `no AMQP handshake with ${ep.hostname}:${ep.port} within ${timeoutMs} ms`));
-    }, timeoutMs);
+      clearTimeout(timer);
+      reject(err);
+    };
+    const timer = setTimeout(() => giveUp(new SwitchboardError('connection', `no AMQP handshake with ${ep.hostname}:${ep.port} within ${timeoutMs} ms`)), timeoutMs);
+    signal?.addEventListener('abort', () => giveUp(new SwitchboardError('connection', `gave up connecting to ${ep.hostname}:${ep.port}`)), { once: true });
     amqp
       .connect(
         { protocol: ep.protocol, hostname: ep.hostname, port: ep.port, username: ep.username, password: ep.password, vhost: ep.vhost, heartbeat: o.heartbeat },
@@ -98,8 +102,13 @@ export class Link {
     return this.closed;
   }
 
-  async start(): Promise<void> {
-    const m = await openModel(this.endpoints, this.options, this.options.connectTimeoutMs, this.redacted);
+  /** Opens the first connection within `timeoutMs`; `signal` stops trying (core's connect deadline). */
+  async start(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const m = await openModel(this.endpoints, this.options, timeoutMs, this.redacted, signal);
+    if (this.closed) {
+      await m.close().catch(() => undefined);
+      return;
+    }
     this.adopt(m);
   }
 
@@ -215,6 +224,15 @@ export class Link {
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** Resolves after `ms`, or as soon as `signal` fires. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { assertDestinationName, type Destination } from '@switchboard/core';
+import type { Destination } from '@switchboard/core';
+import { assertDestinationName } from '@switchboard/core/driver';
 
 /**
  * Destination names: letters, digits and `. _ - : /`, at most 200 characters, not starting with

@@ -1,4 +1,5 @@
-import { configurationError, validateOptions, z, type ConnectOptions, type ParsedUrl } from '@switchboard/core';
+import { configurationError, type ConnectOptions, type ParsedUrl } from '@switchboard/core';
+import { validateOptions, z } from '@switchboard/core/driver';
 
 /** RabbitMQ 4.x lowered the default `max_message_size` to 16 MiB (3.x: 128 MiB); this default is safe on both. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -96,7 +97,8 @@ export function resolveRabbitOptions(url: ParsedUrl, options: RabbitMQOptions = 
     }
   }
   const merged: Record<string, unknown> = { ...fromUrl };
-  for (const [k, v] of Object.entries(options)) if (v !== undefined) merged[k] = v;
+  // `drivers` is core's (which drivers `connect` may use), not an option of this one.
+  for (const [k, v] of Object.entries(options)) if (v !== undefined && k !== 'drivers') merged[k] = v;
   let parsed: z.output<typeof schema> = {};
   try {
     parsed = validateOptions(schema, merged, 'RabbitMQ options');

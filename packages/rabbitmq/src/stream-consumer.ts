@@ -1,71 +1,63 @@
 import type * as amqp from 'amqplib';
-import {
-  abortedError,
-  closedError,
-  createDelivery,
-  formatDestination,
-  HEADERS,
-  SwitchboardError,
-  type ConsumerParts,
-  type Delivery,
-  type Destination,
-  type PushHandle,
-  type ResolvedConsumerOptions,
-  type StartPosition,
-} from '@switchboard/core';
+import { SwitchboardError, type Destination, type Headers, type StartPosition } from '@switchboard/core';
+import type { ConsumerDriver, InboundMessage, InboundSink, ResolvedConsumerOptions } from '@switchboard/core/driver';
 import { ChannelSlot } from './channels';
 import { decodeMessage, republishOptions, SENT_AT } from './codec';
-import type { ConsumerHost } from './consumer';
+import { quietly } from './consumer';
 import { sleep, type Recoverable } from './link';
 import { offsetQueueName } from './names';
-import type { Topology } from './topology';
+import type { RabbitContext } from './session';
 
-interface Entry {
+/** One read of a stream offset; a client-side redelivery is a new entry with attempt + 1. */
+export interface StreamEntry {
   readonly ch: amqp.Channel;
   readonly msg: amqp.Message;
   readonly offset: number;
-  attempt: number;
+  readonly attempt: number;
   done: boolean;
-  timer: NodeJS.Timeout | undefined;
 }
 
 /**
- * Replay of a topic through its RabbitMQ stream (`x-queue-type: stream`). A stream is read,
- * never consumed: each reader gets every message from its start offset (`x-stream-offset`).
- * The group's committed position (the highest offset below which everything was acked) is kept in
- * a one-message durable queue `<topic>@<group>@@offset` and read back on start (AMQP 0-9-1 has no
- * server-side offset tracking). Redelivery (nack, ack timeout) is done client-side: a stream has
- * no requeue. One reader per group: members of a replaying group do not compete.
+ * The consumer driver of topic replay through the topic's RabbitMQ stream (`x-queue-type: stream`).
+ * A stream is read, never consumed: each reader gets every message from its start offset
+ * (`x-stream-offset`). The group's committed position (the highest offset below which everything
+ * was settled) is kept in a one-message durable queue `<topic>@<group>@@offset` and read back on
+ * start (AMQP 0-9-1 has no server-side offset tracking). A stream has no requeue, so `retry`
+ * redelivers client-side. One reader per group: members of a replaying group do not compete.
+ * Reading starts in `init`; what arrives before `start` (bounded by the channel's prefetch) is held.
  */
-export class StreamConsumer implements Recoverable {
+export class StreamConsumer implements ConsumerDriver<StreamEntry>, Recoverable {
   private readonly slot: ChannelSlot<amqp.Channel>;
-  private readonly buffer: Delivery[] = [];
-  private readonly entries = new Map<number, Entry>();
-  private readonly byDelivery = new WeakMap<Delivery, Entry>();
-  /** Offsets delivered in order, not yet committed. */
+  /** Offset -> its current entry, until committed. */
+  private readonly entries = new Map<number, StreamEntry>();
+  /** Offsets read in order, not yet committed. */
   private readonly order: number[] = [];
-  private push: { deliver: (d: Delivery) => void; fail: (err: unknown) => void } | undefined;
-  private pollWaiter: (() => void) | undefined;
+  /** Read (or released) while nobody was listening. */
+  private readonly held: StreamEntry[] = [];
+  private readonly offsetQueue: string;
+  private readonly atMostOnce: boolean;
+  private sink: InboundSink<StreamEntry> | undefined;
   private committed: number | undefined;
   private lastSeen: number | undefined;
   private writing: Promise<void> | undefined;
   private dirty = false;
   private closed = false;
-  private start: unknown = 'first';
+  private from: unknown = 'first';
   /** Replay by timestamp: x-stream-offset has second precision, so earlier messages of that second are skipped here. */
   private notBefore: number | undefined;
-  private readonly offsetQueue: string;
+  private reading: amqp.Channel | undefined;
+  private recovering: Promise<void> | undefined;
 
   constructor(
-    private readonly host: ConsumerHost,
+    private readonly ctx: RabbitContext,
     readonly source: Destination,
     private readonly stream: string,
-    private readonly o: ResolvedConsumerOptions,
-    private readonly topology: Topology,
+    o: ResolvedConsumerOptions,
   ) {
     this.offsetQueue = offsetQueueName(source.name, o.group);
+    this.atMostOnce = o.ackMode === 'at-most-once';
     this.slot = new ChannelSlot(
-      host.link,
+      ctx.link,
       (m) => m.createChannel(),
       async (ch) => {
         await ch.prefetch(Math.max(o.prefetch, 1), false);
@@ -74,9 +66,11 @@ export class StreamConsumer implements Recoverable {
     );
   }
 
-  async init(from: StartPosition | undefined): Promise<void> {
-    await this.topology.run((ch) => ch.assertQueue(this.offsetQueue, { durable: true, arguments: { 'x-max-length': 1 } }));
-    const saved = await this.topology.run(async (ch) => {
+  /** Reads the committed position (else starts at `from`) and begins reading. */
+  async init(from: StartPosition): Promise<void> {
+    const { topology } = this.ctx;
+    await topology.run((ch) => ch.assertQueue(this.offsetQueue, { durable: true, arguments: { 'x-max-length': 1 } }));
+    const saved = await topology.run(async (ch) => {
       const m = await ch.get(this.offsetQueue, { noAck: false });
       if (m === false) return undefined;
       ch.nack(m, false, true);
@@ -85,183 +79,124 @@ export class StreamConsumer implements Recoverable {
     });
     if (saved !== undefined) {
       this.committed = saved;
-      this.start = saved + 1;
-    } else if (from === 'earliest' || from === undefined) {
-      this.start = 'first';
+      this.from = saved + 1;
+    } else if (from === 'earliest') {
+      this.from = 'first';
     } else if (from === 'latest') {
-      this.start = 'next';
+      this.from = 'next';
     } else if ('offset' in from) {
       const n = Number(from.offset);
       if (!Number.isInteger(n) || n < 0) throw new SwitchboardError('invalid_argument', `stream offset "${from.offset}" is not a non-negative integer`);
-      this.start = n;
+      this.from = n;
     } else {
       const ms = from.timestamp instanceof Date ? from.timestamp.getTime() : from.timestamp;
-      this.start = { '!': 'timestamp', value: Math.floor(ms / 1000) - 1 };
+      this.from = { '!': 'timestamp', value: Math.floor(ms / 1000) - 1 };
       this.notBefore = ms;
     }
     await this.consume();
-    this.host.link.add(this);
+    this.ctx.link.add(this);
   }
 
   private async consume(): Promise<void> {
     const ch = await this.slot.get();
     this.reading = ch;
     try {
-      await ch.consume(this.stream, (msg) => this.onMessage(ch, msg), { noAck: false, arguments: { 'x-stream-offset': this.start } });
+      await ch.consume(this.stream, (msg) => this.onMessage(ch, msg), { noAck: false, arguments: { 'x-stream-offset': this.from } });
     } catch (err) {
       if (this.reading === ch) this.reading = undefined;
       throw err;
     }
   }
 
-  parts(): ConsumerParts {
-    return {
-      source: this.source,
-      group: this.o.group,
-      startPush: (deliver, fail) => this.startPush(deliver, fail),
-      poll: (max, waitMs, signal) => this.poll(max, waitMs, signal),
-      release: (d) => this.release(d),
-      close: () => this.close(),
-    };
-  }
-
   private onMessage(ch: amqp.Channel, msg: amqp.ConsumeMessage | null): void {
     if (!msg) {
-      this.push?.fail(new SwitchboardError('not_found', `RabbitMQ cancelled the reader of stream "${this.stream}"`));
+      this.sink?.fail(new SwitchboardError('not_found', `RabbitMQ cancelled the reader of stream "${this.stream}"`));
       return;
     }
     const offset = Number(msg.properties.headers?.['x-stream-offset']);
     if (this.lastSeen !== undefined && offset <= this.lastSeen) {
-      // Seen before a reconnect: only credit it.
-      try { ch.ack(msg); } catch { /* gone */ }
+      // Seen before a reconnect: only give the credit back.
+      quietly(() => ch.ack(msg));
       return;
     }
     this.lastSeen = offset;
     if (this.notBefore !== undefined) {
       const sentAt = Number(String(msg.properties.headers?.[SENT_AT] ?? '')) || Number(msg.properties.timestamp) * 1000;
       if (sentAt < this.notBefore) {
-        try { ch.ack(msg); } catch { /* gone */ }
+        quietly(() => ch.ack(msg));
         return;
       }
       this.notBefore = undefined;
     }
-    const e: Entry = { ch, msg, offset, attempt: 1, done: false, timer: undefined };
+    const e: StreamEntry = { ch, msg, offset, attempt: 1, done: false };
     this.entries.set(offset, e);
     this.order.push(offset);
-    this.emit(this.toDelivery(e));
+    this.handOver(e);
   }
 
-  private emit(d: Delivery): void {
-    if (this.push) this.push.deliver(d);
-    else {
-      this.buffer.push(d);
-      this.pollWaiter?.();
-    }
-  }
-
-  private toDelivery(e: Entry): Delivery {
-    const dec = decodeMessage(e.msg, `${this.stream}#${e.offset}`);
-    const atMostOnce = this.o.ackMode === 'at-most-once';
-    if (atMostOnce) this.settle(e);
-    else this.arm(e, this.o.ackTimeoutMs);
-    const d = createDelivery(
-      {
-        id: dec.id,
-        body: dec.body,
-        key: dec.key,
-        headers: dec.headers,
-        attempt: e.attempt,
-        destination: this.source.name,
-        receipt: String(e.offset),
-        timestamp: dec.timestamp,
-        replyTo: dec.replyTo,
-        correlationId: dec.correlationId,
-        preAcked: atMostOnce,
-      },
-      {
-        ack: async () => {
-          if (this.closed) return;
-          this.assertLive(e);
-          this.settle(e);
-        },
-        nack: async (delayMs, reason) => {
-          if (this.closed) return;
-          this.assertLive(e);
-          await this.retry(e, delayMs ?? 0, reason ?? `failed ${e.attempt} attempts`);
-        },
-        extend: async (ms) => {
-          this.assertLive(e);
-          this.arm(e, ms);
-        },
-        reject: async (reason) => {
-          this.assertLive(e);
-          await this.deadLetter(e, reason);
-        },
-        respond: (replyTo, corr, m) => this.host.respond(replyTo, corr, m),
-      },
-      this.host.capabilities,
-    );
-    this.byDelivery.set(d, e);
-    return d;
-  }
-
-  private assertLive(e: Entry): void {
-    if (e.done) throw new SwitchboardError('already_settled', 'the delivery is settled');
-    if (this.closed) throw closedError(`reader of ${formatDestination(this.source)}`);
-  }
-
-  private arm(e: Entry, ms: number): void {
-    if (e.timer) clearTimeout(e.timer);
-    e.timer = setTimeout(() => {
-      e.timer = undefined;
-      if (!e.done && !this.closed) void this.retry(e, 0, 'ack timeout').catch(() => undefined);
-    }, ms);
-    e.timer.unref?.();
-  }
-
-  /** Client-side redelivery: a stream has no requeue. */
-  private async retry(e: Entry, delayMs: number, reason: string): Promise<void> {
-    if (this.o.maxAttempts !== undefined && e.attempt >= this.o.maxAttempts) {
-      await this.deadLetter(e, reason);
+  /** To the sink, or held until there is one. at-most-once: settled as it is handed over. */
+  private handOver(e: StreamEntry): void {
+    if (!this.sink) {
+      this.held.push(e);
       return;
     }
-    if (e.timer) clearTimeout(e.timer);
-    e.timer = undefined;
-    const next: Entry = { ...e, attempt: e.attempt + 1, done: false, timer: undefined };
+    if (this.atMostOnce) this.settle(e);
+    this.sink.deliver(this.inbound(e));
+  }
+
+  private inbound(e: StreamEntry): InboundMessage<StreamEntry> {
+    const dec = decodeMessage(e.msg, `${this.stream}#${e.offset}`);
+    return { ...dec, handle: e, attempt: e.attempt, receipt: String(e.offset) };
+  }
+
+  start(sink: InboundSink<StreamEntry>): void {
+    this.sink = sink;
+    this.flush();
+  }
+
+  private flush(): void {
+    while (this.sink && this.held.length > 0) {
+      const e = this.held.shift()!;
+      if (!e.done && this.entries.get(e.offset) === e) this.handOver(e);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.sink = undefined;
+  }
+
+  async ack(e: StreamEntry): Promise<void> {
+    this.settle(e);
+  }
+
+  /** Client-side redelivery, a stream has no requeue: the offset stays uncommitted until settled. */
+  async retry(e: StreamEntry, delayMs: number): Promise<void> {
+    const next: StreamEntry = { ...e, attempt: e.attempt + 1, done: false };
     e.done = true;
     this.entries.set(e.offset, next);
     const again = () => {
-      if (!this.closed && !next.done) this.emit(this.toDelivery(next));
+      if (!this.closed && this.entries.get(e.offset) === next) this.handOver(next);
     };
     if (delayMs > 0) setTimeout(again, delayMs).unref?.();
     else setImmediate(again);
   }
 
-  private async deadLetter(e: Entry, reason: string): Promise<void> {
-    const target = await this.host.targetOf(this.o.deadLetter);
-    await this.host.publish(
-      target,
-      e.msg.content,
-      republishOptions(e.msg, 1, {
-        [HEADERS.deadLetterReason]: reason.slice(0, 4000),
-        [HEADERS.deadLetterAttempts]: String(e.attempt),
-        [HEADERS.deadLetterSource]: formatDestination(this.source),
-        [HEADERS.deadLetterSourceRef]: String(e.offset),
-      }),
-    );
-    this.settle(this.entries.get(e.offset) ?? e);
+  async deadLetter(e: StreamEntry, to: Destination, headers: Headers): Promise<void> {
+    await this.ctx.publish(await this.ctx.targetOf(to), e.msg.content, republishOptions(e.msg, 1, headers));
+    this.settle(e);
+  }
+
+  /** Not handled: held for the next reader of this consumer, without counting an attempt. */
+  async release(e: StreamEntry): Promise<void> {
+    if (this.closed || e.done) return;
+    this.held.unshift(e);
+    if (this.sink) setImmediate(() => this.flush());
   }
 
   /** Done with an offset: give the channel its credit back and advance the committed position. */
-  private settle(e: Entry): void {
-    if (e.timer) clearTimeout(e.timer);
-    e.timer = undefined;
+  private settle(e: StreamEntry): void {
     e.done = true;
-    const cur = this.entries.get(e.offset);
-    if (cur && cur !== e) cur.done = true;
-    if (e.ch === this.slot.peek()) {
-      try { e.ch.ack(e.msg); } catch { /* gone */ }
-    }
+    if (e.ch === this.slot.peek()) quietly(() => e.ch.ack(e.msg));
     let advanced = false;
     while (this.order.length > 0) {
       const first = this.entries.get(this.order[0]!);
@@ -283,48 +218,11 @@ export class StreamConsumer implements Recoverable {
         this.dirty = false;
         const value = this.committed;
         if (value === undefined) break;
-        await this.host.publish({ exchange: '', routingKey: this.offsetQueue }, Buffer.from(String(value)), { persistent: true }).catch(() => undefined);
+        await this.ctx.publish({ exchange: '', routingKey: this.offsetQueue }, Buffer.from(String(value)), { persistent: true }).catch(() => undefined);
       } while (this.dirty);
     })().finally(() => {
       this.writing = undefined;
     });
-  }
-
-  private startPush(deliver: (d: Delivery) => void, fail: (err: unknown) => void): PushHandle {
-    this.push = { deliver, fail };
-    for (const d of this.buffer.splice(0)) deliver(d);
-    return {
-      stop: async () => {
-        this.push = undefined;
-      },
-    };
-  }
-
-  private async poll(max: number, waitMs: number, signal: AbortSignal | undefined): Promise<Delivery[]> {
-    const deadline = Date.now() + waitMs;
-    for (;;) {
-      if (this.buffer.length > 0) return this.buffer.splice(0, max);
-      const left = deadline - Date.now();
-      if (left <= 0) return [];
-      if (signal?.aborted) throw abortedError(signal);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(done, left);
-        function done() {
-          clearTimeout(t);
-          resolve();
-        }
-        this.pollWaiter = done;
-        signal?.addEventListener('abort', done, { once: true });
-      });
-      this.pollWaiter = undefined;
-    }
-  }
-
-  private async release(d: Delivery): Promise<void> {
-    const e = this.byDelivery.get(d);
-    if (!e || e.done) return;
-    // Not handled: keep it for the next reader of this consumer (buffer), without counting an attempt.
-    if (!this.closed) this.buffer.unshift(d);
   }
 
   /** The reader's channel died on its own: read again from the committed position on a new channel. */
@@ -332,7 +230,7 @@ export class StreamConsumer implements Recoverable {
     if (this.closed) return;
     this.lost();
     void (async () => {
-      for (let i = 0; !this.closed && this.host.link.isOpen; i++) {
+      for (let i = 0; !this.closed && this.ctx.link.isOpen; i++) {
         try {
           await this.recover();
           return;
@@ -344,18 +242,14 @@ export class StreamConsumer implements Recoverable {
   }
 
   lost(): void {
-    for (const e of this.entries.values()) if (e.timer) clearTimeout(e.timer);
     // Unsettled offsets are read again after the reconnect, from the committed position.
     this.entries.clear();
     this.order.length = 0;
-    this.buffer.length = 0;
+    this.held.length = 0;
     this.lastSeen = this.committed;
-    this.start = this.committed === undefined ? this.start : this.committed + 1;
+    this.from = this.committed === undefined ? this.from : this.committed + 1;
     this.slot.reset();
   }
-
-  private recovering: Promise<void> | undefined;
-  private reading: amqp.Channel | undefined;
 
   /** Reads again from the committed position on a new channel; concurrent calls share one attempt. */
   recover(): Promise<void> {
@@ -372,10 +266,9 @@ export class StreamConsumer implements Recoverable {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.push = undefined;
-    this.host.link.remove(this);
-    this.host.forgetConsumer(this as never);
-    for (const e of this.entries.values()) if (e.timer) clearTimeout(e.timer);
+    this.sink = undefined;
+    this.held.length = 0;
+    this.ctx.link.remove(this);
     for (let i = 0; i < 50 && this.writing; i++) await Promise.race([this.writing, sleep(100)]);
     await this.slot.close();
   }

@@ -1,0 +1,167 @@
+import type * as amqp from 'amqplib';
+import { requireCapability, SwitchboardError, type ParsedUrl } from '@switchboard/core';
+import { createReply, type ConsumerDriver, type DriverHost, type DriverSession, type NormalizedMessage, type ResolvedConsumerOptions } from '@switchboard/core/driver';
+import type { Destination } from '@switchboard/core';
+import { rabbitCapabilities, rabbitCapabilitiesWithoutStreams } from './capabilities';
+import { ChannelSlot, Publisher } from './channels';
+import { classifyError } from './classify-error';
+import { decodeMessage, publishOptions } from './codec';
+import { QueueConsumer } from './consumer';
+import { Link } from './link';
+import { assertRabbitName, streamQueueName } from './names';
+import { resolveRabbitOptions, type RabbitMQOptions, type ResolvedRabbitMQOptions } from './options';
+import { StreamConsumer } from './stream-consumer';
+import { Topology, type Target } from './topology';
+
+const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
+
+/** What the consumers of a session share with it. */
+export interface RabbitContext {
+  readonly link: Link;
+  readonly options: ResolvedRabbitMQOptions;
+  readonly topology: Topology;
+  /** Publishes with a confirm; resolves the broker reference. */
+  publish(target: Target, content: Buffer, options: amqp.Options.Publish): Promise<string | undefined>;
+  /** Resolves (and provisions) where messages for a destination go. */
+  targetOf(d: Destination): Promise<Target>;
+}
+
+/**
+ * Opens the broker half of a RabbitMQ connection: one AMQP connection (reconnected by the
+ * adapter), a confirm channel for publishing, a channel for topology, one for direct reply-to
+ * (requests are published on it, since RabbitMQ returns replies only to the channel that consumes
+ * `amq.rabbitmq.reply-to`), and one channel per consumer. Core builds the public Connection on it.
+ */
+export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, host: DriverHost): Promise<DriverSession> {
+  const { endpoints, options } = resolveRabbitOptions(url, raw);
+  const link = new Link(endpoints, options, url.redacted);
+  const topology = new Topology(link);
+  const publisher = new Publisher(link);
+  const capabilities = options.streams ? rabbitCapabilities : rabbitCapabilitiesWithoutStreams;
+
+  const targetOf = async (d: Destination): Promise<Target> => {
+    if (d.kind === 'queue') {
+      await topology.queue(d.name);
+      return { exchange: '', routingKey: d.name };
+    }
+    if (options.streams) await topology.stream(d.name, options.streamRetentionMs);
+    else await topology.topic(d.name);
+    return { exchange: d.name, routingKey: '' };
+  };
+  const ctx: RabbitContext = {
+    link,
+    options,
+    topology,
+    targetOf,
+    publish: (t, content, o) => publisher.publish(t.exchange, t.routingKey, content, o, true),
+  };
+
+  // Requests waiting on the reply channel, with their deadlines: replies come back only to that
+  // channel, so when it dies (or the connection does) they fail at once instead of timing out.
+  const waiting = new Map<string, number>();
+  const repliesLost = () => {
+    const err = new SwitchboardError('connection', 'the RabbitMQ channel of this request was lost before the reply arrived');
+    for (const id of [...waiting.keys()]) host.replies.reject(id, err);
+    waiting.clear();
+  };
+  const onReply = (msg: amqp.ConsumeMessage | null) => {
+    if (!msg) return;
+    const dec = decodeMessage(msg, '');
+    if (!dec.correlationId) return;
+    waiting.delete(dec.correlationId);
+    host.replies.resolve(dec.correlationId, createReply(dec.body, dec.headers, dec.correlationId));
+  };
+  const replySlot = new ChannelSlot(
+    link,
+    (m) => m.createChannel(),
+    async (ch) => {
+      await ch.consume(DIRECT_REPLY_TO, onReply, { noAck: true });
+    },
+    repliesLost,
+  );
+  link.add({ lost: repliesLost, recover: async () => undefined });
+
+  await link.start(host.connectTimeoutMs, host.signal);
+
+  return {
+    url: url.redacted,
+    capabilities,
+    maxMessageBytes: options.maxMessageBytes,
+    limitName: 'RabbitMQ (max_message_size)',
+    checkDestination: assertRabbitName,
+    classifyError,
+
+    publish(dest, messages, { confirm, signal }) {
+      const target = targetOf(dest);
+      target.catch(() => undefined);
+      return messages.map(async (m) => {
+        let to = await target;
+        if (m.delayMs !== undefined && m.delayMs > 0) to = { exchange: '', routingKey: await topology.delay(to, m.delayMs) };
+        return publisher.publish(to.exchange, to.routingKey, content(m), publishOptions(m), confirm, signal);
+      });
+    },
+
+    async request(dest, m, meta) {
+      const started = Date.now();
+      const target = await targetOf(dest);
+      const ch = await replySlot.get(meta.timeoutMs, meta.signal);
+      const left = Math.max(1, meta.timeoutMs - (Date.now() - started));
+      const now = Date.now();
+      if (waiting.size > 1000) for (const [id, until] of waiting) if (until < now) waiting.delete(id);
+      waiting.set(meta.correlationId, now + left);
+      try {
+        ch.publish(target.exchange, target.routingKey, content(m), publishOptions(m, { replyTo: DIRECT_REPLY_TO, correlationId: meta.correlationId, expiration: Math.ceil(left) }));
+      } catch (err) {
+        waiting.delete(meta.correlationId);
+        throw err;
+      }
+    },
+
+    async reply(replyTo, correlationId, m) {
+      await publisher.publish('', replyTo, content(m), publishOptions(m, correlationId === undefined ? {} : { correlationId }), true);
+    },
+
+    async consumer(source, o: ResolvedConsumerOptions): Promise<ConsumerDriver<unknown>> {
+      if (o.filter && Object.keys(o.filter).length > 0) {
+        if (source.kind === 'queue') throw new SwitchboardError('invalid_argument', 'a header filter applies to topic subscriptions; a queue delivers everything it holds');
+        for (const k of Object.keys(o.filter)) {
+          if (k.startsWith('x-')) throw new SwitchboardError('invalid_argument', `filter header "${k}": RabbitMQ's headers exchange ignores headers starting with "x-"`);
+        }
+      }
+      if (source.kind === 'topic' && o.from !== 'latest') {
+        requireCapability(capabilities, typeof o.from === 'string' ? 'replay' : 'replayFromPosition');
+        const stream = await topology.stream(source.name, options.streamRetentionMs);
+        const sc = new StreamConsumer(ctx, source, stream, o);
+        await sc.init(o.from);
+        return sc as ConsumerDriver<unknown>;
+      }
+      const queue = source.kind === 'queue' ? (await targetOf(source), source.name) : await topology.group(source.name, o.group, o.filter);
+      const qc = new QueueConsumer(ctx, queue, o);
+      await qc.init();
+      return qc as ConsumerDriver<unknown>;
+    },
+
+    async ensureDestination(dest, o) {
+      if (dest.kind === 'topic' && o?.retentionMs !== undefined && options.streams) await topology.stream(dest.name, o.retentionMs);
+      await targetOf(dest);
+    },
+
+    async deleteDestination(dest) {
+      if (dest.kind === 'queue') {
+        await topology.run((ch) => ch.deleteQueue(dest.name));
+        topology.forget(`q:${dest.name}`);
+        return;
+      }
+      await topology.run((ch) => ch.deleteExchange(dest.name));
+      await topology.run((ch) => ch.deleteQueue(streamQueueName(dest.name)));
+      topology.forget(`x:${dest.name}`);
+      topology.forget(`s:${streamQueueName(dest.name)}`);
+    },
+
+    close: () => link.close(),
+  };
+}
+
+function content(m: NormalizedMessage): Buffer {
+  return Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength);
+}
