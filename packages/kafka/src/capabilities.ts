@@ -1,4 +1,5 @@
-import { defineCapabilities, emulated, native, none, type Capabilities } from '@switchboard/core';
+import type { Capabilities } from '@switchboard/core';
+import { defineCapabilities, emulated, native, none } from '@switchboard/core/driver';
 
 /**
  * What kafka:// does. Kafka is a partitioned log with one committed position per group and

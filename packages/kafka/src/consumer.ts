@@ -1,48 +1,30 @@
-import {
-  abortedError,
-  closedError,
-  createConsumer,
-  createDelivery,
-  HEADERS,
-  SwitchboardError,
-  type Consumer,
-  type Delivery,
-  type DeliverySettler,
-  type Destination,
-  type NormalizedMessage,
-  type ResolvedConsumerOptions,
-} from '@switchboard/core';
+import { abortedError, HEADERS, SwitchboardError, type Destination, type Headers } from '@switchboard/core';
+import type { ConsumerDriver, InboundMessage, InboundSink, NormalizedMessage, ResolvedConsumerOptions } from '@switchboard/core/driver';
 import type { Consumer as KafkaConsumer, EachBatchPayload } from 'kafkajs';
 import { classifyError } from './classify-error';
-import type { KafkaConnection } from './connection';
 import { groupId, parseRef, retryTopic } from './naming';
-import { consumerConfig } from './options';
 import { PartitionTracker } from './offset-tracker';
-import { retrying } from './retrying';
+import { consumerConfig } from './options';
 import { decodeRecord, KAFKA_HEADERS, type KafkaRecord } from './records';
+import { retrying } from './retrying';
+import type { KafkaClient } from './session';
 
-/** A Switchboard consumer over kafkajs, with the promise that settles when it closed. */
-export type KafkaConsumerCore = Consumer;
-
-interface Entry {
-  rec: KafkaRecord;
+/** A fetched record while this member holds it: the handle core gives back on every settle. */
+export interface KafkaEntry {
+  readonly rec: KafkaRecord;
+  /** buffered: fetched, not handed to core; out: handed to core; done: settled (its offset may be committed). */
   state: 'buffered' | 'out' | 'done';
-  delivery?: Delivery;
-  timer?: NodeJS.Timeout;
-  /** The ack deadline passed and the record was re-published: a late ack cannot undo that. */
-  expired?: boolean;
-  /** The partition went to another member, which will deliver the record again. */
+  /** The partition went to another member, which will deliver the record again: settles do nothing. */
   revoked?: boolean;
-  settling?: boolean;
+  /** It was handed to core at least once: a copy re-published at close counts a new attempt. */
+  handed?: boolean;
+  /** A retry or dead letter is being published for it. */
+  settling?: Promise<void>;
 }
 
 /** Consecutive self-restarts after crashes kafkajs does not recover from, before the subscription fails. */
 const MAX_RESTARTS = 5;
 
-/** How long close() waits for handed-out deliveries to be settled before it gives them back. */
-const CLOSE_GRACE_MS = 1000;
-
-let instances = 0;
 const DEBUG = process.env.SB_KAFKA_DEBUG === '1';
 const debug = (...a: unknown[]) => {
   if (DEBUG) process.stderr.write(`[sb-kafka ${new Date().toISOString().slice(11, 23)}] ${a.join(' ')}\n`);
@@ -53,97 +35,93 @@ const entryKey = (r: KafkaRecord) => `${r.topic}\u0000${r.partition}\u0000${r.of
 const REBALANCE_TYPES = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'NOT_COORDINATOR', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'COORDINATOR_NOT_AVAILABLE']);
 
 /**
- * Creates a consumer that is ready when it resolves: the group is joined, partitions are assigned,
- * and a new group's start positions are resolved and committed, so nothing sent afterwards is missed.
+ * Joins the Kafka consumer group of `options.group` on `source` and resolves once it is ready: the
+ * group is joined, partitions are assigned, and a new group's start positions are resolved and
+ * committed, so nothing sent afterwards is missed. Core builds the public Consumer on the result
+ * and emulates the ack deadline and `extend`; this driver does what is Kafka's own: per-partition
+ * offset tracking and commits, pausing partitions at prefetch and for delays, retries and dead
+ * letters as records appended to the group's retry topic and the dead-letter topic.
  */
-export async function createKafkaConsumer(conn: KafkaConnection, source: Destination, options: ResolvedConsumerOptions, onClosed: () => void): Promise<Consumer> {
-  const core = new ConsumerCore(conn, source, options, onClosed);
+export async function openKafkaConsumer(client: KafkaClient, source: Destination, options: ResolvedConsumerOptions): Promise<ConsumerDriver<KafkaEntry>> {
+  const c = new KafkaConsumerDriver(client, source, options);
   try {
-    await core.start();
+    await c.begin();
   } catch (err) {
-    await core.shutdown().catch(() => undefined);
+    await c.close().catch(() => undefined);
     throw err instanceof SwitchboardError ? err : classifyError(err);
   }
-  return createConsumer({
-    source,
-    group: options.group,
-    startPush: (deliver, fail) => core.startPush(deliver, fail),
-    poll: (max, waitMs, signal) => core.poll(max, waitMs, signal),
-    release: (d) => core.release(d),
-    close: () => core.shutdown(),
-  });
+  return c;
 }
 
-class ConsumerCore {
-  readonly gid: string;
-  readonly retry: string;
+class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
+  private readonly gid: string;
+  private readonly retryTopic: string;
+  private readonly atMostOnce: boolean;
   private kc: KafkaConsumer | undefined;
   private readonly trackers = new Map<string, PartitionTracker>();
   private assigned = new Set<string>();
-  private buffered: Entry[] = [];
-  private readonly out = new Map<string, Entry>();
-  private readonly byDelivery = new WeakMap<Delivery, Entry>();
+  private buffered: KafkaEntry[] = [];
+  private readonly out = new Map<string, KafkaEntry>();
   private readonly capacityPaused = new Set<string>();
   private readonly delayPaused = new Map<string, NodeJS.Timeout>();
-  private sink: ((d: Delivery) => void) | undefined;
-  private failSink: ((err: unknown) => void) | undefined;
-  private readonly waiters = new Set<() => void>();
+  private sink: InboundSink<KafkaEntry> | undefined;
+  private pushing = false;
+  private drainScheduled = false;
+  private failure: unknown;
   private initialSeeks: Map<number, number> | undefined;
   private closing = false;
   private closed = false;
-  private shutdownP: Promise<void> | undefined;
+  private closeP: Promise<void> | undefined;
   private committing: Promise<void> | undefined;
   private commitWanted = false;
   private ready!: { resolve: () => void; reject: (e: unknown) => void; done: boolean };
-  private readyP!: Promise<void>;
   private inBatch: Promise<void> | undefined;
   private restarts = 0;
   /** Whether the kafkajs runner is running: it silently drops commits while it is not. */
   private kRunning = false;
   private pendingInitial: (() => void) | undefined;
-  private readonly iid = ++instances;
 
   constructor(
-    private readonly conn: KafkaConnection,
-    readonly source: Destination,
+    private readonly client: KafkaClient,
+    private readonly source: Destination,
     private readonly opts: ResolvedConsumerOptions,
-    private readonly onClosed: () => void,
   ) {
     this.gid = groupId(source, opts.group);
-    this.retry = retryTopic(source, opts.group);
+    this.retryTopic = retryTopic(source, opts.group);
+    this.atMostOnce = opts.ackMode === 'at-most-once';
   }
 
   private get held(): number {
     return this.buffered.length + this.out.size;
   }
 
-  async start(): Promise<void> {
+  /** Joins the group; resolves once ready (see {@link openKafkaConsumer}). */
+  async begin(): Promise<void> {
     const signal = this.opts.signal;
-    if (signal?.aborted) throw abortedError(signal);
-    const o = this.conn.options;
-    await this.conn.topics.ensure([this.source.name, this.retry]);
+    const o = this.client.options;
+    await this.client.topics.ensure([this.source.name, this.retryTopic]);
     this.initialSeeks = await retrying(() => this.resolveStart());
-    debug(this.gid, this.iid, 'start seeks', JSON.stringify([...this.initialSeeks]));
+    debug(this.gid, 'start seeks', JSON.stringify([...this.initialSeeks]));
     if (this.initialSeeks.size === 0) this.initialSeeks = undefined;
-
-    this.readyP = new Promise<void>((resolve, reject) => {
+    const readyP = new Promise<void>((resolve, reject) => {
       this.ready = { resolve, reject, done: false };
     });
-    this.readyP.catch(() => undefined);
+    readyP.catch(() => undefined);
     await this.run();
     const limit = Math.max(30_000, o.sessionTimeoutMs + o.rebalanceTimeoutMs);
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     try {
       await Promise.race([
-        this.readyP,
+        readyP,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new SwitchboardError('timeout', `kafka: group ${this.gid} did not assign partitions within ${limit} ms`)), limit);
         }),
         new Promise<never>((_, reject) => {
           if (!signal) return;
           onAbort = () => reject(abortedError(signal));
-          signal.addEventListener('abort', onAbort, { once: true });
+          if (signal.aborted) onAbort();
+          else signal.addEventListener('abort', onAbort, { once: true });
         }),
       ]);
     } finally {
@@ -154,7 +132,7 @@ class ConsumerCore {
 
   /** Creates, connects and runs the kafkajs consumer (again after a crash kafkajs does not restart). */
   private async run(): Promise<void> {
-    const kc = this.conn.kafka.consumer(consumerConfig(this.conn.options, this.gid));
+    const kc = this.client.kafka.consumer(consumerConfig(this.client.options, this.gid));
     this.kc = kc;
     kc.on(kc.events.GROUP_JOIN, (e) => {
       if (this.kc !== kc) return;
@@ -173,13 +151,6 @@ class ConsumerCore {
     };
     kc.on(kc.events.STOP, stopped);
     kc.on(kc.events.DISCONNECT, stopped);
-    if (DEBUG) {
-      let n = 0;
-      kc.on(kc.events.FETCH, (e) => {
-        if (n++ % 20 === 0) debug(this.gid, this.iid, 'fetch#', n, JSON.stringify(e.payload));
-      });
-      kc.on(kc.events.START_BATCH_PROCESS, (e) => debug(this.gid, this.iid, 'start batch', JSON.stringify(e.payload)));
-    }
     kc.on(kc.events.CRASH, (e) => {
       if (this.kc === kc) this.kRunning = false;
       if (e.payload.restart || this.closing || this.kc !== kc) return;
@@ -191,7 +162,7 @@ class ConsumerCore {
       // kafkajs gives up on errors it deems fatal; a broker restart can cause some. Start over a
       // few times (positions come from the committed offsets) before failing the subscription.
       if (this.restarts++ >= MAX_RESTARTS) {
-        this.failSink?.(err);
+        this.fail(err);
         return;
       }
       const timer = setTimeout(() => {
@@ -200,14 +171,14 @@ class ConsumerCore {
           .disconnect()
           .catch(() => undefined)
           .then(() => (this.closing ? undefined : this.run()))
-          .catch((e2: unknown) => this.failSink?.(classifyError(e2)));
+          .catch((e2: unknown) => this.fail(classifyError(e2)));
       }, 1000 * this.restarts);
       timer.unref();
     });
     await kc.connect();
     const fromBeginning = this.source.kind === 'queue' || this.opts.from !== 'latest';
     await kc.subscribe({ topics: [this.source.name], fromBeginning });
-    await kc.subscribe({ topics: [this.retry], fromBeginning: true });
+    await kc.subscribe({ topics: [this.retryTopic], fromBeginning: true });
     await kc.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -222,9 +193,14 @@ class ConsumerCore {
     });
   }
 
+  private fail(err: unknown): void {
+    this.failure = err;
+    this.sink?.fail(err);
+  }
+
   /** Start offsets for the source partitions this group has no committed offset for. */
   private async resolveStart(): Promise<Map<number, number>> {
-    const admin = this.conn.kadmin;
+    const admin = this.client.admin;
     const topic = this.source.name;
     const seeks = new Map<number, number>();
     const committed = await admin.fetchOffsets({ groupId: this.gid, topics: [topic] });
@@ -232,10 +208,6 @@ class ConsumerCore {
     if (open.length === 0) return seeks;
     const marks = await admin.fetchTopicOffsets(topic);
     const lowHigh = new Map(marks.map((m) => [m.partition, { low: Number(m.low), high: Number(m.high) }]));
-    const clamp = (p: number, v: number) => {
-      const lh = lowHigh.get(p) ?? { low: 0, high: 0 };
-      return Math.min(Math.max(v, lh.low), lh.high);
-    };
     const from = this.source.kind === 'queue' ? 'earliest' : this.opts.from;
     let byTime: Map<number, number> | undefined;
     if (typeof from === 'object' && 'timestamp' in from) {
@@ -256,13 +228,13 @@ class ConsumerCore {
       else if (byTime) v = byTime.get(p) ?? lh.high;
       else if (ref) v = ref.partition === undefined || ref.partition === p ? ref.offset : lh.low;
       else v = lh.high;
-      seeks.set(p, clamp(p, v < 0 ? lh.high : v));
+      seeks.set(p, Math.min(Math.max(v < 0 ? lh.high : v, lh.low), lh.high));
     }
     return seeks;
   }
 
   private onJoin(assignment: Record<string, number[]>): void {
-    debug(this.gid, this.iid, 'join', JSON.stringify(assignment), 'seeks', JSON.stringify([...(this.initialSeeks ?? [])]));
+    debug(this.gid, 'join', JSON.stringify(assignment), 'seeks', JSON.stringify([...(this.initialSeeks ?? [])]));
     const now = new Set<string>();
     for (const [topic, parts] of Object.entries(assignment)) for (const p of parts) now.add(tpKey(topic, p));
     for (const tp of this.assigned) if (!now.has(tp)) this.dropPartition(tp);
@@ -275,6 +247,11 @@ class ConsumerCore {
       kc.pause([{ topic: topic!, partitions: [Number(p)] }]);
     }
     const seeks = this.initialSeeks;
+    const markReady = () => {
+      if (this.ready.done) return;
+      this.ready.done = true;
+      this.ready.resolve();
+    };
     if (seeks) {
       const commits: { topic: string; partition: number; offset: string }[] = [];
       for (const p of assignment[this.source.name] ?? []) {
@@ -284,12 +261,9 @@ class ConsumerCore {
         commits.push({ topic: this.source.name, partition: p, offset: String(off) });
       }
       const finish = () => {
-        debug(this.gid, this.iid, 'initial commit done', JSON.stringify(commits));
+        debug(this.gid, 'initial commit done', JSON.stringify(commits));
         this.initialSeeks = undefined;
-        if (!this.ready.done) {
-          this.ready.done = true;
-          this.ready.resolve();
-        }
+        markReady();
       };
       if (commits.length === 0) finish();
       else {
@@ -297,16 +271,13 @@ class ConsumerCore {
         // join of a run), so the commit waits for the first fetch of this run when needed.
         this.pendingInitial = () => {
           kc.commitOffsets(commits).then(finish, (e: unknown) => {
-            debug(this.gid, this.iid, 'initial commit failed', String(e));
             // A rebalance overtook the commit: the next join applies the seeks again.
+            debug(this.gid, 'initial commit failed', String(e));
           });
         };
         if (this.kRunning) this.flushInitial();
       }
-    } else if (!this.ready.done) {
-      this.ready.done = true;
-      this.ready.resolve();
-    }
+    } else markReady();
     void this.requestCommit();
   }
 
@@ -326,7 +297,6 @@ class ConsumerCore {
     for (const [k, e] of this.out) {
       if (tpKey(e.rec.topic, e.rec.partition) !== tp) continue;
       e.revoked = true;
-      clearTimeout(e.timer);
       this.out.delete(k);
     }
   }
@@ -344,10 +314,9 @@ class ConsumerCore {
   private async eachBatch({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     const tp = tpKey(topic, partition);
-    debug(this.gid, this.iid, 'batch', topic, partition, batch.firstOffset(), batch.lastOffset(), batch.messages.length, 'assigned', this.assigned.has(tp), 'paused', this.isPaused(tp), 'held', this.held);
+    debug(this.gid, 'batch', topic, partition, batch.firstOffset(), batch.lastOffset(), batch.messages.length, 'paused', this.isPaused(tp), 'held', this.held);
     const tracker = this.tracker(tp);
     const kc = this.kc!;
-    const atMostOnce = this.opts.ackMode === 'at-most-once';
     const early: KafkaRecord[] = [];
     for (const m of batch.messages) {
       if (this.closing || !isRunning() || isStale() || this.isPaused(tp) || !this.assigned.has(tp)) break;
@@ -358,7 +327,7 @@ class ConsumerCore {
       }
       const rec = decodeRecord(topic, partition, m);
       if (rec.notBefore !== undefined && rec.notBefore > Date.now()) {
-        if (topic === this.retry) {
+        if (topic === this.retryTopic) {
           this.pauseUntil(tp, rec.notBefore);
           break;
         }
@@ -389,14 +358,14 @@ class ConsumerCore {
       }
       tracker.add(offset);
       resolveOffset(m.offset);
-      if (atMostOnce) {
+      if (this.atMostOnce) {
         tracker.finish(offset);
         early.push(rec);
       } else this.accept({ rec, state: 'buffered' });
     }
     if (early.length > 0) {
-      // At-most-once: the offsets are committed before any handler sees the records. When the
-      // commit did not go through (a rebalance took the partition), they are not handed out.
+      // At-most-once: the offsets are committed before core sees the records. When the commit did
+      // not go through (a rebalance took the partition), they are not handed out.
       await this.requestCommit();
       const t = this.trackers.get(tp);
       if (!t || !this.assigned.has(tp) || t.committed < early[early.length - 1]!.offset + 1) return;
@@ -412,10 +381,13 @@ class ConsumerCore {
     this.kc!.pause([tpObj]);
     this.delayPaused.set(
       tp,
-      setTimeout(() => {
-        this.delayPaused.delete(tp);
-        if (!this.capacityPaused.has(tp) && !this.closing) this.kc?.resume([tpObj]);
-      }, Math.max(0, due - Date.now())),
+      setTimeout(
+        () => {
+          this.delayPaused.delete(tp);
+          if (!this.capacityPaused.has(tp) && !this.closing) this.kc?.resume([tpObj]);
+        },
+        Math.max(0, due - Date.now()),
+      ),
     );
   }
 
@@ -429,116 +401,111 @@ class ConsumerCore {
     }
   }
 
-  /** A fetched record enters the consumer: straight to the subscriber, or buffered for poll. */
-  private accept(e: Entry): void {
-    if (this.sink) {
-      this.sink(this.handOut(e));
-      return;
-    }
+  /** A fetched record enters this member: straight to core while it takes them, else buffered. */
+  private accept(e: KafkaEntry): void {
     this.buffered.push(e);
-    for (const w of [...this.waiters]) w();
+    this.drain();
   }
 
-  private handOut(e: Entry): Delivery {
+  /** Hands buffered records to core while it takes them (as many as were buffered: a record core gives back waits). */
+  private drain(): void {
+    for (let n = this.buffered.length; n > 0 && this.pushing && this.buffered.length > 0; n--) this.handOut(this.buffered.shift()!);
+  }
+
+  private handOut(e: KafkaEntry): void {
     const rec = e.rec;
-    const atMostOnce = this.opts.ackMode === 'at-most-once';
-    const settler: DeliverySettler = {
-      ack: () => this.settle(e, 'ack'),
-      nack: (delayMs, reason) => this.settle(e, 'nack', delayMs, reason),
-      reject: (reason) => this.settle(e, 'reject', undefined, reason),
-      extend: async (ms) => {
-        if (this.closed) throw closedError('kafka consumer');
-        if (e.expired) throw this.expiredError(e);
-        if (e.state === 'out' && !e.settling) this.arm(e, ms);
-      },
-      respond: (replyTo, correlationId, m) => this.conn.internal.reply(replyTo, correlationId, m),
-    };
-    const d = createDelivery(
-      {
-        id: rec.id,
-        body: rec.value,
-        key: rec.key,
-        headers: rec.headers,
-        attempt: rec.attempt,
-        destination: this.source.name,
-        receipt: rec.originRef,
-        timestamp: rec.timestamp,
-        replyTo: rec.rawHeaders[HEADERS.replyTo],
-        correlationId: rec.rawHeaders[HEADERS.correlationId],
-        preAcked: atMostOnce,
-      },
-      settler,
-      this.conn.capabilities,
-    );
     e.state = 'out';
-    e.delivery = d;
-    this.byDelivery.set(d, e);
-    this.out.set(entryKey(rec), e);
-    if (atMostOnce) this.finish(e);
-    else this.arm(e, this.opts.ackTimeoutMs);
-    return d;
+    e.handed = true;
+    // At-most-once records were committed before they got here: they no longer count as held.
+    if (this.atMostOnce) e.state = 'done';
+    else this.out.set(entryKey(rec), e);
+    const m: InboundMessage<KafkaEntry> = {
+      handle: e,
+      id: rec.id,
+      body: rec.value,
+      key: rec.key,
+      headers: rec.headers,
+      attempt: rec.attempt,
+      receipt: rec.originRef,
+      timestamp: rec.timestamp,
+      replyTo: rec.rawHeaders[HEADERS.replyTo],
+      correlationId: rec.rawHeaders[HEADERS.correlationId],
+    };
+    this.sink!.deliver(m);
   }
 
-  private arm(e: Entry, ms: number): void {
-    clearTimeout(e.timer);
-    e.timer = setTimeout(() => void this.expire(e), ms);
+  start(sink: InboundSink<KafkaEntry>): void {
+    this.sink = sink;
+    this.pushing = true;
+    if (this.failure !== undefined) sink.fail(this.failure);
+    this.drain();
   }
 
-  private expiredError(e: Entry): SwitchboardError {
-    return new SwitchboardError('timeout', `kafka: the ack deadline of delivery ${e.rec.id} passed; it was redelivered`, { retryable: false });
+  async stop(): Promise<void> {
+    this.pushing = false;
   }
 
-  /** Ack timeout: the record counts as nacked and goes to the retry topic (or dead letter). */
-  private async expire(e: Entry): Promise<void> {
-    if (e.state !== 'out' || e.settling || this.closing) return;
-    e.settling = true;
-    e.expired = true;
-    try {
-      await this.retryOrDeadLetter(e.rec, undefined, `ack timeout (${this.opts.ackTimeoutMs} ms) passed`);
-      this.finish(e);
-    } catch {
-      e.expired = false;
-      if (e.state === 'out' && !this.closing) this.arm(e, 1000);
-    } finally {
-      e.settling = false;
+  async ack(e: KafkaEntry): Promise<void> {
+    this.finish(e);
+  }
+
+  /** Appends the record to the group's retry topic with attempt + 1 (and a not-before), then commits past it. */
+  retry(e: KafkaEntry, delayMs: number): Promise<void> {
+    return this.settle(e, () => this.republish(e.rec, e.rec.attempt + 1, delayMs > 0 ? Date.now() + delayMs : undefined));
+  }
+
+  /** Appends a copy with core's dead-letter headers to `to`, then commits past the record. */
+  deadLetter(e: KafkaEntry, to: Destination, headers: Headers): Promise<void> {
+    return this.settle(e, async () => {
+      await Promise.all(this.client.append(to.name, [this.normalized(e.rec, headers)]));
+    });
+  }
+
+  /** Puts a record no handler saw back in front of the buffer; it is handed out again first. */
+  async release(e: KafkaEntry): Promise<void> {
+    if (e.state !== 'out' || e.revoked || e.settling) return;
+    this.out.delete(entryKey(e.rec));
+    e.state = 'buffered';
+    const tp = tpKey(e.rec.topic, e.rec.partition);
+    let idx = -1;
+    for (let i = 0; i < this.buffered.length; i++) {
+      const r = this.buffered[i]!.rec;
+      if (tpKey(r.topic, r.partition) !== tp) continue;
+      if (r.offset < e.rec.offset) idx = i + 1;
+      else {
+        if (idx < 0) idx = i;
+        break;
+      }
     }
+    this.buffered.splice(idx < 0 ? 0 : idx, 0, e);
+    // Not at once: core may be releasing because nothing takes deliveries right now.
+    if (this.drainScheduled || !this.pushing) return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      this.drain();
+    });
   }
 
-  private async settle(e: Entry, kind: 'ack' | 'nack' | 'reject', delayMs?: number, reason?: string): Promise<void> {
-    if (e.expired) throw this.expiredError(e);
-    if (this.closed) throw closedError('kafka consumer');
+  private async settle(e: KafkaEntry, publish: () => Promise<void>): Promise<void> {
     if (e.revoked || e.state !== 'out') return;
-    if (e.settling) throw new SwitchboardError('already_settled', `kafka: delivery ${e.rec.id} is being settled`);
-    clearTimeout(e.timer);
-    e.settling = true;
+    const p = publish();
+    e.settling = p;
     try {
-      if (kind === 'nack') await this.retryOrDeadLetter(e.rec, delayMs, reason ?? 'nacked');
-      else if (kind === 'reject') await this.deadLetter(e.rec, `rejected: ${reason ?? ''}`);
-      this.finish(e);
-    } catch (err) {
-      if (e.state === 'out' && !this.closing) this.arm(e, this.opts.ackTimeoutMs);
-      throw classifyError(err);
+      await p;
     } finally {
-      e.settling = false;
+      e.settling = undefined;
     }
+    this.finish(e);
   }
 
-  private finish(e: Entry): void {
-    if (e.state === 'done') return;
+  private finish(e: KafkaEntry): void {
+    if (e.state !== 'out') return;
     e.state = 'done';
-    clearTimeout(e.timer);
     this.out.delete(entryKey(e.rec));
     if (!e.revoked) this.trackers.get(tpKey(e.rec.topic, e.rec.partition))?.finish(e.rec.offset);
     this.releaseCapacity();
     void this.requestCommit();
-  }
-
-  private async retryOrDeadLetter(rec: KafkaRecord, delayMs: number | undefined, reason: string): Promise<void> {
-    if (this.opts.maxAttempts !== undefined && rec.attempt >= this.opts.maxAttempts) {
-      await this.deadLetter(rec, reason);
-      return;
-    }
-    await this.republish(rec, rec.attempt + 1, delayMs && delayMs > 0 ? Date.now() + delayMs : undefined);
   }
 
   private normalized(rec: KafkaRecord, headers = rec.headers): NormalizedMessage {
@@ -557,21 +524,7 @@ class ConsumerCore {
     const corr = rec.rawHeaders[HEADERS.correlationId];
     if (replyTo) extra[HEADERS.replyTo] = replyTo;
     if (corr) extra[HEADERS.correlationId] = corr;
-    const prepared = await this.conn.prepare(this.retry, [this.normalized(rec)], () => extra);
-    await this.conn.sendPrepared(this.retry, prepared);
-  }
-
-  private async deadLetter(rec: KafkaRecord, reason: string): Promise<void> {
-    const dlq = this.opts.deadLetter.name;
-    const headers = {
-      ...rec.headers,
-      [HEADERS.deadLetterReason]: reason,
-      [HEADERS.deadLetterAttempts]: String(rec.attempt),
-      [HEADERS.deadLetterSource]: `${this.source.kind}:${this.source.name}`,
-      [HEADERS.deadLetterSourceRef]: rec.originRef,
-    };
-    const prepared = await this.conn.prepare(dlq, [this.normalized(rec, headers)]);
-    await this.conn.sendPrepared(dlq, prepared);
+    await Promise.all(this.client.append(this.retryTopic, [this.normalized(rec)], () => extra));
   }
 
   /** Commits every partition's contiguous done prefix; concurrent requests share one round. */
@@ -611,104 +564,42 @@ class ConsumerCore {
     }
   }
 
-  startPush(deliver: (d: Delivery) => void, fail: (err: unknown) => void): { stop(): Promise<void> } {
-    this.sink = deliver;
-    this.failSink = fail;
-    while (this.buffered.length && this.sink === deliver) deliver(this.handOut(this.buffered.shift()!));
-    return {
-      stop: async () => {
-        if (this.sink === deliver) {
-          this.sink = undefined;
-          this.failSink = undefined;
-        }
-      },
-    };
-  }
-
-  async poll(max: number, waitMs: number, signal: AbortSignal | undefined): Promise<Delivery[]> {
-    if (this.closing) throw closedError('kafka consumer');
-    if (this.buffered.length === 0 && waitMs > 0) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          this.waiters.delete(done);
-          signal?.removeEventListener('abort', done);
-          resolve();
-        };
-        const timer = setTimeout(done, waitMs);
-        this.waiters.add(done);
-        signal?.addEventListener('abort', done, { once: true });
-      });
-    }
-    if (signal?.aborted) throw abortedError(signal);
-    if (this.closing) throw closedError('kafka consumer');
-    return this.buffered.splice(0, max).map((e) => this.handOut(e));
-  }
-
-  async release(d: Delivery): Promise<void> {
-    const e = this.byDelivery.get(d);
-    if (!e || e.state !== 'out' || e.expired || e.revoked || e.settling) return;
-    clearTimeout(e.timer);
-    this.out.delete(entryKey(e.rec));
-    e.state = 'buffered';
-    e.delivery = undefined;
-    const tp = tpKey(e.rec.topic, e.rec.partition);
-    let idx = -1;
-    for (let i = 0; i < this.buffered.length; i++) {
-      const r = this.buffered[i]!.rec;
-      if (tpKey(r.topic, r.partition) !== tp) continue;
-      if (r.offset < e.rec.offset) idx = i + 1;
-      else {
-        if (idx < 0) idx = i;
-        break;
-      }
-    }
-    this.buffered.splice(idx < 0 ? 0 : idx, 0, e);
-    if (this.sink) {
-      const s = this.sink;
-      while (this.buffered.length && this.sink === s) s(this.handOut(this.buffered.shift()!));
-    } else for (const w of [...this.waiters]) w();
-  }
-
   /**
-   * Graceful close: no more intake; records that are still open and sit before an acked record of
-   * their partition are re-published to the retry topic (so the commit may pass them without loss);
-   * the acked prefix is committed; the member leaves the group. Open records at a partition's tail
-   * stay uncommitted and are read again by the next member.
+   * Leaves the group. Core has stopped intake and given back every record it held. Records still
+   * open that sit before a done record of their partition are re-published to the retry topic (so
+   * the commit may pass them without loss), with attempt + 1 when core had them; the done prefix is
+   * committed. Open records at a
+   * partition's tail stay uncommitted and are read again by the next member.
    */
-  shutdown(): Promise<void> {
-    this.shutdownP ??= (async () => {
+  close(): Promise<void> {
+    this.closeP ??= (async () => {
       this.closing = true;
-      for (const w of [...this.waiters]) w();
+      this.pushing = false;
       for (const t of this.delayPaused.values()) clearTimeout(t);
       this.delayPaused.clear();
       const kc = this.kc;
       if (kc) {
         try {
-          kc.pause([{ topic: this.source.name }, { topic: this.retry }]);
+          kc.pause([{ topic: this.source.name }, { topic: this.retryTopic }]);
         } catch {
           // not running yet
         }
         await this.inBatch?.catch(() => undefined);
-        // Give deliveries held by the application a moment to be settled while acks still commit.
-        for (let waited = 0; this.out.size > 0 && waited < CLOSE_GRACE_MS; waited += 50) await new Promise((r) => setTimeout(r, 50));
+        await Promise.allSettled([...this.out.values()].map((e) => e.settling));
         if (this.ready?.done) await this.closeGaps();
         await this.requestCommit().catch(() => undefined);
-        if (this.committing) await this.committing.catch(() => undefined);
+        await this.committing?.catch(() => undefined);
         await this.commitOnce().catch(() => undefined);
       }
       this.closed = true;
-      for (const e of this.out.values()) clearTimeout(e.timer);
       if (kc) await kc.disconnect().catch(() => undefined);
-      this.onClosed();
     })();
-    return this.shutdownP;
+    return this.closeP;
   }
 
   private async closeGaps(): Promise<void> {
-    const open = new Map<string, Entry>();
-    for (const e of this.out.values()) open.set(entryKey(e.rec), e);
-    for (const e of this.buffered) open.set(entryKey(e.rec), e);
+    const open = new Map<string, KafkaEntry>();
+    for (const e of [...this.out.values(), ...this.buffered]) open.set(entryKey(e.rec), e);
     for (const [tp, t] of this.trackers) {
       if (!this.assigned.has(tp)) continue;
       const [topic, p] = tp.split('\u0000');
@@ -716,8 +607,7 @@ class ConsumerCore {
         const e = open.get(`${topic}\u0000${p}\u0000${offset}`);
         if (!e || e.settling) continue;
         try {
-          await this.republish(e.rec, e.state === 'out' ? e.rec.attempt + 1 : e.rec.attempt, undefined);
-          clearTimeout(e.timer);
+          await this.republish(e.rec, e.handed ? e.rec.attempt + 1 : e.rec.attempt, undefined);
           e.state = 'done';
           this.out.delete(entryKey(e.rec));
           t.finish(offset);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { assertDestinationName, type Destination } from '@switchboard/core';
+import type { Destination } from '@switchboard/core';
+import { assertDestinationName } from '@switchboard/core/driver';
 
 /** Kafka's rule for topic names: letters, digits, ".", "_", "-"; not "." or "..". */
 export const TOPIC_NAME_PATTERN = /^(?!\.{1,2}$)[A-Za-z0-9._-]+$/;

@@ -1,6 +1,7 @@
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { ConsumerConfig } from 'kafkajs';
-import { configurationError, formatHosts, validateOptions, z, type ParsedUrl } from '@switchboard/core';
+import { configurationError, formatHosts, type ParsedUrl } from '@switchboard/core';
+import { validateOptions, z } from '@switchboard/core/driver';
 
 /** SASL settings; credentials may also come from the URL's user info. */
 export interface KafkaSaslOptions {

@@ -1,5 +1,6 @@
 import { HEADERS, type Headers } from '@switchboard/core';
-import type { IHeaders, KafkaMessage } from 'kafkajs';
+import type { NormalizedMessage } from '@switchboard/core/driver';
+import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
 
 /** Internal headers of this adapter, beyond core's HEADERS. */
 export const KAFKA_HEADERS = {
@@ -84,4 +85,20 @@ export function decodeRecord(topic: string, partition: number, m: KafkaMessage):
     originTopic: raw[KAFKA_HEADERS.originTopic] ?? topic,
     originRef: raw[KAFKA_HEADERS.originRef] ?? `${partition}:${offset}`,
   };
+}
+
+/** A message on its way to Kafka: partition chosen, headers encoded, size counted for batching. */
+export interface EncodedRecord {
+  readonly partition: number;
+  readonly size: number;
+  readonly message: Message;
+}
+
+/** Encodes a normalized message for `partition`, with the message id and `extra` headers added. */
+export function encodeRecord(m: NormalizedMessage, partition: number, extra: Record<string, string>): EncodedRecord {
+  const headers: Record<string, string> = { ...m.headers, [HEADERS.messageId]: m.id, ...extra };
+  const value = Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength);
+  let size = value.byteLength + (m.key ? Buffer.byteLength(m.key) : 0);
+  for (const [k, v] of Object.entries(headers)) size += Buffer.byteLength(k) + Buffer.byteLength(v) + 2;
+  return { partition, size, message: { key: m.key ?? null, value, headers, partition } };
 }

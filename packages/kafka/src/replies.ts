@@ -1,37 +1,41 @@
-import { createReply, HEADERS, PendingReplies, closedError } from '@switchboard/core';
+import { closedError, HEADERS } from '@switchboard/core';
+import { createReply, type ReplySink } from '@switchboard/core/driver';
 import type { Consumer as KafkaConsumer } from 'kafkajs';
 import { classifyError } from './classify-error';
-import type { KafkaConnection } from './connection';
 import { consumerConfig } from './options';
 import { applicationHeaders, decodeHeaders } from './records';
+import type { KafkaClient } from './session';
 
 /**
  * The reply side of request/response: a one-partition topic per connection, read from its start by
- * a consumer group of its own. Replies are matched to waiting requests by correlation id; replies
- * nobody waits for (late, or for another connection) are dropped. The topic is deleted on close.
+ * a consumer group of its own, started on the first request. Every reply goes to core's
+ * {@link ReplySink}, which matches it to a waiting request by correlation id (replies nobody waits
+ * for, late or meant for another connection, are dropped there). The topic is deleted on close.
  */
-export class ReplyListener {
-  readonly pending = new PendingReplies();
+export class ReplyReader {
   private consumer: KafkaConsumer | undefined;
-  private starting: Promise<void> | undefined;
+  private starting: Promise<string> | undefined;
   private closed = false;
 
   constructor(
-    private readonly conn: KafkaConnection,
+    private readonly client: KafkaClient,
     readonly topic: string,
+    private readonly sink: ReplySink,
   ) {}
 
-  ready(): Promise<void> {
-    this.starting ??= this.start().catch((err) => {
+  /** Starts reading (once); resolves with the reply topic once this reader has joined its group. */
+  ready(): Promise<string> {
+    if (this.closed) return Promise.reject(closedError('kafka reply reader'));
+    this.starting ??= this.start().catch((err: unknown) => {
       this.starting = undefined;
       throw classifyError(err);
     });
     return this.starting;
   }
 
-  private async start(): Promise<void> {
-    await this.conn.topics.ensure([this.topic], { partitions: 1 });
-    const consumer = this.conn.kafka.consumer(consumerConfig(this.conn.options, this.topic));
+  private async start(): Promise<string> {
+    await this.client.topics.ensure([this.topic], { partitions: 1 });
+    const consumer = this.client.kafka.consumer(consumerConfig(this.client.options, this.topic));
     this.consumer = consumer;
     const joined = new Promise<void>((resolve) => {
       const off = consumer.on(consumer.events.GROUP_JOIN, () => {
@@ -48,22 +52,23 @@ export class ReplyListener {
         const id = raw[HEADERS.correlationId];
         if (!id) return;
         const body = message.value ? new Uint8Array(message.value) : new Uint8Array(0);
-        this.pending.resolve(id, createReply(body, applicationHeaders(raw), id));
+        this.sink.resolve(id, createReply(body, applicationHeaders(raw), id));
       },
     });
     await joined;
-    if (this.closed) throw closedError('kafka reply listener');
+    if (this.closed) throw closedError('kafka reply reader');
+    return this.topic;
   }
 
+  /** Stops reading and deletes the reply topic (if it was ever created). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.pending.rejectAll(closedError('kafka connection'));
+    if (!this.starting && !this.consumer) return;
     await this.starting?.catch(() => undefined);
     await this.consumer?.disconnect().catch(() => undefined);
-    const admin = this.conn.kadmin;
     await Promise.race([
-      admin.deleteTopics({ topics: [this.topic], timeout: 2000 }).catch(() => undefined),
+      this.client.admin.deleteTopics({ topics: [this.topic], timeout: 2000 }).catch(() => undefined),
       new Promise((r) => setTimeout(r, 2500).unref()),
     ]);
   }
