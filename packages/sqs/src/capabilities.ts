@@ -1,4 +1,5 @@
-import { defineCapabilities, emulated, native, none, type Capabilities } from '@switchboard/core';
+import type { Capabilities } from '@switchboard/core';
+import { defineCapabilities, emulated, native, none } from '@switchboard/core/driver';
 
 const NO_LOG = 'SQS consumption is destructive: a deleted message is gone, there is no log to replay or position to keep';
 const UNORDERED = 'standard SQS queues are unordered (best-effort order, duplicates possible); use FIFO mode (?fifo=true) or a destination whose name ends in .fifo';

@@ -1,4 +1,5 @@
-import { SwitchboardError, type Headers, type NormalizedMessage } from '@switchboard/core';
+import { SwitchboardError, type Headers } from '@switchboard/core';
+import type { NormalizedMessage } from '@switchboard/core/driver';
 
 /** The one message attribute Switchboard writes: JSON of its own metadata (see {@link SqsMeta}). */
 export const META_ATTRIBUTE = 'sb';

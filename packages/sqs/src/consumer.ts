@@ -1,46 +1,31 @@
-import { ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
-import {
-  createConsumer,
-  createDelivery,
-  formatDestination,
-  HEADERS,
-  SwitchboardError,
-  type Capabilities,
-  type Consumer,
-  type Delivery,
-  type DeliverySettler,
-  type Destination,
-  type NormalizedMessage,
-  type PushHandle,
-  type ResolvedConsumerOptions,
-} from '@switchboard/core';
+import { ReceiveMessageCommand, type Message, type MessageSystemAttributeName } from '@aws-sdk/client-sqs';
+import { formatDestination, SwitchboardError, type Destination, type Headers } from '@switchboard/core';
+import { deadLetterHeaders, type ConsumerDriver, type InboundMessage, type InboundSink, type NormalizedMessage, type ResolvedConsumerOptions } from '@switchboard/core/driver';
 import { decodeMessage, type DecodedMessage } from './codec';
 import { MAX_VISIBILITY_SECONDS, type SqsContext } from './context';
 import { classifyError } from './errors';
 import type { PhysicalName } from './names';
 
-/** What a consumer needs from its connection. */
-export interface ConsumerHost {
-  readonly ctx: SqsContext;
-  readonly capabilities: Capabilities;
-  /** Sends a message to a destination (dead letters, replies); resolves with the MessageId. */
-  sendTo(dest: Destination, message: NormalizedMessage, extras: { internalHeaders?: Record<string, string>; correlationId?: string }): Promise<string>;
-  /** Sends a reply to a reply queue that must already exist. */
-  reply(replyTo: string, correlationId: string | undefined, message: NormalizedMessage): Promise<void>;
-  /** Called when the consumer closes. */
-  forget(consumer: Consumer): void;
+/** What core hands back on every settle: the receipt handle, the queue it came from, the message. */
+export interface SqsHandle {
+  readonly receiptHandle: string;
+  readonly queueUrl: string;
+  readonly message: DecodedMessage;
 }
 
 export interface SqsConsumerInit {
-  source: Destination;
+  readonly ctx: SqsContext;
+  readonly source: Destination;
   /** The SQS queue this consumer receives from (the queue itself, or the group queue of a topic). */
-  queue: PhysicalName;
-  options: ResolvedConsumerOptions;
+  readonly queue: PhysicalName;
+  readonly options: ResolvedConsumerOptions;
   /** (Re-)creates the queue, and for topics the subscription; resolves with the queue URL. */
-  provision: () => Promise<string>;
+  provision(): Promise<string>;
+  /** Sends a message to a destination (dead letters). */
+  sendTo(to: Destination, message: NormalizedMessage): Promise<void>;
 }
 
-const SYSTEM_ATTRIBUTES = ['ApproximateReceiveCount', 'ApproximateFirstReceiveTimestamp', 'SentTimestamp', 'MessageGroupId', 'SequenceNumber'] as const;
+const SYSTEM_ATTRIBUTES: MessageSystemAttributeName[] = ['ApproximateReceiveCount', 'ApproximateFirstReceiveTimestamp', 'SentTimestamp', 'MessageGroupId', 'SequenceNumber'];
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -54,52 +39,56 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
+const visibilityLimit = (what: string) => new SwitchboardError('invalid_argument', `${what} is over SQS's 12-hour visibility limit`);
+
 /**
- * Builds a Consumer over one SQS queue. Receives are never aborted mid-flight (an abandoned long
- * poll can still take a message on the server and hide it for the visibility timeout); instead
- * they are sliced to `receiveWaitSeconds`, so stopping waits at most one slice.
+ * The SQS half of a consumer. The visibility timeout is the ack deadline and ChangeMessageVisibility
+ * the extend (both native); ReceiveMessage long polling is the native `fetch`. Receives are never
+ * aborted mid-flight (an abandoned long poll can still take a message on the server and hide it for
+ * the visibility timeout); they are sliced to `receiveWaitSeconds`, so stopping waits at most one slice.
  */
-export async function createSqsConsumer(host: ConsumerHost, init: SqsConsumerInit): Promise<Consumer> {
-  const { ctx } = host;
-  const o = init.options;
+export async function createSqsConsumer(init: SqsConsumerInit): Promise<ConsumerDriver<SqsHandle>> {
+  const { ctx, options: o } = init;
   let queueUrl = await init.provision();
   const visibility = Math.min(MAX_VISIBILITY_SECONDS, Math.max(1, Math.ceil(o.ackTimeoutMs / 1000)));
-  const sourceName = formatDestination(init.source);
-  /** Unacked deliveries held by this consumer: receipt handle -> visibility deadline (ms). */
-  const held = new Map<string, number>();
-  /** Every unsettled delivery handed out, to return them to the queue on close. */
-  const outstanding = new Map<string, Delivery>();
+  const atMostOnce = o.ackMode === 'at-most-once';
+  /** Unsettled deliveries handed out: receipt handle -> visibility deadline (ms) and heartbeat. */
+  const held = new Map<string, { deadline: number; heartbeat?: NodeJS.Timeout }>();
   const capacityWaiters = new Set<() => void>();
-  const heartbeats = new Map<string, NodeJS.Timeout>();
   let closed = false;
 
   const holding = () => {
     const now = Date.now();
-    for (const [h, deadline] of held) if (deadline <= now) held.delete(h);
+    for (const [h, e] of held) if (e.deadline <= now && !e.heartbeat) held.delete(h);
     return held.size;
   };
-  const letGo = (handle: string) => {
-    held.delete(handle);
-    outstanding.delete(handle);
-    const hb = heartbeats.get(handle);
-    if (hb) {
-      clearInterval(hb);
-      heartbeats.delete(handle);
-    }
+  const letGo = (h: SqsHandle) => {
+    const e = held.get(h.receiptHandle);
+    if (e?.heartbeat) clearInterval(e.heartbeat);
+    held.delete(h.receiptHandle);
     for (const w of capacityWaiters) w();
     capacityWaiters.clear();
   };
+  const settled = <T>(h: SqsHandle, p: Promise<T>): Promise<T> => p.finally(() => letGo(h));
+  const hold = (handle: string, url: string) => {
+    const e: { deadline: number; heartbeat?: NodeJS.Timeout } = { deadline: Date.now() + visibility * 1000 };
+    if (ctx.options.heartbeat) {
+      e.heartbeat = setInterval(() => {
+        e.deadline = Date.now() + visibility * 1000;
+        void ctx.changeVisibility(url, handle, visibility).catch(() => undefined);
+      }, Math.max(500, (visibility * 1000) / 2)).unref();
+    }
+    held.set(handle, e);
+  };
 
   let reprovisioning: Promise<void> | undefined;
-  const reprovision = () => {
-    reprovisioning ??= (async () => {
+  const reprovision = () =>
+    (reprovisioning ??= (async () => {
       ctx.forgetQueue(init.queue.name);
       queueUrl = await init.provision();
     })().finally(() => {
       reprovisioning = undefined;
-    });
-    return reprovisioning;
-  };
+    }));
 
   const receive = async (max: number, waitSeconds: number): Promise<Message[]> => {
     const call = () =>
@@ -110,157 +99,86 @@ export async function createSqsConsumer(host: ConsumerHost, init: SqsConsumerIni
           WaitTimeSeconds: waitSeconds,
           VisibilityTimeout: visibility,
           MessageAttributeNames: ['All'],
-          MessageSystemAttributeNames: [...SYSTEM_ATTRIBUTES],
+          MessageSystemAttributeNames: SYSTEM_ATTRIBUTES,
         }),
       );
     try {
       return (await call()).Messages ?? [];
     } catch (err) {
-      const e = classifyError(err, `receiving from ${sourceName}`);
+      const e = classifyError(err, `receiving from ${formatDestination(init.source)}`);
       if (e.code !== 'not_found' || closed) throw e;
+      // The queue vanished (deleted, emulator restarted): provision it again and go on.
       await reprovision();
       return (await call()).Messages ?? [];
     }
   };
 
-  const deadLetter = async (m: Message, d: DecodedMessage, reason: string, attempts: number) => {
-    const headers = {
-      [HEADERS.deadLetterReason]: reason,
-      [HEADERS.deadLetterAttempts]: String(attempts),
-      [HEADERS.deadLetterSource]: sourceName,
-      [HEADERS.deadLetterSourceRef]: m.MessageId ?? '',
-    };
-    const userHeaders = Object.fromEntries(Object.entries(d.headers).filter(([k]) => !k.startsWith('sb-dead-letter-')));
-    await host.sendTo(o.deadLetter, { id: d.id, body: d.body, key: d.key, headers: userHeaders, delayMs: undefined }, { internalHeaders: headers });
-    await ctx.deleteMessage(queueUrl, m.ReceiptHandle!);
+  const deadLetter = async (h: SqsHandle, to: Destination, headers: Headers) => {
+    await init.sendTo(to, { id: h.message.id, body: h.message.body, key: h.message.key, headers, delayMs: undefined });
+    await ctx.deleteMessage(h.queueUrl, h.receiptHandle);
   };
 
-  /** Turns received messages into deliveries; dead-letters exhausted ones and hides early ones. */
-  const toDeliveries = async (messages: Message[]): Promise<Delivery[]> => {
-    const out: Delivery[] = [];
+  /**
+   * Turns received messages into inbound ones. Messages with an emulated delay still ahead are
+   * hidden until then; a message whose visibility ran out on its last attempt is dead-lettered
+   * here (the native ack timeout has no callback); at-most-once messages are deleted first.
+   */
+  const inbound = async (messages: Message[]): Promise<InboundMessage<SqsHandle>[]> => {
     const now = Date.now();
-    const preAck: { m: Message; d: DecodedMessage; attempt: number }[] = [];
+    const out: InboundMessage<SqsHandle>[] = [];
+    const url = queueUrl;
     for (const m of messages) {
       if (!m.ReceiptHandle) continue;
       const decoded = decodeMessage(m);
-      const count = Number(m.Attributes?.ApproximateReceiveCount ?? '1') || 1;
-      let attempt = count;
+      let attempt = Number(m.Attributes?.ApproximateReceiveCount ?? '1') || 1;
       if (decoded.notBefore !== undefined) {
         if (decoded.notBefore > now + 20) {
-          // An emulated delay: hide it until its time (SNS has no delay, FIFO queues no per-message delay).
           const secs = Math.min(MAX_VISIBILITY_SECONDS, Math.ceil((decoded.notBefore - now) / 1000));
-          await ctx.changeVisibility(queueUrl, m.ReceiptHandle, secs).catch(() => undefined);
+          await ctx.changeVisibility(url, m.ReceiptHandle, secs).catch(() => undefined);
           continue;
         }
+        // The receive that hid it early was no attempt.
         const first = Number(m.Attributes?.ApproximateFirstReceiveTimestamp ?? '0');
         if (first && first < decoded.notBefore && attempt > 1) attempt -= 1;
       }
-      if (o.maxAttempts !== undefined && attempt > o.maxAttempts && o.ackMode === 'at-least-once') {
-        await deadLetter(m, decoded, `not acknowledged after ${attempt - 1} deliveries (ack timeout)`, attempt - 1).catch(() => undefined);
+      const handle: SqsHandle = { receiptHandle: m.ReceiptHandle, queueUrl: url, message: decoded };
+      const messageId = m.MessageId ?? '';
+      if (!atMostOnce && o.maxAttempts !== undefined && attempt > o.maxAttempts) {
+        const headers = deadLetterHeaders(decoded.headers, {
+          reason: `ack timeout after ${o.ackTimeoutMs} ms (attempt ${attempt - 1} of ${o.maxAttempts})`,
+          attempts: attempt - 1,
+          source: formatDestination(init.source),
+          sourceRef: messageId,
+        });
+        await deadLetter(handle, o.deadLetter, headers).catch(() => undefined);
         continue;
       }
-      preAck.push({ m, d: decoded, attempt });
+      const sent = Number(m.Attributes?.SentTimestamp ?? '');
+      out.push({
+        handle,
+        id: decoded.id,
+        body: decoded.body,
+        key: decoded.key,
+        headers: decoded.headers,
+        attempt: Math.max(1, attempt),
+        receipt: messageId,
+        timestamp: Number.isFinite(sent) && sent > 0 ? new Date(sent) : new Date(),
+        replyTo: decoded.replyTo,
+        correlationId: decoded.correlationId,
+      });
     }
-    if (o.ackMode === 'at-most-once' && preAck.length) {
-      // Acked on receipt: deleted before the application sees them; a failed delete is not delivered.
-      const deleted = await Promise.allSettled(preAck.map((p) => ctx.deleteMessage(queueUrl, p.m.ReceiptHandle!)));
-      for (let i = 0; i < preAck.length; i++) if (deleted[i]!.status === 'fulfilled') out.push(makeDelivery(preAck[i]!, true));
-      return out;
+    if (atMostOnce) {
+      // Settled before the application sees them; a failed delete is not delivered (it comes back).
+      const deleted = await Promise.allSettled(out.map((m) => ctx.deleteMessage(url, m.handle.receiptHandle)));
+      return out.filter((_, i) => deleted[i]!.status === 'fulfilled');
     }
-    for (const p of preAck) out.push(makeDelivery(p, false));
+    for (const m of out) hold(m.handle.receiptHandle, url);
     return out;
   };
 
-  const makeDelivery = (p: { m: Message; d: DecodedMessage; attempt: number }, preAcked: boolean): Delivery => {
-    const handle = p.m.ReceiptHandle!;
-    const url = queueUrl;
-    if (!preAcked) {
-      held.set(handle, Date.now() + visibility * 1000);
-      if (ctx.options.heartbeat) {
-        const every = Math.max(500, (visibility * 1000) / 2);
-        heartbeats.set(
-          handle,
-          setInterval(() => {
-            if (!held.has(handle)) return letGo(handle);
-            held.set(handle, Date.now() + visibility * 1000);
-            void ctx.changeVisibility(url, handle, visibility).catch(() => undefined);
-          }, every).unref(),
-        );
-      }
-    }
-    const settled = <T>(p2: Promise<T>): Promise<T> => p2.finally(() => letGo(handle));
-    const settler: DeliverySettler = {
-      ack: () => settled(ctx.deleteMessage(url, handle)),
-      nack: async (delayMs, reason) => {
-        if (o.maxAttempts !== undefined && p.attempt >= o.maxAttempts) {
-          return settled(deadLetter(p.m, p.d, reason ?? `failed ${p.attempt} of ${o.maxAttempts} attempts (nacked)`, p.attempt));
-        }
-        const secs = Math.max(ctx.options.minRedeliverySeconds, delayMs ? Math.ceil(delayMs / 1000) : 0);
-        if (secs > MAX_VISIBILITY_SECONDS) {
-          throw new SwitchboardError('invalid_argument', `nack delayMs ${delayMs} is over SQS's 12-hour visibility limit`);
-        }
-        return settled(ctx.changeVisibility(url, handle, secs));
-      },
-      extend: async (ms) => {
-        const secs = Math.ceil(ms / 1000);
-        if (secs > MAX_VISIBILITY_SECONDS) throw new SwitchboardError('invalid_argument', `extend(${ms}) is over SQS's 12-hour visibility limit`);
-        await ctx.changeVisibility(url, handle, secs);
-        if (held.has(handle)) held.set(handle, Date.now() + secs * 1000);
-      },
-      reject: (reason) => settled(deadLetter(p.m, p.d, reason, p.attempt)),
-      respond: (replyTo, correlationId, message) => host.reply(replyTo, correlationId, message),
-    };
-    const sent = Number(p.m.Attributes?.SentTimestamp ?? '');
-    const delivery = createDelivery(
-      {
-        id: p.d.id,
-        body: p.d.body,
-        key: p.d.key,
-        headers: p.d.headers,
-        attempt: Math.max(1, p.attempt),
-        destination: init.source.name,
-        receipt: handle,
-        timestamp: Number.isFinite(sent) && sent > 0 ? new Date(sent) : new Date(),
-        replyTo: p.d.replyTo,
-        correlationId: p.d.correlationId,
-        preAcked,
-      },
-      settler,
-      host.capabilities,
-    );
-    if (!preAcked) {
-      outstanding.set(handle, delivery);
-      return delivery;
-    }
-    // At-most-once deliveries are settled already; they still count against prefetch until the
-    // application first touches them, so a slow handler does not make the buffer grow without bound.
-    held.set(handle, Date.now() + visibility * 1000);
-    let taken = false;
-    return new Proxy(delivery, {
-      get(target, prop, receiver) {
-        if (!taken) {
-          taken = true;
-          letGo(handle);
-        }
-        return Reflect.get(target, prop, receiver) as unknown;
-      },
-    });
-  };
-
-  const release = async (d: Delivery): Promise<void> => {
-    if (d.state !== 'pending') return;
-    try {
-      await ctx.changeVisibility(queueUrl, d.receipt, ctx.options.minRedeliverySeconds);
-    } finally {
-      letGo(d.receipt);
-    }
-  };
-
-  let pushStop: (() => Promise<void>) | undefined;
-
-  const startPush = (deliver: (d: Delivery) => void, fail: (err: unknown) => void): PushHandle => {
+  /** Push: receive lanes that never hold more than prefetch unsettled deliveries. */
+  const startLanes = (sink: InboundSink<SqsHandle>) => {
     let stopped = false;
-    let failed = false;
     let reserved = 0;
     const stopSignal = new AbortController();
     const free = () => o.prefetch - holding() - reserved;
@@ -282,16 +200,15 @@ export async function createSqsConsumer(host: ConsumerHost, init: SqsConsumerIni
         if (stopped) break;
         const n = Math.min(10, free());
         reserved += n;
-        let got: Delivery[];
+        let got: InboundMessage<SqsHandle>[];
         try {
-          const messages = await receive(n, ctx.options.receiveWaitSeconds);
-          got = await toDeliveries(messages);
+          got = await inbound(await receive(n, ctx.options.receiveWaitSeconds));
           backoff = 100;
         } catch (err) {
-          const e = classifyError(err, `receiving from ${sourceName}`);
+          const e = classifyError(err, `receiving from ${formatDestination(init.source)}`);
           if (e.code === 'auth' || e.code === 'invalid_argument') {
-            if (!failed) fail(e);
-            failed = stopped = true;
+            if (!stopped) sink.fail(e);
+            stopped = true;
             return;
           }
           await sleep(backoff, stopSignal.signal);
@@ -300,59 +217,80 @@ export async function createSqsConsumer(host: ConsumerHost, init: SqsConsumerIni
         } finally {
           reserved -= n;
         }
-        for (const d of got) deliver(d);
+        for (const m of got) sink.deliver(m);
       }
     };
     const loop = Promise.all(Array.from({ length: lanes }, (_, i) => sleep(i * 20, stopSignal.signal).then(() => lane(i))));
-    const handle: PushHandle = {
-      async stop() {
-        stopped = true;
-        stopSignal.abort();
-        for (const w of capacityWaiters) w();
-        capacityWaiters.clear();
-        await loop;
-      },
+    return async () => {
+      stopped = true;
+      stopSignal.abort();
+      for (const w of capacityWaiters) w();
+      capacityWaiters.clear();
+      await loop;
     };
-    pushStop = () => handle.stop();
-    return handle;
+  };
+  let stopPush: (() => Promise<void>) | undefined;
+  const stop = async () => {
+    const running = stopPush;
+    stopPush = undefined;
+    await running?.();
   };
 
-  const poll = async (max: number, waitMs: number, signal: AbortSignal | undefined): Promise<Delivery[]> => {
-    const deadline = Date.now() + waitMs;
-    const out: Delivery[] = [];
-    for (;;) {
-      const remaining = deadline - Date.now();
-      const wait = remaining >= 1000 ? Math.min(ctx.options.receiveWaitSeconds, Math.floor(remaining / 1000)) : 0;
-      const got = await toDeliveries(await receive(Math.min(10, max - out.length), wait));
-      out.push(...got);
-      if (out.length >= max) break;
-      if (out.length > 0) {
-        // Top up without waiting when a full batch came back.
-        if (got.length < 10) break;
-        continue;
+  return {
+    native: { ackTimeout: true, extend: true },
+
+    start(sink) {
+      stopPush ??= startLanes(sink);
+    },
+
+    stop,
+
+    /** Long polls in whole-second slices while a second is left, then 50 ms short polls, so the wait is about waitMs. */
+    async fetch(max, waitMs, signal) {
+      const deadline = Date.now() + waitMs;
+      const out: InboundMessage<SqsHandle>[] = [];
+      for (;;) {
+        const remaining = deadline - Date.now();
+        const wait = remaining >= 1000 ? Math.min(ctx.options.receiveWaitSeconds, Math.floor(remaining / 1000)) : 0;
+        const got = await inbound(await receive(Math.min(10, max - out.length), wait));
+        out.push(...got);
+        if (out.length >= max) break;
+        if (out.length > 0) {
+          // Top up without waiting when a full batch came back.
+          if (got.length < 10) break;
+          continue;
+        }
+        if (signal?.aborted || closed || Date.now() >= deadline) break;
+        if (wait === 0) await sleep(Math.min(50, deadline - Date.now()), signal);
       }
-      if (signal?.aborted || closed || Date.now() >= deadline) break;
-      if (wait === 0) await sleep(Math.min(50, deadline - Date.now()), signal);
-    }
-    return out;
-  };
+      return out;
+    },
 
-  const consumer = createConsumer({
-    source: init.source,
-    group: o.group,
-    startPush,
-    poll,
-    release,
+    ack: (h) => settled(h, ctx.deleteMessage(h.queueUrl, h.receiptHandle)),
+
+    async retry(h, delayMs) {
+      const secs = Math.max(ctx.options.minRedeliverySeconds, Math.ceil(delayMs / 1000));
+      if (secs > MAX_VISIBILITY_SECONDS) throw visibilityLimit(`nack delayMs ${delayMs}`);
+      return settled(h, ctx.changeVisibility(h.queueUrl, h.receiptHandle, secs));
+    },
+
+    deadLetter: (h, to, headers) => settled(h, deadLetter(h, to, headers)),
+
+    async extend(h, ms) {
+      const secs = Math.ceil(ms / 1000);
+      if (secs > MAX_VISIBILITY_SECONDS) throw visibilityLimit(`extend(${ms})`);
+      await ctx.changeVisibility(h.queueUrl, h.receiptHandle, secs);
+      const e = held.get(h.receiptHandle);
+      if (e) e.deadline = Date.now() + secs * 1000;
+    },
+
+    release: (h) => settled(h, ctx.changeVisibility(h.queueUrl, h.receiptHandle, ctx.options.minRedeliverySeconds)),
+
     async close() {
       closed = true;
-      if (pushStop) await pushStop();
-      // Unacked deliveries go back to the queue now rather than after their visibility timeout.
-      await Promise.allSettled([...outstanding.values()].filter((d) => d.state === 'pending').map((d) => release(d)));
-      outstanding.clear();
-      for (const t of heartbeats.values()) clearInterval(t);
-      heartbeats.clear();
-      host.forget(consumer);
+      await stop();
+      for (const e of held.values()) if (e.heartbeat) clearInterval(e.heartbeat);
+      held.clear();
     },
-  });
-  return consumer;
+  };
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { assertDestinationName, type Destination } from '@switchboard/core';
+import type { Destination } from '@switchboard/core';
+import { assertDestinationName } from '@switchboard/core/driver';
 
 /** SQS queue names: 1-80 characters of letters, digits, `-` and `_` (FIFO queues end in `.fifo`, counted). */
 export const SQS_QUEUE_NAME_MAX = 80;

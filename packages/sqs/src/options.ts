@@ -1,4 +1,5 @@
-import { configurationError, validateOptions, z, type ParsedUrl } from '@switchboard/core';
+import { configurationError, type ParsedUrl } from '@switchboard/core';
+import { validateOptions, z } from '@switchboard/core/driver';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './codec';
 
 /** Static credentials, or any AWS SDK credential provider. */

@@ -1,4 +1,5 @@
-import { normalizeMessages, SwitchboardError } from '@switchboard/core';
+import { SwitchboardError } from '@switchboard/core';
+import { normalizeMessages } from '@switchboard/core/driver';
 import { decodeMessage, encodeMessage, MAX_HEADERS, META_ATTRIBUTE } from '@switchboard/sqs';
 
 const roundTrip = (body: Uint8Array | string, headers: Record<string, string> = {}, key?: string) => {

@@ -1,0 +1,201 @@
+import { DeleteQueueCommand, ListQueuesCommand } from '@aws-sdk/client-sqs';
+import { DeleteTopicCommand, ListSubscriptionsByTopicCommand, UnsubscribeCommand } from '@aws-sdk/client-sns';
+import { requireCapability, SwitchboardError, type Destination, type ParsedUrl } from '@switchboard/core';
+import type { ConnectOptions, DriverHost, DriverSession, NormalizedMessage, ResolvedConsumerOptions } from '@switchboard/core/driver';
+import { sqsCapabilities } from './capabilities';
+import { assertEncodedSize, encodeMessage, isAttributeName, type EncodeExtras } from './codec';
+import { createSqsConsumer } from './consumer';
+import { MAX_DELAY_SECONDS, SqsContext, type OutgoingEntry } from './context';
+import { classifyError } from './errors';
+import { assertValidDestination, groupQueueName, physicalName, type PhysicalName } from './names';
+import { resolveSqsOptions } from './options';
+import { ReplyQueue } from './replies';
+
+/**
+ * Opens the SQS + SNS half of a connection: resolves the URL and options (one `configuration`
+ * error listing every problem) and checks the endpoint with one cheap call (ListQueues,
+ * MaxResults 1), stopped by `host.signal` when core's connect timeout passes. Refused
+ * credentials are `auth`; an endpoint that fails otherwise is `connection`.
+ */
+export async function openSqsSession(url: ParsedUrl, options: ConnectOptions, host: DriverHost): Promise<DriverSession> {
+  const { drivers: _drivers, ...rest } = options;
+  const resolved = resolveSqsOptions(url, rest);
+  const ctx = new SqsContext(resolved);
+  try {
+    await ctx.sqs.send(new ListQueuesCommand({ MaxResults: 1 }), { abortSignal: host.signal });
+  } catch (err) {
+    ctx.destroy();
+    const e = classifyError(err, `connecting to ${resolved.redactedUrl}`);
+    if (e.code === 'aborted' || e.code === 'internal' || e.code === 'timeout') throw new SwitchboardError('connection', e.message, { cause: err });
+    throw e;
+  }
+  return new SqsSession(ctx, host);
+}
+
+/**
+ * The broker half of an SQS connection: queues are SQS queues, topics SNS topics fanned out to one
+ * SQS queue per consumer group. Sends go through per-destination batchers; requests get their
+ * replies through a per-connection reply queue.
+ */
+class SqsSession implements DriverSession {
+  readonly url: string;
+  readonly capabilities;
+  readonly maxMessageBytes: number;
+  readonly limitName = 'SQS/SNS (maxPayloadBytes)';
+  /** Messages encoded by checkMessages, so publish does not encode them twice. */
+  private readonly encoded = new WeakMap<NormalizedMessage, OutgoingEntry>();
+  private readonly replies: ReplyQueue;
+
+  constructor(
+    private readonly ctx: SqsContext,
+    host: DriverHost,
+  ) {
+    const o = ctx.options;
+    this.url = o.redactedUrl;
+    this.capabilities = sqsCapabilities(o.customEndpoint, o.fifo);
+    this.maxMessageBytes = o.maxPayloadBytes;
+    this.replies = new ReplyQueue(ctx, host.replies, (dest, m, extras) => this.sendOne(dest, m, extras));
+  }
+
+  private phys(d: Destination): PhysicalName {
+    return physicalName(d.name, this.ctx.options.prefix, this.ctx.options.fifo);
+  }
+
+  checkDestination(d: Destination): void {
+    assertValidDestination(d, this.ctx.options.prefix, this.ctx.options.fifo);
+  }
+
+  /** The SQS/SNS limits: at most 9 application headers (10 attributes), a 900 s delay, the encoded size. */
+  checkMessages(dest: Destination, messages: readonly NormalizedMessage[]): void {
+    messages.forEach((m, i) => this.encoded.set(m, this.entry(dest, m, {}, i)));
+  }
+
+  /**
+   * Encodes one message for its destination. Standard queues delay natively (DelaySeconds, whole
+   * seconds); topics and FIFO queues carry an earliest-delivery time that consumers honour.
+   */
+  private entry(dest: Destination, m: NormalizedMessage, extras: EncodeExtras, index: number): OutgoingEntry {
+    const phys = this.phys(dest);
+    let delaySeconds: number | undefined;
+    let notBefore: number | undefined;
+    if (m.delayMs !== undefined && m.delayMs > 0) {
+      if (m.delayMs > MAX_DELAY_SECONDS * 1000) {
+        throw new SwitchboardError('invalid_argument', `delayMs ${m.delayMs} is over the 900-second delay limit of SQS`, {
+          details: { delayMs: m.delayMs, limitMs: MAX_DELAY_SECONDS * 1000 },
+        });
+      }
+      if (dest.kind === 'queue' && !phys.fifo) delaySeconds = Math.ceil(m.delayMs / 1000);
+      else notBefore = Date.now() + m.delayMs;
+    }
+    const encoded = encodeMessage(m, { ...extras, ...(notBefore !== undefined ? { notBefore } : {}) }, index);
+    assertEncodedSize(encoded, this.ctx.options.maxPayloadBytes, index, m.id, dest.kind === 'queue' ? 'SQS' : 'SNS');
+    return { encoded, id: m.id, key: m.key, delaySeconds };
+  }
+
+  private sendOne(dest: Destination, m: NormalizedMessage, extras: EncodeExtras): Promise<string> {
+    return this.ctx.send(dest, this.phys(dest), this.entry(dest, m, extras, 0));
+  }
+
+  publish(dest: Destination, messages: readonly NormalizedMessage[]): readonly Promise<string | undefined>[] {
+    const phys = this.phys(dest);
+    return messages.map((m, i) => this.ctx.send(dest, phys, this.encoded.get(m) ?? this.entry(dest, m, {}, i)));
+  }
+
+  request: DriverSession['request'] = (dest, message, meta) => this.replies.request(dest, message, meta);
+
+  /** Sends a reply to a requester's reply queue; never creates it (a vanished requester is `not_found`). */
+  async reply(replyTo: string, correlationId: string | undefined, m: NormalizedMessage): Promise<void> {
+    const q: PhysicalName = { name: replyTo, fifo: replyTo.endsWith('.fifo') };
+    const encoded = encodeMessage(m, { correlationId });
+    assertEncodedSize(encoded, this.ctx.options.maxPayloadBytes, 0, m.id, 'SQS');
+    await this.ctx.queueUrl(q, false);
+    await this.ctx.send({ kind: 'queue', name: replyTo }, q, { encoded, id: m.id, key: m.key, delaySeconds: undefined });
+  }
+
+  async consumer(source: Destination, o: ResolvedConsumerOptions) {
+    if (typeof o.from === 'object') requireCapability(this.capabilities, 'replayFromPosition');
+    if (o.filter && Object.keys(o.filter).length) {
+      if (source.kind !== 'topic') throw new SwitchboardError('invalid_argument', 'a header filter needs a topic source: it is an SNS filter policy on the group subscription');
+      for (const k of Object.keys(o.filter)) {
+        if (!isAttributeName(k) || k.startsWith('sb-')) throw new SwitchboardError('invalid_argument', `cannot filter on header "${k}": only headers that travel as SNS message attributes can be filtered`);
+      }
+    }
+    const phys = this.phys(source);
+    const queue = source.kind === 'queue' ? phys : groupQueueName(phys, o.group);
+    const provision = async (): Promise<string> => {
+      const url = await this.ctx.queueUrl(queue);
+      if (source.kind === 'topic') {
+        try {
+          await this.ctx.subscribeQueue(await this.ctx.topicArn(phys), queue, url, o.filter);
+        } catch (err) {
+          // The topic vanished (deleted, emulator restarted): create it again once.
+          if (classifyError(err).code !== 'not_found') throw err;
+          this.ctx.forgetTopic(phys.name);
+          await this.ctx.subscribeQueue(await this.ctx.topicArn(phys), queue, url, o.filter);
+        }
+      }
+      return url;
+    };
+    return createSqsConsumer({
+      ctx: this.ctx,
+      source,
+      queue,
+      options: o,
+      provision,
+      sendTo: async (to, m) => {
+        await this.sendOne(to, m, {});
+      },
+    });
+  }
+
+  async ensureDestination(d: Destination): Promise<void> {
+    if (d.kind === 'queue') await this.ctx.queueUrl(this.phys(d));
+    else await this.ctx.topicArn(this.phys(d));
+  }
+
+  /** Deletes a queue, or a topic with its subscriptions (group queues stay, like Kafka groups). Absent is fine. */
+  async deleteDestination(d: Destination): Promise<void> {
+    const phys = this.phys(d);
+    const ignoreMissing = (what: string) => (err: unknown) => {
+      const e = classifyError(err, what);
+      if (e.code !== 'not_found') throw e;
+    };
+    if (d.kind === 'queue') {
+      let url: string;
+      try {
+        url = await this.ctx.queueUrl(phys, false);
+      } catch (err) {
+        return ignoreMissing(`queue ${phys.name}`)(err);
+      }
+      this.ctx.forgetQueue(phys.name);
+      await this.ctx.sqs.send(new DeleteQueueCommand({ QueueUrl: url })).catch(ignoreMissing(`deleting queue ${phys.name}`));
+      return;
+    }
+    const arn = await this.ctx.topicArn(phys);
+    this.ctx.forgetTopic(phys.name);
+    try {
+      let next: string | undefined;
+      do {
+        const r = await this.ctx.sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: arn, NextToken: next }));
+        for (const s of r.Subscriptions ?? []) {
+          if (s.SubscriptionArn?.startsWith('arn:')) await this.ctx.sns.send(new UnsubscribeCommand({ SubscriptionArn: s.SubscriptionArn }));
+        }
+        next = r.NextToken;
+      } while (next);
+      await this.ctx.sns.send(new DeleteTopicCommand({ TopicArn: arn }));
+    } catch (err) {
+      ignoreMissing(`deleting topic ${phys.name}`)(err);
+    }
+  }
+
+  classifyError(err: unknown): SwitchboardError {
+    return classifyError(err);
+  }
+
+  /** Stops the reply queue (and deletes it), waits for every queued batch call, frees the clients. */
+  async close(): Promise<void> {
+    await this.replies.close();
+    await this.ctx.drain();
+    this.ctx.destroy();
+  }
+}
