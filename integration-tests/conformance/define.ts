@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { registerDriver, type Capabilities, type Driver } from '@switchboard/core';
 import { describeConformance } from '@switchboard/conformance';
-import { brokerSource, brokersRequired, brokerUrl, canRestartBroker, restartBroker, urlEnvVar, type BrokerName } from '../harness';
+import { brokerSource, brokersRequired, brokerUrl, canRestartBroker, localUrlOf, restartBroker, urlEnvVar, type BrokerName } from '../harness';
 
 export interface BrokerSuite {
   /** The broker scripts/brokers runs (and restarts for F2). */
@@ -23,13 +23,6 @@ export interface BrokerSuite {
   variant?: (url: string) => string;
 }
 
-/** Placeholder URLs of the right shape, for gating before a container's real URL is known. */
-const SHAPES: Record<BrokerName, string> = {
-  kafka: 'kafka://127.0.0.1:9092',
-  rabbitmq: 'amqp://guest:guest@127.0.0.1:5672',
-  nats: 'nats://127.0.0.1:4222',
-  sqs: 'sqs+http://127.0.0.1:4566?region=us-east-1',
-};
 
 export function conformanceAgainst(s: BrokerSuite): void {
   registerDriver(s.driver);
@@ -49,7 +42,7 @@ export function conformanceAgainst(s: BrokerSuite): void {
     }
     return;
   }
-  const url = variant(process.env[urlEnvVar(s.broker)] ?? SHAPES[s.broker]);
+  const url = variant(process.env[urlEnvVar(s.broker)] ?? localUrlOf(s.broker));
   describeConformance({
     name: s.name,
     url,

@@ -5,19 +5,13 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { BrokerName } from './brokers';
-import { urlEnvVar } from './brokers';
+import { BROKER_NAMES, localUrlOf, urlEnvVar, type BrokerName } from './brokers';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const BROKERS_SCRIPT = path.join(REPO_ROOT, 'scripts', 'brokers');
 
-/** The URLs scripts/brokers serves (what `scripts/brokers env` prints). */
-export const NATIVE_URLS: Record<BrokerName, string> = {
-  kafka: 'kafka://127.0.0.1:9092',
-  rabbitmq: 'amqp://guest:guest@127.0.0.1:5672',
-  nats: 'nats://127.0.0.1:4222',
-  sqs: 'sqs+http://127.0.0.1:4566?region=us-east-1',
-};
+/** The URLs scripts/brokers serves (what `scripts/brokers env` prints): the registry's local URLs. */
+export const NATIVE_URLS: Record<BrokerName, string> = Object.fromEntries(BROKER_NAMES.map((n) => [n, localUrlOf(n)])) as Record<BrokerName, string>;
 
 /** Whether the broker under test is one scripts/brokers started (so restartBroker can act on it). */
 export function canRestartBroker(name: BrokerName): boolean {

@@ -12,10 +12,21 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { backendByName, listBackends } from '@switchboard/core';
 import { startBrokerContainer, stopContainers } from './containers';
 
+/** The registry's backends that run as a broker process (all but the in-process one). */
 export type BrokerName = 'kafka' | 'rabbitmq' | 'nats' | 'sqs';
-export const BROKER_NAMES: readonly BrokerName[] = ['kafka', 'rabbitmq', 'nats', 'sqs'];
+export const BROKER_NAMES: readonly BrokerName[] = listBackends()
+  .filter((b) => b.localUrl !== undefined)
+  .map((b) => b.name as BrokerName);
+
+/** The URL of the broker as scripts/brokers and docker-compose run it. */
+export function localUrlOf(name: BrokerName): string {
+  const url = backendByName(name)?.localUrl;
+  if (!url) throw new Error(`the backend registry has no local URL for ${name}`);
+  return url;
+}
 
 export function urlEnvVar(name: BrokerName): string {
   return `SWITCHBOARD_TEST_${name.toUpperCase()}_URL`;

@@ -5,6 +5,7 @@ export {
   brokersRequired,
   describeWithBroker,
   dockerAvailable,
+  localUrlOf,
   urlEnvVar,
 } from './brokers';
 export type { BrokerHandle, BrokerName, BrokerSource } from './brokers';

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { parseUrl, redactUrl } from '@switchboard/core';
+import { backendLabel, parseUrl, redactUrl } from '@switchboard/core';
 import { rawKafka } from './raw/kafka';
 import { rawNats } from './raw/nats';
 import { rawRabbitMQ } from './raw/rabbitmq';
@@ -31,14 +31,9 @@ function versionOf(pkg: string, fallback: string): string {
   }
 }
 
-/** Backend name of a URL by its scheme: memory, kafka, rabbitmq, sqs, nats (JetStream) or nats-core; else the scheme. */
+/** Backend name of a URL, as the registry reports it (memory, kafka, rabbitmq, sqs, nats-jetstream, nats-core); else the scheme. */
 export function backendName(url: string): string {
-  const scheme = parseUrl(url).scheme;
-  if (scheme === 'amqp' || scheme === 'amqps') return 'rabbitmq';
-  if (scheme.startsWith('sqs')) return 'sqs';
-  if (scheme === 'nats' || scheme === 'nats+js') return 'nats';
-  if (scheme === 'nats+core') return 'nats-core';
-  return scheme;
+  return backendLabel(parseUrl(url).redacted);
 }
 
 /**
@@ -53,7 +48,7 @@ export function rawBaselineFor(url: string): RawBaseline | undefined {
       return { client: `amqplib ${versionOf('amqplib', '2.3.1')}`, factory: rawRabbitMQ };
     case 'sqs':
       return { client: `@aws-sdk/client-sqs ${versionOf('@aws-sdk/client-sqs', '3.1175.0')}`, factory: rawSqs };
-    case 'nats':
+    case 'nats-jetstream':
       return { client: `@nats-io/jetstream ${versionOf('@nats-io/jetstream', '3.4.0')}`, factory: rawNats };
     default:
       return undefined;

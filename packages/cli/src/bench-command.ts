@@ -1,14 +1,12 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseUrl } from '@switchboard/core';
+import { listBackends, parseUrl } from '@switchboard/core';
 import { MIN_MESSAGE_SIZE, renderMarkdown, renderText, runBench, toJson, type BenchReport } from '@switchboard/bench';
 import { type Output, UsageError } from './output';
 
-/** Adapter packages a run's child process registers (those installed). */
-const ADAPTER_PACKAGES = ['@switchboard/memory', '@switchboard/kafka', '@switchboard/rabbitmq', '@switchboard/sqs', '@switchboard/nats'];
-
+/** Backend packages of the registry that are installed, for a run's child process to register. */
 function installedDriverModules(): string[] {
-  return ADAPTER_PACKAGES.flatMap((pkg) => {
+  return [...new Set(listBackends().map((b) => b.package))].flatMap((pkg) => {
     try {
       return [require.resolve(pkg)];
     } catch {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { registerDriver, SwitchboardError, type Driver } from '@switchboard/core';
+import { listBackends, registerDriver, SwitchboardError, type Driver } from '@switchboard/core';
 import type { ConformanceReport } from '@switchboard/conformance';
 import { benchCommand } from './bench-command';
 import { conformanceCommand, writeReport } from './conformance-command';
@@ -22,15 +22,15 @@ Usage:
       Exit status: 0 every run passed, 1 a run failed, 2 usage error.
   switchboard help
 
-URLs: memory://  kafka://host:9092  amqp://user:pass@host:5672  sqs+http://127.0.0.1:4566?region=us-east-1
-      nats://host:4222 (JetStream)  nats+core://host:4222
+URLs (brokers run locally with their defaults):
+${listBackends()
+  .map((b) => `  ${b.displayName.padEnd(16)} ${b.localUrl ?? `${b.schemes[0]}://`}${b.variants ? `  (${b.variants.map((v) => `${v.schemes[0]}:// ${v.displayName}`).join(', ')})` : ''}`)
+  .join('\n')}
 `;
 
-/** Adapter packages the CLI can load; missing ones are simply not registered. */
-const ADAPTERS = ['@switchboard/memory', '@switchboard/kafka', '@switchboard/rabbitmq', '@switchboard/sqs', '@switchboard/nats'];
-
+/** Loads every backend package of the registry that is installed; each registers its driver on import. */
 export function registerInstalledDrivers(): void {
-  for (const pkg of ADAPTERS) {
+  for (const pkg of new Set(listBackends().map((b) => b.package))) {
     let mod: { driver?: Driver };
     try {
       mod = require(pkg) as { driver?: Driver };

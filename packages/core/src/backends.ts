@@ -15,6 +15,11 @@ export interface BackendInfo {
   readonly schemes: readonly string[];
   /** The broker's usual port, for URLs without one. Absent for in-process backends. */
   readonly defaultPort?: number;
+  /**
+   * The URL of this broker run locally with its defaults, as `scripts/brokers` and docker-compose
+   * serve it; help texts, the docs and the integration harness show it. Absent for in-process backends.
+   */
+  readonly localUrl?: string;
   /** Schemes whose default port differs from `defaultPort` (amqps: 5671). */
   readonly schemePorts?: Readonly<Record<string, number>>;
   /**
@@ -33,15 +38,16 @@ export interface BackendVariant {
 
 const BUILT_IN: readonly BackendInfo[] = [
   { name: 'memory', displayName: 'in-process', package: '@switchboard/memory', schemes: ['memory'] },
-  { name: 'kafka', displayName: 'Apache Kafka', package: '@switchboard/kafka', schemes: ['kafka'], defaultPort: 9092 },
-  { name: 'rabbitmq', displayName: 'RabbitMQ', package: '@switchboard/rabbitmq', schemes: ['amqp', 'amqps'], defaultPort: 5672, schemePorts: { amqps: 5671 } },
-  { name: 'sqs', displayName: 'AWS SQS + SNS', package: '@switchboard/sqs', schemes: ['sqs', 'sqs+http', 'sqs+https'], defaultPort: 443, schemePorts: { 'sqs+http': 80 } },
+  { name: 'kafka', displayName: 'Apache Kafka', package: '@switchboard/kafka', schemes: ['kafka'], defaultPort: 9092, localUrl: 'kafka://127.0.0.1:9092' },
+  { name: 'rabbitmq', displayName: 'RabbitMQ', package: '@switchboard/rabbitmq', schemes: ['amqp', 'amqps'], defaultPort: 5672, schemePorts: { amqps: 5671 }, localUrl: 'amqp://guest:guest@127.0.0.1:5672' },
+  { name: 'sqs', displayName: 'AWS SQS + SNS', package: '@switchboard/sqs', schemes: ['sqs', 'sqs+http', 'sqs+https'], defaultPort: 443, schemePorts: { 'sqs+http': 80 }, localUrl: 'sqs+http://127.0.0.1:4566?region=us-east-1' },
   {
     name: 'nats',
     displayName: 'NATS',
     package: '@switchboard/nats',
     schemes: ['nats', 'nats+js', 'nats+core'],
     defaultPort: 4222,
+    localUrl: 'nats://127.0.0.1:4222',
     variants: [
       { name: 'nats-jetstream', displayName: 'NATS JetStream', schemes: ['nats', 'nats+js'] },
       { name: 'nats-core', displayName: 'NATS core', schemes: ['nats+core'] },
