@@ -1,4 +1,5 @@
-import { defineCapabilities, emulated, native, none, type Capabilities, type CapabilityName, type Support } from '@switchboard/core';
+import type { Capabilities, CapabilityName, Support } from '@switchboard/core';
+import { defineCapabilities, emulated, native, none } from '@switchboard/core/driver';
 
 const CORE_NOTHING_STORED = 'core NATS stores nothing: a message reaches only the subscribers connected when it is published';
 
@@ -67,7 +68,7 @@ export const natsJetStreamCapabilities: Capabilities = defineCapabilities({
   replayFromPosition: native('deliver_policy by_start_sequence / by_start_time'),
   committedPosition: native('durable consumers keep their ack floor'),
   ackTimeout: native('ack_wait of the durable consumer'),
-  extend: emulated('+WPI (working) resets the ack timer to a full ack_wait; longer extensions are re-sent until the requested time has passed'),
+  extend: emulated('+WPI (working, confirmed by the server) restarts a full ack_wait; for an extension longer than ack_wait the adapter re-sends it until the requested time has passed'),
   nackDelay: native('-NAK with a delay'),
   deadLetter: emulated('the adapter publishes to the dead-letter queue on the final failed attempt, then terminates the message (+TERM); max_deliver is maxAttempts + 1 so a final attempt lost to an ack timeout comes back once and is dead-lettered'),
   reject: emulated('published to the dead-letter queue, then +TERM'),

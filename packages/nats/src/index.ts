@@ -1,9 +1,8 @@
-import { parseUrl, type Capabilities, type Driver } from '@switchboard/core';
+import { parseUrl, registerDriver, type Capabilities, type Connection } from '@switchboard/core';
+import { defineDriver, type Driver } from '@switchboard/core/driver';
 import { selectCapabilities } from './capabilities';
-import { hasCredentials } from './connection';
-import { resolveNatsOptions } from './options';
-import { openNatsConnection, type NatsConnection_ } from './connection';
-import type { NatsOptions } from './options';
+import { resolveNatsOptions, type NatsMode, type NatsOptions } from './options';
+import { hasCredentials, openNatsSession } from './session';
 
 export {
   natsCoreCapabilities,
@@ -17,7 +16,28 @@ export { resolveNatsOptions, modeOfScheme, type NatsOptions, type NatsMode, type
 export { encodeName, streamNames, durableName, parseAckSubject, MAX_NAME_LENGTH, type AckInfo, type StreamNames } from './names';
 
 /** A Switchboard connection to NATS, with the mode it runs in. */
-export type NatsConnection = NatsConnection_;
+export interface NatsConnection extends Connection {
+  readonly mode: NatsMode;
+}
+
+/**
+ * The NATS driver, for `nats://` and `nats+js://` (JetStream) and `nats+core://` (core NATS).
+ * Importing this package registers it, so `connect('nats://...')` finds it; in a bundle pass it
+ * explicitly: `connect(url, { drivers: [driver] })`.
+ */
+export const driver: Driver = defineDriver({
+  name: 'nats',
+  displayName: 'NATS',
+  package: '@switchboard/nats',
+  schemes: ['nats', 'nats+js', 'nats+core'],
+  defaultPort: 4222,
+  variants: [
+    { name: 'nats-jetstream', displayName: 'NATS JetStream', schemes: ['nats', 'nats+js'] },
+    { name: 'nats-core', displayName: 'NATS core', schemes: ['nats+core'] },
+  ],
+  open: openNatsSession,
+});
+registerDriver(driver);
 
 /**
  * Typed factory: connects to `url` (`nats://`, `nats+js://` for JetStream, `nats+core://` for core
@@ -26,15 +46,11 @@ export type NatsConnection = NatsConnection_;
  * `unsupported` (JetStream mode against a server without JetStream).
  */
 export async function connectNats(url: string, options: NatsOptions = {}): Promise<NatsConnection> {
-  return openNatsConnection(parseUrl(url), options);
+  const parsed = parseUrl(url);
+  const { mode, connectTimeoutMs } = resolveNatsOptions(parsed, options);
+  const conn = await driver.connect(parsed, { ...options, connectTimeoutMs });
+  return Object.assign(conn, { mode });
 }
-
-/** The driver core's `connect()` loads for `nats://`, `nats+js://` and `nats+core://`. */
-export const driver: Driver = {
-  name: 'nats',
-  schemes: ['nats', 'nats+js', 'nats+core'],
-  connect: (url, options) => openNatsConnection(url, options),
-};
 
 /**
  * The static capability table a connection to `url` will declare: core NATS for `nats+core://`

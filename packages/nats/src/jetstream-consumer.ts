@@ -1,28 +1,30 @@
 import { createInbox, nanos, type Msg, type Subscription as NatsSubscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, ReplayPolicy, type ConsumerConfig } from '@nats-io/jetstream';
-import {
-  createConsumer,
-  createDelivery,
-  formatDestination,
-  HEADERS,
-  SwitchboardError,
-  type Consumer,
-  type Delivery,
-  type DeliverySettler,
-  type Destination,
-  type NormalizedMessage,
-  type ResolvedConsumerOptions,
-} from '@switchboard/core';
+import { formatDestination, HEADERS, SwitchboardError, type Destination } from '@switchboard/core';
+import { deadLetterHeaders, type ConsumerDriver, type InboundMessage, type InboundSink, type ResolvedConsumerOptions } from '@switchboard/core/driver';
 import { classifyError } from './errors';
-import { buildHeaders, matchesFilter, publishReply, readHeaders } from './messages';
+import { buildHeaders, matchesFilter, readHeaders } from './messages';
 import { durableName, parseAckSubject, type AckInfo } from './names';
-import type { NatsContext } from './connection';
+import type { NatsContext } from './session';
 
 const enc = new TextEncoder();
 const ACK = enc.encode('+ACK');
 const NAK = enc.encode('-NAK');
 const WPI = enc.encode('+WPI');
 const MAX_ACK_PENDING = 10_000;
+
+const nakAfter = (delayMs: number) => enc.encode(`-NAK ${JSON.stringify({ delay: nanos(delayMs) })}`);
+
+/** The driver's reference to one JetStream delivery: its ack subject and what the dead letter needs. */
+export interface JsHandle {
+  readonly reply: string;
+  readonly info: AckInfo;
+  readonly msg: Msg;
+  readonly id: string;
+  readonly key: string | undefined;
+  /** Re-sends `+WPI` while an extension longer than ack_wait runs. */
+  working: NodeJS.Timeout | undefined;
+}
 
 /** Creates or updates the durable consumer of a group; resolves once it exists on the server. */
 async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions): Promise<{ stream: string; durable: string }> {
@@ -82,6 +84,7 @@ function deliverPolicy(source: Destination, o: ResolvedConsumerOptions): Partial
 interface PullRequest {
   remaining: number;
   timer: NodeJS.Timeout;
+  /** Set for a fetch: messages are collected here instead of pushed. */
   got: Msg[] | undefined;
   done: () => void;
 }
@@ -89,21 +92,24 @@ interface PullRequest {
 /**
  * A member of a group on a JetStream destination. Pulls with its own pull requests
  * ($JS.API.CONSUMER.MSG.NEXT) on a private inbox, never holding more than `prefetch` unsettled
- * deliveries; acks, naks and terms wait for the server's answer.
+ * deliveries; `fetch` is a native pull (no_wait, then expires = waitMs). ack_wait is the ack
+ * deadline and `+WPI` the extension (both native); a nack with a delay is `-NAK {"delay"}`.
+ * Acks, naks, terms and `+WPI` are requests that wait for the server's answer.
  */
-export async function createJetStreamConsumer(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions): Promise<Consumer> {
+export async function openJetStreamConsumer(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions): Promise<ConsumerDriver<JsHandle>> {
   const { stream, durable } = await ensureDurable(ctx, source, o);
   const nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`;
   const inboxBase = createInbox();
+  const atMostOnce = o.ackMode === 'at-most-once';
   const requests = new Set<PullRequest>();
-  /** Deliveries handed out and not settled yet, with their ack subject. */
-  const unsettled = new Map<Delivery, string>();
-  const extendTimers = new Map<Delivery, NodeJS.Timeout>();
+  /** Handed to core and not settled yet: at most `prefetch` of them. */
+  const unsettled = new Set<JsHandle>();
   let reqSeq = 0;
-  let outstanding = 0;
   let accepting = 0;
   let closed = false;
-  let push: ((d: Delivery) => void) | undefined;
+  let pushing = false;
+  let sink: InboundSink<JsHandle> | undefined;
+  let pumping: Promise<void> | undefined;
   let wake: (() => void) | undefined;
   const kick = () => {
     const w = wake;
@@ -121,151 +127,102 @@ export async function createJetStreamConsumer(ctx: NatsContext, source: Destinat
 
   const delayKey = (info: AckInfo) => `${info.stream}:${info.consumer}:${info.streamSequence}`;
 
-  const deadLetter = async (msg: Msg, info: AckInfo, attempt: number, reason: string) => {
-    const r = readHeaders(msg.headers);
-    const dl: NormalizedMessage = {
-      id: r.id ?? `${stream}:${info.streamSequence}`,
-      body: msg.data,
-      key: r.key,
-      headers: {
-        ...r.user,
-        [HEADERS.deadLetterReason]: reason,
-        [HEADERS.deadLetterAttempts]: String(attempt),
-        [HEADERS.deadLetterSource]: formatDestination(source),
-        [HEADERS.deadLetterSourceRef]: String(info.streamSequence),
-      },
-      delayMs: undefined,
-    };
-    const h = buildHeaders(dl, {}, false);
+  const stopWorking = (h: JsHandle) => {
+    if (h.working) clearInterval(h.working);
+    h.working = undefined;
+  };
+
+  /** Sends a settle; once the server took it the handle no longer counts against prefetch. */
+  const settle = async (h: JsHandle, payload: Uint8Array, final: boolean) => {
+    await ackRequest(h.reply, payload);
+    stopWorking(h);
+    if (final) ctx.delayNaks.delete(delayKey(h.info));
+    if (unsettled.delete(h)) kick();
+  };
+
+  const deadLetter = async (h: JsHandle, to: Destination, headers: Record<string, string>) => {
+    const dl = { id: h.id, body: h.msg.data, key: h.key, headers, delayMs: undefined };
     // Dedup on the dead-letter stream: a retried dead-lettering of one message stores it once.
-    const dedupId = `dl:${stream}:${durable}:${info.streamSequence}`;
-    await ctx.publishStored(o.deadLetter, dl, h, dedupId);
-    await ackRequest(msg.reply!, enc.encode(`+TERM ${reason.replace(/[\r\n]+/g, ' ').slice(0, 200)}`));
-    ctx.delayNaks.delete(delayKey(info));
+    await ctx.publishStored(to, dl, buildHeaders(dl), `dl:${stream}:${durable}:${h.info.streamSequence}`);
+    const reason = (headers[HEADERS.deadLetterReason] ?? '').replace(/[\r\n]+/g, ' ').slice(0, 200);
+    await settle(h, enc.encode(`+TERM ${reason}`), true);
   };
 
-  const settled = (d: Delivery) => {
-    if (unsettled.delete(d)) {
-      outstanding -= 1;
-      const t = extendTimers.get(d);
-      if (t) clearInterval(t);
-      extendTimers.delete(d);
-      kick();
-    }
-  };
-
-  const makeDelivery = (msg: Msg, info: AckInfo, attempt: number, preAcked: boolean): Delivery => {
-    const r = readHeaders(msg.headers);
-    const reply = msg.reply!;
-    let d: Delivery;
-    const after = <T>(p: Promise<T>): Promise<T> =>
-      p.then((v) => {
-        settled(d);
-        ctx.delayNaks.delete(delayKey(info));
-        return v;
-      });
-    const settler: DeliverySettler = {
-      ack: () => after(ackRequest(reply, ACK)),
-      nack: (delayMs, reason) => {
-        if (o.maxAttempts !== undefined && attempt >= o.maxAttempts) {
-          return after(deadLetter(msg, info, attempt, reason || `nacked on the final attempt (${attempt} of ${o.maxAttempts})`));
-        }
-        const payload = delayMs && delayMs > 0 ? enc.encode(`-NAK ${JSON.stringify({ delay: nanos(delayMs) })}`) : NAK;
-        return after(ackRequest(reply, payload));
-      },
-      extend: async (ms) => {
-        await ackRequest(reply, WPI);
-        const old = extendTimers.get(d);
-        if (old) clearInterval(old);
-        extendTimers.delete(d);
-        if (ms > o.ackTimeoutMs) {
-          // +WPI restarts a full ack_wait; repeat it until the last one covers the requested time.
-          const until = Date.now() + ms;
-          let lastSent = Date.now();
-          const every = Math.max(50, Math.floor(o.ackTimeoutMs * 0.6));
-          const t = setInterval(() => {
-            if (lastSent + o.ackTimeoutMs >= until || d.state !== 'pending') {
-              clearInterval(t);
-              extendTimers.delete(d);
-              return;
-            }
-            lastSent = Date.now();
-            void ackRequest(reply, WPI).catch(() => undefined);
-          }, every);
-          t.unref?.();
-          extendTimers.set(d, t);
-        }
-      },
-      reject: (reason) => after(deadLetter(msg, info, attempt, reason || 'rejected')),
-      respond: (replyTo, correlationId, m) => publishReply(ctx.nc, replyTo, correlationId, m),
-    };
-    d = createDelivery(
-      {
-        id: r.id ?? `${stream}:${info.streamSequence}`,
-        body: msg.data,
-        key: r.key,
-        headers: r.user,
-        attempt,
-        destination: source.name,
-        receipt: String(info.streamSequence),
-        timestamp: new Date(Math.floor(info.timestampNanos / 1e6)),
-        replyTo: r.replyTo,
-        correlationId: r.correlationId,
-        preAcked,
-      },
-      settler,
-      ctx.capabilities,
-    );
-    if (!preAcked) {
-      unsettled.set(d, reply);
-      outstanding += 1;
-    }
-    return d;
+  const release = async (h: JsHandle) => {
+    stopWorking(h);
+    if (unsettled.delete(h)) kick();
+    await ackRequest(h.reply, NAK).catch(() => undefined); // if lost, it comes back after ack_wait
   };
 
   /**
-   * Turns a stored message into a delivery, or handles it without one: early delayed messages are
-   * naked for the rest of their delay, non-matching ones are acked for this group, attempts past
-   * maxAttempts (a final attempt lost to the ack timeout) are dead-lettered.
+   * Turns a stored message into what core hands out, or handles it without core: early delayed
+   * messages are naked for the rest of their delay, non-matching ones are acked for this group,
+   * attempts past maxAttempts (a final attempt lost to ack_wait) are dead-lettered with core's
+   * header set. In at-most-once mode the message is acked before it is handed out.
    */
-  const accept = async (msg: Msg): Promise<Delivery | undefined> => {
+  const accept = async (msg: Msg): Promise<InboundMessage<JsHandle> | undefined> => {
     const info = msg.reply ? parseAckSubject(msg.reply) : undefined;
     if (!info) return undefined;
+    const reply = msg.reply!;
     const r = readHeaders(msg.headers);
     const key = delayKey(info);
     const now = Date.now();
     if (r.notBefore !== undefined && r.notBefore > now + 2) {
       ctx.delayNaks.set(key, (ctx.delayNaks.get(key) ?? 0) + 1);
-      await ackRequest(msg.reply!, enc.encode(`-NAK ${JSON.stringify({ delay: nanos(r.notBefore - now + 5) })}`)).catch(() => undefined);
+      await ackRequest(reply, nakAfter(r.notBefore - now + 5)).catch(() => undefined);
+      return undefined;
+    }
+    if (!matchesFilter(r.user, o.filter)) {
+      await ackRequest(reply, ACK).catch(() => undefined);
       return undefined;
     }
     const attempt = Math.max(1, info.deliveryCount - (ctx.delayNaks.get(key) ?? 0));
-    if (!matchesFilter(r.user, o.filter)) {
-      await ackRequest(msg.reply!, ACK).catch(() => undefined);
-      return undefined;
-    }
+    const handle: JsHandle = { reply, info, msg, id: r.id ?? `${stream}:${info.streamSequence}`, key: r.key, working: undefined };
     if (o.maxAttempts !== undefined && attempt > o.maxAttempts) {
-      await deadLetter(msg, info, attempt - 1, `not acked within the ack timeout on the final attempt (${o.maxAttempts})`).catch(() => undefined);
+      const headers = deadLetterHeaders(r.user, {
+        reason: `ack timeout after ${o.ackTimeoutMs} ms (attempt ${attempt - 1} of ${o.maxAttempts})`,
+        attempts: attempt - 1,
+        source: formatDestination(source),
+        sourceRef: String(info.streamSequence),
+      });
+      await deadLetter(handle, o.deadLetter, headers).catch(() => undefined); // else the server delivers it once more
       return undefined;
     }
-    if (o.ackMode === 'at-most-once') {
+    if (atMostOnce) {
       try {
-        await ackRequest(msg.reply!, ACK);
+        await ackRequest(reply, ACK);
       } catch {
         return undefined; // not acked: it comes back after ack_wait, so do not hand it out now
       }
-      return makeDelivery(msg, info, attempt, true);
-    }
-    return makeDelivery(msg, info, attempt, false);
+    } else unsettled.add(handle);
+    return {
+      handle,
+      id: handle.id,
+      body: msg.data,
+      key: r.key,
+      headers: r.user,
+      attempt,
+      receipt: String(info.streamSequence),
+      timestamp: new Date(Math.floor(info.timestampNanos / 1e6)),
+      replyTo: r.replyTo,
+      correlationId: r.correlationId,
+    };
   };
 
-  /** A message that reached this member but no poll or push wants: back to the broker. */
-  const stray = (msg: Msg) => {
-    if (push && !closed) {
-      void accept(msg).then((d) => d && push?.(d));
-      return;
-    }
-    if (msg.reply) void ackRequest(msg.reply, NAK).catch(() => undefined);
+  /** Accepts a pushed message and hands it to core (which releases it when nobody wants it). */
+  const push = (msg: Msg) => {
+    accepting += 1;
+    void accept(msg)
+      .then((m) => {
+        if (!m) return;
+        if (sink) sink.deliver(m);
+        else void release(m.handle);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        accepting -= 1;
+        kick();
+      });
   };
 
   /**
@@ -302,23 +259,11 @@ export async function createJetStreamConsumer(ctx: NatsContext, source: Destinat
               if (code !== 100) rq.done();
               return;
             }
-            if (!requests.has(rq)) return stray(msg);
+            if (rq.got && requests.has(rq)) rq.got.push(msg);
+            else if (pushing && !closed) push(msg);
+            // A fetch's message after the fetch ended (a race with UNSUB): back to the broker.
+            else if (msg.reply) void ackRequest(msg.reply, NAK).catch(() => undefined);
             rq.remaining -= 1;
-            if (rq.got) rq.got.push(msg);
-            else {
-              accepting += 1;
-              void accept(msg)
-                .then((d) => {
-                  if (!d) return;
-                  if (push && !closed) push(d);
-                  else void release(d);
-                })
-                .catch(() => undefined)
-                .finally(() => {
-                  accepting -= 1;
-                  kick();
-                });
-            }
             if (rq.remaining <= 0) rq.done();
           },
         });
@@ -331,9 +276,9 @@ export async function createJetStreamConsumer(ctx: NatsContext, source: Destinat
       }
     });
 
-  let pumping: Promise<void> | undefined;
+  /** Keeps pull requests open for what prefetch allows, while pushing. */
   const pump = async () => {
-    while (push && !closed) {
+    while (pushing && !closed) {
       let open = 0;
       let asked = 0;
       for (const r of requests) {
@@ -341,82 +286,89 @@ export async function createJetStreamConsumer(ctx: NatsContext, source: Destinat
         open += 1;
         asked += r.remaining;
       }
-      const held = (o.ackMode === 'at-most-once' ? 0 : outstanding) + accepting;
-      const want = o.prefetch - held - asked;
+      const want = o.prefetch - (atMostOnce ? 0 : unsettled.size) - accepting - asked;
       if (want > 0 && (open === 0 || (open < 2 && want >= Math.max(1, Math.floor(o.prefetch / 2))))) {
         void pull(want, ctx.options.pullExpiresMs, false, undefined).then(kick);
       }
       await new Promise<void>((resolve) => {
         wake = resolve;
-        const t = setTimeout(resolve, 250);
-        t.unref?.();
+        setTimeout(resolve, 250).unref?.();
       });
     }
   };
 
-  /**
-   * Gives a delivery back to the broker (-NAK) without settling the Delivery object: a handler
-   * that still holds it may ack it later, which the server then takes as the ack of the message.
-   */
-  const release = async (d: Delivery) => {
-    const reply = unsettled.get(d);
-    if (reply === undefined) return;
-    settled(d);
-    await ackRequest(reply, NAK).catch(() => undefined); // if lost, it comes back after ack_wait
+  /** Ends the push pull requests (UNSUB reaches the server before any later -NAK) and the pump. */
+  const stopPushing = async () => {
+    pushing = false;
+    for (const r of [...requests]) if (!r.got) r.done();
+    kick();
+    await pumping;
   };
 
+  return {
+    native: { ackTimeout: true, extend: true },
 
-  const poll = async (max: number, waitMs: number, signal: AbortSignal | undefined): Promise<Delivery[]> => {
-    const room = o.ackMode === 'at-most-once' ? max : Math.min(max, o.prefetch - outstanding);
-    if (room <= 0) return [];
-    const got: Msg[] = [];
-    await pull(room, 0, true, got);
-    if (got.length === 0 && waitMs > 0 && !signal?.aborted) {
-      const before = new Set(requests);
-      const p = pull(1, waitMs, false, got);
-      const mine = [...requests].filter((r) => !before.has(r));
-      const onAbort = () => mine.forEach((r) => r.done());
-      signal?.addEventListener('abort', onAbort, { once: true });
-      await p;
-      signal?.removeEventListener('abort', onAbort);
-      if (got.length > 0 && room > 1 && !signal?.aborted) await pull(room - 1, 0, true, got);
-    }
-    const out: Delivery[] = [];
-    for (const m of got) {
-      const d = await accept(m);
-      if (d) out.push(d);
-    }
-    return out;
-  };
-
-  return createConsumer({
-    source,
-    group: o.group,
-    startPush(deliver) {
-      push = deliver;
+    start(s) {
+      sink = s;
+      pushing = true;
       pumping = pump();
-      return {
-        stop: async () => {
-          push = undefined;
-          // End our pull requests first (UNSUB reaches the server before any later -NAK), so
-          // nothing is pushed to this member any more.
-          for (const r of [...requests]) if (!r.got) r.done();
-          kick();
-          await pumping;
-        },
-      };
     },
-    poll,
+
+    stop: stopPushing,
+
+    async fetch(max, waitMs, signal) {
+      const room = atMostOnce ? max : Math.min(max, o.prefetch - unsettled.size);
+      if (room <= 0 || closed) return [];
+      const got: Msg[] = [];
+      await pull(room, 0, true, got);
+      if (got.length === 0 && waitMs > 0 && !signal?.aborted) {
+        const before = new Set(requests);
+        const p = pull(1, waitMs, false, got);
+        const mine = [...requests].filter((r) => !before.has(r));
+        const onAbort = () => mine.forEach((r) => r.done());
+        signal?.addEventListener('abort', onAbort, { once: true });
+        await p;
+        signal?.removeEventListener('abort', onAbort);
+        if (got.length > 0 && room > 1 && !signal?.aborted) await pull(room - 1, 0, true, got);
+      }
+      const out: InboundMessage<JsHandle>[] = [];
+      for (const msg of got) {
+        const m = await accept(msg);
+        if (m) out.push(m);
+      }
+      return out;
+    },
+
+    ack: (h) => settle(h, ACK, true),
+    retry: (h, delayMs) => settle(h, delayMs > 0 ? nakAfter(delayMs) : NAK, false),
+    deadLetter,
     release,
-    close: async () => {
-      closed = true;
-      push = undefined;
-      for (const r of [...requests]) r.done();
-      kick();
-      await pumping;
-      await Promise.allSettled([...unsettled.keys()].map((d) => release(d)));
-      for (const t of extendTimers.values()) clearInterval(t);
-      extendTimers.clear();
+
+    async extend(h, ms) {
+      await ackRequest(h.reply, WPI);
+      stopWorking(h);
+      if (ms <= o.ackTimeoutMs) return;
+      // +WPI restarts a full ack_wait; repeat it until the last one covers the requested time.
+      const until = Date.now() + ms;
+      let lastSent = Date.now();
+      h.working = setInterval(
+        () => {
+          if (lastSent + o.ackTimeoutMs >= until) return stopWorking(h);
+          lastSent = Date.now();
+          void ackRequest(h.reply, WPI).catch(() => undefined);
+        },
+        Math.max(50, Math.floor(o.ackTimeoutMs * 0.6)),
+      );
+      h.working.unref?.();
     },
-  });
+
+    async close() {
+      closed = true;
+      sink = undefined;
+      await stopPushing();
+      for (const r of [...requests]) r.done();
+      for (const h of unsettled) stopWorking(h);
+      unsettled.clear();
+    },
+  };
 }

@@ -1,5 +1,6 @@
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
-import { HEADERS, SwitchboardError, type Headers, type NormalizedMessage } from '@switchboard/core';
+import { HEADERS, SwitchboardError, type Headers } from '@switchboard/core';
+import type { NormalizedMessage } from '@switchboard/core/driver';
 import { classifyError } from './errors';
 
 /** Headers the adapter writes itself and strips from what a consumer sees. */
@@ -106,7 +107,10 @@ function safeDecode(s: string): string {
   }
 }
 
-/** Publishes a reply to a request (core or JetStream delivery alike) and waits until the server has it. */
+/**
+ * Publishes a reply to a request's reply-to subject and waits until the server has it: the one
+ * reply path of both modes (a core NATS request's inbox, a JetStream request's `sb-reply-to`).
+ */
 export async function publishReply(nc: NatsConnection, replyTo: string, correlationId: string | undefined, m: NormalizedMessage): Promise<void> {
   const h = buildHeaders(m, correlationId === undefined ? {} : { correlationId });
   try {

@@ -1,4 +1,5 @@
-import { assertDestinationName, type Destination } from '@switchboard/core';
+import type { Destination } from '@switchboard/core';
+import { assertDestinationName } from '@switchboard/core/driver';
 
 /**
  * Destination names become NATS subject tokens: printable ASCII without whitespace or wildcards,

@@ -1,4 +1,5 @@
-import { validateOptions, z, type ParsedUrl } from '@switchboard/core';
+import type { ParsedUrl } from '@switchboard/core';
+import { validateOptions, z } from '@switchboard/core/driver';
 
 /** Which NATS API a connection uses. */
 export type NatsMode = 'jetstream' | 'core';

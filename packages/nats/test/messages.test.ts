@@ -1,4 +1,5 @@
-import { HEADERS, normalizeMessages, SwitchboardError } from '@switchboard/core';
+import { HEADERS, SwitchboardError } from '@switchboard/core';
+import { normalizeMessages } from '@switchboard/core/driver';
 import { assertWireSize, buildHeaders, matchesFilter, readHeaders } from '../src/messages';
 
 describe('messages - headers on the wire and back', () => {

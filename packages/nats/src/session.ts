@@ -1,0 +1,255 @@
+import { connect as natsConnect, createInbox, nanos, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { formatHosts, SwitchboardError, throwIfAborted, type Destination, type DestinationOptions, type ParsedUrl } from '@switchboard/core';
+import { createReply, type ConnectOptions, type DriverHost, type DriverSession, type NormalizedMessage } from '@switchboard/core/driver';
+import { selectCapabilities } from './capabilities';
+import { openCoreConsumer } from './core-consumer';
+import { classifyError } from './errors';
+import { openJetStreamConsumer } from './jetstream-consumer';
+import { assertWireSize, buildHeaders, publishReply, readHeaders } from './messages';
+import { assertGroupName, assertNatsName, streamNames, type StreamNames } from './names';
+import { resolveNatsOptions, type ResolvedNatsOptions } from './options';
+
+const API_STREAM_NAME_IN_USE = 10058;
+/** Confirmed JetStream publishes in flight per send; the next chunk starts when one is confirmed. */
+const PUBLISH_CHUNK = 256;
+const DEFAULT_PORT = 4222;
+
+/** What the consumers of one session share with it. */
+export interface NatsContext {
+  readonly nc: NatsConnection;
+  readonly options: ResolvedNatsOptions;
+  readonly jsm: JetStreamManager | undefined;
+  names(d: Destination): StreamNames;
+  ensureStream(d: Destination, options?: DestinationOptions): Promise<void>;
+  /** Publishes one message into a JetStream destination and waits for the PubAck; returns the stream sequence. */
+  publishStored(d: Destination, m: NormalizedMessage, h: MsgHdrs, msgId?: string): Promise<number>;
+  /** -NAKs sent to hold back a delayed message, by `stream:consumer:sequence` (they are not attempts). */
+  readonly delayNaks: Map<string, number>;
+}
+
+/** Whether the URL gives a user (with or without password) or a token. */
+export function hasCredentials(parsed: ParsedUrl): boolean {
+  return parsed.username !== undefined && parsed.username !== '';
+}
+
+/**
+ * Opens the NATS half of a connection (core builds the Connection on it). `nats://` and
+ * `nats+js://` use JetStream, `nats+core://` core NATS. Credentials come from the URL:
+ * `user:password@host` or a token as `token@host`. Rejects with `configuration` (bad URL or
+ * options, all problems listed), `auth` (credentials refused), `connection` (unreachable),
+ * `unsupported` (JetStream mode on a server without JetStream).
+ */
+export async function openNatsSession(parsed: ParsedUrl, raw: ConnectOptions, host: DriverHost): Promise<DriverSession> {
+  const options = resolveNatsOptions(parsed, raw);
+  const auth =
+    parsed.username !== undefined && parsed.password !== undefined
+      ? { user: parsed.username, pass: parsed.password }
+      : hasCredentials(parsed)
+        ? { token: parsed.username }
+        : {};
+  let nc: NatsConnection;
+  try {
+    nc = await natsConnect({
+      servers: parsed.hosts.length ? formatHosts(parsed.hosts, DEFAULT_PORT) : [`127.0.0.1:${DEFAULT_PORT}`],
+      name: options.name,
+      timeout: Math.min(options.connectTimeoutMs, host.connectTimeoutMs),
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: options.reconnectTimeWaitMs,
+      reconnectJitter: 50,
+      waitOnFirstConnect: false,
+      pingInterval: 10_000,
+      ...auth,
+    });
+  } catch (err) {
+    const e = classifyError(err);
+    const code = e.code === 'auth' ? 'auth' : e.code === 'configuration' ? 'configuration' : 'connection';
+    throw new SwitchboardError(code, `cannot connect to ${parsed.redacted}: ${e.message.replace(/^nats: /, '')}`, { cause: err });
+  }
+  let js: JetStreamClient | undefined;
+  let jsm: JetStreamManager | undefined;
+  try {
+    throwIfAborted(host.signal);
+    if (options.mode === 'jetstream') {
+      jsm = await jetstreamManager(nc, { timeout: options.apiTimeoutMs }).catch((err: unknown) => {
+        const e = classifyError(err);
+        if (e.code === 'auth') throw new SwitchboardError('auth', `JetStream at ${parsed.redacted}: ${e.message}`, { cause: err });
+        throw new SwitchboardError('unsupported', `JetStream is not available at ${parsed.redacted} (${e.message}); use nats+core:// for core NATS`, { cause: err });
+      });
+      js = jetstream(nc, { timeout: options.apiTimeoutMs });
+    }
+  } catch (err) {
+    await nc.close().catch(() => undefined);
+    throw err;
+  }
+  return createSession(parsed, options, nc, js, jsm, host);
+}
+
+function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: NatsConnection, js: JetStreamClient | undefined, jsm: JetStreamManager | undefined, host: DriverHost): DriverSession {
+  const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
+  const streams = new Map<string, Promise<void>>();
+  const names = (d: Destination) => streamNames(d, options.streamPrefix, options.subjectPrefix);
+
+  const ensureStream = (d: Destination, o?: DestinationOptions): Promise<void> => {
+    const { stream, subject } = names(d);
+    let p = streams.get(stream);
+    if (!p) {
+      const retention = o?.retentionMs ?? options.retentionMs;
+      const cfg: Partial<StreamConfig> & { name: string } = {
+        name: stream,
+        subjects: [subject],
+        retention: d.kind === 'queue' ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
+        storage: options.storage === 'memory' ? StorageType.Memory : StorageType.File,
+        num_replicas: options.replicas,
+        duplicate_window: nanos(options.duplicateWindowMs),
+        discard: DiscardPolicy.Old,
+        max_age: d.kind === 'topic' && retention ? nanos(retention) : 0,
+        description: `switchboard ${d.kind} ${d.name}`.slice(0, 4096),
+      };
+      p = jsm!.streams.add(cfg).then(
+        () => undefined,
+        (err: unknown) => {
+          const code = (err as { apiError?: () => { err_code?: number } }).apiError?.().err_code;
+          if (code !== API_STREAM_NAME_IN_USE) throw classifyError(err);
+        },
+      );
+      streams.set(stream, p);
+      p.catch(() => streams.delete(stream));
+    }
+    return p;
+  };
+
+  const publishStored = async (d: Destination, m: NormalizedMessage, h: MsgHdrs, msgId: string = m.id): Promise<number> => {
+    await ensureStream(d);
+    const go = () => js!.publish(names(d).subject, m.body, { headers: h, msgID: msgId, timeout: options.apiTimeoutMs });
+    try {
+      return (await go()).seq;
+    } catch (err) {
+      if (classifyError(err).code !== 'no_responders') throw err;
+      // The stream went away (deleted behind our back): make it again, once.
+      streams.delete(names(d).stream);
+      await ensureStream(d);
+      return (await go()).seq;
+    }
+  };
+
+  const ctx: NatsContext = { nc, options, jsm, names, ensureStream, publishStored, delayNaks: new Map() };
+
+  // One reply inbox per connection, for both modes: `<inbox>.<correlation id>`. Core NATS answers a
+  // request nobody subscribes to with a 503 status on it (no responders).
+  let inbox: string | undefined;
+  let replySub: Subscription | undefined;
+  const replyAddress = (correlationId: string): string => {
+    if (inbox === undefined) {
+      const base = createInbox();
+      replySub = nc.subscribe(`${base}.*`, {
+        callback: (err, msg) => {
+          if (err) return;
+          const id = msg.subject.slice(base.length + 1);
+          if (msg.headers?.code === 503 && msg.data.byteLength === 0) {
+            host.replies.reject(id, new SwitchboardError('no_responders', 'nats: no responders: nobody subscribes to the subject of the request'));
+            return;
+          }
+          const r = readHeaders(msg.headers);
+          host.replies.resolve(r.correlationId ?? id, createReply(msg.data, r.user, r.correlationId ?? id));
+        },
+      });
+      inbox = base;
+    }
+    return `${inbox}.${correlationId}`;
+  };
+
+  /** Builds every message's headers and checks its wire size before anything is sent. */
+  const build = (messages: readonly NormalizedMessage[], withMsgId: boolean) =>
+    messages.map((m, i) => {
+      const h = buildHeaders(m, m.delayMs ? { notBefore: Date.now() + m.delayMs } : {}, withMsgId);
+      assertWireSize(m, h, maxPayload, i);
+      return { m, h };
+    });
+
+  return {
+    url: parsed.redacted,
+    capabilities: selectCapabilities(options.mode, hasCredentials(parsed)),
+    maxMessageBytes: maxPayload,
+    limitName: 'the NATS server (max_payload)',
+    checkDestination: assertNatsName,
+
+    publish(dest, messages, { confirm, signal }) {
+      if (options.mode === 'core') {
+        const built = build(messages, false);
+        for (const { m, h } of built) nc.publish(dest.name, m.body, { headers: h });
+        const flushed = confirm ? nc.flush().then(() => undefined) : Promise.resolve(undefined);
+        return built.map(() => flushed);
+      }
+      const built = build(messages, true);
+      if (!confirm) {
+        const subject = names(dest).subject;
+        const sent = ensureStream(dest).then(() => {
+          for (const { m, h } of built) nc.publish(subject, m.body, { headers: h });
+          return undefined;
+        });
+        return built.map(() => sent);
+      }
+      // Chunks of confirmed publishes; a failed chunk (or the signal) fails every message after it.
+      const out: Promise<string>[] = [];
+      let gate: Promise<unknown> = Promise.resolve();
+      for (let i = 0; i < built.length; i += PUBLISH_CHUNK) {
+        const start = gate.then(() => throwIfAborted(signal));
+        const chunk = built.slice(i, i + PUBLISH_CHUNK).map(({ m, h }) => start.then(() => publishStored(dest, m, h)).then(String));
+        gate = Promise.all(chunk);
+        out.push(...chunk);
+      }
+      gate.catch(() => undefined);
+      return out;
+    },
+
+    async request(dest, m, { correlationId }) {
+      const replyTo = replyAddress(correlationId);
+      if (options.mode === 'core') {
+        const h = buildHeaders(m, { correlationId });
+        assertWireSize(m, h, maxPayload, 0);
+        nc.publish(dest.name, m.body, { headers: h, reply: replyTo });
+        return;
+      }
+      const h = buildHeaders(m, { replyTo, correlationId }, true);
+      assertWireSize(m, h, maxPayload, 0);
+      await publishStored(dest, m, h);
+    },
+
+    reply: (replyTo, correlationId, m) => publishReply(nc, replyTo, correlationId, m),
+
+    async consumer(source, o) {
+      if (!assertGroupName(o.group)) {
+        throw new SwitchboardError('invalid_argument', `invalid group "${o.group.slice(0, 200)}": printable ASCII without whitespace or wildcards`);
+      }
+      return options.mode === 'core' ? openCoreConsumer(ctx, source, o) : openJetStreamConsumer(ctx, source, o);
+    },
+
+    async ensureDestination(d, o) {
+      if (options.mode === 'jetstream') await ensureStream(d, o);
+    },
+
+    async deleteDestination(d) {
+      if (options.mode === 'core') return;
+      const { stream } = names(d);
+      streams.delete(stream);
+      try {
+        await jsm!.streams.delete(stream);
+      } catch (err) {
+        if (classifyError(err).code !== 'not_found') throw err;
+      }
+    },
+
+    classifyError,
+
+    async close() {
+      replySub?.unsubscribe();
+      try {
+        await nc.drain();
+      } catch {
+        await nc.close().catch(() => undefined);
+      }
+    },
+  };
+}
