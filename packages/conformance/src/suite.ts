@@ -11,6 +11,7 @@ import {
 } from '@switchboard/core';
 import type { CaseContext, CaseResult, ConformanceCase, SuiteOptions, SupportLevel } from './case';
 import { badInputCases } from './cases/bad-input';
+import { contractCases } from './cases/contract';
 import { faultCases } from './cases/faults';
 import { loadCases } from './cases/load';
 import { patternCases } from './cases/patterns';
@@ -26,6 +27,7 @@ export const CASES: readonly ConformanceCase[] = [
   ...faultCases,
   ...badInputCases,
   ...loadCases,
+  ...contractCases,
 ];
 
 export const CASE_IDS: readonly string[] = CASES.map((c) => c.id);

@@ -4,7 +4,7 @@ import { check, checkEqual, sleep } from '../check';
 import { Receiver } from '../receiver';
 
 /** Waits for the dead letter of message `id` on `dlq` and returns it. */
-async function deadLetterOf(ctx: CaseContext, dlq: Receiver, id: string): Promise<Delivery> {
+export async function deadLetterOf(ctx: CaseContext, dlq: Receiver, id: string): Promise<Delivery> {
   await dlq.waitFor((r) => r.deliveries.some((d) => d.id === id || d.text().includes(id)), ctx.t(30_000), `message ${id} in the dead-letter destination`, ctx.signal);
   return dlq.deliveries.find((d) => d.id === id || d.text().includes(id))!;
 }

@@ -1,0 +1,132 @@
+import { HEADERS, SwitchboardError, parseUrl, type Connection } from '@switchboard/core';
+import {
+  CAPABILITIES_ALL_NATIVE,
+  fakeSession,
+  type FakeConsumer,
+} from './fake-session';
+import { defineDriver, DEAD_LETTER_REASON_MAX } from '@switchboard/core/driver';
+
+async function open(overrides: Parameters<typeof fakeSession>[0] = {}): Promise<{ conn: Connection; fake: ReturnType<typeof fakeSession> }> {
+  const fake = fakeSession(overrides);
+  const driver = defineDriver({ name: 'fake', displayName: 'fake', package: 'fake', schemes: ['fake-contract'], open: async (_u, _o, host) => fake.bind(host) });
+  const conn = await driver.connect(parseUrl('fake-contract://x'), {});
+  return { conn, fake };
+}
+
+describe('driver contract', () => {
+  test('driver contract - a batch with one failed message rejects with the receipts of those that succeeded', async () => {
+    const { conn } = await open({ failIndex: 1 });
+    const err = await conn.producer().send('queue:q', ['a', 'b', 'c']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SwitchboardError);
+    expect((err as SwitchboardError).code).toBe('rejected');
+    const receipts = (err as SwitchboardError).details.receipts as { id: string; brokerRef: string; destination: string }[];
+    expect(receipts.map((r) => r.brokerRef)).toEqual(['ref-0', 'ref-2']);
+    expect(receipts.every((r) => r.destination === 'q')).toBe(true);
+    await conn.close();
+  });
+
+  test('driver contract - a failed single send carries details.receipts too (empty)', async () => {
+    const { conn } = await open({ failIndex: 0 });
+    await expect(conn.producer().send('queue:q', 'a')).rejects.toMatchObject({ code: 'rejected', details: { receipts: [] } });
+    await conn.close();
+  });
+
+  test('driver contract - bad input fails before publish is called', async () => {
+    const { conn, fake } = await open({ maxMessageBytes: 8 });
+    const p = conn.producer();
+    await expect(p.send('queue:q', ['ok', 'far too long for the limit'])).rejects.toMatchObject({ code: 'payload_too_large' });
+    await expect(p.send('queue:q', 'x', { bogus: 1 } as never)).rejects.toMatchObject({ code: 'invalid_argument' });
+    await expect(p.send('queue:bad name', 'x')).rejects.toMatchObject({ code: 'invalid_argument' });
+    expect(fake.published).toEqual([]);
+    await conn.close();
+  });
+
+  test('driver contract - connect fails with connection after connectTimeoutMs and closes a session that opens late', async () => {
+    let closed = false;
+    const driver = defineDriver({
+      name: 'slow',
+      displayName: 'slow',
+      package: 'slow',
+      schemes: ['slow'],
+      open: async (_u, _o, host) => {
+        await new Promise((r) => setTimeout(r, 300));
+        return { ...fakeSession({}).bind(host), close: async () => void (closed = true) };
+      },
+    });
+    await expect(driver.connect(parseUrl('slow://u:secret@h'), { connectTimeoutMs: 50 })).rejects.toMatchObject({ code: 'connection' });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(closed).toBe(true);
+  });
+
+  test('driver contract - an unacked delivery is retried after the emulated ack deadline; extend postpones it', async () => {
+    const { conn, fake } = await open();
+    const c = await conn.consumer('queue:q', { ackTimeoutMs: 60 });
+    const got: string[] = [];
+    const sub = c.subscribe();
+    const it = sub[Symbol.asyncIterator]();
+    const consumer: FakeConsumer = fake.consumers[0]!;
+    consumer.push('m1');
+    consumer.push('m2');
+    const d1 = (await it.next()).value!;
+    const d2 = (await it.next()).value!;
+    got.push(d1.id, d2.id);
+    await d2.extend(400);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(consumer.calls).toEqual([['retry', 'm1', 0]]);
+    await expect(d1.ack()).rejects.toMatchObject({ code: 'timeout' });
+    await d2.ack();
+    expect(consumer.calls).toEqual([['retry', 'm1', 0], ['ack', 'm2']]);
+    await sub.close();
+    await conn.close();
+  });
+
+  test('driver contract - the last failed attempt is dead-lettered with core\'s header set and a cut reason', async () => {
+    const { conn, fake } = await open();
+    const c = await conn.consumer('queue:q', { maxAttempts: 2, deadLetter: 'queue:dead' });
+    const it = c.subscribe()[Symbol.asyncIterator]();
+    fake.consumers[0]!.push('m1', { attempt: 2, headers: { 'x-a': '1' } });
+    const d = (await it.next()).value!;
+    await d.nack({ reason: 'x'.repeat(DEAD_LETTER_REASON_MAX + 50) });
+    const [call] = fake.consumers[0]!.calls;
+    expect(call![0]).toBe('deadLetter');
+    expect(call![2]).toEqual({ kind: 'queue', name: 'dead' });
+    const headers = call![3] as Record<string, string>;
+    expect(headers['x-a']).toBe('1');
+    expect(headers[HEADERS.deadLetterReason]!.length).toBe(DEAD_LETTER_REASON_MAX);
+    expect(headers[HEADERS.deadLetterAttempts]).toBe('2');
+    expect(headers[HEADERS.deadLetterSource]).toBe('queue:q');
+    expect(headers[HEADERS.deadLetterSourceRef]).toBe('receipt-m1');
+    await conn.close();
+  });
+
+  test('driver contract - reject dead-letters with "rejected: <reason>" and native extend goes to the driver', async () => {
+    const { conn, fake } = await open({ nativeDeadline: true });
+    const c = await conn.consumer('queue:q', { ackTimeoutMs: 30 });
+    const it = c.subscribe()[Symbol.asyncIterator]();
+    fake.consumers[0]!.push('m1');
+    const d = (await it.next()).value!;
+    await d.extend(1000);
+    await new Promise((r) => setTimeout(r, 80));
+    await d.reject('bad input');
+    const calls = fake.consumers[0]!.calls;
+    expect(calls[0]).toEqual(['extend', 'm1', 1000]);
+    expect(calls[1]![0]).toBe('deadLetter');
+    expect((calls[1]![3] as Record<string, string>)[HEADERS.deadLetterReason]).toBe('rejected: bad input');
+    await conn.close();
+  });
+
+  test('driver contract - close releases deliveries still held after the grace, and polls over push when the driver has no fetch', async () => {
+    const { conn, fake } = await open();
+    const c = await conn.consumer('queue:q');
+    const polling = c.poll({ max: 5, waitMs: 2000 });
+    await new Promise((r) => setTimeout(r, 20));
+    fake.consumers[0]!.push('m1');
+    fake.consumers[0]!.push('m2');
+    const got = await polling;
+    expect(got.map((d) => d.id)).toEqual(['m1', 'm2']);
+    await got[0]!.ack();
+    await c.close();
+    expect(fake.consumers[0]!.calls).toEqual([['ack', 'm1'], ['release', 'm2'], ['close']]);
+    expect(CAPABILITIES_ALL_NATIVE.ackTimeout.level).toBe('native');
+  });
+});

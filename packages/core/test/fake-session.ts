@@ -1,0 +1,54 @@
+// A driver session that talks to no broker, for unit tests of core's shared mechanics (pure logic).
+import { CAPABILITIES, SwitchboardError } from '@switchboard/core';
+import { assertDestinationName, defineCapabilities, native, type ConsumerDriver, type DriverHost, type DriverSession, type InboundSink, type NormalizedMessage } from '@switchboard/core/driver';
+
+export const CAPABILITIES_ALL_NATIVE = defineCapabilities(Object.fromEntries(CAPABILITIES.map((c) => [c, native()])) as never);
+
+export interface FakeConsumer {
+  readonly calls: unknown[][];
+  push(id: string, extra?: { attempt?: number; headers?: Record<string, string> }): void;
+}
+
+export function fakeSession(o: { failIndex?: number; maxMessageBytes?: number; nativeDeadline?: boolean }) {
+  const published: NormalizedMessage[] = [];
+  const consumers: FakeConsumer[] = [];
+  const bind = (_host: DriverHost): DriverSession => ({
+    url: 'fake://x',
+    capabilities: CAPABILITIES_ALL_NATIVE,
+    maxMessageBytes: o.maxMessageBytes ?? 1024,
+    limitName: 'fake',
+    checkDestination: (d) => assertDestinationName(d, /^[a-z-]+$/, 20, 'lower-case letters and -'),
+    publish: (_dest, messages) =>
+      messages.map((m, i) => {
+        published.push(m);
+        return i === o.failIndex ? Promise.reject(new SwitchboardError('rejected', `nack for message ${i}`)) : Promise.resolve(`ref-${i}`);
+      }),
+    reply: async () => undefined,
+    consumer: async () => {
+      const calls: unknown[][] = [];
+      let sink: InboundSink<string> | undefined;
+      const driver: ConsumerDriver<string> = {
+        ...(o.nativeDeadline ? { native: { ackTimeout: true, extend: true } } : {}),
+        start: (s) => void (sink = s),
+        stop: async () => void (sink = undefined),
+        ack: async (h) => void calls.push(['ack', h]),
+        retry: async (h, delayMs) => void calls.push(['retry', h, delayMs]),
+        deadLetter: async (h, to, headers) => void calls.push(['deadLetter', h, to, headers]),
+        extend: async (h, ms) => void calls.push(['extend', h, ms]),
+        release: async (h) => void calls.push(['release', h]),
+        close: async () => void calls.push(['close']),
+      };
+      consumers.push({
+        calls,
+        push: (id, extra) =>
+          sink?.deliver({ handle: id, id, body: new Uint8Array(), key: undefined, headers: extra?.headers ?? {}, attempt: extra?.attempt ?? 1, receipt: `receipt-${id}`, timestamp: new Date() }),
+      });
+      return driver as ConsumerDriver<unknown>;
+    },
+    ensureDestination: async () => undefined,
+    deleteDestination: async () => undefined,
+    classifyError: (err) => (err instanceof SwitchboardError ? err : new SwitchboardError('internal', String(err))),
+    close: async () => undefined,
+  });
+  return { bind, published, consumers };
+}
