@@ -83,85 +83,59 @@ interface PubState {
 export class Publisher {
   private readonly slot: ChannelSlot<amqp.ConfirmChannel>;
   private readonly state = new WeakMap<amqp.ConfirmChannel, PubState>();
-  private inFlight = 0;
-  private idle: (() => void)[] = [];
 
   constructor(private readonly link: Link) {
     this.slot = new ChannelSlot(link, (m) => m.createConfirmChannel());
   }
 
-  get pending(): number {
-    return this.inFlight;
-  }
-
   /** Resolves the broker reference (`<generation>.<sequence>`) once confirmed, or undefined when `confirm` is false. */
   async publish(exchange: string, routingKey: string, content: Buffer, options: amqp.Options.Publish, confirm: boolean, signal?: AbortSignal): Promise<string | undefined> {
-    this.inFlight++;
-    try {
-      for (;;) {
-        const ch = await this.slot.get(this.link.options.sendTimeoutMs, signal);
-        let st = this.state.get(ch);
-        if (!st) {
-          st = { seq: 0, drain: undefined };
-          this.state.set(ch, st);
-        }
-        if (st.drain) {
-          await st.drain;
-          continue;
-        }
-        if (signal?.aborted) throw abortedError(signal);
-        const gen = this.link.generation;
-        const seq = ++st.seq;
-        let ok = true;
-        let confirmation: Promise<string> | undefined;
-        try {
-          if (confirm) {
-            confirmation = new Promise<string>((resolve, reject) => {
-              ok = ch.publish(exchange, routingKey, content, options, (err: unknown) => {
-                if (err) reject(classifyError(err));
-                else resolve(`${gen}.${seq}`);
-              });
-            });
-          } else {
-            ok = ch.publish(exchange, routingKey, content, options);
-          }
-        } catch (err) {
-          throw classifyError(err);
-        }
-        if (!ok) {
-          const s = st;
-          s.drain = new Promise<void>((resolve) => {
-            const done = () => {
-              ch.removeListener('drain', done);
-              ch.removeListener('close', done);
-              s.drain = undefined;
-              resolve();
-            };
-            ch.once('drain', done);
-            ch.once('close', done);
-          });
-          if (!confirm) await s.drain;
-        }
-        return confirmation ? await confirmation : undefined;
+    for (;;) {
+      const ch = await this.slot.get(this.link.options.sendTimeoutMs, signal);
+      let st = this.state.get(ch);
+      if (!st) {
+        st = { seq: 0, drain: undefined };
+        this.state.set(ch, st);
       }
-    } finally {
-      this.inFlight--;
-      if (this.inFlight === 0) for (const f of this.idle.splice(0)) f();
+      if (st.drain) {
+        await st.drain;
+        continue;
+      }
+      if (signal?.aborted) throw abortedError(signal);
+      const gen = this.link.generation;
+      const seq = ++st.seq;
+      let ok = true;
+      let confirmation: Promise<string> | undefined;
+      try {
+        if (confirm) {
+          confirmation = new Promise<string>((resolve, reject) => {
+            ok = ch.publish(exchange, routingKey, content, options, (err: unknown) => {
+              if (err) reject(classifyError(err));
+              else resolve(`${gen}.${seq}`);
+            });
+          });
+        } else {
+          ok = ch.publish(exchange, routingKey, content, options);
+        }
+      } catch (err) {
+        throw classifyError(err);
+      }
+      if (!ok) {
+        const s = st;
+        s.drain = new Promise<void>((resolve) => {
+          const done = () => {
+            ch.removeListener('drain', done);
+            ch.removeListener('close', done);
+            s.drain = undefined;
+            resolve();
+          };
+          ch.once('drain', done);
+          ch.once('close', done);
+        });
+        if (!confirm) await s.drain;
+      }
+      return confirmation ? await confirmation : undefined;
     }
-  }
-
-  /** Resolves once no publish is waiting for its confirm. */
-  settled(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
-    return new Promise((r) => this.idle.push(r));
-  }
-
-  reset(): void {
-    this.slot.reset();
-  }
-
-  close(): Promise<void> {
-    return this.slot.close();
   }
 }
 

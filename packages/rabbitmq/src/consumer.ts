@@ -4,7 +4,7 @@ import type { ConsumerDriver, InboundMessage, InboundSink, ResolvedConsumerOptio
 import { ChannelSlot, connectionLost } from './channels';
 import { classifyError } from './classify-error';
 import { decodeMessage, republishOptions } from './codec';
-import { sleep, type Recoverable } from './link';
+import { keepTrying, shared, sleep, type Recoverable } from './link';
 import type { RabbitContext } from './session';
 import type { Target } from './topology';
 
@@ -29,7 +29,6 @@ export class QueueConsumer implements ConsumerDriver<QueueHandle>, Recoverable {
   private sink: InboundSink<QueueHandle> | undefined;
   private consumerTag: { ch: amqp.Channel; tag: string } | undefined;
   private starting: Promise<void> | undefined;
-  private recovering: Promise<void> | undefined;
   private closed = false;
 
   constructor(
@@ -163,16 +162,7 @@ export class QueueConsumer implements ConsumerDriver<QueueHandle>, Recoverable {
   private channelDied(): void {
     if (this.closed) return;
     this.lost();
-    void (async () => {
-      for (let i = 0; !this.closed && this.ctx.link.isOpen && !this.consumerTag && this.sink; i++) {
-        try {
-          await this.recover();
-          return;
-        } catch {
-          await sleep(Math.min(200 * 2 ** i, 5000));
-        }
-      }
-    })();
+    void keepTrying(this.recover, () => !this.closed && this.ctx.link.isOpen && !this.consumerTag && this.sink !== undefined);
   }
 
   lost(): void {
@@ -181,19 +171,14 @@ export class QueueConsumer implements ConsumerDriver<QueueHandle>, Recoverable {
   }
 
   /** Re-opens the channel and re-consumes; concurrent calls share one attempt. */
-  recover(): Promise<void> {
-    this.recovering ??= (async () => {
-      if (this.closed) return;
-      await this.slot.get();
-      if (this.sink && !this.consumerTag) {
-        this.starting = this.startConsume();
-        await this.starting;
-      }
-    })().finally(() => {
-      this.recovering = undefined;
-    });
-    return this.recovering;
-  }
+  readonly recover = shared(async () => {
+    if (this.closed) return;
+    await this.slot.get();
+    if (this.sink && !this.consumerTag) {
+      this.starting = this.startConsume();
+      await this.starting;
+    }
+  });
 
   /** Closing the channel gives back whatever it still holds. */
   async close(): Promise<void> {

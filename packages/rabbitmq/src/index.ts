@@ -1,4 +1,4 @@
-import { parseUrl, registerDriver, type Connection } from '@switchboard/core';
+import { parseUrl, registerDriver, type Connection, type Driver } from '@switchboard/core';
 import { defineDriver } from '@switchboard/core/driver';
 import type { RabbitMQOptions } from './options';
 import { openRabbitSession } from './session';
@@ -12,12 +12,14 @@ export { NAME_PATTERN, NAME_MAX, NAME_RULE, groupQueueName } from './names';
  * The RabbitMQ driver for `amqp://` and `amqps://`. Importing this package registers it, so
  * `connect('amqp://…')` finds it; `connect(url, { drivers: [driver] })` names it explicitly.
  */
-export const driver = defineDriver({
+export const driver: Driver = defineDriver({
   name: 'rabbitmq',
   displayName: 'RabbitMQ',
   package: '@switchboard/rabbitmq',
   schemes: ['amqp', 'amqps'],
   defaultPort: 5672,
+  schemePorts: { amqps: 5671 },
+  localUrl: 'amqp://guest:guest@127.0.0.1:5672',
   open: (url, options, host) => openRabbitSession(url, options as RabbitMQOptions, host),
 });
 

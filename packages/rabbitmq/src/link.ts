@@ -82,7 +82,6 @@ export class Link {
   private readonly members = new Set<Recoverable>();
   private reconnecting = false;
   private failure: SwitchboardError | undefined;
-  serverVersion = '';
 
   constructor(
     private readonly endpoints: readonly RabbitMQEndpoint[],
@@ -96,10 +95,6 @@ export class Link {
 
   get isOpen(): boolean {
     return this.model !== undefined;
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
   }
 
   /** Opens the first connection within `timeoutMs`; `signal` stops trying (core's connect deadline). */
@@ -147,9 +142,6 @@ export class Link {
     this.model = m;
     this.generationNo++;
     const gen = this.generationNo;
-    const props = (m.connection as unknown as { serverProperties?: { version?: unknown } }).serverProperties;
-    const v = props?.version;
-    this.serverVersion = Buffer.isBuffer(v) ? v.toString() : String(v ?? '');
     m.on('error', () => undefined);
     m.on('close', (err?: Error) => this.onClose(gen, err));
     for (const w of [...this.waiters]) w.resolve(m);
@@ -198,18 +190,8 @@ export class Link {
   }
 
   private async recoverAll(m: Model, gen: number): Promise<void> {
-    await Promise.all([...this.members].map((member) => this.recoverOne(member, m, gen)));
-  }
-
-  private async recoverOne(member: Recoverable, m: Model, gen: number): Promise<void> {
-    for (let i = 0; !this.closed && gen === this.generationNo && this.members.has(member); i++) {
-      try {
-        await member.recover(m, gen);
-        return;
-      } catch {
-        await sleep(Math.min(200 * 2 ** i, 5000));
-      }
-    }
+    const current = (member: Recoverable) => () => !this.closed && gen === this.generationNo && this.members.has(member);
+    await Promise.all([...this.members].map((member) => keepTrying(() => member.recover(m, gen), current(member))));
   }
 
   /** Closes the connection for good. Idempotent. */
@@ -222,6 +204,27 @@ export class Link {
     this.model = undefined;
     if (m) await m.close().catch(() => undefined);
   }
+}
+
+/** Runs `attempt` until it succeeds or `goOn()` turns false, backing off from 200 ms to 5 s. */
+export async function keepTrying(attempt: () => Promise<void>, goOn: () => boolean): Promise<void> {
+  for (let i = 0; goOn(); i++) {
+    try {
+      await attempt();
+      return;
+    } catch {
+      await sleep(Math.min(200 * 2 ** i, 5000));
+    }
+  }
+}
+
+/** Wraps `run` so that concurrent calls share one run. */
+export function shared(run: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () =>
+    (running ??= run().finally(() => {
+      running = undefined;
+    }));
 }
 
 /** Resolves after `ms`, or as soon as `signal` fires. */

@@ -4,7 +4,7 @@ import type { ConsumerDriver, InboundMessage, InboundSink, ResolvedConsumerOptio
 import { ChannelSlot } from './channels';
 import { decodeMessage, republishOptions, SENT_AT } from './codec';
 import { quietly } from './consumer';
-import { sleep, type Recoverable } from './link';
+import { keepTrying, shared, sleep, type Recoverable } from './link';
 import { offsetQueueName } from './names';
 import type { RabbitContext } from './session';
 
@@ -46,7 +46,6 @@ export class StreamConsumer implements ConsumerDriver<StreamEntry>, Recoverable 
   /** Replay by timestamp: x-stream-offset has second precision, so earlier messages of that second are skipped here. */
   private notBefore: number | undefined;
   private reading: amqp.Channel | undefined;
-  private recovering: Promise<void> | undefined;
 
   constructor(
     private readonly ctx: RabbitContext,
@@ -229,16 +228,7 @@ export class StreamConsumer implements ConsumerDriver<StreamEntry>, Recoverable 
   private channelDied(): void {
     if (this.closed) return;
     this.lost();
-    void (async () => {
-      for (let i = 0; !this.closed && this.ctx.link.isOpen; i++) {
-        try {
-          await this.recover();
-          return;
-        } catch {
-          await sleep(Math.min(200 * 2 ** i, 5000));
-        }
-      }
-    })();
+    void keepTrying(this.recover, () => !this.closed && this.ctx.link.isOpen);
   }
 
   lost(): void {
@@ -252,16 +242,11 @@ export class StreamConsumer implements ConsumerDriver<StreamEntry>, Recoverable 
   }
 
   /** Reads again from the committed position on a new channel; concurrent calls share one attempt. */
-  recover(): Promise<void> {
-    this.recovering ??= (async () => {
-      if (this.closed) return;
-      const ch = await this.slot.get();
-      if (this.reading !== ch) await this.consume();
-    })().finally(() => {
-      this.recovering = undefined;
-    });
-    return this.recovering;
-  }
+  readonly recover = shared(async () => {
+    if (this.closed) return;
+    const ch = await this.slot.get();
+    if (this.reading !== ch) await this.consume();
+  });
 
   async close(): Promise<void> {
     if (this.closed) return;

@@ -108,8 +108,4 @@ export class Topology {
   forget(prefix: string): void {
     for (const k of [...this.cache.keys()]) if (k.startsWith(prefix)) this.cache.delete(k);
   }
-
-  close(): Promise<void> {
-    return this.slot.close();
-  }
 }

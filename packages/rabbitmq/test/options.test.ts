@@ -1,4 +1,4 @@
-import { parseUrl, SwitchboardError, toDestination } from '@switchboard/core';
+import { backendByName, connect, parseUrl, SwitchboardError, toDestination } from '@switchboard/core';
 import { assertRabbitName, delayQueueName, groupQueueName } from '../src/names';
 import { DEFAULT_MAX_MESSAGE_BYTES, resolveRabbitOptions } from '../src/options';
 import { driver, rabbitCapabilities } from '../src/index';
@@ -34,9 +34,14 @@ describe('options - URL and adapter options', () => {
     expect((err as Error).message).not.toContain('secretpw');
   });
 
-  it('exposes a driver for amqp and amqps', () => {
+  it('exposes a driver for amqp and amqps with the registry entry of core', () => {
     expect(driver.schemes).toEqual(['amqp', 'amqps']);
+    expect(driver.info).toEqual(backendByName('rabbitmq'));
     expect(rabbitCapabilities.confirm.level).toBe('native');
+  });
+
+  it('registers itself on import: connect() finds it and rejects bad options before any network effect', async () => {
+    await expect(connect('amqp://127.0.0.1:1?heartbeat=abc', { drivers: [] })).rejects.toMatchObject({ code: 'configuration' });
   });
 });
 
