@@ -44,7 +44,8 @@ export async function runOrderPipeline(conn: Connection, suffix = Date.now().toS
   return { handled: handled.sort(), deadLettered, quote: `${reply.text()} ${reply.headers.currency}` };
 }
 
-if (require.main === module) {
+// Run directly (node dist/order-worker.js), not when imported or bundled as ESM (where `module` does not exist).
+if (typeof module !== 'undefined' && require.main === module) {
   (async () => {
     const url = process.env.SWITCHBOARD_URL ?? 'memory://';
     await using conn = await connect(url);
