@@ -50,8 +50,6 @@ export interface EncodeExtras {
   replyTo?: string | undefined;
   correlationId?: string | undefined;
   notBefore?: number | undefined;
-  /** Headers added by Switchboard (e.g. dead-letter metadata); always packed into the metadata. */
-  internalHeaders?: Headers | undefined;
 }
 
 // Characters SQS accepts in bodies and attribute values.
@@ -121,7 +119,6 @@ export function encodeMessage(m: NormalizedMessage, extras: EncodeExtras = {}, i
     if (!isInternalHeader(k) && isAttributeName(k) && isAttributeValue(v)) attributes[k] = { DataType: 'String', StringValue: v };
     else packed[k] = v;
   }
-  for (const [k, v] of Object.entries(extras.internalHeaders ?? {})) packed[k] = v;
   if (Object.keys(packed).length) meta.h = packed;
   attributes[META_ATTRIBUTE] = { DataType: 'String', StringValue: JSON.stringify(meta) };
   let size = Buffer.byteLength(text);

@@ -46,6 +46,17 @@ async function pollUntil(c: { poll: (o: { max: number; waitMs: number }) => Prom
     await c.close();
   });
 
+  it('receipts - the destination is the bare name; delivery.receipt is the MessageId of the send', async () => {
+    const q = `int-r-${suffix()}`;
+    const receipt = await conn.producer().send(`queue:${q}`, 'r');
+    expect(receipt).toMatchObject({ destination: q, confirmed: true });
+    const c = await conn.consumer(q);
+    const [d] = await pollUntil(c, 1, 10_000);
+    expect(d!.receipt).toBe(receipt.brokerRef);
+    expect(d!.destination).toBe(q);
+    await c.close();
+  });
+
   it('topics - carry binary bodies, headers and keys through SNS', async () => {
     const t = `topic:int-t-${suffix()}`;
     const c = await conn.consumer(t, { group: 'g' });
