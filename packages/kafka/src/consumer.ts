@@ -152,6 +152,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
     kc.on(kc.events.STOP, stopped);
     kc.on(kc.events.DISCONNECT, stopped);
     kc.on(kc.events.CRASH, (e) => {
+      debug(this.gid, 'crash', String(e.payload.error), 'restart', e.payload.restart);
       if (this.kc === kc) this.kRunning = false;
       if (e.payload.restart || this.closing || this.kc !== kc) return;
       const err = classifyError(e.payload.error);
