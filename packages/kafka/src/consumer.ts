@@ -20,6 +20,8 @@ export interface KafkaEntry {
   handed?: boolean;
   /** A retry or dead letter is being published for it. */
   settling?: Promise<void>;
+  /** The next try of a retry or dead letter whose append failed. */
+  again?: NodeJS.Timeout;
 }
 
 /** Consecutive self-restarts after crashes kafkajs does not recover from, before the subscription fails. */
@@ -489,11 +491,18 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
   }
 
   private async settle(e: KafkaEntry, publish: () => Promise<void>): Promise<void> {
+    clearTimeout(e.again);
+    if (e.settling) await e.settling.catch(() => undefined);
     if (e.revoked || e.state !== 'out') return;
     const p = publish();
     e.settling = p;
     try {
       await p;
+    } catch (err) {
+      // The record stays open, so the commit cannot pass it. Core does not come back after an
+      // expired ack deadline, so the append is tried again shortly (a later settle replaces it).
+      if (!this.closing) e.again = setTimeout(() => void this.settle(e, publish).catch(() => undefined), 1000);
+      throw err;
     } finally {
       e.settling = undefined;
     }
@@ -586,6 +595,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
           // not running yet
         }
         await this.inBatch?.catch(() => undefined);
+        for (const e of this.out.values()) clearTimeout(e.again);
         await Promise.allSettled([...this.out.values()].map((e) => e.settling));
         if (this.ready?.done) await this.closeGaps();
         await this.requestCommit().catch(() => undefined);
