@@ -20,23 +20,30 @@ export interface NatsConnection extends Connection {
   readonly mode: NatsMode;
 }
 
-/**
- * The NATS driver, for `nats://` and `nats+js://` (JetStream) and `nats+core://` (core NATS).
- * Importing this package registers it, so `connect('nats://...')` finds it; in a bundle pass it
- * explicitly: `connect(url, { drivers: [driver] })`.
- */
-export const driver: Driver = defineDriver({
+const defined = defineDriver({
   name: 'nats',
   displayName: 'NATS',
   package: '@switchboard/nats',
   schemes: ['nats', 'nats+js', 'nats+core'],
   defaultPort: 4222,
+  localUrl: 'nats://127.0.0.1:4222',
   variants: [
     { name: 'nats-jetstream', displayName: 'NATS JetStream', schemes: ['nats', 'nats+js'] },
     { name: 'nats-core', displayName: 'NATS core', schemes: ['nats+core'] },
   ],
   open: openNatsSession,
 });
+
+/**
+ * The NATS driver, for `nats://` and `nats+js://` (JetStream) and `nats+core://` (core NATS).
+ * Importing this package registers it, so `connect('nats://...')` finds it; in a bundle pass it
+ * explicitly: `connect(url, { drivers: [driver] })`. Options are validated (every problem in one
+ * `configuration` error) before anything connects; `connectTimeoutMs` may also come from the URL.
+ */
+export const driver: Driver = {
+  ...defined,
+  connect: (url, options) => defined.connect(url, { ...options, connectTimeoutMs: resolveNatsOptions(url, options).connectTimeoutMs }),
+};
 registerDriver(driver);
 
 /**
@@ -47,9 +54,8 @@ registerDriver(driver);
  */
 export async function connectNats(url: string, options: NatsOptions = {}): Promise<NatsConnection> {
   const parsed = parseUrl(url);
-  const { mode, connectTimeoutMs } = resolveNatsOptions(parsed, options);
-  const conn = await driver.connect(parsed, { ...options, connectTimeoutMs });
-  return Object.assign(conn, { mode });
+  const conn = await driver.connect(parsed, { ...options });
+  return Object.assign(conn, { mode: resolveNatsOptions(parsed, options).mode });
 }
 
 /**
