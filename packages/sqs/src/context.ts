@@ -57,10 +57,8 @@ export class SqsContext {
   private readonly queueUrls = new Map<string, Promise<string>>();
   private readonly queueArns = new Map<string, Promise<string>>();
   private readonly topicArns = new Map<string, Promise<string>>();
-  private readonly sendBatchers = new Map<string, Batcher<OutgoingEntry, string>>();
-  private readonly publishBatchers = new Map<string, Batcher<OutgoingEntry, string>>();
-  private readonly deleteBatchers = new Map<string, Batcher<ReceiptEntry, void>>();
-  private readonly visibilityBatchers = new Map<string, Batcher<ReceiptEntry, void>>();
+  /** Batchers of sends, publishes, deletes and visibility changes, per destination / queue URL. */
+  private readonly batchers = new Map<string, { drain(): Promise<void> }>();
   private readonly agents: { http: http.Agent; https: https.Agent };
 
   constructor(readonly options: ResolvedSqsOptions) {
@@ -229,66 +227,39 @@ export class SqsContext {
 
   // ---- sending --------------------------------------------------------------------------------
 
-  /** Sends one encoded message through the batcher of its destination; resolves with the MessageId. */
-  send(dest: Destination, phys: PhysicalName, entry: OutgoingEntry): Promise<string> {
-    return dest.kind === 'queue' ? this.sendBatcher(phys).add(entry) : this.publishBatcher(phys).add(entry);
+  /** The batcher under `key`, made on first use. */
+  private batcher<T, R>(key: string, make: () => Batcher<T, R>): Batcher<T, R> {
+    let b = this.batchers.get(key) as Batcher<T, R> | undefined;
+    if (!b) this.batchers.set(key, (b = make()));
+    return b;
   }
 
   /**
-   * FIFO destinations get one batch in flight at a time: two concurrent SendMessageBatch calls may
-   * land in either order, which would break per-key (message group) order across batches.
+   * Sends one encoded message through the batcher of its destination; resolves with the MessageId.
+   * FIFO destinations get one batch in flight at a time: two concurrent batch calls may land in
+   * either order, which would break per-key (message group) order across batches.
    */
-  private batcherOptions(fifo: boolean) {
-    return {
+  send(dest: Destination, phys: PhysicalName, entry: OutgoingEntry): Promise<string> {
+    const options = {
       maxEntries: 10,
       maxBytes: this.options.maxPayloadBytes,
       sizeOf: (e: OutgoingEntry) => e.encoded.size,
       lingerMs: this.options.batchLingerMs,
-      concurrency: fifo ? 1 : 16,
+      concurrency: phys.fifo ? 1 : 16,
     };
-  }
-
-  private sendBatcher(q: PhysicalName): Batcher<OutgoingEntry, string> {
-    let b = this.sendBatchers.get(q.name);
-    if (!b) {
-      b = new Batcher<OutgoingEntry, string>((entries) => this.withQueue(q, (url) => this.sendBatch(q, url, entries)), this.batcherOptions(q.fifo));
-      this.sendBatchers.set(q.name, b);
-    }
-    return b;
-  }
-
-  private publishBatcher(t: PhysicalName): Batcher<OutgoingEntry, string> {
-    let b = this.publishBatchers.get(t.name);
-    if (!b) {
-      b = new Batcher<OutgoingEntry, string>((entries) => this.withTopic(t, (arn) => this.publishBatch(t, arn, entries)), this.batcherOptions(t.fifo));
-      this.publishBatchers.set(t.name, b);
-    }
-    return b;
-  }
-
-  /** Runs `fn` with the queue URL; when the queue vanished (deleted, emulator restarted), re-creates it once. */
-  async withQueue<R>(q: PhysicalName, fn: (url: string) => Promise<R>, create = true): Promise<R> {
-    const url = await this.queueUrl(q, create);
-    try {
-      return await fn(url);
-    } catch (err) {
-      const e = classifyError(err, `queue ${q.name}`);
-      if (e.code !== 'not_found') throw e;
-      this.forgetQueue(q.name);
-      return fn(await this.queueUrl(q, create));
-    }
-  }
-
-  async withTopic<R>(t: PhysicalName, fn: (arn: string) => Promise<R>): Promise<R> {
-    const arn = await this.topicArn(t);
-    try {
-      return await fn(arn);
-    } catch (err) {
-      const e = classifyError(err, `topic ${t.name}`);
-      if (e.code !== 'not_found') throw e;
-      this.forgetTopic(t.name);
-      return fn(await this.topicArn(t));
-    }
+    const batcher =
+      dest.kind === 'queue'
+        ? this.batcher(`send ${phys.name}`, () => {
+            const run = (entries: OutgoingEntry[]) =>
+              retryMissing(`queue ${phys.name}`, () => this.queueUrl(phys), () => this.forgetQueue(phys.name), (url) => this.sendBatch(phys, url, entries));
+            return new Batcher(run, options);
+          })
+        : this.batcher(`publish ${phys.name}`, () => {
+            const run = (entries: OutgoingEntry[]) =>
+              retryMissing(`topic ${phys.name}`, () => this.topicArn(phys), () => this.forgetTopic(phys.name), (arn) => this.publishBatch(phys, arn, entries));
+            return new Batcher(run, options);
+          });
+    return batcher.add(entry);
   }
 
   private async sendBatch(q: PhysicalName, url: string, entries: OutgoingEntry[]): Promise<EntryOutcome<string>[]> {
@@ -297,19 +268,14 @@ export class SqsContext {
       MessageBody: e.encoded.body,
       MessageAttributes: e.encoded.attributes,
       ...(e.delaySeconds ? { DelaySeconds: e.delaySeconds } : {}),
-      ...(q.fifo ? { MessageGroupId: fifoToken(e.key ?? e.id), MessageDeduplicationId: fifoToken(e.id) } : {}),
+      ...fifoIds(q, e),
     }));
     const r = await this.sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: req }));
     return outcomes(entries.length, r.Successful, r.Failed, `sending to queue ${q.name}`);
   }
 
   private async publishBatch(t: PhysicalName, arn: string, entries: OutgoingEntry[]): Promise<EntryOutcome<string>[]> {
-    const req: PublishBatchRequestEntry[] = entries.map((e, i) => ({
-      Id: String(i),
-      Message: e.encoded.body,
-      MessageAttributes: e.encoded.attributes,
-      ...(t.fifo ? { MessageGroupId: fifoToken(e.key ?? e.id), MessageDeduplicationId: fifoToken(e.id) } : {}),
-    }));
+    const req: PublishBatchRequestEntry[] = entries.map((e, i) => ({ Id: String(i), Message: e.encoded.body, MessageAttributes: e.encoded.attributes, ...fifoIds(t, e) }));
     const r = await this.sns.send(new PublishBatchCommand({ TopicArn: arn, PublishBatchRequestEntries: req }));
     return outcomes(entries.length, r.Successful, r.Failed, `publishing to topic ${t.name}`);
   }
@@ -318,55 +284,39 @@ export class SqsContext {
 
   /** Deletes a received message (ack), batched per queue. */
   deleteMessage(queueUrl: string, receiptHandle: string): Promise<void> {
-    let b = this.deleteBatchers.get(queueUrl);
-    if (!b) {
-      b = new Batcher<ReceiptEntry, void>(
-        async (entries) => {
-          const r = await this.sqs.send(
-            new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries.map((e, i) => ({ Id: String(i), ReceiptHandle: e.receiptHandle })) }),
-          );
-          return outcomes(entries.length, r.Successful?.map((s) => ({ ...s, MessageId: '' })), r.Failed, 'deleting a message').map((o) =>
-            o.ok ? { ok: true as const, value: undefined } : o,
-          );
-        },
-        { maxEntries: 10, lingerMs: this.options.batchLingerMs, concurrency: 8 },
-      );
-      this.deleteBatchers.set(queueUrl, b);
-    }
-    return b.add({ receiptHandle }).catch((err: unknown) => {
-      throw classifyError(err, 'ack (DeleteMessage)');
-    });
+    return this.receiptBatcher('DeleteMessage', queueUrl, async (entries) => {
+      const r = await this.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries.map((e, i) => ({ Id: String(i), ReceiptHandle: e.receiptHandle })) }));
+      return settleOutcomes(entries.length, r, 'deleting a message');
+    })
+      .add({ receiptHandle })
+      .catch((err: unknown) => Promise.reject(classifyError(err, 'ack (DeleteMessage)')));
   }
 
   /** Sets a received message's visibility timeout (nack, extend, release), batched per queue. */
   changeVisibility(queueUrl: string, receiptHandle: string, seconds: number): Promise<void> {
-    let b = this.visibilityBatchers.get(queueUrl);
-    if (!b) {
-      b = new Batcher<ReceiptEntry, void>(
-        async (entries) => {
-          const r = await this.sqs.send(
-            new ChangeMessageVisibilityBatchCommand({
-              QueueUrl: queueUrl,
-              Entries: entries.map((e, i) => ({ Id: String(i), ReceiptHandle: e.receiptHandle, VisibilityTimeout: e.visibility ?? 0 })),
-            }),
-          );
-          return outcomes(entries.length, r.Successful?.map((s) => ({ ...s, MessageId: '' })), r.Failed, 'changing visibility').map((o, i) =>
-            o.ok || (entries[i]!.visibility === 0 && isNotInFlight(o.error)) ? { ok: true as const, value: undefined } : o,
-          );
-        },
-        { maxEntries: 10, lingerMs: this.options.batchLingerMs, concurrency: 8 },
+    return this.receiptBatcher('ChangeMessageVisibility', queueUrl, async (entries) => {
+      const r = await this.sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: entries.map((e, i) => ({ Id: String(i), ReceiptHandle: e.receiptHandle, VisibilityTimeout: e.visibility ?? 0 })),
+        }),
       );
-      this.visibilityBatchers.set(queueUrl, b);
-    }
-    return b.add({ receiptHandle, visibility: seconds }).catch((err: unknown) => {
-      throw classifyError(err, 'ChangeMessageVisibility');
-    });
+      // Visibility 0 for a message no longer in flight is done already (see isNotInFlight).
+      return settleOutcomes(entries.length, r, 'changing visibility').map((o, i) =>
+        o.ok || (entries[i]!.visibility === 0 && isNotInFlight(o.error)) ? { ok: true as const, value: undefined } : o,
+      );
+    })
+      .add({ receiptHandle, visibility: seconds })
+      .catch((err: unknown) => Promise.reject(classifyError(err, 'ChangeMessageVisibility')));
+  }
+
+  private receiptBatcher(action: string, queueUrl: string, run: (entries: ReceiptEntry[]) => Promise<EntryOutcome<void>[]>): Batcher<ReceiptEntry, void> {
+    return this.batcher(`${action} ${queueUrl}`, () => new Batcher<ReceiptEntry, void>(run, { maxEntries: 10, lingerMs: this.options.batchLingerMs, concurrency: 8 }));
   }
 
   /** Waits for every queued send, publish, delete and visibility change. */
   async drain(): Promise<void> {
-    const all = [...this.sendBatchers.values(), ...this.publishBatchers.values(), ...this.deleteBatchers.values(), ...this.visibilityBatchers.values()];
-    await Promise.allSettled(all.map((b) => b.drain()));
+    await Promise.allSettled([...this.batchers.values()].map((b) => b.drain()));
   }
 }
 
@@ -406,4 +356,26 @@ function outcomes(
     out[i] = { ok: false, error: f.SenderFault === false && e.code === 'internal' ? new SwitchboardError('internal', e.message, { cause: err, retryable: true }) : e };
   }
   return out;
+}
+
+/** FIFO message group (the key, else the id) and deduplication id (the message id). */
+function fifoIds(d: PhysicalName, e: OutgoingEntry) {
+  return d.fifo ? { MessageGroupId: fifoToken(e.key ?? e.id), MessageDeduplicationId: fifoToken(e.id) } : {};
+}
+
+/** Runs `fn` with a queue URL or topic ARN; when it vanished (deleted, emulator restarted), forgets it and creates it again once. */
+async function retryMissing<T, R>(what: string, resolve: () => Promise<T>, forget: () => void, fn: (ref: T) => Promise<R>): Promise<R> {
+  const ref = await resolve();
+  try {
+    return await fn(ref);
+  } catch (err) {
+    if (classifyError(err, what).code !== 'not_found') throw classifyError(err, what);
+    forget();
+    return fn(await resolve());
+  }
+}
+
+/** Per-entry outcomes of a delete or visibility batch call. */
+function settleOutcomes(n: number, r: { Successful?: { Id?: string | undefined }[] | undefined; Failed?: BatchFailure[] | undefined }, what: string): EntryOutcome<void>[] {
+  return outcomes(n, r.Successful, r.Failed, what).map((o) => (o.ok ? { ok: true as const, value: undefined } : o));
 }

@@ -70,7 +70,13 @@ export class ReplyQueue {
       try {
         const url = await this.url!;
         const r = await ctx.sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: ctx.options.receiveWaitSeconds, MessageAttributeNames: ['All'], VisibilityTimeout: 30 }),
+          new ReceiveMessageCommand({
+            QueueUrl: url,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: ctx.options.receiveWaitSeconds,
+            MessageAttributeNames: ['All'],
+            VisibilityTimeout: 30,
+          }),
         );
         backoff = 100;
         for (const msg of r.Messages ?? []) {
