@@ -84,7 +84,10 @@ export const contractCases: ConformanceCase[] = [
     requires: ['requestResponse'],
     async run(ctx) {
       const q = ctx.queue();
-      await ctx.connection.admin.ensureDestination(q);
+      // A responder that takes the request and never answers, so the request stays pending (and
+      // brokers that know when nobody listens, such as core NATS, do not fail it with no_responders).
+      const silent = (await ctx.consumer(q)).consume(() => undefined);
+      ctx.defer(() => silent.close());
       const p = ctx.connection.producer();
       const started = Date.now();
       const pending = p.request(q, 'nobody answers', { timeoutMs: ctx.t(30_000) }).then(
