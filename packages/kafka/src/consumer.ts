@@ -417,11 +417,10 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
 
   private handOut(e: KafkaEntry): void {
     const rec = e.rec;
-    e.state = 'out';
     e.handed = true;
     // At-most-once records were committed before they got here: they no longer count as held.
-    if (this.atMostOnce) e.state = 'done';
-    else this.out.set(entryKey(rec), e);
+    e.state = this.atMostOnce ? 'done' : 'out';
+    if (!this.atMostOnce) this.out.set(entryKey(rec), e);
     const m: InboundMessage<KafkaEntry> = {
       handle: e,
       id: rec.id,
