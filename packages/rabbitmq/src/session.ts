@@ -81,7 +81,8 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
   );
   link.add({ lost: repliesLost, recover: async () => undefined });
 
-  await link.start(host.connectTimeoutMs, host.signal);
+  // `?connectTimeoutMs=` in the URL can only shorten core's deadline (which reads the code options).
+  await link.start(Math.min(host.connectTimeoutMs, options.connectTimeoutMs), host.signal);
 
   return {
     url: url.redacted,

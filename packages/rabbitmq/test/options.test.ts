@@ -1,7 +1,8 @@
+import net from 'node:net';
 import { backendByName, connect, parseUrl, SwitchboardError, toDestination } from '@switchboard/core';
 import { assertRabbitName, delayQueueName, groupQueueName } from '../src/names';
 import { DEFAULT_MAX_MESSAGE_BYTES, resolveRabbitOptions } from '../src/options';
-import { driver, rabbitCapabilities } from '../src/index';
+import { connectRabbitMQ, driver, rabbitCapabilities } from '../src/index';
 
 describe('options - URL and adapter options', () => {
   it('parses host, port, credentials and vhost', () => {
@@ -58,5 +59,22 @@ describe('names - destination rules and derived names', () => {
     expect(groupQueueName('t', 'weird group!')).toMatch(/^t@h-[0-9a-f]{40}$/);
     expect(delayQueueName({ exchange: '', routingKey: 'q' }, 500)).toBe('sb.delay.500.q.q');
     expect(Buffer.byteLength(delayQueueName({ exchange: '', routingKey: 'x'.repeat(250) }, 500))).toBeLessThanOrEqual(255);
+  });
+});
+
+describe('connect - deadlines without a broker', () => {
+  it('a silent server fails with connection within connectTimeoutMs, from the URL or from the options', async () => {
+    const server = net.createServer(() => undefined).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      for (const [url, options] of [[`amqp://127.0.0.1:${port}?connectTimeoutMs=300`, {}], [`amqp://127.0.0.1:${port}`, { connectTimeoutMs: 300 }]] as const) {
+        const started = Date.now();
+        await expect(connectRabbitMQ(url, options)).rejects.toMatchObject({ code: 'connection' });
+        expect(Date.now() - started).toBeLessThan(2000);
+      }
+    } finally {
+      server.close();
+    }
   });
 });
