@@ -1,6 +1,6 @@
 import { DeleteQueueCommand, ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { DeleteTopicCommand, ListSubscriptionsByTopicCommand, UnsubscribeCommand } from '@aws-sdk/client-sns';
-import { requireCapability, SwitchboardError, type Destination, type ParsedUrl } from '@switchboard/core';
+import { requireCapability, SwitchboardError, type Capabilities, type Destination, type ParsedUrl } from '@switchboard/core';
 import type { ConnectOptions, DriverHost, DriverSession, NormalizedMessage, ResolvedConsumerOptions } from '@switchboard/core/driver';
 import { sqsCapabilities } from './capabilities';
 import { assertEncodedSize, encodeMessage, isAttributeName, type EncodeExtras } from './codec';
@@ -39,7 +39,7 @@ export async function openSqsSession(url: ParsedUrl, options: ConnectOptions, ho
  */
 class SqsSession implements DriverSession {
   readonly url: string;
-  readonly capabilities;
+  readonly capabilities: Capabilities;
   readonly maxMessageBytes: number;
   readonly limitName = 'SQS/SNS (maxPayloadBytes)';
   /** Messages encoded by checkMessages, so publish does not encode them twice. */
