@@ -48,6 +48,11 @@ export interface ConsumerDriver<H> {
    * timer per delivery (expiry = a failed attempt), and `extend` as a restart of that timer.
    */
   readonly native?: { readonly ackTimeout?: boolean; readonly extend?: boolean };
+  /**
+   * The broker has no acknowledgements (core NATS): every message is settled on receipt, whatever
+   * the consumer's ack mode, and core hands out deliveries that are already acked.
+   */
+  readonly settlesOnReceipt?: boolean;
   /** Starts pushing messages into `sink`. Errors go to `sink.fail`. */
   start(sink: InboundSink<H>): void;
   /** Stops pushing; resolves once nothing more will arrive. */
@@ -59,7 +64,12 @@ export interface ConsumerDriver<H> {
   fetch?(max: number, waitMs: number, signal: AbortSignal | undefined): Promise<InboundMessage<H>[]>;
   /** Done: never delivered again to this group. */
   ack(handle: H): Promise<void>;
-  /** Deliver again, with attempt + 1, no sooner than `delayMs` from now (0: at once). */
+  /**
+   * Deliver again, with attempt + 1, no sooner than `delayMs` from now (0: at once). When core
+   * calls this for an expired ack deadline it does not retry a rejection: a broker that takes the
+   * message back by itself (a queue whose channel died) redelivers it, and a driver over a log,
+   * where nothing would, must retry the hand-back itself.
+   */
   retry(handle: H, delayMs: number): Promise<void>;
   /**
    * Store a copy with `headers` (the message's own plus core's dead-letter set) on `to`, then
@@ -68,8 +78,12 @@ export interface ConsumerDriver<H> {
   deadLetter(handle: H, to: Destination, headers: Headers): Promise<void>;
   /** Native extend (only called when `native.extend`): push the broker's deadline `ms` from now. */
   extend?(handle: H, ms: number): Promise<void>;
-  /** Give back a message no handler saw: no attempt is counted where the broker allows. */
-  release(handle: H): Promise<void>;
+  /**
+   * Give the message back. `seen: false`: no handler saw it (buffered), so no attempt is counted
+   * where the broker allows. `seen: true`: a handler held it past the close grace without settling
+   * it, which counts as an attempt.
+   */
+  release(handle: H, how: { readonly seen: boolean }): Promise<void>;
   /** Leave the group and free resources; unsettled messages go back to the broker. */
   close(): Promise<void>;
 }
@@ -108,7 +122,7 @@ const DEFAULT_CLOSE_GRACE_MS = 1000;
  */
 export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: ConsumerEngineContext): Consumer {
   const { source, options: o, capabilities } = ctx;
-  const atMostOnce = o.ackMode === 'at-most-once';
+  const atMostOnce = o.ackMode === 'at-most-once' || driver.settlesOnReceipt === true;
   const emulateDeadline = !atMostOnce && !driver.native?.ackTimeout;
   const open = new Map<Delivery, Tracked<H>>();
   const what = `consumer of ${formatDestination(source)}`;
@@ -218,7 +232,8 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
     return d;
   };
 
-  const releaseMessage = (m: InboundMessage<H>) => (atMostOnce ? Promise.resolve() : driver.release(m.handle));
+  const UNSEEN = { seen: false } as const;
+  const releaseMessage = (m: InboundMessage<H>) => (atMostOnce ? Promise.resolve() : driver.release(m.handle, UNSEEN));
 
   const sink: InboundSink<H> = {
     deliver(m) {
@@ -306,7 +321,7 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
       const t = open.get(d);
       if (!t || t.done) return;
       finish(t, d);
-      await driver.release(t.m.handle);
+      await driver.release(t.m.handle, UNSEEN);
     },
     close: async () => {
       closed = true;
@@ -323,7 +338,7 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
       for (let waited = 0; open.size > 0 && waited < grace; waited += 25) await new Promise((r) => setTimeout(r, 25));
       const left = [...open];
       for (const [d, t] of left) finish(t, d);
-      await Promise.allSettled(left.map(([, t]) => driver.release(t.m.handle)));
+      await Promise.allSettled(left.map(([, t]) => driver.release(t.m.handle, { seen: true })));
       try {
         await driver.close();
       } finally {

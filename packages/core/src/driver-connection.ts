@@ -31,6 +31,8 @@ export interface ReplySink {
   resolve(correlationId: string, reply: Reply): boolean;
   /** Fails the request with this correlation id (e.g. `no_responders`). */
   reject(correlationId: string, err: unknown): boolean;
+  /** Fails every pending request, e.g. when the channel replies arrive on is lost. */
+  rejectAll(err: unknown): void;
 }
 
 /** What a request carries to the driver, besides the message. */
@@ -135,12 +137,7 @@ export function defineDriver(def: DriverDefinition): Driver {
     schemes: info.schemes,
     info,
     async connect(url, options) {
-      const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-      if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-        throw new SwitchboardError('configuration', 'invalid connect options: 1 problem\n- connectTimeoutMs: must be a positive number', {
-          details: { problems: ['connectTimeoutMs: must be a positive number'] },
-        });
-      }
+      const timeoutMs = connectTimeoutOf(url, options);
       const replies = new PendingReplies();
       const ac = new AbortController();
       let timer: NodeJS.Timeout | undefined;
@@ -164,6 +161,22 @@ export function defineDriver(def: DriverDefinition): Driver {
       return createConnection(info.name, session, replies);
     },
   };
+}
+
+/**
+ * The connect deadline: `connectTimeoutMs` from the code options, else from the URL's query, else
+ * {@link DEFAULT_CONNECT_TIMEOUT_MS}. A bad value is a configuration error naming where it came from.
+ */
+function connectTimeoutOf(url: ParsedUrl, options: ConnectOptions): number {
+  const fromUrl = url.params.connectTimeoutMs;
+  const raw: unknown = options.connectTimeoutMs ?? (fromUrl === undefined ? undefined : Number(fromUrl));
+  if (raw === undefined) return DEFAULT_CONNECT_TIMEOUT_MS;
+  if (typeof raw !== 'number' || !Number.isFinite(raw) || raw <= 0) {
+    const where = options.connectTimeoutMs !== undefined ? 'connect options' : `URL ${url.redacted}`;
+    const problem = `connectTimeoutMs: must be a positive number of milliseconds (got ${JSON.stringify(options.connectTimeoutMs ?? fromUrl)})`;
+    throw new SwitchboardError('configuration', `invalid ${where}: 1 problem\n- ${problem}`, { details: { problems: [problem] } });
+  }
+  return raw;
 }
 
 /** Registers a driver for its schemes (replacing any before it) and adds it to the backend registry. */

@@ -58,6 +58,29 @@ describe('driver contract', () => {
     expect(closed).toBe(true);
   });
 
+  test('driver contract - connectTimeoutMs comes from the code options, else the URL; a bad one is a configuration error', async () => {
+    const hang = defineDriver({ name: 'hang', displayName: 'hang', package: 'hang', schemes: ['hang'], open: () => new Promise(() => undefined) });
+    const t0 = Date.now();
+    await expect(hang.connect(parseUrl('hang://h?connectTimeoutMs=60'), {})).rejects.toMatchObject({ code: 'connection' });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    await expect(hang.connect(parseUrl('hang://h?connectTimeoutMs=soon'), {})).rejects.toMatchObject({ code: 'configuration', message: expect.stringContaining('connectTimeoutMs') });
+    await expect(hang.connect(parseUrl('hang://h?connectTimeoutMs=99999'), { connectTimeoutMs: 30 })).rejects.toMatchObject({ code: 'connection', message: expect.stringContaining('30 ms') });
+  });
+
+  test('driver contract - a driver that settles on receipt hands out acked deliveries whatever the ack mode', async () => {
+    const { conn, fake } = await open({ settlesOnReceipt: true });
+    const c = await conn.consumer('queue:q', { ackTimeoutMs: 30 });
+    const it = c.subscribe()[Symbol.asyncIterator]();
+    fake.consumers[0]!.push('m1');
+    const d = (await it.next()).value!;
+    expect(d.state).toBe('acked');
+    await d.ack();
+    await expect(d.nack()).rejects.toMatchObject({ code: 'already_settled' });
+    await new Promise((r) => setTimeout(r, 60));
+    await conn.close();
+    expect(fake.consumers[0]!.calls).toEqual([['close']]);
+  });
+
   test('driver contract - an unacked delivery is retried after the emulated ack deadline; extend postpones it', async () => {
     const { conn, fake } = await open();
     const c = await conn.consumer('queue:q', { ackTimeoutMs: 60 });
@@ -126,7 +149,7 @@ describe('driver contract', () => {
     expect(got.map((d) => d.id)).toEqual(['m1', 'm2']);
     await got[0]!.ack();
     await c.close();
-    expect(fake.consumers[0]!.calls).toEqual([['ack', 'm1'], ['release', 'm2'], ['close']]);
+    expect(fake.consumers[0]!.calls).toEqual([['ack', 'm1'], ['release', 'm2', 'seen'], ['close']]);
     expect(CAPABILITIES_ALL_NATIVE.ackTimeout.level).toBe('native');
   });
 });

@@ -9,7 +9,7 @@ export interface FakeConsumer {
   push(id: string, extra?: { attempt?: number; headers?: Record<string, string> }): void;
 }
 
-export function fakeSession(o: { failIndex?: number; maxMessageBytes?: number; nativeDeadline?: boolean }) {
+export function fakeSession(o: { failIndex?: number; maxMessageBytes?: number; nativeDeadline?: boolean; settlesOnReceipt?: boolean }) {
   const published: NormalizedMessage[] = [];
   const consumers: FakeConsumer[] = [];
   const bind = (_host: DriverHost): DriverSession => ({
@@ -29,13 +29,14 @@ export function fakeSession(o: { failIndex?: number; maxMessageBytes?: number; n
       let sink: InboundSink<string> | undefined;
       const driver: ConsumerDriver<string> = {
         ...(o.nativeDeadline ? { native: { ackTimeout: true, extend: true } } : {}),
+        ...(o.settlesOnReceipt ? { settlesOnReceipt: true } : {}),
         start: (s) => void (sink = s),
         stop: async () => void (sink = undefined),
         ack: async (h) => void calls.push(['ack', h]),
         retry: async (h, delayMs) => void calls.push(['retry', h, delayMs]),
         deadLetter: async (h, to, headers) => void calls.push(['deadLetter', h, to, headers]),
         extend: async (h, ms) => void calls.push(['extend', h, ms]),
-        release: async (h) => void calls.push(['release', h]),
+        release: async (h, how) => void calls.push(['release', h, how.seen ? 'seen' : 'unseen']),
         close: async () => void calls.push(['close']),
       };
       consumers.push({

@@ -78,7 +78,8 @@ function memoryConsumer(broker: MemoryBroker, source: Destination, options: Para
     ack: async (h) => h.member.group.ack(h.offset, h.token),
     retry: async (h, delayMs) => h.member.group.retry(h.offset, h.token, delayMs),
     deadLetter: async (h, to, headers) => h.member.group.deadLetter(h.offset, h.token, to, headers),
-    release: async (h) => h.member.group.release(h.offset, h.token),
+    // A message a handler held past the close grace was seen: its attempt stands.
+    release: async (h, how) => (how.seen ? h.member.group.retry(h.offset, h.token, 0) : h.member.group.release(h.offset, h.token)),
     close: async () => member.group.leave(member),
   };
 }
