@@ -98,7 +98,7 @@ function withConsumerFaults(session: DriverSession, inner: ConsumerDriver<unknow
       }),
     stop: () => inner.stop(),
     ack: (h) => inner.ack(h),
-    release: (h) => inner.release(h),
+    release: (h, how) => inner.release(h, how),
     close: () => inner.close(),
     retry: (h, delayMs) => (faults.neverRedeliverNacked ? inner.ack(h) : inner.retry(h, faults.deliverDelayedEarly ? 0 : delayMs)),
     deadLetter: async (h, to, headers) => {
