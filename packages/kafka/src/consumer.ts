@@ -16,8 +16,8 @@ export interface KafkaEntry {
   state: 'buffered' | 'out' | 'done';
   /** The partition went to another member, which will deliver the record again: settles do nothing. */
   revoked?: boolean;
-  /** It was handed to core at least once: a copy re-published at close counts a new attempt. */
-  handed?: boolean;
+  /** A handler held it past the close grace (core released it as seen): a copy re-published at close counts a new attempt. */
+  seen?: boolean;
   /** A retry or dead letter is being published for it. */
   settling?: Promise<void>;
   /** The next try of a retry or dead letter whose append failed. */
@@ -417,7 +417,6 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
 
   private handOut(e: KafkaEntry): void {
     const rec = e.rec;
-    e.handed = true;
     // At-most-once records were committed before they got here: they no longer count as held.
     e.state = this.atMostOnce ? 'done' : 'out';
     if (!this.atMostOnce) this.out.set(entryKey(rec), e);
@@ -463,9 +462,10 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
     });
   }
 
-  /** Puts a record no handler saw back in front of the buffer; it is handed out again first. */
-  async release(e: KafkaEntry): Promise<void> {
+  /** Puts a record back in front of the buffer; it is handed out again first. */
+  async release(e: KafkaEntry, how: { readonly seen: boolean }): Promise<void> {
     if (e.state !== 'out' || e.revoked || e.settling) return;
+    if (how.seen) e.seen = true;
     this.out.delete(entryKey(e.rec));
     e.state = 'buffered';
     const tp = tpKey(e.rec.topic, e.rec.partition);
@@ -576,7 +576,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
   /**
    * Leaves the group. Core has stopped intake and given back every record it held. Records still
    * open that sit before a done record of their partition are re-published to the retry topic (so
-   * the commit may pass them without loss), with attempt + 1 when core had them; the done prefix is
+   * the commit may pass them without loss), with attempt + 1 when a handler held them past the close grace; the done prefix is
    * committed. Open records at a
    * partition's tail stay uncommitted and are read again by the next member.
    */
@@ -617,7 +617,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
         const e = open.get(`${topic}\u0000${p}\u0000${offset}`);
         if (!e || e.settling) continue;
         try {
-          await this.republish(e.rec, e.handed ? e.rec.attempt + 1 : e.rec.attempt, undefined);
+          await this.republish(e.rec, e.seen ? e.rec.attempt + 1 : e.rec.attempt, undefined);
           e.state = 'done';
           this.out.delete(entryKey(e.rec));
           t.finish(offset);

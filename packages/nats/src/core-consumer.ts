@@ -16,8 +16,6 @@ const QUEUE_GROUP = 'sb-queue';
  * messages that arrive while nobody consumes wait in a client-side buffer.
  */
 export async function openCoreConsumer(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions): Promise<ConsumerDriver<undefined>> {
-  // Core builds at-most-once deliveries (settled, no ack deadline) from this same options object.
-  o.ackMode = 'at-most-once';
   let seq = 0;
   const early: InboundMessage<undefined>[] = [];
   let sink: InboundSink<undefined> | undefined;
@@ -54,6 +52,7 @@ export async function openCoreConsumer(ctx: NatsContext, source: Destination, o:
 
   const settled = async () => undefined;
   return {
+    settlesOnReceipt: true,
     start(s) {
       sink = s;
       for (const m of early.splice(0)) s.deliver(m);

@@ -20,7 +20,13 @@ export interface NatsConnection extends Connection {
   readonly mode: NatsMode;
 }
 
-const defined = defineDriver({
+/**
+ * The NATS driver, for `nats://` and `nats+js://` (JetStream) and `nats+core://` (core NATS).
+ * Importing this package registers it, so `connect('nats://...')` finds it; in a bundle pass it
+ * explicitly: `connect(url, { drivers: [driver] })`. Options are validated (every problem in one
+ * `configuration` error) before anything connects.
+ */
+export const driver: Driver = defineDriver({
   name: 'nats',
   displayName: 'NATS',
   package: '@switchboard/nats',
@@ -33,17 +39,6 @@ const defined = defineDriver({
   ],
   open: openNatsSession,
 });
-
-/**
- * The NATS driver, for `nats://` and `nats+js://` (JetStream) and `nats+core://` (core NATS).
- * Importing this package registers it, so `connect('nats://...')` finds it; in a bundle pass it
- * explicitly: `connect(url, { drivers: [driver] })`. Options are validated (every problem in one
- * `configuration` error) before anything connects; `connectTimeoutMs` may also come from the URL.
- */
-export const driver: Driver = {
-  ...defined,
-  connect: (url, options) => defined.connect(url, { ...options, connectTimeoutMs: resolveNatsOptions(url, options).connectTimeoutMs }),
-};
 registerDriver(driver);
 
 /**

@@ -25,12 +25,12 @@ function fakeContext() {
 }
 
 describe('core consumer - settled on receipt, buffered until started', () => {
-  it('forces at-most-once and hands over what arrived before start, in order', async () => {
+  it('settles on receipt and hands over what arrived before start, in order', async () => {
     const { ctx, subscribed, send } = fakeContext();
     const source = queue('orders');
     const o = resolveConsumerOptions(source, { ackMode: 'at-least-once' });
     const driver = await openCoreConsumer(ctx, source, o);
-    expect(o.ackMode).toBe('at-most-once');
+    expect(driver.settlesOnReceipt).toBe(true);
     expect(subscribed).toEqual([{ subject: 'orders', queue: 'sb-queue' }]);
     send('a', { [HEADERS.messageId]: 'id-a', 'x-k': 'v' }, '_INBOX.r.1');
     send('b');

@@ -56,19 +56,13 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
     publish: (t, content, o) => publisher.publish(t.exchange, t.routingKey, content, o, true),
   };
 
-  // Requests waiting on the reply channel, with their deadlines: replies come back only to that
-  // channel, so when it dies (or the connection does) they fail at once instead of timing out.
-  const waiting = new Map<string, number>();
-  const repliesLost = () => {
-    const err = new SwitchboardError('connection', 'the RabbitMQ channel of this request was lost before the reply arrived');
-    for (const id of [...waiting.keys()]) host.replies.reject(id, err);
-    waiting.clear();
-  };
+  // Replies come back only to the channel that sent the request, and every request of this
+  // connection goes out on that one channel: when it dies (or the connection does) they fail at once.
+  const repliesLost = () => host.replies.rejectAll(new SwitchboardError('connection', 'the RabbitMQ channel of this request was lost before the reply arrived'));
   const onReply = (msg: amqp.ConsumeMessage | null) => {
     if (!msg) return;
     const dec = decodeMessage(msg, '');
     if (!dec.correlationId) return;
-    waiting.delete(dec.correlationId);
     host.replies.resolve(dec.correlationId, createReply(dec.body, dec.headers, dec.correlationId));
   };
   const replySlot = new ChannelSlot(
@@ -81,8 +75,7 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
   );
   link.add({ lost: repliesLost, recover: async () => undefined });
 
-  // `?connectTimeoutMs=` in the URL can only shorten core's deadline (which reads the code options).
-  await link.start(Math.min(host.connectTimeoutMs, options.connectTimeoutMs), host.signal);
+  await link.start(host.connectTimeoutMs, host.signal);
 
   return {
     url: url.redacted,
@@ -107,15 +100,7 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
       const target = await targetOf(dest);
       const ch = await replySlot.get(meta.timeoutMs, meta.signal);
       const left = Math.max(1, meta.timeoutMs - (Date.now() - started));
-      const now = Date.now();
-      if (waiting.size > 1000) for (const [id, until] of waiting) if (until < now) waiting.delete(id);
-      waiting.set(meta.correlationId, now + left);
-      try {
-        ch.publish(target.exchange, target.routingKey, content(m), publishOptions(m, { replyTo: DIRECT_REPLY_TO, correlationId: meta.correlationId, expiration: Math.ceil(left) }));
-      } catch (err) {
-        waiting.delete(meta.correlationId);
-        throw err;
-      }
+      ch.publish(target.exchange, target.routingKey, content(m), publishOptions(m, { replyTo: DIRECT_REPLY_TO, correlationId: meta.correlationId, expiration: Math.ceil(left) }));
     },
 
     async reply(replyTo, correlationId, m) {
