@@ -19,7 +19,10 @@ export interface InboundMessage<H> {
   readonly key: string | undefined;
   /** The application's headers only: the driver strips what it wrote for itself. */
   readonly headers: Headers;
-  /** 1 on first delivery, +1 on each redelivery. */
+  /**
+   * 1 on first delivery, +1 on each redelivery. A message past the consumer's `maxAttempts` (its
+   * last attempt ran out a native ack deadline) is dead-lettered by core instead of handed out.
+   */
   readonly attempt: number;
   /** Broker reference of this delivery: offset, sequence, receipt handle, delivery tag. */
   readonly receipt: string;
@@ -86,6 +89,12 @@ export interface ConsumerDriver<H> {
   release(handle: H, how: { readonly seen: boolean }): Promise<void>;
   /** Leave the group and free resources; unsettled messages go back to the broker. */
   close(): Promise<void>;
+  /**
+   * At-most-once only: the application took this (already settled) message from the subscription
+   * or a poll. A driver that counts such messages against `prefetch` until then frees a slot here,
+   * so a slow handler is not buried under messages already removed from the broker.
+   */
+  taken?(handle: H): void;
 }
 
 /** What the engine needs from its connection. */
@@ -136,6 +145,14 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
   const buffer: InboundMessage<H>[] = [];
   const waiters = new Set<PollWaiter>();
   let failure: unknown;
+
+  /** At-most-once deliveries not yet taken by the application, for drivers that count them (`taken`). */
+  const untaken = new WeakMap<Delivery, H>();
+  const markTaken = (d: Delivery) => {
+    const h = untaken.get(d);
+    if (h === undefined || !untaken.delete(d)) return;
+    driver.taken?.(h);
+  };
 
   const finish = (t: Tracked<H>, d: Delivery) => {
     t.done = true;
@@ -228,15 +245,36 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
     if (!atMostOnce) {
       open.set(d, t);
       if (emulateDeadline) arm(t, d, o.ackTimeoutMs);
+    } else if (driver.taken) {
+      untaken.set(d, m.handle);
     }
     return d;
   };
 
   const UNSEEN = { seen: false } as const;
+  /**
+   * A message the broker hands out past `maxAttempts` lost its last attempt to a native ack
+   * deadline (SQS visibility, JetStream ack_wait), which has no callback: it is dead-lettered here,
+   * not handed out, so the decision stays with core for every driver.
+   */
+  const overdue = (m: InboundMessage<H>): boolean => {
+    if (atMostOnce || o.maxAttempts === undefined || m.attempt <= o.maxAttempts) return false;
+    const headers = deadLetterHeaders(m.headers, {
+      reason: `ack timeout after ${o.ackTimeoutMs} ms (attempt ${m.attempt - 1} of ${o.maxAttempts})`,
+      attempts: m.attempt - 1,
+      source: formatDestination(source),
+      sourceRef: m.receipt,
+    });
+    // A failed dead-lettering leaves the message with the broker, which hands it out again.
+    driver.deadLetter(m.handle, o.deadLetter, headers).catch(() => undefined);
+    return true;
+  };
+
   const releaseMessage = (m: InboundMessage<H>) => (atMostOnce ? Promise.resolve() : driver.release(m.handle, UNSEEN));
 
   const sink: InboundSink<H> = {
     deliver(m) {
+      if (overdue(m)) return;
       if (closed && !route) {
         void releaseMessage(m).catch(() => undefined);
         return;
@@ -314,9 +352,11 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
       };
     },
     poll: async (max, waitMs, signal) => {
-      if (driver.fetch) return (await driver.fetch(max, waitMs, signal)).map(toDelivery);
-      return pollOverPush(max, waitMs, signal);
+      const got = driver.fetch ? (await driver.fetch(max, waitMs, signal)).filter((m) => !overdue(m)).map(toDelivery) : await pollOverPush(max, waitMs, signal);
+      for (const d of got) markTaken(d);
+      return got;
     },
+    taken: markTaken,
     release: async (d) => {
       const t = open.get(d);
       if (!t || t.done) return;

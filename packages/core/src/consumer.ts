@@ -13,6 +13,8 @@ export interface ConsumerParts {
   release(delivery: Delivery): Promise<void>;
   /** Leaves the group and frees the adapter's resources; unacked deliveries go back to the broker. */
   close(): Promise<void>;
+  /** The application took this delivery from the subscription (it left the buffer). */
+  taken?(delivery: Delivery): void;
 }
 
 export interface PushHandle {
@@ -121,6 +123,7 @@ class PushSubscription implements Subscription {
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = undefined;
+      this.parts.taken?.(d);
       w.resolve({ value: d, done: false });
     } else {
       this.buffer.push(d);
@@ -138,7 +141,10 @@ class PushSubscription implements Subscription {
 
   private next(): Promise<IteratorResult<Delivery>> {
     const d = this.buffer.shift();
-    if (d) return Promise.resolve({ value: d, done: false });
+    if (d) {
+      this.parts.taken?.(d);
+      return Promise.resolve({ value: d, done: false });
+    }
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.closed) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve, reject) => {

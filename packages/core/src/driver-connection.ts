@@ -33,6 +33,8 @@ export interface ReplySink {
   reject(correlationId: string, err: unknown): boolean;
   /** Fails every pending request, e.g. when the channel replies arrive on is lost. */
   rejectAll(err: unknown): void;
+  /** Whether a request with this correlation id still waits (not answered, timed out, aborted or closed). */
+  isWaiting(correlationId: string): boolean;
 }
 
 /** What a request carries to the driver, besides the message. */

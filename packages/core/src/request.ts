@@ -59,6 +59,10 @@ export class PendingReplies {
     return true;
   }
 
+  isWaiting(correlationId: string): boolean {
+    return this.pending.has(correlationId);
+  }
+
   rejectAll(err: unknown): void {
     for (const p of [...this.pending.values()]) p.reject(err);
   }

@@ -78,7 +78,36 @@ describe('driver contract', () => {
     await expect(d.nack()).rejects.toMatchObject({ code: 'already_settled' });
     await new Promise((r) => setTimeout(r, 60));
     await conn.close();
-    expect(fake.consumers[0]!.calls).toEqual([['close']]);
+    expect(fake.consumers[0]!.calls).toEqual([['taken', 'm1'], ['close']]);
+  });
+
+  test('driver contract - a message past maxAttempts (its last attempt lost to a native deadline) is dead-lettered, not handed out', async () => {
+    const { conn, fake } = await open({ nativeDeadline: true });
+    const c = await conn.consumer('queue:q', { maxAttempts: 3, ackTimeoutMs: 1000 });
+    const it = c.subscribe()[Symbol.asyncIterator]();
+    fake.consumers[0]!.push('late', { attempt: 4 });
+    fake.consumers[0]!.push('fine', { attempt: 3 });
+    const d = (await it.next()).value!;
+    expect(d.id).toBe('fine');
+    const [call] = fake.consumers[0]!.calls;
+    expect(call!.slice(0, 2)).toEqual(['deadLetter', 'late']);
+    expect((call![3] as Record<string, string>)[HEADERS.deadLetterAttempts]).toBe('3');
+    expect((call![3] as Record<string, string>)[HEADERS.deadLetterReason]).toContain('ack timeout after 1000 ms');
+    await conn.close();
+  });
+
+  test('driver contract - at-most-once deliveries are reported taken when the application takes them, not when buffered', async () => {
+    const { conn, fake } = await open();
+    const c = await conn.consumer('queue:q', { ackMode: 'at-most-once' });
+    const it = c.subscribe()[Symbol.asyncIterator]();
+    fake.consumers[0]!.push('a');
+    fake.consumers[0]!.push('b');
+    expect(fake.consumers[0]!.calls).toEqual([]);
+    await it.next();
+    expect(fake.consumers[0]!.calls).toEqual([['taken', 'a']]);
+    await it.next();
+    expect(fake.consumers[0]!.calls).toEqual([['taken', 'a'], ['taken', 'b']]);
+    await conn.close();
   });
 
   test('driver contract - an unacked delivery is retried after the emulated ack deadline; extend postpones it', async () => {

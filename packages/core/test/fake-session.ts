@@ -38,6 +38,7 @@ export function fakeSession(o: { failIndex?: number; maxMessageBytes?: number; n
         extend: async (h, ms) => void calls.push(['extend', h, ms]),
         release: async (h, how) => void calls.push(['release', h, how.seen ? 'seen' : 'unseen']),
         close: async () => void calls.push(['close']),
+        taken: (h) => void calls.push(['taken', h]),
       };
       consumers.push({
         calls,
