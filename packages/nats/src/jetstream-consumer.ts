@@ -1,7 +1,7 @@
 import { createInbox, nanos, type Msg, type Subscription as NatsSubscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, ReplayPolicy, type ConsumerConfig } from '@nats-io/jetstream';
-import { formatDestination, HEADERS, SwitchboardError, type Destination } from '@switchboard/core';
-import { deadLetterHeaders, type ConsumerDriver, type InboundMessage, type InboundSink, type ResolvedConsumerOptions } from '@switchboard/core/driver';
+import { HEADERS, SwitchboardError, type Destination } from '@switchboard/core';
+import { type ConsumerDriver, type InboundMessage, type InboundSink, type ResolvedConsumerOptions } from '@switchboard/core/driver';
 import { classifyError } from './errors';
 import { buildHeaders, matchesFilter, readHeaders } from './messages';
 import { durableName, parseAckSubject, type AckInfo } from './names';
@@ -156,9 +156,9 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
 
   /**
    * Turns a stored message into what core hands out, or handles it without core: early delayed
-   * messages are naked for the rest of their delay, non-matching ones are acked for this group,
-   * attempts past maxAttempts (a final attempt lost to ack_wait) are dead-lettered with core's
-   * header set. In at-most-once mode the message is acked before it is handed out.
+   * messages are naked for the rest of their delay, non-matching ones are acked for this group.
+   * In at-most-once mode the message is acked before it is handed out. (A final attempt lost to
+   * ack_wait comes back once more, max_deliver being maxAttempts + 1, and core dead-letters it.)
    */
   const accept = async (msg: Msg): Promise<InboundMessage<JsHandle> | undefined> => {
     const info = msg.reply ? parseAckSubject(msg.reply) : undefined;
@@ -178,16 +178,6 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
     }
     const attempt = Math.max(1, info.deliveryCount - (ctx.delayNaks.get(key) ?? 0));
     const handle: JsHandle = { reply, info, msg, id: r.id ?? `${stream}:${info.streamSequence}`, key: r.key, working: undefined };
-    if (o.maxAttempts !== undefined && attempt > o.maxAttempts) {
-      const headers = deadLetterHeaders(r.user, {
-        reason: `ack timeout after ${o.ackTimeoutMs} ms (attempt ${attempt - 1} of ${o.maxAttempts})`,
-        attempts: attempt - 1,
-        source: formatDestination(source),
-        sourceRef: String(info.streamSequence),
-      });
-      await deadLetter(handle, o.deadLetter, headers).catch(() => undefined); // else the server delivers it once more
-      return undefined;
-    }
     if (atMostOnce) {
       try {
         await ackRequest(reply, ACK);

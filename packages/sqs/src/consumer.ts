@@ -1,6 +1,6 @@
 import { ReceiveMessageCommand, type Message, type MessageSystemAttributeName } from '@aws-sdk/client-sqs';
 import { formatDestination, SwitchboardError, type Destination, type Headers } from '@switchboard/core';
-import { deadLetterHeaders, type ConsumerDriver, type InboundMessage, type InboundSink, type NormalizedMessage, type ResolvedConsumerOptions } from '@switchboard/core/driver';
+import { type ConsumerDriver, type InboundMessage, type InboundSink, type NormalizedMessage, type ResolvedConsumerOptions } from '@switchboard/core/driver';
 import { decodeMessage, type DecodedMessage } from './codec';
 import { MAX_VISIBILITY_SECONDS, type SqsContext } from './context';
 import { classifyError } from './errors';
@@ -52,7 +52,10 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
   let queueUrl = await init.provision();
   const visibility = Math.min(MAX_VISIBILITY_SECONDS, Math.max(1, Math.ceil(o.ackTimeoutMs / 1000)));
   const atMostOnce = o.ackMode === 'at-most-once';
-  /** Unsettled deliveries handed out: receipt handle -> visibility deadline (ms) and heartbeat. */
+  /**
+   * Deliveries counted against prefetch: unsettled ones (receipt handle -> visibility deadline and
+   * heartbeat), and at-most-once ones the application has not taken yet (deadline Infinity).
+   */
   const held = new Map<string, { deadline: number; heartbeat?: NodeJS.Timeout }>();
   const capacityWaiters = new Set<() => void>();
   let closed = false;
@@ -120,8 +123,8 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
 
   /**
    * Turns received messages into inbound ones. Messages with an emulated delay still ahead are
-   * hidden until then; a message whose visibility ran out on its last attempt is dead-lettered
-   * here (the native ack timeout has no callback); at-most-once messages are deleted first.
+   * hidden until then; at-most-once messages are deleted first. (A message whose visibility ran out
+   * on its last attempt comes back past maxAttempts, and core dead-letters it.)
    */
   const inbound = async (messages: Message[]): Promise<InboundMessage<SqsHandle>[]> => {
     const now = Date.now();
@@ -143,16 +146,6 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
       }
       const handle: SqsHandle = { receiptHandle: m.ReceiptHandle, queueUrl: url, message: decoded };
       const messageId = m.MessageId ?? '';
-      if (!atMostOnce && o.maxAttempts !== undefined && attempt > o.maxAttempts) {
-        const headers = deadLetterHeaders(decoded.headers, {
-          reason: `ack timeout after ${o.ackTimeoutMs} ms (attempt ${attempt - 1} of ${o.maxAttempts})`,
-          attempts: attempt - 1,
-          source: formatDestination(init.source),
-          sourceRef: messageId,
-        });
-        await deadLetter(handle, o.deadLetter, headers).catch(() => undefined);
-        continue;
-      }
       const sent = Number(m.Attributes?.SentTimestamp ?? '');
       out.push({
         handle,
@@ -169,8 +162,11 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
     }
     if (atMostOnce) {
       // Settled before the application sees them; a failed delete is not delivered (it comes back).
+      // They count against prefetch until the application takes them (core calls `taken`).
       const deleted = await Promise.allSettled(out.map((m) => ctx.deleteMessage(url, m.handle.receiptHandle)));
-      return out.filter((_, i) => deleted[i]!.status === 'fulfilled');
+      const kept = out.filter((_, i) => deleted[i]!.status === 'fulfilled');
+      for (const m of kept) held.set(m.handle.receiptHandle, { deadline: Infinity });
+      return kept;
     }
     for (const m of out) hold(m.handle.receiptHandle, url);
     return out;
@@ -285,6 +281,8 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
     },
 
     release: (h) => settled(h, ctx.changeVisibility(h.queueUrl, h.receiptHandle, ctx.options.minRedeliverySeconds)),
+
+    taken: (h) => letGo(h),
 
     async close() {
       closed = true;

@@ -17,8 +17,8 @@ export class ReplyQueue {
   private url: Promise<string> | undefined;
   private loop: Promise<void> | undefined;
   private stopped = false;
-  /** Requests sent from here, by correlation id, with the time past which nobody waits for them. */
-  private readonly waiting = new Map<string, number>();
+  /** Correlation ids of requests sent from here; core's sink says which of them still wait. */
+  private readonly waiting = new Set<string>();
 
   constructor(
     private readonly ctx: SqsContext,
@@ -37,8 +37,7 @@ export class ReplyQueue {
     });
     await url;
     const id = meta.correlationId;
-    this.waiting.set(id, Date.now() + meta.timeoutMs);
-    meta.signal?.addEventListener('abort', () => this.waiting.delete(id), { once: true });
+    this.waiting.add(id);
     this.ensureLoop();
     try {
       await this.send(dest, m, { replyTo: q.name, correlationId: id });
@@ -48,10 +47,9 @@ export class ReplyQueue {
     }
   }
 
-  /** Whether any request may still get a reply (forgets those past their deadline). */
+  /** Whether any request may still get a reply (forgets those core answered, timed out, aborted or closed). */
   private get anyWaiting(): boolean {
-    const now = Date.now();
-    for (const [id, deadline] of this.waiting) if (deadline <= now) this.waiting.delete(id);
+    for (const id of this.waiting) if (!this.sink.isWaiting(id)) this.waiting.delete(id);
     return this.waiting.size > 0;
   }
 
