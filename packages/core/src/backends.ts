@@ -91,6 +91,17 @@ export function backendLabel(url: string): string {
   return b.variants?.find((v) => v.schemes.includes(scheme))?.name ?? b.name;
 }
 
+/**
+ * The built-in entry of a backend this repository ships, for its driver to describe itself with
+ * (`defineDriver({ ...builtInBackend('kafka'), open })`): the data is written once, here, because
+ * `connect()` and the CLI need it before the package is loaded.
+ */
+export function builtInBackend(name: string): BackendInfo {
+  const b = BUILT_IN.find((x) => x.name === name);
+  if (!b) throw new Error(`no built-in backend named ${name}`);
+  return b;
+}
+
 /** Adds or replaces the entry of a backend (called by `registerDriver`). */
 export function addBackend(info: BackendInfo): void {
   const existing = known.get(info.name);

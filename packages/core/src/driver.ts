@@ -9,5 +9,5 @@ export { assertDestinationName } from './destination';
 export { validateOptions, resolveConsumerOptions, consumerOptionsSchema, CONSUMER_DEFAULTS, type ResolvedConsumerOptions } from './options';
 export { normalizeMessages, messageSize, assertMessageSizes, type NormalizedMessage } from './message';
 export { createReply, PendingReplies } from './request';
-export { addBackend, type BackendInfo } from './backends';
+export { addBackend, builtInBackend, type BackendInfo } from './backends';
 export { z } from 'zod';

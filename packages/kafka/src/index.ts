@@ -1,5 +1,5 @@
 import { parseUrl, registerDriver, type Connection, type Driver } from '@switchboard/core';
-import { defineDriver } from '@switchboard/core/driver';
+import { builtInBackend, defineDriver } from '@switchboard/core/driver';
 import { resolveKafkaOptions, type KafkaConnectOptions } from './options';
 import { openKafkaSession } from './session';
 
@@ -17,12 +17,7 @@ export { groupId, retryTopic, replyTopic, assertTopicName, parseRef, formatRef, 
  * error listing every problem, before anything connects.
  */
 export const driver: Driver = defineDriver({
-  name: 'kafka',
-  displayName: 'Apache Kafka',
-  package: '@switchboard/kafka',
-  schemes: ['kafka'],
-  defaultPort: 9092,
-  localUrl: 'kafka://127.0.0.1:9092',
+  ...builtInBackend('kafka'),
   open: (url, options, host) => openKafkaSession(url.redacted, resolveKafkaOptions(url, options), host),
 });
 registerDriver(driver);

@@ -1,5 +1,5 @@
 import { parseUrl, registerDriver, type Connection } from '@switchboard/core';
-import { defineDriver, validateOptions, z, type ConnectOptions, type DriverHost, type DriverSession } from '@switchboard/core/driver';
+import { builtInBackend, defineDriver, validateOptions, z, type ConnectOptions, type DriverHost, type DriverSession } from '@switchboard/core/driver';
 import { MemoryBroker, type MemoryBrokerOptions } from './broker';
 import { memorySession } from './session';
 
@@ -50,10 +50,7 @@ export function memoryOptionsFrom(url: ReturnType<typeof parseUrl>, options: Con
 
 /** `memory://[NAME][?maxMessageBytes=&retentionMessages=&retentionMs=&dedupWindowMs=]`: the embedded default. */
 export const driver = defineDriver({
-  name: 'memory',
-  displayName: 'in-process',
-  package: '@switchboard/memory',
-  schemes: ['memory'],
+  ...builtInBackend('memory'),
   open: async (url, options, host) => openMemorySession(memoryOptionsFrom(url, options), host),
 });
 registerDriver(driver);

@@ -1,7 +1,7 @@
 // Test-only: deliberately broken variants of the memory backend, for proving that the conformance
 // suite catches each defect. Imported as '@switchboard/memory/testing'; applications never need it,
 // and nothing here is reachable from '@switchboard/memory'.
-import { defineDriver, type ConsumerDriver, type Driver, type DriverSession, type InboundMessage, type NormalizedMessage } from '@switchboard/core/driver';
+import { builtInBackend, defineDriver, type ConsumerDriver, type Driver, type DriverSession, type InboundMessage, type NormalizedMessage } from '@switchboard/core/driver';
 import { memoryOptionsFrom, openMemorySession } from './index';
 
 /** Each fault breaks one promise the memory backend otherwise keeps. */
@@ -40,10 +40,8 @@ const IGNORED_PREFETCH = 10_000;
  */
 export function faultyMemoryDriver(faults: MemoryFaults): Driver {
   return defineDriver({
-    name: 'memory',
+    ...builtInBackend('memory'),
     displayName: 'in-process (with faults)',
-    package: '@switchboard/memory',
-    schemes: ['memory'],
     open: async (url, options, host) => {
       const opts = memoryOptionsFrom(url, options);
       if (faults.ignoreDedupWindow) opts.dedupWindowMs = 0;

@@ -1,5 +1,5 @@
 import { parseUrl, registerDriver, type Capabilities, type Connection } from '@switchboard/core';
-import { defineDriver, type Driver } from '@switchboard/core/driver';
+import { builtInBackend, defineDriver, type Driver } from '@switchboard/core/driver';
 import { selectCapabilities } from './capabilities';
 import { resolveNatsOptions, type NatsMode, type NatsOptions } from './options';
 import { hasCredentials, openNatsSession } from './session';
@@ -27,16 +27,7 @@ export interface NatsConnection extends Connection {
  * `configuration` error) before anything connects.
  */
 export const driver: Driver = defineDriver({
-  name: 'nats',
-  displayName: 'NATS',
-  package: '@switchboard/nats',
-  schemes: ['nats', 'nats+js', 'nats+core'],
-  defaultPort: 4222,
-  localUrl: 'nats://127.0.0.1:4222',
-  variants: [
-    { name: 'nats-jetstream', displayName: 'NATS JetStream', schemes: ['nats', 'nats+js'] },
-    { name: 'nats-core', displayName: 'NATS core', schemes: ['nats+core'] },
-  ],
+  ...builtInBackend('nats'),
   open: openNatsSession,
 });
 registerDriver(driver);

@@ -1,5 +1,5 @@
 import { parseUrl, registerDriver, type Connection, type Driver } from '@switchboard/core';
-import { defineDriver } from '@switchboard/core/driver';
+import { builtInBackend, defineDriver } from '@switchboard/core/driver';
 import type { RabbitMQOptions } from './options';
 import { openRabbitSession } from './session';
 
@@ -13,13 +13,7 @@ export { NAME_PATTERN, NAME_MAX, NAME_RULE, groupQueueName } from './names';
  * `connect('amqp://…')` finds it; `connect(url, { drivers: [driver] })` names it explicitly.
  */
 export const driver: Driver = defineDriver({
-  name: 'rabbitmq',
-  displayName: 'RabbitMQ',
-  package: '@switchboard/rabbitmq',
-  schemes: ['amqp', 'amqps'],
-  defaultPort: 5672,
-  schemePorts: { amqps: 5671 },
-  localUrl: 'amqp://guest:guest@127.0.0.1:5672',
+  ...builtInBackend('rabbitmq'),
   open: (url, options, host) => openRabbitSession(url, options as RabbitMQOptions, host),
 });
 

@@ -7,7 +7,7 @@
  * it explicitly: `connect(url, { drivers: [driver] })`.
  */
 import { parseUrl, type Connection } from '@switchboard/core';
-import { defineDriver, registerDriver, type Driver } from '@switchboard/core/driver';
+import { builtInBackend, defineDriver, registerDriver, type Driver } from '@switchboard/core/driver';
 import type { SqsOptions } from './options';
 import { openSqsSession } from './session';
 
@@ -18,11 +18,7 @@ export interface SqsConnection extends Connection {
 
 /** The driver `connect()` uses for `sqs://`, `sqs+http://` and `sqs+https://`; registered on import. */
 export const driver: Driver = defineDriver({
-  name: 'sqs',
-  displayName: 'AWS SQS + SNS',
-  package: '@switchboard/sqs',
-  schemes: ['sqs', 'sqs+http', 'sqs+https'],
-  defaultPort: 4566,
+  ...builtInBackend('sqs'),
   open: openSqsSession,
 });
 

@@ -23,7 +23,7 @@ describe('driver - registration', () => {
   it('registers itself on import with the registry data of the sqs backend', () => {
     expect(driver.name).toBe('sqs');
     expect(driver.schemes).toEqual(['sqs', 'sqs+http', 'sqs+https']);
-    expect(backendForScheme('sqs+http')).toMatchObject({ name: 'sqs', package: '@switchboard/sqs', defaultPort: 4566 });
+    expect(backendForScheme('sqs+http')).toMatchObject({ name: 'sqs', package: '@switchboard/sqs', defaultPort: 443, schemePorts: { 'sqs+http': 80 } });
   });
 
   it('an unreachable endpoint is a connection error within the connect timeout', async () => {
