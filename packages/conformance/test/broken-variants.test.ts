@@ -14,6 +14,13 @@ const variants: { fault: keyof MemoryFaults; faults: MemoryFaults; caughtBy: str
   { fault: 'deliverDelayedEarly', faults: { deliverDelayedEarly: true }, caughtBy: 'RD2' },
   { fault: 'redeliverDeadLettered', faults: { redeliverDeadLettered: true }, caughtBy: 'RD3' },
   { fault: 'ignoreDedupWindow', faults: { ignoreDedupWindow: true }, caughtBy: 'EO1' },
+  { fault: 'keepHeaders', faults: { keepHeaders: 3 }, caughtBy: 'RA4' },
+  { fault: 'keepHeaders', faults: { keepHeaders: 3 }, caughtBy: 'RD3' },
+  { fault: 'confirmBeforeStoreMs', faults: { confirmBeforeStoreMs: 200 }, caughtBy: 'RA5' },
+  { fault: 'dedupOn', faults: { dedupOn: 'body' }, caughtBy: 'EO1' },
+  { fault: 'dedupOn', faults: { dedupOn: 'id+body' }, caughtBy: 'EO1' },
+  { fault: 'duplicateOneIn', faults: { duplicateOneIn: 100 }, caughtBy: 'PS3' },
+  { fault: 'duplicateOneIn', faults: { duplicateOneIn: 100 }, caughtBy: 'MB2' },
 ];
 
 describe('broken variants', () => {

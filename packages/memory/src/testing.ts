@@ -20,6 +20,14 @@ export interface MemoryFaults {
   redeliverDeadLettered?: boolean;
   /** Store duplicates that the dedup window should have dropped. */
   ignoreDedupWindow?: boolean;
+  /** Keep only the first N headers of each message. */
+  keepHeaders?: number;
+  /** Resolve the confirm at once, store the message this many milliseconds later. */
+  confirmBeforeStoreMs?: number;
+  /** Deduplicate on the wrong key: the body alone, or id and body together. */
+  dedupOn?: 'body' | 'id+body';
+  /** Store one message in N twice. */
+  duplicateOneIn?: number;
 }
 
 export const FAULT_NAMES = [
@@ -30,6 +38,10 @@ export const FAULT_NAMES = [
   'deliverDelayedEarly',
   'redeliverDeadLettered',
   'ignoreDedupWindow',
+  'keepHeaders',
+  'confirmBeforeStoreMs',
+  'dedupOn',
+  'duplicateOneIn',
 ] as const satisfies readonly (keyof MemoryFaults)[];
 
 const IGNORED_PREFETCH = 10_000;
@@ -44,7 +56,8 @@ export function faultyMemoryDriver(faults: MemoryFaults): Driver {
     displayName: 'in-process (with faults)',
     open: async (url, options, host) => {
       const opts = memoryOptionsFrom(url, options);
-      if (faults.ignoreDedupWindow) opts.dedupWindowMs = 0;
+      // These faults do their own (wrong) dedup, or need duplicates stored: the broker's window is off.
+      if (faults.ignoreDedupWindow || faults.dedupOn || faults.duplicateOneIn) opts.dedupWindowMs = 0;
       return withFaults(openMemorySession(opts, host), faults);
     },
   });
@@ -53,15 +66,30 @@ export function faultyMemoryDriver(faults: MemoryFaults): Driver {
 function withFaults(session: DriverSession, faults: MemoryFaults): DriverSession {
   let sent = 0;
   const heldByKey = new Map<string, NormalizedMessage>();
+  const seenKeys = new Set<string>();
+  const dedupKey = (m: NormalizedMessage) => `${faults.dedupOn === 'id+body' ? `${m.id}|` : ''}${Buffer.from(m.body).toString('hex')}`;
   return {
     ...session,
     publish(dest, messages, options) {
-      const store = (m: NormalizedMessage) => session.publish(dest, [m], options)[0]!;
+      const store = (m: NormalizedMessage): Promise<string | undefined> => {
+        if (faults.confirmBeforeStoreMs) {
+          setTimeout(() => void Promise.all(session.publish(dest, [m], options)).catch(() => undefined), faults.confirmBeforeStoreMs);
+          return Promise.resolve(options.confirm ? `offset:later-${sent}` : undefined);
+        }
+        if (faults.duplicateOneIn && sent % faults.duplicateOneIn === 0) void Promise.all(session.publish(dest, [m], options)).catch(() => undefined);
+        return session.publish(dest, [m], options)[0]!;
+      };
       return messages.map((original) => {
-        const m = faults.deliverDelayedEarly ? { ...original, delayMs: undefined } : original;
+        let m = faults.deliverDelayedEarly ? { ...original, delayMs: undefined } : original;
+        if (faults.keepHeaders !== undefined) m = { ...m, headers: Object.fromEntries(Object.entries(m.headers).slice(0, faults.keepHeaders)) };
         sent++;
         const fake = Promise.resolve(options.confirm ? `offset:fake-${sent}` : undefined);
         if (faults.dropOneIn && sent % faults.dropOneIn === 0) return fake;
+        if (faults.dedupOn) {
+          const k = dedupKey(m);
+          if (seenKeys.has(k)) return fake;
+          seenKeys.add(k);
+        }
         if (!faults.reorderKeys || m.key === undefined) return store(m);
         const held = heldByKey.get(m.key);
         if (!held) {

@@ -106,7 +106,8 @@ export const patternCases: ConformanceCase[] = [
       const r = new Receiver(await ctx.consumer(q));
       ctx.defer(() => r.close());
       const body = new Uint8Array([0, 1, 2, 0x7f, 0x80, 0xfe, 0xff, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0, 255]);
-      const headers = { 'x-plain': 'value', 'x-unicode': 'grüße ✓', 'x-empty-ish': ' ' };
+      // Six headers: a backend that keeps only the first few must fail here.
+      const headers = { 'x-plain': 'value', 'x-unicode': 'grüße ✓', 'x-empty-ish': ' ', 'x-fourth': '4', 'x-fifth': 'five', 'x-sixth': 'vi' };
       const id = ctx.name('ra4');
       await ctx.producer().send(q, { id, body, key: 'key-ä-1', headers });
       await r.waitForUnique(1, ctx.t(10_000), 'the message', ctx.signal);
@@ -117,6 +118,26 @@ export const patternCases: ConformanceCase[] = [
       checkEqual(d.id, id, 'id');
       checkEqual(d.attempt, 1, 'attempt of a first delivery');
       check(typeof d.receipt === 'string' && d.receipt.length > 0, 'delivery.receipt is set');
+    },
+  },
+  {
+    id: 'RA5',
+    title: 'a confirm means stored: a group created after the confirm, from latest, does not get the message; one sent afterwards it does',
+    requires: ['confirm', 'fanout'],
+    async run(ctx) {
+      const t = ctx.topic();
+      await ctx.connection.admin.ensureDestination(t);
+      const p = ctx.producer();
+      const before = ctx.name('ra5-before');
+      await p.send(t, { id: before, body: before });
+      // The group exists only now: a message confirmed before this point was stored before it.
+      const r = new Receiver(await ctx.consumer(t, { group: ctx.name('late'), from: 'latest' }));
+      ctx.defer(() => r.close());
+      const after = ctx.name('ra5-after');
+      await p.send(t, { id: after, body: after });
+      await r.waitFor((x) => x.uniqueIds().has(after), ctx.t(15_000), 'the message sent after the group was created', ctx.signal);
+      await sleep(ctx.t(500), ctx.signal);
+      check(!r.uniqueIds().has(before), 'the group created after the confirm got the message confirmed before it: the confirm came before the message was stored');
     },
   },
   {
@@ -233,7 +254,8 @@ export const patternCases: ConformanceCase[] = [
       const a = new Receiver(await ctx.consumer(t, { group: 'shared' }));
       const b = new Receiver(await ctx.consumer(t, { group: 'shared' }));
       ctx.defer(() => Promise.all([a.close(), b.close()]));
-      const sent = ids(ctx.name('ps3'), 60);
+      // 300, so that a backend duplicating 1 message in 100 within a group is caught.
+      const sent = ids(ctx.name('ps3'), 300);
       await ctx.producer().send(t, sent.map((id, i) => ({ id, body: id, key: `k${i}` })));
       const total = () => new Set([...a.ids(), ...b.ids()]).size;
       await a.waitFor(() => total() >= sent.length, ctx.t(20_000), `all ${sent.length} messages across the group`, ctx.signal);
@@ -292,10 +314,11 @@ export const patternCases: ConformanceCase[] = [
       const a = new Receiver(await ctx.consumer(q, { prefetch: 4 }), { onDelivery: slow });
       const b = new Receiver(await ctx.consumer(q, { prefetch: 4 }), { onDelivery: slow });
       ctx.defer(() => Promise.all([a.close(), b.close()]));
-      const sent = ids(ctx.name('mb2'), 60);
+      // 300, so that a backend duplicating 1 message in 100 among competing consumers is caught.
+      const sent = ids(ctx.name('mb2'), 300);
       await ctx.producer().send(q, sent.map((id, i) => ({ id, body: id, key: `k${i}` })));
       const total = () => new Set([...a.ids(), ...b.ids()]).size;
-      await a.waitFor(() => total() >= sent.length, ctx.t(30_000), `all ${sent.length} messages across both consumers`, ctx.signal);
+      await a.waitFor(() => total() >= sent.length, ctx.t(60_000), `all ${sent.length} messages across both consumers`, ctx.signal);
       await sleep(ctx.t(300), ctx.signal);
       checkEqual(a.items.length + b.items.length, sent.length, 'deliveries (each message handled exactly once)');
       check(a.items.length > 0 && b.items.length > 0, `both consumers get some (got ${a.items.length} and ${b.items.length})`);

@@ -80,10 +80,11 @@ export const redeliveryCases: ConformanceCase[] = [
       });
       ctx.defer(() => h.close());
       const id = ctx.name('rd3');
-      await ctx.producer().send(q, { id, body: `poison ${id}`, headers: { 'x-origin': 'rd3' } });
+      const original = { 'x-origin': 'rd3', 'x-tenant': 't-7', 'x-trace': 'abc', 'x-last': 'z' };
+      await ctx.producer().send(q, { id, body: `poison ${id}`, headers: original });
       const dl = await deadLetterOf(ctx, dlq, id);
       checkEqual(dl.text(), `poison ${id}`, 'dead letter body');
-      checkEqual(dl.headers['x-origin'], 'rd3', 'original header on the dead letter');
+      for (const [k, v] of Object.entries(original)) checkEqual(dl.headers[k], v, `original header ${k} on the dead letter`);
       checkEqual(dl.headers[HEADERS.deadLetterAttempts], '3', `${HEADERS.deadLetterAttempts} header`);
       check((dl.headers[HEADERS.deadLetterReason] ?? '').includes('boom-rd3'), `${HEADERS.deadLetterReason} should hold the last error, got ${JSON.stringify(dl.headers[HEADERS.deadLetterReason])}`);
       await sleep(ctx.t(2000), ctx.signal);

@@ -113,11 +113,23 @@ export const semanticsCases: ConformanceCase[] = [
       const id = ctx.name('eo1');
       await p.send(q, { id, body: 'pay once' });
       await p.send(q, { id, body: 'pay once' });
+      // Dedup is on the id alone: the same id with another body is still a duplicate ...
+      const changed = ctx.name('eo1-changed');
+      await p.send(q, { id: changed, body: 'first body' });
+      await p.send(q, { id: changed, body: 'second body, same id' });
+      // ... and two ids with the same body are two messages.
+      const twinA = ctx.name('eo1-twin-a');
+      const twinB = ctx.name('eo1-twin-b');
+      await p.send(q, { id: twinA, body: 'same body' });
+      await p.send(q, { id: twinB, body: 'same body' });
       const after = ctx.name('after');
       await p.send(q, { id: after, body: 'a later message' });
       await waitUntil(() => handled.includes(after), ctx.t(15_000), () => 'the later message', ctx.signal);
       await sleep(ctx.t(1000), ctx.signal);
       checkEqual(handled.filter((x) => x === id).length, 1, `times message ${id} (sent twice) was handled`);
+      checkEqual(handled.filter((x) => x === changed).length, 1, `times message ${changed} (one id, two bodies) was handled`);
+      checkEqual(handled.filter((x) => x === twinA).length, 1, `times message ${twinA} (same body as another id) was handled`);
+      checkEqual(handled.filter((x) => x === twinB).length, 1, `times message ${twinB} (same body as another id) was handled`);
     },
   },
   {
