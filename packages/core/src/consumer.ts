@@ -50,8 +50,9 @@ export function createConsumer(parts: ConsumerParts): Consumer {
       return sub;
     },
     consume(handler, options) {
+      const concurrency = consumeConcurrency(options);
       const sub = consumer.subscribe({ signal: options?.signal });
-      const h = runConsume(sub, handler, options ?? {});
+      const h = runConsume(sub, handler, options ?? {}, concurrency);
       handles.add(h);
       void h.done.finally(() => handles.delete(h));
       return h;
@@ -182,14 +183,24 @@ class PushSubscription implements Subscription {
   }
 }
 
+/** Validates consume options before anything is opened. */
+function consumeConcurrency(options: ConsumeOptions | undefined): number {
+  const concurrency = options?.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new SwitchboardError('invalid_argument', 'consume concurrency must be a positive integer');
+  return concurrency;
+}
+
 /**
  * Runs `handler` over a subscription with bounded concurrency. Resolve = ack, throw = nack, each only
- * when the handler left the delivery pending. `close()` stops intake, then waits for handlers in flight.
+ * when the handler left the delivery pending. Deliveries with one key never run at once: a delivery
+ * whose key is being handled waits behind it and runs when it is done, so per-key order survives
+ * `concurrency > 1`. `close()` stops intake, then waits for handlers in flight and those queued
+ * behind them.
  */
-function runConsume(sub: Subscription, handler: (d: Delivery) => Promise<void> | void, options: ConsumeOptions): ConsumeHandle {
-  const concurrency = options.concurrency ?? 1;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new SwitchboardError('invalid_argument', 'consume concurrency must be a positive integer');
+function runConsume(sub: Subscription, handler: (d: Delivery) => Promise<void> | void, options: ConsumeOptions, concurrency: number): ConsumeHandle {
   const running = new Set<Promise<void>>();
+  /** Per key being handled: the deliveries of that key waiting their turn, in arrival order. */
+  const waitingByKey = new Map<string, Delivery[]>();
   let stopping = false;
 
   const handle = async (d: Delivery) => {
@@ -201,6 +212,29 @@ function runConsume(sub: Subscription, handler: (d: Delivery) => Promise<void> |
     }
   };
 
+  const start = (d: Delivery): void => {
+    const p = handle(d).finally(() => {
+      running.delete(p);
+      if (d.key === undefined) return;
+      const next = waitingByKey.get(d.key)?.shift();
+      if (next) start(next);
+      else waitingByKey.delete(d.key);
+    });
+    running.add(p);
+  };
+
+  const take = (d: Delivery): void => {
+    if (d.key !== undefined) {
+      const queue = waitingByKey.get(d.key);
+      if (queue) {
+        queue.push(d);
+        return;
+      }
+      waitingByKey.set(d.key, []);
+    }
+    start(d);
+  };
+
   const loop = (async () => {
     const it = sub[Symbol.asyncIterator]();
     try {
@@ -209,11 +243,11 @@ function runConsume(sub: Subscription, handler: (d: Delivery) => Promise<void> |
         if (stopping) break;
         const r = await it.next();
         if (r.done) break;
-        const p = handle(r.value).finally(() => running.delete(p));
-        running.add(p);
+        take(r.value);
       }
     } finally {
-      await Promise.allSettled([...running]);
+      // Handlers in flight, and the ones queued behind them on a key, finish and settle.
+      while (running.size > 0) await Promise.allSettled([...running]);
     }
   })();
 

@@ -150,7 +150,16 @@ export function defineDriver(def: DriverDefinition): Driver {
           reject(err);
         }, timeoutMs);
       });
-      const opening = open(url, options, { replies, signal: ac.signal, connectTimeoutMs: timeoutMs });
+      // Nobody else may be listening when the deadline fires after open() already failed.
+      deadline.catch(() => undefined);
+      let opening: Promise<DriverSession>;
+      try {
+        // An open() that throws before it returns a promise (bad options) fails here, timer cleared.
+        opening = Promise.resolve(open(url, options, { replies, signal: ac.signal, connectTimeoutMs: timeoutMs }));
+      } catch (err) {
+        clearTimeout(timer);
+        throw err;
+      }
       let session: DriverSession;
       try {
         session = await Promise.race([opening, deadline]);

@@ -167,7 +167,10 @@ export interface Subscription extends AsyncIterable<Delivery>, AsyncDisposable {
 }
 
 export interface ConsumeOptions {
-  /** Handlers running at once (default 1). */
+  /**
+   * Handlers running at once (default 1). Deliveries with one key never run at once: a delivery
+   * whose key is being handled waits behind it, so per-key order holds at any concurrency.
+   */
   concurrency?: number;
   signal?: AbortSignal;
 }

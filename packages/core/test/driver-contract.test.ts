@@ -58,6 +58,27 @@ describe('driver contract', () => {
     expect(closed).toBe(true);
   });
 
+  test('driver contract - an open() that throws at once rejects connect with its error and leaves no timer to fire later', async () => {
+    const unhandled = jest.fn();
+    process.on('unhandledRejection', unhandled);
+    try {
+      const bad = defineDriver({
+        name: 'bad',
+        displayName: 'bad',
+        package: 'bad',
+        schemes: ['bad'],
+        open: () => {
+          throw new SwitchboardError('configuration', 'invalid options: 1 problem');
+        },
+      });
+      await expect(bad.connect(parseUrl('bad://h'), { connectTimeoutMs: 30 })).rejects.toMatchObject({ code: 'configuration' });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(unhandled).not.toHaveBeenCalled();
+    } finally {
+      process.off('unhandledRejection', unhandled);
+    }
+  });
+
   test('driver contract - connectTimeoutMs comes from the code options, else the URL; a bad one is a configuration error', async () => {
     const hang = defineDriver({ name: 'hang', displayName: 'hang', package: 'hang', schemes: ['hang'], open: () => new Promise(() => undefined) });
     const t0 = Date.now();
@@ -180,5 +201,44 @@ describe('driver contract', () => {
     await c.close();
     expect(fake.consumers[0]!.calls).toEqual([['ack', 'm1'], ['release', 'm2', 'seen'], ['close']]);
     expect(CAPABILITIES_ALL_NATIVE.ackTimeout.level).toBe('native');
+  });
+});
+
+describe('consume', () => {
+  test('consume - deliveries of one key never run at once and finish in arrival order; other keys run beside them', async () => {
+    const { conn, fake } = await open();
+    const c = await conn.consumer('queue:q');
+    const inFlight = new Map<string, number>();
+    let overlapSameKey = 0;
+    let maxAtOnce = 0;
+    let atOnce = 0;
+    const done: string[] = [];
+    const h = c.consume(async (d) => {
+      const k = d.key!;
+      inFlight.set(k, (inFlight.get(k) ?? 0) + 1);
+      if (inFlight.get(k)! > 1) overlapSameKey++;
+      maxAtOnce = Math.max(maxAtOnce, ++atOnce);
+      await new Promise((r) => setTimeout(r, d.id.endsWith('1') ? 30 : 5));
+      atOnce--;
+      inFlight.set(k, inFlight.get(k)! - 1);
+      done.push(d.id);
+    }, { concurrency: 4 });
+    for (const id of ['a1', 'a2', 'a3', 'b1', 'b2']) fake.consumers[0]!.push(id, { key: id[0] });
+    for (let i = 0; i < 100 && done.length < 5; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(overlapSameKey).toBe(0);
+    expect(maxAtOnce).toBe(2);
+    expect(done.filter((id) => id.startsWith('a'))).toEqual(['a1', 'a2', 'a3']);
+    expect(done.filter((id) => id.startsWith('b'))).toEqual(['b1', 'b2']);
+    await h.close();
+    await conn.close();
+  });
+
+  test('consume - a bad concurrency is refused before a subscription opens, so the next consume works', async () => {
+    const { conn } = await open();
+    const c = await conn.consumer('queue:q');
+    expect(() => c.consume(() => undefined, { concurrency: 0 })).toThrow(expect.objectContaining({ code: 'invalid_argument' }));
+    const h = c.consume(() => undefined);
+    await h.close();
+    await conn.close();
   });
 });

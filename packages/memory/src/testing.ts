@@ -130,9 +130,9 @@ function withConsumerFaults(session: DriverSession, inner: ConsumerDriver<unknow
     deadLetter: async (h, to, headers) => {
       const m = seen.get(h as object);
       if (!faults.redeliverDeadLettered || !m) return inner.deadLetter(h, to, headers);
-      // Store the dead letter, then hand the message out again anyway.
+      // Store the dead letter, then give the message back as if nothing happened: it comes again.
       await session.publish(to, [{ id: m.id, body: m.body, key: m.key, headers, delayMs: undefined }], { confirm: true, signal: undefined })[0];
-      await inner.retry(h, 0);
+      await inner.release(h, { seen: false });
     },
   };
 }
