@@ -21,6 +21,7 @@ const variants: { fault: keyof MemoryFaults; faults: MemoryFaults; caughtBy: str
   { fault: 'dedupOn', faults: { dedupOn: 'id+body' }, caughtBy: 'EO1' },
   { fault: 'duplicateOneIn', faults: { duplicateOneIn: 100 }, caughtBy: 'PS3' },
   { fault: 'duplicateOneIn', faults: { duplicateOneIn: 100 }, caughtBy: 'MB2' },
+  { fault: 'keyFreedOnReceipt', faults: { keyFreedOnReceipt: true }, caughtBy: 'OR1' },
 ];
 
 describe('broken variants', () => {

@@ -28,6 +28,8 @@ export interface MemoryFaults {
   dedupOn?: 'body' | 'id+body';
   /** Store one message in N twice. */
   duplicateOneIn?: number;
+  /** Settle each message with the broker on receipt, so its key is free for the next message at once. */
+  keyFreedOnReceipt?: boolean;
 }
 
 export const FAULT_NAMES = [
@@ -42,6 +44,7 @@ export const FAULT_NAMES = [
   'confirmBeforeStoreMs',
   'dedupOn',
   'duplicateOneIn',
+  'keyFreedOnReceipt',
 ] as const satisfies readonly (keyof MemoryFaults)[];
 
 const IGNORED_PREFETCH = 10_000;
@@ -118,6 +121,8 @@ function withConsumerFaults(session: DriverSession, inner: ConsumerDriver<unknow
       inner.start({
         deliver: (m) => {
           seen.set(m.handle as object, m);
+          // The later ack from core finds nothing left to settle: the broker took it already.
+          if (faults.keyFreedOnReceipt) void inner.ack(m.handle);
           sink.deliver(m);
         },
         fail: (err) => sink.fail(err),
