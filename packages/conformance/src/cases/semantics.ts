@@ -139,15 +139,28 @@ export const semanticsCases: ConformanceCase[] = [
     async run(ctx) {
       const q = ctx.queue();
       const done = new Map<string, number[]>();
-      const inFlight = new Map<string, number>();
+      const finished = new Set<string>();
+      /** Per key: the ids in handlers right now. A redelivered copy of one id (at-least-once) is no overlap. */
+      const inFlight = new Map<string, Map<string, number>>();
       let overlaps = 0;
+      let duplicates = 0;
       const handler = async (d: Delivery) => {
         const key = d.key!;
-        inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
-        if (inFlight.get(key)! > 1) overlaps++;
+        const running = inFlight.get(key) ?? new Map<string, number>();
+        inFlight.set(key, running);
+        running.set(d.id, (running.get(d.id) ?? 0) + 1);
+        if (running.size > 1) overlaps++;
         await sleep(Math.random() * 3);
-        inFlight.set(key, inFlight.get(key)! - 1);
-        if (d.attempt === 1) done.set(key, [...(done.get(key) ?? []), Number(d.text())]);
+        if (running.get(d.id) === 1) running.delete(d.id);
+        else running.set(d.id, running.get(d.id)! - 1);
+        // Order is judged on each message's first completion; a redelivered copy (a rebalance
+        // replays from the last commit) is counted, not ordered.
+        if (finished.has(d.id)) {
+          duplicates++;
+          return;
+        }
+        finished.add(d.id);
+        done.set(key, [...(done.get(key) ?? []), Number(d.text())]);
       };
       // Two members, each running four handlers at once: per-key order must hold across both.
       const members = [await ctx.consumer(q, { group: 'ordered', prefetch: 8 }), await ctx.consumer(q, { group: 'ordered', prefetch: 8 })];
@@ -160,6 +173,7 @@ export const semanticsCases: ConformanceCase[] = [
       for (let i = 0; i < N; i += 20) await p.send(q, msgs.slice(i, i + 20));
       const total = () => [...done.values()].reduce((n, l) => n + l.length, 0);
       await waitUntil(() => total() >= N, ctx.t(30_000), () => `${N} messages (got ${total()})`, ctx.signal);
+      if (duplicates > 0) ctx.note(`${duplicates} redelivered copies (not ordered, counted)`);
       checkEqual(overlaps, 0, 'times two messages of one key were in handlers at once');
       for (const [key, seqs] of done) {
         const bad = seqs.findIndex((s, i) => i > 0 && s < seqs[i - 1]!);
