@@ -22,6 +22,20 @@ const variants: { fault: keyof MemoryFaults; faults: MemoryFaults; caughtBy: str
   { fault: 'duplicateOneIn', faults: { duplicateOneIn: 100 }, caughtBy: 'PS3' },
   { fault: 'duplicateOneIn', faults: { duplicateOneIn: 100 }, caughtBy: 'MB2' },
   { fault: 'keyFreedOnReceipt', faults: { keyFreedOnReceipt: true }, caughtBy: 'OR1' },
+  { fault: 'extendIgnored', faults: { extendIgnored: true }, caughtBy: 'RD1' },
+  { fault: 'nackDelayHalved', faults: { nackDelayHalved: true }, caughtBy: 'RD2' },
+  { fault: 'sendDelayHalved', faults: { sendDelayHalved: true }, caughtBy: 'RD5' },
+  { fault: 'attemptStuckAtOne', faults: { attemptStuckAtOne: true }, caughtBy: 'AL1' },
+  { fault: 'attemptPlusOne', faults: { attemptPlusOne: true }, caughtBy: 'RD3' },
+  { fault: 'rejectRetries', faults: { rejectRetries: true }, caughtBy: 'RD4' },
+  { fault: 'releaseSettles', faults: { releaseSettles: true }, caughtBy: 'RA2' },
+  { fault: 'filterIgnored', faults: { filterIgnored: true }, caughtBy: 'PS4' },
+  { fault: 'groupsMerged', faults: { groupsMerged: true }, caughtBy: 'PS1' },
+  { fault: 'latestIsEarliest', faults: { latestIsEarliest: true }, caughtBy: 'ST1' },
+  { fault: 'timestampIgnored', faults: { timestampIgnored: true }, caughtBy: 'ST2' },
+  { fault: 'prefetchPlusOne', faults: { prefetchPlusOne: true }, caughtBy: 'MB3' },
+  { fault: 'repliesCrossed', faults: { repliesCrossed: true }, caughtBy: 'RR1' },
+  { fault: 'replyHeadersDropped', faults: { replyHeadersDropped: true }, caughtBy: 'RR4' },
 ];
 
 describe('broken variants', () => {

@@ -1,6 +1,7 @@
 // Test-only: deliberately broken variants of the memory backend, for proving that the conformance
 // suite catches each defect. Imported as '@switchboard/memory/testing'; applications never need it,
 // and nothing here is reachable from '@switchboard/memory'.
+import { HEADERS } from '@switchboard/core';
 import { builtInBackend, defineDriver, type ConsumerDriver, type Driver, type DriverSession, type InboundMessage, type NormalizedMessage } from '@switchboard/core/driver';
 import { memoryOptionsFrom, openMemorySession } from './index';
 
@@ -30,6 +31,34 @@ export interface MemoryFaults {
   duplicateOneIn?: number;
   /** Settle each message with the broker on receipt, so its key is free for the next message at once. */
   keyFreedOnReceipt?: boolean;
+  /** Claim a native extend that does nothing: the ack deadline stays where it was. */
+  extendIgnored?: boolean;
+  /** Wait only half of a nack's `delayMs`. */
+  nackDelayHalved?: boolean;
+  /** Wait only half of a send's `delayMs`. */
+  sendDelayHalved?: boolean;
+  /** Report every delivery as attempt 1. */
+  attemptStuckAtOne?: boolean;
+  /** Report every delivery one attempt further than it is. */
+  attemptPlusOne?: boolean;
+  /** Treat `reject` as a nack: the message comes back instead of going to the dead letters. */
+  rejectRetries?: boolean;
+  /** Settle a message when it is given back (release), so what a closing consumer held is lost. */
+  releaseSettles?: boolean;
+  /** Ignore a consumer's header filter. */
+  filterIgnored?: boolean;
+  /** Put every group of a topic into one, so groups compete instead of each getting everything. */
+  groupsMerged?: boolean;
+  /** Start a new group from the earliest retained message when `latest` was asked for. */
+  latestIsEarliest?: boolean;
+  /** Replay from the earliest retained message when a timestamp was asked for. */
+  timestampIgnored?: boolean;
+  /** Let a consumer hold one more unsettled delivery than its prefetch. */
+  prefetchPlusOne?: boolean;
+  /** Answer each request with the correlation id of the request before it. */
+  repliesCrossed?: boolean;
+  /** Drop the headers of replies. */
+  replyHeadersDropped?: boolean;
 }
 
 export const FAULT_NAMES = [
@@ -45,6 +74,20 @@ export const FAULT_NAMES = [
   'dedupOn',
   'duplicateOneIn',
   'keyFreedOnReceipt',
+  'extendIgnored',
+  'nackDelayHalved',
+  'sendDelayHalved',
+  'attemptStuckAtOne',
+  'attemptPlusOne',
+  'rejectRetries',
+  'releaseSettles',
+  'filterIgnored',
+  'groupsMerged',
+  'latestIsEarliest',
+  'timestampIgnored',
+  'prefetchPlusOne',
+  'repliesCrossed',
+  'replyHeadersDropped',
 ] as const satisfies readonly (keyof MemoryFaults)[];
 
 const IGNORED_PREFETCH = 10_000;
@@ -70,6 +113,7 @@ function withFaults(session: DriverSession, faults: MemoryFaults): DriverSession
   let sent = 0;
   const heldByKey = new Map<string, NormalizedMessage>();
   const seenKeys = new Set<string>();
+  let lastCorrelation: string | undefined;
   const dedupKey = (m: NormalizedMessage) => `${faults.dedupOn === 'id+body' ? `${m.id}|` : ''}${Buffer.from(m.body).toString('hex')}`;
   return {
     ...session,
@@ -84,6 +128,7 @@ function withFaults(session: DriverSession, faults: MemoryFaults): DriverSession
       };
       return messages.map((original) => {
         let m = faults.deliverDelayedEarly ? { ...original, delayMs: undefined } : original;
+        if (faults.sendDelayHalved && m.delayMs) m = { ...m, delayMs: m.delayMs / 2 };
         if (faults.keepHeaders !== undefined) m = { ...m, headers: Object.fromEntries(Object.entries(m.headers).slice(0, faults.keepHeaders)) };
         sent++;
         const fake = Promise.resolve(options.confirm ? `offset:fake-${sent}` : undefined);
@@ -106,33 +151,53 @@ function withFaults(session: DriverSession, faults: MemoryFaults): DriverSession
         return ref;
       });
     },
+    async reply(replyTo, correlationId, message) {
+      let corr = correlationId;
+      if (faults.repliesCrossed) {
+        corr = lastCorrelation ?? correlationId;
+        lastCorrelation = correlationId;
+      }
+      return session.reply(replyTo, corr, faults.replyHeadersDropped ? { ...message, headers: {} } : message);
+    },
     async consumer(source, options) {
-      const inner = await session.consumer(source, faults.ignorePrefetch ? { ...options, prefetch: IGNORED_PREFETCH } : options);
-      return withConsumerFaults(session, inner, faults);
+      const o = { ...options };
+      if (faults.ignorePrefetch) o.prefetch = IGNORED_PREFETCH;
+      if (faults.prefetchPlusOne) o.prefetch += 1;
+      if (faults.filterIgnored) o.filter = undefined;
+      if (faults.groupsMerged && source.kind === 'topic') o.group = 'merged';
+      if (faults.latestIsEarliest && o.from === 'latest') o.from = 'earliest';
+      if (faults.timestampIgnored && typeof o.from === 'object' && 'timestamp' in o.from) o.from = 'earliest';
+      return withConsumerFaults(session, await session.consumer(source, o), faults);
     },
   };
 }
 
 function withConsumerFaults(session: DriverSession, inner: ConsumerDriver<unknown>, faults: MemoryFaults): ConsumerDriver<unknown> {
   const seen = new WeakMap<object, InboundMessage<unknown>>();
+  const attemptOf = (m: InboundMessage<unknown>) => (faults.attemptStuckAtOne ? 1 : faults.attemptPlusOne ? m.attempt + 1 : m.attempt);
   return {
     ...inner,
+    ...(faults.extendIgnored ? { native: { ...inner.native, extend: true }, extend: async () => undefined } : {}),
     start: (sink) =>
       inner.start({
         deliver: (m) => {
           seen.set(m.handle as object, m);
           // The later ack from core finds nothing left to settle: the broker took it already.
           if (faults.keyFreedOnReceipt) void inner.ack(m.handle);
-          sink.deliver(m);
+          sink.deliver({ ...m, attempt: attemptOf(m) });
         },
         fail: (err) => sink.fail(err),
       }),
     stop: () => inner.stop(),
     ack: (h) => inner.ack(h),
-    release: (h, how) => inner.release(h, how),
+    release: (h, how) => (faults.releaseSettles ? inner.ack(h) : inner.release(h, how)),
     close: () => inner.close(),
-    retry: (h, delayMs) => (faults.neverRedeliverNacked ? inner.ack(h) : inner.retry(h, faults.deliverDelayedEarly ? 0 : delayMs)),
+    retry: (h, delayMs) => {
+      if (faults.neverRedeliverNacked) return inner.ack(h);
+      return inner.retry(h, faults.deliverDelayedEarly ? 0 : faults.nackDelayHalved ? delayMs / 2 : delayMs);
+    },
     deadLetter: async (h, to, headers) => {
+      if (faults.rejectRetries && (headers[HEADERS.deadLetterReason] ?? '').startsWith('rejected:')) return inner.retry(h, 0);
       const m = seen.get(h as object);
       if (!faults.redeliverDeadLettered || !m) return inner.deadLetter(h, to, headers);
       // Store the dead letter, then give the message back as if nothing happened: it comes again.
