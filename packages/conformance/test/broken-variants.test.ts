@@ -36,6 +36,7 @@ const variants: { fault: keyof MemoryFaults; faults: MemoryFaults; caughtBy: str
   { fault: 'prefetchPlusOne', faults: { prefetchPlusOne: true }, caughtBy: 'MB3' },
   { fault: 'repliesCrossed', faults: { repliesCrossed: true }, caughtBy: 'RR1' },
   { fault: 'replyHeadersDropped', faults: { replyHeadersDropped: true }, caughtBy: 'RR4' },
+  { fault: 'positionOffByOne', faults: { positionOffByOne: true }, caughtBy: 'ST5' },
 ];
 
 describe('broken variants', () => {

@@ -26,6 +26,11 @@ export interface InboundMessage<H> {
   readonly attempt: number;
   /** Broker reference of this delivery: offset, sequence, receipt handle, delivery tag. */
   readonly receipt: string;
+  /**
+   * Where the message sits in its source's retained log, in the form the driver accepts back as
+   * `from: { position }` (inclusive). Absent where the source keeps no log to replay.
+   */
+  readonly position?: string | undefined;
   readonly timestamp: Date;
   readonly replyTo?: string | undefined;
   readonly correlationId?: string | undefined;
@@ -219,6 +224,7 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
         attempt: m.attempt,
         destination: source.name,
         receipt: m.receipt,
+        position: m.position,
         timestamp: m.timestamp,
         replyTo: m.replyTo,
         correlationId: m.correlationId,

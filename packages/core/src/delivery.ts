@@ -21,6 +21,8 @@ export interface DeliveryInit {
   attempt: number;
   destination: string;
   receipt: string;
+  /** Where the message sits in a retained log, for `from: { position }`; undefined without one. */
+  position?: string | undefined;
   timestamp: Date;
   replyTo?: string | undefined;
   correlationId?: string | undefined;
@@ -59,6 +61,7 @@ export function createDelivery(init: DeliveryInit, settler: DeliverySettler, cap
     attempt: init.attempt,
     destination: init.destination,
     receipt: init.receipt,
+    position: init.position,
     timestamp: init.timestamp,
     replyTo: init.replyTo,
     correlationId: init.correlationId,

@@ -25,6 +25,7 @@ const destinationLike = z.union([
 const startPosition = z.union([
   z.literal('earliest'),
   z.literal('latest'),
+  z.object({ position: z.string().min(1) }).strict(),
   z.object({ offset: z.union([z.string().min(1), z.number().int().nonnegative()]) }).strict(),
   z.object({ timestamp: z.union([z.number().nonnegative(), z.date()]) }).strict(),
 ]);

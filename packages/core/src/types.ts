@@ -89,10 +89,16 @@ export interface Producer extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** Where a new group starts reading a retained stream. Ignored for a group that has a committed position. */
+/**
+ * Where a new group starts reading a retained stream. Ignored for a group that has a committed position.
+ * `{ position }` starts at the message whose {@link Delivery.position} that is, inclusive (on a
+ * partitioned log the other partitions start at the first message stored at or after it);
+ * `{ offset }` is the backend's own offset notation.
+ */
 export type StartPosition =
   | 'earliest'
   | 'latest'
+  | { readonly position: string }
   | { readonly offset: string | number }
   | { readonly timestamp: number | Date };
 
@@ -141,6 +147,11 @@ export interface Delivery {
   readonly destination: string;
   /** Broker reference of this delivery (offset, sequence, receipt handle, delivery tag). */
   readonly receipt: string;
+  /**
+   * Where the message sits in its source's retained log, for `from: { position }` (replay from
+   * exactly this message). Undefined where the source keeps no log to replay (capability `replayFromPosition`).
+   */
+  readonly position: string | undefined;
   readonly timestamp: Date;
   /** Set on requests: where the reply goes, and the id that correlates it. */
   readonly replyTo: string | undefined;

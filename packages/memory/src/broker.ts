@@ -285,6 +285,13 @@ export class Group {
   }
 }
 
+/** The offset of a memory position (`Delivery.position`, the record's offset in decimal). */
+function positionOffset(position: string): number {
+  const n = Number(position);
+  if (!/^\d+$/.test(position) || !Number.isSafeInteger(n)) throw new SwitchboardError('invalid_argument', `memory: position "${position}" is not one this backend gave out (a record offset)`);
+  return n;
+}
+
 function matches(headers: Headers, filter: Headers): boolean {
   for (const [k, v] of Object.entries(filter)) if (headers[k] !== v) return false;
   return true;
@@ -391,6 +398,7 @@ export class Log {
       let start: number;
       if (from === 'earliest') start = this.base;
       else if (from === 'latest') start = this.end;
+      else if ('position' in from) start = Math.max(this.base, positionOffset(from.position));
       else if ('offset' in from) start = Math.max(this.base, Number(from.offset));
       else start = this.offsetAt(from.timestamp instanceof Date ? from.timestamp.getTime() : from.timestamp);
       g = new Group(key, this, start);

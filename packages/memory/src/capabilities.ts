@@ -22,7 +22,7 @@ export const memoryCapabilities = defineCapabilities({
   orderingPerKey: native('a key is held back while an earlier message of that key is in flight'),
   orderingTotal: native(),
   replay: native('records are retained up to the retention limits'),
-  replayFromPosition: native('by offset or by timestamp'),
+  replayFromPosition: native('by a delivery\'s position (its record offset), by offset or by timestamp'),
   committedPosition: native(),
   ackTimeout: native('an ack deadline per delivery; expiry counts as a failed attempt'),
   extend: native(),

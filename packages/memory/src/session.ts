@@ -55,6 +55,8 @@ function memoryConsumer(broker: MemoryBroker, source: Destination, options: Para
     headers: rec.headers,
     attempt,
     receipt: `offset:${rec.offset}`,
+    // Topics keep their log for replay; a queue's records go once every delivery is done.
+    position: source.kind === 'topic' ? String(rec.offset) : undefined,
     timestamp: new Date(rec.timestamp),
     replyTo: rec.replyTo,
     correlationId: rec.correlationId,

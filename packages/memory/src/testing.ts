@@ -59,6 +59,8 @@ export interface MemoryFaults {
   repliesCrossed?: boolean;
   /** Drop the headers of replies. */
   replyHeadersDropped?: boolean;
+  /** Replay from the message after the one a position names (off by one). */
+  positionOffByOne?: boolean;
 }
 
 export const FAULT_NAMES = [
@@ -88,6 +90,7 @@ export const FAULT_NAMES = [
   'prefetchPlusOne',
   'repliesCrossed',
   'replyHeadersDropped',
+  'positionOffByOne',
 ] as const satisfies readonly (keyof MemoryFaults)[];
 
 const IGNORED_PREFETCH = 10_000;
@@ -167,6 +170,7 @@ function withFaults(session: DriverSession, faults: MemoryFaults): DriverSession
       if (faults.groupsMerged && source.kind === 'topic') o.group = 'merged';
       if (faults.latestIsEarliest && o.from === 'latest') o.from = 'earliest';
       if (faults.timestampIgnored && typeof o.from === 'object' && 'timestamp' in o.from) o.from = 'earliest';
+      if (faults.positionOffByOne && typeof o.from === 'object' && 'position' in o.from) o.from = { position: String(Number(o.from.position) + 1) };
       return withConsumerFaults(session, await session.consumer(source, o), faults);
     },
   };

@@ -293,4 +293,33 @@ export const semanticsCases: ConformanceCase[] = [
       check(again.length === 0, `${again.length} acked messages were delivered again after the restart`);
     },
   },
+  {
+    id: 'ST5',
+    title: "replay from a delivery's position: a new group from { position } gets exactly that message and everything after it",
+    requires: ['replay', 'replayFromPosition'],
+    async run(ctx) {
+      const t = ctx.topic();
+      await ctx.connection.admin.ensureDestination(t);
+      const p = ctx.producer();
+      const sent = ids(ctx.name('st5'), 12);
+      // One by one, a few ms apart: on a partitioned log "after" is by the time each was stored.
+      for (const id of sent) {
+        await p.send(t, { id, body: id });
+        await sleep(5, ctx.signal);
+      }
+      const reader = new Receiver(await ctx.consumer(t, { group: 'reader', from: 'earliest' }));
+      ctx.defer(() => reader.close());
+      await reader.waitForUnique(sent.length, ctx.t(15_000), 'every message, from earliest', ctx.signal);
+      const k = 5;
+      const known = reader.deliveries.find((d) => d.id === sent[k]);
+      check(known !== undefined, `message ${sent[k]} was not read from earliest`);
+      check(typeof known.position === 'string' && known.position.length > 0, `a delivery from a replayable source carries its position, got ${JSON.stringify(known.position)}`);
+      const r = new Receiver(await ctx.consumer(t, { group: 'from-position', from: { position: known.position } }));
+      ctx.defer(() => r.close());
+      const expected = sent.slice(k);
+      await r.waitFor((x) => expected.every((id) => x.uniqueIds().has(id)), ctx.t(15_000), `messages ${k} to ${sent.length - 1} from the position of message ${k}`, ctx.signal);
+      await sleep(ctx.t(300), ctx.signal);
+      r.checkOnly(new Set(expected), `a replay from the position of message ${k}`);
+    },
+  },
 ];
