@@ -10,7 +10,7 @@ import { QueueConsumer } from './consumer';
 import { Link } from './link';
 import { assertRabbitName, streamQueueName } from './names';
 import { resolveRabbitOptions, type RabbitMQOptions, type ResolvedRabbitMQOptions } from './options';
-import { StreamConsumer } from './stream-consumer';
+import { StreamConsumer, streamStart } from './stream-consumer';
 import { Topology, type Target } from './topology';
 
 const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
@@ -116,9 +116,10 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
       }
       if (source.kind === 'topic' && o.from !== 'latest') {
         requireCapability(capabilities, typeof o.from === 'string' ? 'replay' : 'replayFromPosition');
+        const start = streamStart(o.from);
         const stream = await topology.stream(source.name, options.streamRetentionMs);
         const sc = new StreamConsumer(ctx, source, stream, o);
-        await sc.init(o.from);
+        await sc.init(start);
         return sc as ConsumerDriver<unknown>;
       }
       const queue = source.kind === 'queue' ? (await targetOf(source), source.name) : await topology.group(source.name, o.group, o.filter);

@@ -8,6 +8,39 @@ import { keepTrying, shared, sleep, type Recoverable } from './link';
 import { offsetQueueName } from './names';
 import type { RabbitContext } from './session';
 
+/** `Delivery.position` of a stream record: its stream offset in decimal. */
+export function formatPosition(offset: number): string {
+  return String(offset);
+}
+
+/** The stream offset a `Delivery.position` names; anything else is `invalid_argument`. */
+export function parsePosition(position: string): number {
+  const n = Number(position);
+  if (!/^\d+$/.test(position) || !Number.isSafeInteger(n)) throw new SwitchboardError('invalid_argument', `RabbitMQ: position "${position}" is not one this adapter gives out (a stream offset in decimal)`);
+  return n;
+}
+
+/** Where a new group's reader starts: the `x-stream-offset` argument, and for a timestamp the send time (ms) before which records are skipped. */
+export interface StreamStart {
+  readonly offset: unknown;
+  readonly notBefore?: number | undefined;
+}
+
+/** Turns `from` into a {@link StreamStart}; a bad position or offset throws `invalid_argument`, before anything is declared. */
+export function streamStart(from: StartPosition): StreamStart {
+  if (from === 'earliest') return { offset: 'first' };
+  if (from === 'latest') return { offset: 'next' };
+  // Inclusive: a stream read from offset n starts with the record at n.
+  if ('position' in from) return { offset: parsePosition(from.position) };
+  if ('offset' in from) {
+    const n = Number(from.offset);
+    if (!Number.isInteger(n) || n < 0) throw new SwitchboardError('invalid_argument', `stream offset "${from.offset}" is not a non-negative integer`);
+    return { offset: n };
+  }
+  const ms = from.timestamp instanceof Date ? from.timestamp.getTime() : from.timestamp;
+  return { offset: { '!': 'timestamp', value: Math.floor(ms / 1000) - 1 }, notBefore: ms };
+}
+
 /** One read of a stream offset; a client-side redelivery is a new entry with attempt + 1. */
 export interface StreamEntry {
   readonly ch: amqp.Channel;
@@ -65,8 +98,8 @@ export class StreamConsumer implements ConsumerDriver<StreamEntry>, Recoverable 
     );
   }
 
-  /** Reads the committed position (else starts at `from`) and begins reading. */
-  async init(from: StartPosition): Promise<void> {
+  /** Reads the committed position (else starts at `start`, see {@link streamStart}) and begins reading. */
+  async init(start: StreamStart): Promise<void> {
     const { topology } = this.ctx;
     await topology.run((ch) => ch.assertQueue(this.offsetQueue, { durable: true, arguments: { 'x-max-length': 1 } }));
     const saved = await topology.run(async (ch) => {
@@ -78,22 +111,19 @@ export class StreamConsumer implements ConsumerDriver<StreamEntry>, Recoverable 
     });
     if (saved !== undefined) {
       this.committed = saved;
-      this.from = saved + 1;
-    } else if (from === 'earliest') {
-      this.from = 'first';
-    } else if (from === 'latest') {
-      this.from = 'next';
-    } else if ('offset' in from) {
-      const n = Number(from.offset);
-      if (!Number.isInteger(n) || n < 0) throw new SwitchboardError('invalid_argument', `stream offset "${from.offset}" is not a non-negative integer`);
-      this.from = n;
+      this.readFrom(saved + 1);
     } else {
-      const ms = from.timestamp instanceof Date ? from.timestamp.getTime() : from.timestamp;
-      this.from = { '!': 'timestamp', value: Math.floor(ms / 1000) - 1 };
-      this.notBefore = ms;
+      this.readFrom(start.offset);
+      this.notBefore = start.notBefore;
     }
     await this.consume();
     this.ctx.link.add(this);
+  }
+
+  /** Where the next reader starts; from a numeric offset, whatever the broker sends from before it (the rest of its chunk) is skipped. */
+  private readFrom(from: unknown): void {
+    this.from = from;
+    this.lastSeen = typeof from === 'number' ? from - 1 : undefined;
   }
 
   private async consume(): Promise<void> {
@@ -114,7 +144,7 @@ export class StreamConsumer implements ConsumerDriver<StreamEntry>, Recoverable 
     }
     const offset = Number(msg.properties.headers?.['x-stream-offset']);
     if (this.lastSeen !== undefined && offset <= this.lastSeen) {
-      // Seen before a reconnect: only give the credit back.
+      // Seen before a reconnect, or before the start offset: only give the credit back.
       quietly(() => ch.ack(msg));
       return;
     }
@@ -145,7 +175,7 @@ export class StreamConsumer implements ConsumerDriver<StreamEntry>, Recoverable 
 
   private inbound(e: StreamEntry): InboundMessage<StreamEntry> {
     const dec = decodeMessage(e.msg, `${this.stream}#${e.offset}`);
-    return { ...dec, handle: e, attempt: e.attempt, receipt: String(e.offset) };
+    return { ...dec, handle: e, attempt: e.attempt, receipt: String(e.offset), position: formatPosition(e.offset) };
   }
 
   start(sink: InboundSink<StreamEntry>): void {
@@ -236,8 +266,7 @@ export class StreamConsumer implements ConsumerDriver<StreamEntry>, Recoverable 
     this.entries.clear();
     this.order.length = 0;
     this.held.length = 0;
-    this.lastSeen = this.committed;
-    this.from = this.committed === undefined ? this.from : this.committed + 1;
+    this.readFrom(this.committed === undefined ? this.from : this.committed + 1);
     this.slot.reset();
   }
 

@@ -71,6 +71,8 @@ describe('queue consumer - settles through republish and ack', () => {
     expect(got[0]!.receipt).toBe(String(got[0]!.handle.msg.fields.deliveryTag));
     expect(got[0]!.headers).toEqual({ color: 'red' });
     expect(got[0]!.key).toBe('k');
+    // A queue keeps no log to replay: no position.
+    expect(got[0]!.position).toBeUndefined();
     expect(ch.get).toHaveBeenCalledWith('jobs', { noAck: false });
   });
 

@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { toDestination } from '@switchboard/core';
+import { toDestination, type StartPosition } from '@switchboard/core';
 import { resolveConsumerOptions, type InboundMessage } from '@switchboard/core/driver';
 import type { Message } from 'amqplib';
 import type { Link } from '../src/link';
 import type { RabbitContext } from '../src/session';
-import { StreamConsumer, type StreamEntry } from '../src/stream-consumer';
+import { formatPosition, parsePosition, StreamConsumer, streamStart, type StreamEntry } from '../src/stream-consumer';
 
 /** A stream reader's channel as far as the driver uses it. */
 class FakeChannel extends EventEmitter {
@@ -29,7 +29,7 @@ function record(offset: number): Message {
   };
 }
 
-async function setup(saved?: number, options: Parameters<typeof resolveConsumerOptions>[1] = {}) {
+async function setup(saved?: number, options: Parameters<typeof resolveConsumerOptions>[1] = {}, from: StartPosition = 'earliest') {
   const ch = new FakeChannel();
   const link = { generation: 1, isOpen: true, options: {}, current: async () => ({ createChannel: async () => ch }), add: () => undefined, remove: () => undefined } as unknown as Link;
   const admin = {
@@ -47,7 +47,7 @@ async function setup(saved?: number, options: Parameters<typeof resolveConsumerO
   } as unknown as RabbitContext;
   const source = toDestination('topic:events');
   const sc = new StreamConsumer(ctx, source, 'events@@stream', resolveConsumerOptions(source, { group: 'g', from: 'earliest', ...options }));
-  await sc.init('earliest');
+  await sc.init(streamStart(from));
   const got: InboundMessage<StreamEntry>[] = [];
   const commits = () => publish.mock.calls.filter((c) => (c as unknown[])[0] && ((c as unknown[])[0] as { routingKey: string }).routingKey.endsWith('@@offset')).map((c) => String((c as unknown[])[1]));
   return { ch, sc, got, publish, commits };
@@ -110,5 +110,39 @@ describe('stream consumer - client-side redelivery and committed position', () =
     sc.start({ deliver: (m) => got.push(m), fail: () => undefined });
     ch.onMessage!(record(0));
     expect(ch.acked).toHaveLength(1);
+  });
+});
+
+describe('stream position - the stream offset in decimal, read back inclusive', () => {
+  it('formats an offset as its decimal and parses it back', () => {
+    for (const n of [0, 5, 41, Number.MAX_SAFE_INTEGER]) expect(parsePosition(formatPosition(n))).toBe(n);
+    expect(formatPosition(1234)).toBe('1234');
+  });
+
+  it('refuses what is not a stream offset in decimal with invalid_argument', () => {
+    for (const bad of ['', '-1', '1.5', '1e3', ' 7', '7 ', '0x10', '+3', 'abc', 'offset:3', '9007199254740993']) {
+      expect(() => parsePosition(bad)).toThrow(expect.objectContaining({ code: 'invalid_argument' }));
+      expect(() => streamStart({ position: bad })).toThrow(expect.objectContaining({ code: 'invalid_argument' }));
+    }
+  });
+
+  it('starts a new group at the offset a position names, inclusive', () => {
+    expect(streamStart({ position: '5' })).toEqual({ offset: 5 });
+    expect(streamStart({ offset: 5 })).toEqual({ offset: 5 });
+    expect(streamStart('earliest')).toEqual({ offset: 'first' });
+  });
+
+  it('sets each delivery\'s position to its offset and skips what the broker sends from before the start (the rest of its chunk)', async () => {
+    const { ch, sc, got } = await setup(undefined, {}, { position: '5' });
+    expect(ch.consumeArgs).toEqual({ 'x-stream-offset': 5 });
+    sc.start({ deliver: (m) => got.push(m), fail: () => undefined });
+    for (const o of [3, 4, 5, 6]) ch.onMessage!(record(o));
+    expect(got.map((m) => m.position)).toEqual(['5', '6']);
+    expect(ch.acked).toHaveLength(2);
+  });
+
+  it('a committed position wins over from: { position }', async () => {
+    const { ch } = await setup(41, {}, { position: '5' });
+    expect(ch.consumeArgs).toEqual({ 'x-stream-offset': 42 });
   });
 });
