@@ -65,7 +65,7 @@ export const natsJetStreamCapabilities: Capabilities = defineCapabilities({
   orderingPerKey: none('members of a group pull interleaved batches from one durable consumer and JetStream has no key affinity, so one key can be in flight at two members at once (order holds with a single member)'),
   orderingTotal: native('a stream keeps publish order'),
   replay: native('limits-retention streams; a new group starts at deliver_policy all or new'),
-  replayFromPosition: native('deliver_policy by_start_sequence / by_start_time'),
+  replayFromPosition: native("topics: a delivery's position is its stream sequence and `from: { position }` (or `{ offset }`) starts a new group's durable consumer at deliver_policy by_start_sequence, `{ timestamp }` at by_start_time; queue deliveries carry no position (a work-queue stream removes what is acked)"),
   committedPosition: native('durable consumers keep their ack floor'),
   ackTimeout: native('ack_wait of the durable consumer'),
   extend: emulated('+WPI (working, confirmed by the server) restarts a full ack_wait; for an extension longer than ack_wait the adapter re-sends it until the requested time has passed'),

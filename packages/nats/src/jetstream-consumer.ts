@@ -4,7 +4,7 @@ import { HEADERS, SwitchboardError, type Destination } from '@switchboard/core';
 import { type ConsumerDriver, type InboundMessage, type InboundSink, type ResolvedConsumerOptions } from '@switchboard/core/driver';
 import { classifyError } from './errors';
 import { buildHeaders, matchesFilter, readHeaders } from './messages';
-import { durableName, parseAckSubject, type AckInfo } from './names';
+import { durableName, formatPosition, parseAckSubject, parsePosition, type AckInfo } from './names';
 import type { NatsContext } from './session';
 
 const enc = new TextEncoder();
@@ -26,8 +26,13 @@ export interface JsHandle {
   working: NodeJS.Timeout | undefined;
 }
 
-/** Creates or updates the durable consumer of a group; resolves once it exists on the server. */
+/**
+ * Creates or updates the durable consumer of a group; resolves once it exists on the server. A bad
+ * `from` is refused before the stream or the consumer is created. An existing consumer keeps its
+ * deliver policy (the group resumes at its ack floor); only ack_wait / max_deliver follow `o`.
+ */
 async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions): Promise<{ stream: string; durable: string }> {
+  const start = deliverPolicy(source, o);
   const { stream } = ctx.names(source);
   const durable = durableName(source, o.group);
   await ctx.ensureStream(source);
@@ -56,7 +61,7 @@ async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedC
         ack_policy: AckPolicy.Explicit,
         replay_policy: ReplayPolicy.Instant,
         ...wanted,
-        ...deliverPolicy(source, o),
+        ...start,
       };
       await jsm.consumers.add(stream, cfg);
       return { stream, durable };
@@ -71,6 +76,7 @@ function deliverPolicy(source: Destination, o: ResolvedConsumerOptions): Partial
   const from = o.from;
   if (from === 'earliest') return { deliver_policy: DeliverPolicy.All };
   if (from === 'latest') return { deliver_policy: DeliverPolicy.New };
+  if ('position' in from) return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: parsePosition(from.position) };
   if ('offset' in from) {
     const seq = Number(from.offset);
     if (!Number.isInteger(seq) || seq < 0) throw new SwitchboardError('invalid_argument', `from.offset must be a stream sequence number (got ${String(from.offset)})`);
@@ -193,6 +199,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
       headers: r.user,
       attempt,
       receipt: String(info.streamSequence),
+      position: formatPosition(source, info.streamSequence),
       timestamp: new Date(Math.floor(info.timestampNanos / 1e6)),
       replyTo: r.replyTo,
       correlationId: r.correlationId,

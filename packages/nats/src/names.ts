@@ -1,4 +1,4 @@
-import type { Destination } from '@switchboard/core';
+import { SwitchboardError, type Destination } from '@switchboard/core';
 import { assertDestinationName } from '@switchboard/core/driver';
 
 /**
@@ -84,4 +84,21 @@ export function parseAckSubject(reply: string): AckInfo | undefined {
   };
   if (!Number.isFinite(info.deliveryCount) || !Number.isFinite(info.streamSequence)) return undefined;
   return info;
+}
+
+/**
+ * `Delivery.position` of a topic message: its stream sequence in decimal. Queues give none: their
+ * work-queue stream removes a message once it is acked, so there is no log to replay.
+ */
+export function formatPosition(d: Destination, streamSequence: number): string | undefined {
+  return d.kind === 'topic' ? String(streamSequence) : undefined;
+}
+
+/** The stream sequence of a position from {@link formatPosition}; anything else is `invalid_argument`. */
+export function parsePosition(position: string): number {
+  const seq = Number(position);
+  if (!/^[1-9][0-9]*$/.test(position) || !Number.isSafeInteger(seq)) {
+    throw new SwitchboardError('invalid_argument', `from.position must be a position this adapter gave out (a stream sequence, 1 or more in decimal), got "${position.slice(0, 100)}"`);
+  }
+  return seq;
 }
