@@ -25,7 +25,7 @@ const table = {
   orderingPerKey: native('key -> partition (murmur2, as the Java client); one partition is delivered in order'),
   orderingTotal: none('Kafka orders records only within a partition, and keyless records are spread over the partitions; a one-partition topic (partitions=1) is totally ordered'),
   replay: native('records are retained; a new group reads from earliest or latest'),
-  replayFromPosition: native('from { offset } (all partitions, or "<partition>:<offset>") or { timestamp } (ListOffsets by time)'),
+  replayFromPosition: native('from { position } (a delivery\'s "<partition>:<offset>@<timestamp ms>": that partition from that offset, the others from the first record at or after that timestamp by ListOffsets), { offset } (all partitions, or "<partition>:<offset>") or { timestamp } (ListOffsets by time)'),
   committedPosition: native('the group\'s committed offsets'),
   ackTimeout: emulated('client-side timer per delivery (core\'s; Kafka has no per-record deadline); on expiry the record is re-published to the group\'s retry topic with attempt + 1'),
   extend: emulated('restarts that client-side timer'),

@@ -2,7 +2,7 @@ import { abortedError, HEADERS, SwitchboardError, type Destination, type Headers
 import type { ConsumerDriver, InboundMessage, InboundSink, NormalizedMessage, ResolvedConsumerOptions } from '@switchboard/core/driver';
 import type { Consumer as KafkaConsumer, EachBatchPayload } from 'kafkajs';
 import { classifyError } from './classify-error';
-import { groupId, parseRef, retryTopic } from './naming';
+import { formatPosition, groupId, parsePosition, parseRef, retryTopic, type KafkaPosition } from './naming';
 import { PartitionTracker } from './offset-tracker';
 import { consumerConfig } from './options';
 import { decodeRecord, KAFKA_HEADERS, type KafkaRecord } from './records';
@@ -101,6 +101,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
   async begin(): Promise<void> {
     const signal = this.opts.signal;
     const o = this.client.options;
+    await this.checkPosition();
     await this.client.topics.ensure([this.source.name, this.retryTopic]);
     this.initialSeeks = await retrying(() => this.resolveStart());
     debug(this.gid, 'start seeks', JSON.stringify([...this.initialSeeks]));
@@ -201,6 +202,25 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
     this.sink?.fail(err);
   }
 
+  /** The parsed `from: { position }`, if given; `invalid_argument` when it is not one this adapter gives out. */
+  private startPosition(): KafkaPosition | undefined {
+    const from = this.opts.from;
+    if (typeof from !== 'object' || !('position' in from)) return undefined;
+    const pos = parsePosition(from.position);
+    if (!pos) throw new SwitchboardError('invalid_argument', `kafka: from.position "${from.position}" is not "<partition>:<offset>@<timestamp ms>" (a Delivery.position)`);
+    return pos;
+  }
+
+  /** Rejects a bad `from: { position }` before any topic or group is created. */
+  private async checkPosition(): Promise<void> {
+    const pos = this.startPosition();
+    if (!pos || this.source.kind === 'queue') return;
+    const topic = this.source.name;
+    // Every topic's metadata: asking for one that does not exist may create it.
+    const partitions = this.client.topics.partitionsOf(topic) ?? (await retrying(() => this.client.admin.fetchTopicMetadata())).topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+    if (pos.partition >= partitions) throw new SwitchboardError('invalid_argument', `kafka: from.position names partition ${pos.partition}, but topic ${topic} has ${partitions === 0 ? 'no' : `only ${partitions}`} partition(s)`);
+  }
+
   /** Start offsets for the source partitions this group has no committed offset for. */
   private async resolveStart(): Promise<Map<number, number>> {
     const admin = this.client.admin;
@@ -212,13 +232,15 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
     const marks = await admin.fetchTopicOffsets(topic);
     const lowHigh = new Map(marks.map((m) => [m.partition, { low: Number(m.low), high: Number(m.high) }]));
     const from = this.source.kind === 'queue' ? 'earliest' : this.opts.from;
+    // { position }: its partition from its offset, the others from its timestamp.
+    const pos = this.source.kind === 'queue' ? undefined : this.startPosition();
+    let ref: { partition: number | undefined; offset: number } | undefined = pos;
     let byTime: Map<number, number> | undefined;
-    if (typeof from === 'object' && 'timestamp' in from) {
-      const ts = from.timestamp instanceof Date ? from.timestamp.getTime() : from.timestamp;
-      const r = await admin.fetchTopicOffsetsByTimestamp(topic, ts);
+    const ts = pos ? pos.timestamp : typeof from === 'object' && 'timestamp' in from ? from.timestamp : undefined;
+    if (ts !== undefined) {
+      const r = await admin.fetchTopicOffsetsByTimestamp(topic, ts instanceof Date ? ts.getTime() : ts);
       byTime = new Map(r.map((x) => [x.partition, Number(x.offset)]));
     }
-    let ref: { partition: number | undefined; offset: number } | undefined;
     if (typeof from === 'object' && 'offset' in from) {
       ref = parseRef(from.offset);
       if (!ref) throw new SwitchboardError('invalid_argument', `kafka: from.offset "${String(from.offset)}" is neither an offset nor "<partition>:<offset>"`);
@@ -228,8 +250,9 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
       let v: number;
       if (from === 'earliest') v = lh.low;
       else if (from === 'latest') v = lh.high;
+      else if (ref && (ref.partition === undefined || ref.partition === p)) v = ref.offset;
       else if (byTime) v = byTime.get(p) ?? lh.high;
-      else if (ref) v = ref.partition === undefined || ref.partition === p ? ref.offset : lh.low;
+      else if (ref) v = lh.low;
       else v = lh.high;
       seeks.set(p, Math.min(Math.max(v < 0 ? lh.high : v, lh.low), lh.high));
     }
@@ -428,11 +451,19 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
       headers: rec.headers,
       attempt: rec.attempt,
       receipt: rec.originRef,
+      position: this.positionOf(rec),
       timestamp: rec.timestamp,
       replyTo: rec.rawHeaders[HEADERS.replyTo],
       correlationId: rec.rawHeaders[HEADERS.correlationId],
     };
     this.sink!.deliver(m);
+  }
+
+  /** `Delivery.position`: where the record (a retry's origin record) sits in the source topic; none on a queue, which is not replayed. */
+  private positionOf(rec: KafkaRecord): string | undefined {
+    if (this.source.kind === 'queue' || rec.originTopic !== this.source.name || rec.originTimestamp === undefined) return undefined;
+    const ref = parseRef(rec.originRef);
+    return ref?.partition === undefined ? undefined : formatPosition(ref.partition, ref.offset, rec.originTimestamp);
   }
 
   start(sink: InboundSink<KafkaEntry>): void {
@@ -528,6 +559,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
       [KAFKA_HEADERS.originTopic]: rec.originTopic,
       [KAFKA_HEADERS.originRef]: rec.originRef,
     };
+    if (rec.originTimestamp !== undefined) extra[KAFKA_HEADERS.originTimestamp] = String(rec.originTimestamp);
     if (notBefore !== undefined) extra[HEADERS.notBefore] = String(notBefore);
     const replyTo = rec.rawHeaders[HEADERS.replyTo];
     const corr = rec.rawHeaders[HEADERS.correlationId];

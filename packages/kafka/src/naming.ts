@@ -55,3 +55,25 @@ export function parseRef(ref: string | number): { partition: number | undefined;
   if (!m) return undefined;
   return { partition: m[1] === undefined ? undefined : Number(m[1]), offset: Number(m[2]) };
 }
+
+/** A delivery's position in its source topic, as `Delivery.position` gives it out. */
+export interface KafkaPosition {
+  readonly partition: number;
+  readonly offset: number;
+  /** The record's timestamp (ms): where the other partitions start. */
+  readonly timestamp: number;
+}
+
+/** `Delivery.position` format: `<partition>:<offset>@<timestamp ms>`; undefined for a record without a usable timestamp. */
+export function formatPosition(partition: number, offset: number, timestamp: number): string | undefined {
+  return Number.isSafeInteger(timestamp) && timestamp >= 0 ? `${partition}:${offset}@${timestamp}` : undefined;
+}
+
+/** Parses a position of {@link formatPosition}; undefined when malformed. */
+export function parsePosition(position: string): KafkaPosition | undefined {
+  const m = /^(\d+):(\d+)@(\d+)$/.exec(position);
+  if (!m) return undefined;
+  const [partition, offset, timestamp] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (![partition, offset, timestamp].every(Number.isSafeInteger)) return undefined;
+  return { partition, offset, timestamp };
+}

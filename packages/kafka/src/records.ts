@@ -8,6 +8,8 @@ export const KAFKA_HEADERS = {
   originTopic: 'sb-origin-topic',
   /** Its `<partition>:<offset>` there. */
   originRef: 'sb-origin-ref',
+  /** Its timestamp there (ms), for its `Delivery.position`. */
+  originTimestamp: 'sb-origin-timestamp',
 } as const;
 
 /** Headers that carry Switchboard's own metadata and are not shown as application headers. */
@@ -20,6 +22,7 @@ const INTERNAL = new Set<string>([
   HEADERS.key,
   KAFKA_HEADERS.originTopic,
   KAFKA_HEADERS.originRef,
+  KAFKA_HEADERS.originTimestamp,
 ]);
 
 /** A fetched record, decoded once. */
@@ -40,6 +43,8 @@ export interface KafkaRecord {
   /** Topic and `<partition>:<offset>` of the record's first append (differs for retries). */
   readonly originTopic: string;
   readonly originRef: string;
+  /** Timestamp (ms) of that first append; undefined for a retry appended without it. */
+  readonly originTimestamp: number | undefined;
 }
 
 export function headerText(v: IHeaders[string]): string | undefined {
@@ -65,6 +70,11 @@ export function applicationHeaders(h: Headers): Headers {
   return out;
 }
 
+function optionalNumber(v: string | undefined): number | undefined {
+  const n = v === undefined ? NaN : Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
 export function decodeRecord(topic: string, partition: number, m: KafkaMessage): KafkaRecord {
   const raw = decodeHeaders(m.headers);
   const offset = Number(m.offset);
@@ -84,6 +94,7 @@ export function decodeRecord(topic: string, partition: number, m: KafkaMessage):
     timestamp: new Date(Number(m.timestamp)),
     originTopic: raw[KAFKA_HEADERS.originTopic] ?? topic,
     originRef: raw[KAFKA_HEADERS.originRef] ?? `${partition}:${offset}`,
+    originTimestamp: raw[KAFKA_HEADERS.originRef] === undefined ? Number(m.timestamp) : optionalNumber(raw[KAFKA_HEADERS.originTimestamp]),
   };
 }
 

@@ -110,6 +110,44 @@ async function take(it: AsyncIterator<Delivery>, n: number, ms = 15_000): Promis
     await c.close();
   });
 
+  test('position - a retry carries its origin record\'s position; from { position } replays from that record', async () => {
+    const t = name('position');
+    const p = conn.producer();
+    const receipts = await p.send(`topic:${t}`, ['a', 'b', 'c'].map((b) => ({ body: b, key: 'one-key' })));
+    const c = await conn.consumer(`topic:${t}`, { group: 'g', from: 'earliest' });
+    const it = c.subscribe()[Symbol.asyncIterator]();
+    const first = await take(it, 3);
+    expect(first.map((d) => d.position?.split('@')[0])).toEqual(receipts.map((r) => r.brokerRef));
+    const b = first[1]!;
+    await b.nack();
+    for (const d of [first[0]!, first[2]!]) await d.ack();
+    const [again] = await take(it, 1);
+    expect(again!.attempt).toBe(2);
+    expect(again!.position).toBe(b.position);
+    await again!.ack();
+    await c.close();
+    const r = await conn.consumer(`topic:${t}`, { group: 'replay', from: { position: b.position! } });
+    const got = await take(r.subscribe()[Symbol.asyncIterator](), 2);
+    expect(got.map((d) => d.text())).toEqual(['b', 'c']);
+    for (const d of got) await d.ack();
+    await r.close();
+  });
+
+  test('position - a malformed position or one naming a missing partition is invalid_argument, before anything is created', async () => {
+    const t = name('badpos');
+    await expect(conn.consumer(`topic:${t}`, { group: 'g', from: { position: '0:1' } })).rejects.toMatchObject({ code: 'invalid_argument' });
+    await expect(conn.consumer(`topic:${t}`, { group: 'g', from: { position: '0:0@1' } })).rejects.toMatchObject({ code: 'invalid_argument' });
+    await conn.admin.ensureDestination(`topic:${t}`);
+    await expect(conn.consumer(`topic:${t}`, { group: 'g', from: { position: '3:0@1' } })).rejects.toMatchObject({ code: 'invalid_argument' });
+    const admin = new Kafka({ brokers: [url!.replace(/^kafka:\/\//, '').split('?')[0]!], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      expect((await admin.listTopics()).filter((x) => x.startsWith(t))).toEqual([t]);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
   test('readiness - a new group has its start positions committed when consumer() resolves', async () => {
     const t = name('ready');
     const c = await conn.consumer(`topic:${t}`, { group: 'g' });

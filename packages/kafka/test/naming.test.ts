@@ -1,5 +1,5 @@
 import { SwitchboardError } from '@switchboard/core';
-import { assertTopicName, groupId, parseRef, retryTopic, TOPIC_NAME_MAX } from '@switchboard/kafka';
+import { assertTopicName, formatPosition, groupId, parsePosition, parseRef, retryTopic, TOPIC_NAME_MAX } from '@switchboard/kafka';
 
 describe('naming - topics, groups, refs', () => {
   test('valid and invalid topic names', () => {
@@ -30,6 +30,25 @@ describe('naming - topics, groups, refs', () => {
     expect(parseRef('15')).toEqual({ partition: undefined, offset: 15 });
     expect(parseRef(3)).toEqual({ partition: undefined, offset: 3 });
     expect(parseRef('x')).toBeUndefined();
+  });
+});
+
+describe('position - Delivery.position and from: { position }', () => {
+  test('position - formats as <partition>:<offset>@<timestamp ms>', () => {
+    expect(formatPosition(2, 15, 1_764_000_000_123)).toBe('2:15@1764000000123');
+    expect(formatPosition(0, 0, 0)).toBe('0:0@0');
+  });
+  test('position - a record without a usable timestamp has none', () => {
+    expect(formatPosition(0, 3, -1)).toBeUndefined();
+    expect(formatPosition(0, 3, NaN)).toBeUndefined();
+  });
+  test('position - parses back what it formats', () => {
+    expect(parsePosition(formatPosition(1, 41, 1_764_000_000_123)!)).toEqual({ partition: 1, offset: 41, timestamp: 1_764_000_000_123 });
+  });
+  test('position - anything else does not parse', () => {
+    for (const bad of ['', '2:15', '15', '15@1764000000123', ':15@1', '2:@1', '2:15@', '-1:15@1', '2:-15@1', '2:15@-1', '2.0:15@1', ' 2:15@1', '2:15@1 ', 'a:b@c', `2:${'9'.repeat(20)}@1`]) {
+      expect(parsePosition(bad)).toBeUndefined();
+    }
   });
 });
 
