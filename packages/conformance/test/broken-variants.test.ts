@@ -37,6 +37,7 @@ const variants: { fault: keyof MemoryFaults; faults: MemoryFaults; caughtBy: str
   { fault: 'repliesCrossed', faults: { repliesCrossed: true }, caughtBy: 'RR1' },
   { fault: 'replyHeadersDropped', faults: { replyHeadersDropped: true }, caughtBy: 'RR4' },
   { fault: 'positionOffByOne', faults: { positionOffByOne: true }, caughtBy: 'ST5' },
+  { fault: 'retryToSameMember', faults: { retryToSameMember: true }, caughtBy: 'RD6' },
 ];
 
 describe('broken variants', () => {

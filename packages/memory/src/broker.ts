@@ -98,14 +98,12 @@ export class Group {
     return m.pushing ? Math.max(0, m.options.prefetch - m.held) : 0;
   }
 
+  /** The next member in turn with room; the turn moves on only when it is given a message (dispatch). */
   private nextMember(): Member | undefined {
     const n = this.members.length;
     for (let i = 0; i < n; i++) {
       const m = this.members[(this.rr + i) % n]!;
-      if (this.capacity(m) > 0) {
-        this.rr = (this.rr + i + 1) % n;
-        return m;
-      }
+      if (this.capacity(m) > 0) return m;
     }
     return undefined;
   }
@@ -159,6 +157,7 @@ export class Group {
   }
 
   private dispatch(rec: MemoryRecord, member: Member): void {
+    this.rr = (this.members.indexOf(member) + 1) % this.members.length;
     const attempt = (this.attempts.get(rec.offset) ?? 0) + 1;
     this.attempts.set(rec.offset, attempt);
     const token = ++tokens;

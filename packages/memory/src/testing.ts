@@ -2,7 +2,7 @@
 // suite catches each defect. Imported as '@switchboard/memory/testing'; applications never need it,
 // and nothing here is reachable from '@switchboard/memory'.
 import { HEADERS } from '@switchboard/core';
-import { builtInBackend, defineDriver, type ConsumerDriver, type Driver, type DriverSession, type InboundMessage, type NormalizedMessage } from '@switchboard/core/driver';
+import { builtInBackend, defineDriver, type ConsumerDriver, type Driver, type DriverSession, type InboundMessage, type InboundSink, type NormalizedMessage } from '@switchboard/core/driver';
 import { memoryOptionsFrom, openMemorySession } from './index';
 
 /** Each fault breaks one promise the memory backend otherwise keeps. */
@@ -61,6 +61,8 @@ export interface MemoryFaults {
   replyHeadersDropped?: boolean;
   /** Replay from the message after the one a position names (off by one). */
   positionOffByOne?: boolean;
+  /** Redeliver a retried message to the member that had it, without giving it back to the group. */
+  retryToSameMember?: boolean;
 }
 
 export const FAULT_NAMES = [
@@ -91,6 +93,7 @@ export const FAULT_NAMES = [
   'repliesCrossed',
   'replyHeadersDropped',
   'positionOffByOne',
+  'retryToSameMember',
 ] as const satisfies readonly (keyof MemoryFaults)[];
 
 const IGNORED_PREFETCH = 10_000;
@@ -178,12 +181,13 @@ function withFaults(session: DriverSession, faults: MemoryFaults): DriverSession
 
 function withConsumerFaults(session: DriverSession, inner: ConsumerDriver<unknown>, faults: MemoryFaults): ConsumerDriver<unknown> {
   const seen = new WeakMap<object, InboundMessage<unknown>>();
+  let sinkOf: InboundSink<unknown> | undefined;
   const attemptOf = (m: InboundMessage<unknown>) => (faults.attemptStuckAtOne ? 1 : faults.attemptPlusOne ? m.attempt + 1 : m.attempt);
   return {
     ...inner,
     ...(faults.extendIgnored ? { native: { ...inner.native, extend: true }, extend: async () => undefined } : {}),
     start: (sink) =>
-      inner.start({
+      inner.start((sinkOf = {
         deliver: (m) => {
           seen.set(m.handle as object, m);
           // The later ack from core finds nothing left to settle: the broker took it already.
@@ -191,13 +195,20 @@ function withConsumerFaults(session: DriverSession, inner: ConsumerDriver<unknow
           sink.deliver({ ...m, attempt: attemptOf(m) });
         },
         fail: (err) => sink.fail(err),
-      }),
+      })),
     stop: () => inner.stop(),
     ack: (h) => inner.ack(h),
     release: (h, how) => (faults.releaseSettles ? inner.ack(h) : inner.release(h, how)),
     close: () => inner.close(),
-    retry: (h, delayMs) => {
+    retry: async (h, delayMs) => {
       if (faults.neverRedeliverNacked) return inner.ack(h);
+      const m = seen.get(h as object);
+      if (faults.retryToSameMember && m && sinkOf) {
+        const again = { ...m, attempt: m.attempt + 1 };
+        const sink = sinkOf;
+        setTimeout(() => sink.deliver(again), delayMs);
+        return;
+      }
       return inner.retry(h, faults.deliverDelayedEarly ? 0 : faults.nackDelayHalved ? delayMs / 2 : delayMs);
     },
     deadLetter: async (h, to, headers) => {

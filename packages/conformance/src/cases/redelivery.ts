@@ -1,6 +1,6 @@
 import { HEADERS, type Delivery } from '@switchboard/core';
 import type { CaseContext, ConformanceCase } from '../case';
-import { check, checkEqual, sleep } from '../check';
+import { check, checkEqual, sleep, waitUntil } from '../check';
 import { Receiver } from '../receiver';
 
 /** Waits for the dead letter of message `id` on `dlq` and returns it. */
@@ -135,6 +135,39 @@ export const redeliveryCases: ConformanceCase[] = [
       const gap = r.items.find((i) => i.delivery.id === id)!.at - sentAt;
       check(gap >= delayMs * 0.9, `a message sent with delayMs ${delayMs} arrived after ${gap} ms`);
       check(r.count(now) > 0, 'an undelayed message sent after it was not held back');
+    },
+  },
+  {
+    id: 'RD6',
+    title: "a stuck handler's delivery goes to another member of the group after the ack timeout",
+    requires: ['ackTimeout', 'competingConsumers', 'mailbox'],
+    async run(ctx) {
+      const q = ctx.queue();
+      const ackTimeoutMs = ctx.t(1000);
+      const handled: { member: string; attempt: number }[] = [];
+      let unstick!: () => void;
+      const stuck = new Promise<void>((resolve) => (unstick = resolve));
+      ctx.defer(() => unstick());
+      const member = async (name: string) =>
+        (await ctx.consumer(q, { prefetch: 1, ackTimeoutMs })).consume(async (d) => {
+          handled.push({ member: name, attempt: d.attempt });
+          // Whoever gets the first delivery hangs: a handler stuck on a dead downstream.
+          if (d.attempt === 1) await stuck;
+        });
+      const handles = [await member('a'), await member('b')];
+      ctx.defer(() => Promise.all(handles.map((h) => h.close())));
+      await ctx.producer().send(q, { id: ctx.name('rd6'), body: 'stuck once' });
+      await waitUntil(() => handled.length > 0, ctx.t(15_000), () => 'the first delivery', ctx.signal);
+      const first = handled[0]!.member;
+      await waitUntil(
+        () => handled.some((h) => h.member !== first),
+        ackTimeoutMs * 6 + ctx.t(5000),
+        () => `the delivery at the other member (handled so far: ${JSON.stringify(handled)})`,
+        ctx.signal,
+      );
+      const other = handled.find((h) => h.member !== first)!;
+      check(other.attempt >= 2, `the other member got attempt ${other.attempt}; a redelivery after the timeout counts on`);
+      unstick();
     },
   },
 ];

@@ -167,7 +167,7 @@ export const semanticsCases: ConformanceCase[] = [
       const handles = members.map((c) => c.consume(handler, { concurrency: 4 }));
       ctx.defer(() => Promise.all(handles.map((h) => h.close())));
       const N = 200;
-      const K = 4; // an even count: keys do not settle on one member by a round-robin's rhythm
+      const K = 5; // odd: with two members taking turns, each key's messages alternate between them
       const msgs = Array.from({ length: N }, (_, i) => ({ id: `${ctx.name('or1')}-${i}`, key: `key-${i % K}`, body: String(i) }));
       const p = ctx.producer();
       for (let i = 0; i < N; i += 20) await p.send(q, msgs.slice(i, i + 20));
