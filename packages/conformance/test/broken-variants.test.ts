@@ -38,6 +38,7 @@ const variants: { fault: keyof MemoryFaults; faults: MemoryFaults; caughtBy: str
   { fault: 'replyHeadersDropped', faults: { replyHeadersDropped: true }, caughtBy: 'RR4' },
   { fault: 'positionOffByOne', faults: { positionOffByOne: true }, caughtBy: 'ST5' },
   { fault: 'retryToSameMember', faults: { retryToSameMember: true }, caughtBy: 'RD6' },
+  { fault: 'retryAtTheEnd', faults: { retryAtTheEnd: true }, caughtBy: 'OR3' },
 ];
 
 describe('broken variants', () => {

@@ -22,6 +22,7 @@ export const CAPABILITIES = [
   'crashRedelivery',
   'dedup',
   'orderingPerKey',
+  'orderingPerKeyAfterNack',
   'orderingTotal',
   'replay',
   'replayFromPosition',

@@ -23,6 +23,7 @@ const table = {
   crashRedelivery: native('uncommitted records are fetched again by the member that takes over the partition'),
   dedup: emulated('consumer-side dedup middleware (withDedup) on the message id; the idempotent producer removes only the duplicates of its own retries'),
   orderingPerKey: native('key -> partition (murmur2, as the Java client); one partition is delivered in order'),
+  orderingPerKeyAfterNack: none('a nacked record goes to the group\'s retry topic and its partition moves on, so a later record of the key can finish first (Kafka-style skip, not block)'),
   orderingTotal: none('Kafka orders records only within a partition, and keyless records are spread over the partitions; a one-partition topic (partitions=1) is totally ordered'),
   replay: native('records are retained; a new group reads from earliest or latest'),
   replayFromPosition: native('from { position } (a delivery\'s "<partition>:<offset>@<timestamp ms>": that partition from that offset, the others from the first record at or after that timestamp by ListOffsets), { offset } (all partitions, or "<partition>:<offset>") or { timestamp } (ListOffsets by time)'),

@@ -20,6 +20,7 @@ export const memoryCapabilities = defineCapabilities({
   crashRedelivery: none(`${inProcess}: a killed consumer process takes the broker and its messages with it`),
   dedup: native('broker-side dedup window on message ids (default 2 minutes)'),
   orderingPerKey: native('a key is held back while an earlier message of that key is in flight'),
+  orderingPerKeyAfterNack: native('a nacked message keeps its key held until it is delivered again and settled'),
   orderingTotal: native(),
   replay: native('records are retained up to the retention limits'),
   replayFromPosition: native('by a delivery\'s position (its record offset), by offset or by timestamp'),

@@ -1,7 +1,7 @@
 // Test-only: deliberately broken variants of the memory backend, for proving that the conformance
 // suite catches each defect. Imported as '@switchboard/memory/testing'; applications never need it,
 // and nothing here is reachable from '@switchboard/memory'.
-import { HEADERS } from '@switchboard/core';
+import { HEADERS, type Destination } from '@switchboard/core';
 import { builtInBackend, defineDriver, type ConsumerDriver, type Driver, type DriverSession, type InboundMessage, type InboundSink, type NormalizedMessage } from '@switchboard/core/driver';
 import { memoryOptionsFrom, openMemorySession } from './index';
 
@@ -63,6 +63,8 @@ export interface MemoryFaults {
   positionOffByOne?: boolean;
   /** Redeliver a retried message to the member that had it, without giving it back to the group. */
   retryToSameMember?: boolean;
+  /** Give a nacked message back as a new message at the end of the log, so its key moves on without it. */
+  retryAtTheEnd?: boolean;
 }
 
 export const FAULT_NAMES = [
@@ -94,6 +96,7 @@ export const FAULT_NAMES = [
   'replyHeadersDropped',
   'positionOffByOne',
   'retryToSameMember',
+  'retryAtTheEnd',
 ] as const satisfies readonly (keyof MemoryFaults)[];
 
 const IGNORED_PREFETCH = 10_000;
@@ -174,12 +177,12 @@ function withFaults(session: DriverSession, faults: MemoryFaults): DriverSession
       if (faults.latestIsEarliest && o.from === 'latest') o.from = 'earliest';
       if (faults.timestampIgnored && typeof o.from === 'object' && 'timestamp' in o.from) o.from = 'earliest';
       if (faults.positionOffByOne && typeof o.from === 'object' && 'position' in o.from) o.from = { position: String(Number(o.from.position) + 1) };
-      return withConsumerFaults(session, await session.consumer(source, o), faults);
+      return withConsumerFaults(session, await session.consumer(source, o), faults, source);
     },
   };
 }
 
-function withConsumerFaults(session: DriverSession, inner: ConsumerDriver<unknown>, faults: MemoryFaults): ConsumerDriver<unknown> {
+function withConsumerFaults(session: DriverSession, inner: ConsumerDriver<unknown>, faults: MemoryFaults, sourceOf: Destination): ConsumerDriver<unknown> {
   const seen = new WeakMap<object, InboundMessage<unknown>>();
   let sinkOf: InboundSink<unknown> | undefined;
   const attemptOf = (m: InboundMessage<unknown>) => (faults.attemptStuckAtOne ? 1 : faults.attemptPlusOne ? m.attempt + 1 : m.attempt);
@@ -203,6 +206,12 @@ function withConsumerFaults(session: DriverSession, inner: ConsumerDriver<unknow
     retry: async (h, delayMs) => {
       if (faults.neverRedeliverNacked) return inner.ack(h);
       const m = seen.get(h as object);
+      if (faults.retryAtTheEnd && m) {
+        // Settle it, and send a copy after everything else (a retry topic without blocking the key).
+        await inner.ack(h);
+        await session.publish(sourceOf, [{ id: `${m.id}~retry`, body: m.body, key: m.key, headers: m.headers, delayMs: delayMs || undefined }], { confirm: true, signal: undefined })[0];
+        return;
+      }
       if (faults.retryToSameMember && m && sinkOf) {
         const again = { ...m, attempt: m.attempt + 1 };
         const sink = sinkOf;

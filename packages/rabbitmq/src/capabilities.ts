@@ -22,6 +22,7 @@ export const rabbitCapabilities: Capabilities = defineCapabilities({
   crashRedelivery: native('unacked deliveries return to the queue when the consumer channel or connection closes'),
   dedup: emulated('no broker dedup in RabbitMQ: the core withDedup middleware drops repeated message ids'),
   orderingPerKey: none('RabbitMQ queues have no key partitioning: competing consumers of one queue (a group) can handle one key out of order; total order holds for a single consumer'),
+  orderingPerKeyAfterNack: none('no per-key order to keep (see orderingPerKey)'),
   orderingTotal: native('a queue is FIFO for one producer and one consumer'),
   replay: native('each topic is also bound to a stream (x-queue-type: stream); from earliest/position/offset/timestamp reads it with x-stream-offset'),
   replayFromPosition: native('x-stream-offset: from { position } = a delivery\'s position (its stream offset in decimal, inclusive), { offset } = a stream offset, or { timestamp } (second precision, refined by the sb-ts send time); deliveries of a group queue or mailbox have no position'),

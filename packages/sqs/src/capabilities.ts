@@ -21,6 +21,7 @@ const table = {
   crashRedelivery: native('visibility timeout: messages of a dead consumer reappear after ackTimeoutMs'),
   dedup: emulated('standard queues: the dedup middleware (withDedup) on the consumer; FIFO destinations deduplicate natively (MessageDeduplicationId = message id, 5 minutes)'),
   orderingPerKey: none(UNORDERED),
+  orderingPerKeyAfterNack: none(UNORDERED),
   orderingTotal: none(UNORDERED),
   replay: none(NO_LOG),
   replayFromPosition: none(NO_LOG),
@@ -50,6 +51,7 @@ const EMULATOR_AUTH = none(
 const fifoTable = {
   dedup: native('FIFO MessageDeduplicationId = message id: a resent id within 5 minutes is dropped by SQS/SNS'),
   orderingPerKey: native('FIFO MessageGroupId = key: one group is delivered in send order, one batch at a time'),
+  orderingPerKeyAfterNack: native('a nack makes the FIFO message invisible for its delay; its message group stays blocked until it is received again'),
   orderingTotal: none('messages without a key get their own message group (parallelism); give all messages one key for total order'),
   delayedSend: emulated('FIFO queues have no per-message DelaySeconds: an earliest-delivery time in the metadata, consumers hide earlier messages with ChangeMessageVisibility (this holds back the rest of its message group)'),
 } as const;

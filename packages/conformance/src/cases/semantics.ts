@@ -182,6 +182,43 @@ export const semanticsCases: ConformanceCase[] = [
     },
   },
   {
+    id: 'OR3',
+    title: 'per-key order after a nack: a later message of the key does not finish before the nacked one is handled',
+    requires: ['orderingPerKey', 'orderingPerKeyAfterNack'],
+    async run(ctx) {
+      const q = ctx.queue();
+      const done = new Map<string, number[]>();
+      // By sequence number, not id: a backend may redeliver a retry under another id.
+      const finished = new Set<number>();
+      const nacked = new Set<number>();
+      const handler = async (d: Delivery) => {
+        const seq = Number(d.text());
+        // Every fourth message fails once: its key must wait for it.
+        if (seq % 4 === 1 && !nacked.has(seq)) {
+          nacked.add(seq);
+          throw new Error(`first attempt of ${seq} fails`);
+        }
+        await sleep(Math.random() * 3);
+        if (finished.has(seq)) return;
+        finished.add(seq);
+        done.set(d.key!, [...(done.get(d.key!) ?? []), seq]);
+      };
+      const members = [await ctx.consumer(q, { group: 'ordered', prefetch: 8 }), await ctx.consumer(q, { group: 'ordered', prefetch: 8 })];
+      const handles = members.map((c) => c.consume(handler, { concurrency: 4 }));
+      ctx.defer(() => Promise.all(handles.map((h) => h.close())));
+      const N = 60;
+      const K = 3;
+      const msgs = Array.from({ length: N }, (_, i) => ({ id: `${ctx.name('or3')}-${i}`, key: `key-${i % K}`, body: String(i) }));
+      const p = ctx.producer();
+      for (let i = 0; i < N; i += 20) await p.send(q, msgs.slice(i, i + 20));
+      await waitUntil(() => finished.size >= N, ctx.t(60_000), () => `${N} messages (got ${finished.size}, ${nacked.size} nacked once)`, ctx.signal);
+      for (const [key, seqs] of done) {
+        const bad = seqs.findIndex((s, i) => i > 0 && s < seqs[i - 1]!);
+        check(bad < 0, `key ${key}: message ${seqs[bad]} (nacked once: ${seqs[bad]! % 4 === 1}) finished after ${seqs[bad - 1]}`);
+      }
+    },
+  },
+  {
     id: 'OR2',
     title: 'total order: one producer, one consumer, one destination keep send order',
     requires: ['orderingTotal'],
