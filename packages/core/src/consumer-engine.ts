@@ -154,8 +154,10 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
   /** At-most-once deliveries not yet taken by the application, for drivers that count them (`taken`). */
   const untaken = new WeakMap<Delivery, H>();
   const markTaken = (d: Delivery) => {
-    const h = untaken.get(d);
-    if (h === undefined || !untaken.delete(d)) return;
+    // A handle may itself be undefined (a driver with nothing to settle): ask the map, not the value.
+    if (!untaken.has(d)) return;
+    const h = untaken.get(d) as H;
+    untaken.delete(d);
     driver.taken?.(h);
   };
 

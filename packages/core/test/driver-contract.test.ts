@@ -131,6 +131,16 @@ describe('driver contract', () => {
     await conn.close();
   });
 
+  test('driver contract - taken is reported for an at-most-once delivery whose handle is undefined', async () => {
+    const { conn, fake } = await open();
+    const c = await conn.consumer('queue:q', { ackMode: 'at-most-once' });
+    const it = c.subscribe()[Symbol.asyncIterator]();
+    fake.consumers[0]!.push('a', { handle: undefined });
+    await it.next();
+    expect(fake.consumers[0]!.calls).toEqual([['taken', undefined]]);
+    await conn.close();
+  });
+
   test('driver contract - an unacked delivery is retried after the emulated ack deadline; extend postpones it', async () => {
     const { conn, fake } = await open();
     const c = await conn.consumer('queue:q', { ackTimeoutMs: 60 });

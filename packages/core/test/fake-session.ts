@@ -6,7 +6,7 @@ export const CAPABILITIES_ALL_NATIVE = defineCapabilities(Object.fromEntries(CAP
 
 export interface FakeConsumer {
   readonly calls: unknown[][];
-  push(id: string, extra?: { attempt?: number; headers?: Record<string, string>; key?: string }): void;
+  push(id: string, extra?: { attempt?: number; headers?: Record<string, string>; key?: string; handle?: string | undefined }): void;
 }
 
 export function fakeSession(o: { failIndex?: number; maxMessageBytes?: number; nativeDeadline?: boolean; settlesOnReceipt?: boolean }) {
@@ -43,7 +43,7 @@ export function fakeSession(o: { failIndex?: number; maxMessageBytes?: number; n
       consumers.push({
         calls,
         push: (id, extra) =>
-          sink?.deliver({ handle: id, id, body: new Uint8Array(), key: extra?.key, headers: extra?.headers ?? {}, attempt: extra?.attempt ?? 1, receipt: `receipt-${id}`, timestamp: new Date() }),
+          sink?.deliver({ handle: extra && 'handle' in extra ? (extra.handle as string) : id, id, body: new Uint8Array(), key: extra?.key, headers: extra?.headers ?? {}, attempt: extra?.attempt ?? 1, receipt: `receipt-${id}`, timestamp: new Date() }),
       });
       return driver as ConsumerDriver<unknown>;
     },
