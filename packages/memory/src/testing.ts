@@ -199,10 +199,7 @@ function withConsumerFaults(session: DriverSession, inner: ConsumerDriver<unknow
         },
         fail: (err) => sink.fail(err),
       })),
-    stop: () => inner.stop(),
-    ack: (h) => inner.ack(h),
     release: (h, how) => (faults.releaseSettles ? inner.ack(h) : inner.release(h, how)),
-    close: () => inner.close(),
     retry: async (h, delayMs) => {
       if (faults.neverRedeliverNacked) return inner.ack(h);
       const m = seen.get(h as object);
