@@ -3,7 +3,7 @@ import { addBackend, type BackendInfo } from './backends';
 import { requireCapability, type Capabilities } from './capabilities';
 import { createDriverConsumer, type ConsumerDriver } from './consumer-engine';
 import { formatDestination, toDestination } from './destination';
-import { closedError, SwitchboardError, throwIfAborted, toSwitchboardError } from './errors';
+import { abortedError, closedError, SwitchboardError, throwIfAborted, toSwitchboardError } from './errors';
 import { assertMessageSizes, normalizeMessages, type NormalizedMessage } from './message';
 import { resolveConsumerOptions, validateSendOptions, type ResolvedConsumerOptions } from './options';
 import { DEFAULT_REQUEST_TIMEOUT_MS, PendingReplies } from './request';
@@ -190,8 +190,9 @@ function connectTimeoutOf(url: ParsedUrl, options: ConnectOptions): number {
   return raw;
 }
 
-/** Registers a driver for its schemes (replacing any before it) and adds it to the backend registry. */
 const registered = new Map<string, Driver>();
+
+/** Registers a driver for its schemes (replacing any before it) and adds it to the backend registry. */
 export function registerDriver(driver: Driver): void {
   for (const s of driver.schemes) registered.set(s.toLowerCase(), driver);
   addBackend(driver.info ?? { name: driver.name, displayName: driver.name, package: driver.name, schemes: driver.schemes });
@@ -268,7 +269,7 @@ export function createConnection(backend: string, session: DriverSession, replie
       consumers.add(c);
       if (closed || o.signal?.aborted) {
         await c.close();
-        throw closed ? closedError(`${backend} connection`) : classify(throwIfAbortedError(o.signal));
+        throw closed ? closedError(`${backend} connection`) : abortedError(o.signal);
       }
       return c;
     },
@@ -287,15 +288,6 @@ export function createConnection(backend: string, session: DriverSession, replie
     },
   };
   return connection;
-}
-
-function throwIfAbortedError(signal: AbortSignal | undefined): unknown {
-  try {
-    throwIfAborted(signal);
-  } catch (err) {
-    return err;
-  }
-  return new SwitchboardError('aborted', 'aborted');
 }
 
 async function sendReply(session: DriverSession, replyTo: string, correlationId: string | undefined, m: NormalizedMessage, classify: (e: unknown) => SwitchboardError): Promise<void> {
