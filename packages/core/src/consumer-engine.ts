@@ -84,7 +84,11 @@ export interface ConsumerDriver<H> {
    * settle the original. Core decides when: attempts used up, reject, or ack timeout.
    */
   deadLetter(handle: H, to: Destination, headers: Headers): Promise<void>;
-  /** Native extend (only called when `native.extend`): push the broker's deadline `ms` from now. */
+  /**
+   * Native extend (only called when `native.extend`): push the broker's deadline `ms` from now.
+   * A driver that declares `native.extend` without `native.ackTimeout` gets both: core restarts its
+   * emulated timer and calls this, e.g. to keep a broker-side backstop deadline from firing first.
+   */
   extend?(handle: H, ms: number): Promise<void>;
   /**
    * Give the message back. `seen: false`: no handler saw it (buffered), so no attempt is counted
@@ -243,8 +247,10 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
         reject: (reason) => settleWith('reject', () => deadLetter(t, `rejected: ${reason}`)),
         extend: async (ms) => {
           guard(t, 'extend');
+          // An emulated deadline restarts here; a native extend also pushes the broker's own deadline
+          // (a driver may emulate per-member deadlines over a broker backstop it extends as well).
+          if (emulateDeadline) arm(t, d, ms);
           if (driver.native?.extend && driver.extend) await driver.extend(m.handle, ms);
-          else arm(t, d, ms);
         },
         respond: (replyTo, correlationId, message) => ctx.reply(replyTo, correlationId, message),
       },

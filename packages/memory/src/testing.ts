@@ -177,22 +177,30 @@ function withFaults(session: DriverSession, faults: MemoryFaults): DriverSession
       if (faults.latestIsEarliest && o.from === 'latest') o.from = 'earliest';
       if (faults.timestampIgnored && typeof o.from === 'object' && 'timestamp' in o.from) o.from = 'earliest';
       if (faults.positionOffByOne && typeof o.from === 'object' && 'position' in o.from) o.from = { position: String(Number(o.from.position) + 1) };
-      return withConsumerFaults(session, await session.consumer(source, o), faults, source);
+      return withConsumerFaults(session, await session.consumer(source, o), faults, source, o.ackTimeoutMs);
     },
   };
 }
 
-function withConsumerFaults(session: DriverSession, inner: ConsumerDriver<unknown>, faults: MemoryFaults, sourceOf: Destination): ConsumerDriver<unknown> {
+function withConsumerFaults(session: DriverSession, inner: ConsumerDriver<unknown>, faults: MemoryFaults, sourceOf: Destination, ackTimeoutMs: number): ConsumerDriver<unknown> {
   const seen = new WeakMap<object, InboundMessage<unknown>>();
   let sinkOf: InboundSink<unknown> | undefined;
   const attemptOf = (m: InboundMessage<unknown>) => (faults.attemptStuckAtOne ? 1 : faults.attemptPlusOne ? m.attempt + 1 : m.attempt);
-  return {
+  // extendIgnored: a broker whose own ack deadline ignores extend (declared native, so core keeps no timer).
+  const deadlines = new Map<unknown, NodeJS.Timeout>();
+  const settled = <A extends unknown[]>(run: (h: unknown, ...rest: A) => Promise<void>) => (h: unknown, ...rest: A) => {
+    clearTimeout(deadlines.get(h));
+    deadlines.delete(h);
+    return run(h, ...rest);
+  };
+  const faulty: ConsumerDriver<unknown> = {
     ...inner,
-    ...(faults.extendIgnored ? { native: { ...inner.native, extend: true }, extend: async () => undefined } : {}),
+    ...(faults.extendIgnored ? { native: { ackTimeout: true, extend: true }, extend: async () => undefined } : {}),
     start: (sink) =>
       inner.start((sinkOf = {
         deliver: (m) => {
           seen.set(m.handle as object, m);
+          if (faults.extendIgnored) deadlines.set(m.handle, setTimeout(() => void faulty.retry(m.handle, 0).catch(() => undefined), ackTimeoutMs));
           // The later ack from core finds nothing left to settle: the broker took it already.
           if (faults.keyFreedOnReceipt) void inner.ack(m.handle);
           sink.deliver({ ...m, attempt: attemptOf(m) });
@@ -226,4 +234,6 @@ function withConsumerFaults(session: DriverSession, inner: ConsumerDriver<unknow
       await inner.release(h, { seen: false });
     },
   };
+  if (!faults.extendIgnored) return faulty;
+  return { ...faulty, ack: settled(faulty.ack), retry: settled(faulty.retry), deadLetter: settled(faulty.deadLetter), release: settled(faulty.release) };
 }
