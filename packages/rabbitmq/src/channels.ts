@@ -103,16 +103,17 @@ export class Publisher {
       }
       if (signal?.aborted) throw abortedError(signal);
       const gen = this.link.generation;
-      const seq = ++st.seq;
+      // The broker numbers only what went out: a publish amqplib refuses while encoding takes no number.
+      const seq = st.seq + 1;
       let ok = true;
       let confirmation: Promise<string> | undefined;
       try {
         if (confirm) {
-          confirmation = new Promise<string>((resolve, reject) => {
-            ok = ch.publish(exchange, routingKey, content, options, (err: unknown) => {
-              if (err) reject(classifyError(err));
-              else resolve(`${gen}.${seq}`);
-            });
+          let settle: { resolve: (ref: string) => void; reject: (e: unknown) => void } | undefined;
+          confirmation = new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
+          ok = ch.publish(exchange, routingKey, content, options, (err: unknown) => {
+            if (err) settle!.reject(classifyError(err));
+            else settle!.resolve(`${gen}.${seq}`);
           });
         } else {
           ok = ch.publish(exchange, routingKey, content, options);
@@ -120,6 +121,7 @@ export class Publisher {
       } catch (err) {
         throw classifyError(err);
       }
+      st.seq = seq;
       if (!ok) {
         const s = st;
         s.drain = new Promise<void>((resolve) => {

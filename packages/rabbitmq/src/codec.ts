@@ -1,6 +1,27 @@
-import { HEADERS, type Headers } from '@switchboard/core';
+import { HEADERS, SwitchboardError, type Headers } from '@switchboard/core';
 import type { NormalizedMessage } from '@switchboard/core/driver';
 import type { Message, Options } from 'amqplib';
+
+/**
+ * amqplib encodes a message's `headers` field table into one shared 64 KiB scratch buffer
+ * (`SCRATCH = Buffer.alloc(65536)` in amqplib's `lib/defs.js`, bounds-checked by `checkSpace` in
+ * `lib/codec.js`); a larger table throws "exceeds the 65536 byte encoding buffer" from inside
+ * `publish`. The 4-byte table length counts toward it.
+ */
+export const AMQPLIB_TABLE_BUFFER = 65536;
+/**
+ * Bytes of a content header frame besides its properties: frame type, channel, size (7), class id,
+ * weight, body size, property flags (14) and the frame end octet (1). The frame must fit the
+ * negotiated `frame_max` (RabbitMQ refuses a payload over frame_max - 8 as `frame_too_large`).
+ */
+export const HEADER_FRAME_OVERHEAD = 22;
+/**
+ * Encoded header bytes kept free on a send for what the adapter and core add later: `sb-attempt` on a
+ * retry and the `sb-dead-letter-*` headers on a dead letter (a dead letter's reason is cut to fit).
+ */
+export const HEADER_RESERVE = 1024;
+/** Longest AMQP short string (queue and exchange names, property strings such as message-id, table keys), in UTF-8 bytes. */
+export const SHORTSTR_MAX = 255;
 
 /** Headers the adapter writes for itself; they never reach the application's `headers`. */
 const INTERNAL = new Set<string>([HEADERS.attempt, HEADERS.key, HEADERS.messageId, HEADERS.notBefore, 'sb-ts']);
@@ -9,7 +30,10 @@ export const SENT_AT = 'sb-ts';
 /** Headers RabbitMQ adds (dead-lettering, quorum queues, streams). */
 const BROKER = /^x-(death|first-death-.*|last-death-.*|delivery-count|stream-.*|opt-.*|received-from)$/;
 
-/** Publish properties of an outgoing message: persistent, with its id, key and attempt carried in properties/headers. */
+/**
+ * Publish properties of an outgoing message: persistent, with its id, key and attempt carried in
+ * properties/headers. An id longer than an AMQP short string (255 UTF-8 bytes) goes in `sb-message-id`.
+ */
 export function publishOptions(m: NormalizedMessage, extra: { attempt?: number; replyTo?: string; correlationId?: string; expiration?: number } = {}): Options.Publish {
   const now = Date.now();
   const headers: Record<string, string | number> = { ...m.headers, [SENT_AT]: String(now) };
@@ -17,10 +41,12 @@ export function publishOptions(m: NormalizedMessage, extra: { attempt?: number; 
   if (extra.attempt !== undefined && extra.attempt > 1) headers[HEADERS.attempt] = String(extra.attempt);
   const o: Options.Publish = {
     persistent: true,
-    messageId: m.id,
     timestamp: Math.floor(now / 1000),
     headers,
   };
+  // message-id is an AMQP short string (255 bytes); a longer id travels in a header instead.
+  if (Buffer.byteLength(m.id, 'utf8') <= SHORTSTR_MAX) o.messageId = m.id;
+  else headers[HEADERS.messageId] = m.id;
   if (extra.replyTo !== undefined) o.replyTo = extra.replyTo;
   if (extra.correlationId !== undefined) o.correlationId = extra.correlationId;
   if (extra.expiration !== undefined) o.expiration = String(extra.expiration);
@@ -92,4 +118,142 @@ export function decodeMessage(msg: Message, fallbackId: string): DecodedMessage 
     replyTo: headerText(p.replyTo),
     correlationId: headerText(p.correlationId),
   };
+}
+
+/** The size amqplib's `encodeFieldValue` gives a value inside a field table (tag byte included). */
+export function encodedValueSize(value: unknown): number {
+  let v = value;
+  let type: string = typeof value;
+  if (v !== null && type === 'object' && Object.hasOwn(v as object, '!')) {
+    type = String((v as Record<string, unknown>)['!']);
+    v = (v as Record<string, unknown>).value;
+  }
+  switch (type) {
+    case 'string':
+      return 1 + 4 + Buffer.byteLength(v as string, 'utf8');
+    case 'number': {
+      const n = v as number;
+      const floating = n >= 0x8000000000000000 || (Math.abs(n) < 0x4000000000000 && Math.floor(n) !== n);
+      if (floating) return 1 + 8;
+      if (n < 128 && n >= -128) return 1 + 1;
+      if (n >= -0x8000 && n < 0x8000) return 1 + 2;
+      if (n >= -0x80000000 && n < 0x80000000) return 1 + 4;
+      return 1 + 8;
+    }
+    case 'boolean':
+    case 'byte':
+    case 'int8':
+    case 'uint8':
+      return 1 + 1;
+    case 'short':
+    case 'int16':
+    case 'uint16':
+      return 1 + 2;
+    case 'int':
+    case 'int32':
+    case 'uint32':
+    case 'float':
+      return 1 + 4;
+    case 'long':
+    case 'int64':
+    case 'uint64':
+    case 'double':
+    case 'float64':
+    case 'timestamp':
+    case 'bigint':
+      return 1 + 8;
+    case 'decimal':
+      return 1 + 5;
+    case 'object': {
+      if (v === null) return 1;
+      if (Array.isArray(v)) return 1 + 4 + v.reduce((s: number, x) => s + encodedValueSize(x), 0);
+      if (Buffer.isBuffer(v)) return 1 + 4 + v.length;
+      return 1 + encodedTableSize(v as Record<string, unknown>);
+    }
+    default:
+      // Anything else amqplib would refuse or write as a long string: count it generously.
+      return 1 + 4 + Buffer.byteLength(String(v), 'utf8');
+  }
+}
+
+/** The size amqplib's `encodeTable` gives a field table: a 4-byte length, then per entry a short-string key and a tagged value. */
+export function encodedTableSize(table: Record<string, unknown>): number {
+  let n = 4;
+  for (const k in table) {
+    const v = table[k];
+    if (v === undefined) continue;
+    n += 1 + Buffer.byteLength(k, 'utf8') + encodedValueSize(v);
+  }
+  return n;
+}
+
+/** Bytes of the basic properties amqplib writes into a content header frame, headers table included. */
+export function encodedPropertiesSize(o: Options.Publish): number {
+  let n = 0;
+  const short = (s: unknown) => (typeof s === 'string' ? 1 + Buffer.byteLength(s, 'utf8') : 0);
+  n += short(o.contentType) + short(o.contentEncoding);
+  if (o.headers !== undefined) n += encodedTableSize(o.headers as Record<string, unknown>);
+  if (o.persistent !== undefined || o.deliveryMode !== undefined) n += 1;
+  if (o.priority !== undefined) n += 1;
+  n += short(o.correlationId) + short(o.replyTo) + short(o.expiration === undefined ? undefined : String(o.expiration)) + short(o.messageId);
+  if (o.timestamp !== undefined) n += 8;
+  n += short(o.type) + short(o.userId) + short(o.appId);
+  return n;
+}
+
+/**
+ * The largest encoded headers table a message with these properties may carry: amqplib's 64 KiB
+ * table buffer, or less when the whole content header frame would not fit `frameMax`.
+ */
+export function headerTableLimit(o: Options.Publish, frameMax: number): number {
+  const others = encodedPropertiesSize({ ...o, headers: undefined });
+  return Math.min(AMQPLIB_TABLE_BUFFER, frameMax - HEADER_FRAME_OVERHEAD - others);
+}
+
+/**
+ * Throws before anything is sent when a message cannot go out as it is: a header name longer than an
+ * AMQP short string (`invalid_argument`), or headers whose encoded field table exceeds what amqplib
+ * and the connection's `frameMax` take, minus {@link HEADER_RESERVE} (`payload_too_large`, with the
+ * encoded size and the limit). Sizes are counted as amqplib encodes them.
+ */
+export function assertSendable(m: NormalizedMessage, index: number, frameMax: number): void {
+  for (const k of Object.keys(m.headers)) {
+    const n = Buffer.byteLength(k, 'utf8');
+    if (n > SHORTSTR_MAX) {
+      throw new SwitchboardError('invalid_argument', `message ${index} (id ${m.id.slice(0, 100)}): header name "${k.slice(0, 40)}…" is ${n} bytes; AMQP header names are short strings of at most ${SHORTSTR_MAX} bytes`, {
+        details: { index, header: k.slice(0, 300), size: n, limit: SHORTSTR_MAX },
+      });
+    }
+  }
+  const o = publishOptions(m);
+  const size = encodedTableSize(o.headers as Record<string, unknown>);
+  const hard = headerTableLimit(o, frameMax);
+  const limit = hard - HEADER_RESERVE;
+  if (size > limit) {
+    throw new SwitchboardError(
+      'payload_too_large',
+      `message ${index} (id ${m.id.slice(0, 100)}): its headers encode to ${size} bytes (AMQP field table, with the key and the adapter's own headers); ` +
+        `RabbitMQ takes at most ${limit} here (amqplib's ${AMQPLIB_TABLE_BUFFER}-byte header buffer and frame_max ${frameMax} allow ${hard}, ` +
+        `${HEADER_RESERVE} are kept for retry and dead-letter headers). Move large values into the body`,
+      { details: { index, size, limit, frameMax, what: 'headers' } },
+    );
+  }
+}
+
+/**
+ * A copy the adapter republishes (retry, dead letter) must still fit amqplib's header buffer and
+ * `frameMax`: when its headers are too big, the dead-letter reason is cut further (marked with "…");
+ * anything else is left for amqplib to refuse. Sends keep {@link HEADER_RESERVE} free, so this only
+ * cuts long reasons on messages near the limit.
+ */
+export function fitHeaders(o: Options.Publish, frameMax: number): Options.Publish {
+  const headers = o.headers as Record<string, unknown> | undefined;
+  const reason = headers?.[HEADERS.deadLetterReason];
+  if (!headers || typeof reason !== 'string') return o;
+  const excess = encodedTableSize(headers) - headerTableLimit(o, frameMax);
+  if (excess <= 0) return o;
+  const keep = Math.max(0, Buffer.byteLength(reason, 'utf8') - excess - 3);
+  let cut = Buffer.from(reason, 'utf8').subarray(0, keep).toString('utf8');
+  while (Buffer.byteLength(cut, 'utf8') > keep) cut = cut.slice(0, -1);
+  return { ...o, headers: { ...headers, [HEADERS.deadLetterReason]: `${cut}…` } };
 }

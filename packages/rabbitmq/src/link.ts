@@ -82,6 +82,7 @@ export class Link {
   private readonly members = new Set<Recoverable>();
   private reconnecting = false;
   private failure: SwitchboardError | undefined;
+  private frameMaxNo = DEFAULT_FRAME_MAX;
 
   constructor(
     private readonly endpoints: readonly RabbitMQEndpoint[],
@@ -91,6 +92,14 @@ export class Link {
 
   get generation(): number {
     return this.generationNo;
+  }
+
+  /**
+   * The `frame_max` negotiated on the latest connection (amqplib asks for 131072; RabbitMQ's default
+   * is the same). Kept across a reconnect, so a send can be checked while the connection is down.
+   */
+  get frameMax(): number {
+    return this.frameMaxNo;
   }
 
   get isOpen(): boolean {
@@ -141,6 +150,7 @@ export class Link {
   private adopt(m: Model): void {
     this.model = m;
     this.generationNo++;
+    this.frameMaxNo = negotiatedFrameMax(m);
     const gen = this.generationNo;
     m.on('error', () => undefined);
     m.on('close', (err?: Error) => this.onClose(gen, err));
@@ -204,6 +214,15 @@ export class Link {
     this.model = undefined;
     if (m) await m.close().catch(() => undefined);
   }
+}
+
+/** What amqplib proposes in `connection.tune-ok` unless told otherwise. */
+export const DEFAULT_FRAME_MAX = 131072;
+
+/** The frame_max amqplib settled on (`connection.frameMax`, not in its typings); 0 from the broker means none. */
+export function negotiatedFrameMax(m: Model): number {
+  const n = (m.connection as unknown as { frameMax?: unknown }).frameMax;
+  return typeof n === 'number' && Number.isFinite(n) && n >= 4096 ? Math.min(n, 0xffffffff) : DEFAULT_FRAME_MAX;
 }
 
 /** Runs `attempt` until it succeeds or `goOn()` turns false, backing off from 200 ms to 5 s. */

@@ -5,7 +5,7 @@ import type { Destination } from '@switchboard/core';
 import { rabbitCapabilities, rabbitCapabilitiesWithoutStreams } from './capabilities';
 import { ChannelSlot, Publisher } from './channels';
 import { classifyError } from './classify-error';
-import { decodeMessage, publishOptions } from './codec';
+import { assertSendable, decodeMessage, fitHeaders, publishOptions } from './codec';
 import { QueueConsumer } from './consumer';
 import { Link } from './link';
 import { assertRabbitName, streamQueueName } from './names';
@@ -53,7 +53,7 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
     options,
     topology,
     targetOf,
-    publish: (t, content, o) => publisher.publish(t.exchange, t.routingKey, content, o, true),
+    publish: (t, content, o) => publisher.publish(t.exchange, t.routingKey, content, fitHeaders(o, link.frameMax), true),
   };
 
   // Replies come back only to the channel that sent the request, and every request of this
@@ -85,6 +85,11 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
     checkDestination: assertRabbitName,
     classifyError,
 
+    /** Header names and the encoded headers table, as amqplib and frame_max take them: nothing of a batch goes out unless all fit. */
+    checkMessages(_dest, messages) {
+      messages.forEach((m, i) => assertSendable(m, i, link.frameMax));
+    },
+
     publish(dest, messages, { confirm, signal }) {
       const target = targetOf(dest);
       target.catch(() => undefined);
@@ -104,6 +109,7 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
     },
 
     async reply(replyTo, correlationId, m) {
+      assertSendable(m, 0, link.frameMax);
       await publisher.publish('', replyTo, content(m), publishOptions(m, correlationId === undefined ? {} : { correlationId }), true);
     },
 
@@ -129,7 +135,7 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
     },
 
     async ensureDestination(dest, o) {
-      if (dest.kind === 'topic' && o?.retentionMs !== undefined && options.streams) await topology.stream(dest.name, o.retentionMs);
+      if (dest.kind === 'topic' && o?.retentionMs !== undefined && options.streams) await topology.stream(dest.name, o.retentionMs, true);
       await targetOf(dest);
     },
 

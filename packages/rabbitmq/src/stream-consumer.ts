@@ -101,7 +101,7 @@ export class StreamConsumer implements ConsumerDriver<StreamEntry>, Recoverable 
   /** Reads the committed position (else starts at `start`, see {@link streamStart}) and begins reading. */
   async init(start: StreamStart): Promise<void> {
     const { topology } = this.ctx;
-    await topology.run((ch) => ch.assertQueue(this.offsetQueue, { durable: true, arguments: { 'x-max-length': 1 } }));
+    await topology.offsets(this.offsetQueue);
     const saved = await topology.run(async (ch) => {
       const m = await ch.get(this.offsetQueue, { noAck: false });
       if (m === false) return undefined;

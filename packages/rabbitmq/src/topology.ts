@@ -1,5 +1,5 @@
 import type * as amqp from 'amqplib';
-import type { Headers } from '@switchboard/core';
+import { SwitchboardError, type Headers } from '@switchboard/core';
 import { ChannelSlot } from './channels';
 import { classifyError } from './classify-error';
 import type { Link } from './link';
@@ -45,8 +45,36 @@ export class Topology {
     return p;
   }
 
+  /**
+   * Declares a queue with `options`; when the queue already exists with other arguments (RabbitMQ
+   * answers 406 PRECONDITION_FAILED "inequivalent arg", e.g. a queue made quorum by its operator, or a
+   * stream with another `x-max-age` from another connection's options), the existing queue is used
+   * as it is (a passive declare). A 406 closes the channel it happened on, so the attempt runs on a
+   * channel of its own and never disturbs other declarations on the shared one.
+   */
+  private async declareQueue(name: string, options: amqp.Options.AssertQueue): Promise<void> {
+    try {
+      await this.onOwnChannel((ch) => ch.assertQueue(name, options));
+    } catch (err) {
+      if (!isInequivalentArg(err)) throw err;
+      await this.onOwnChannel((ch) => ch.checkQueue(name));
+    }
+  }
+
+  private async onOwnChannel(op: (ch: amqp.Channel) => Promise<unknown>): Promise<void> {
+    const m = await this.link.current();
+    const ch = await m.createChannel();
+    ch.on('error', () => undefined);
+    try {
+      await op(ch);
+    } finally {
+      void ch.close().catch(() => undefined);
+    }
+  }
+
+  /** A durable queue (a mailbox or a group queue); an existing one is used whatever its arguments. */
   queue(name: string): Promise<void> {
-    return this.once(`q:${name}`, Infinity, (ch) => ch.assertQueue(name, { durable: true }));
+    return this.once(`q:${name}`, Infinity, () => this.declareQueue(name, { durable: true }));
   }
 
   topic(name: string): Promise<void> {
@@ -63,15 +91,37 @@ export class Topology {
     return q;
   }
 
-  /** The stream that retains a topic for replay, bound to the topic's exchange. Returns its name. */
-  async stream(topic: string, retentionMs: number): Promise<string> {
+  /**
+   * The stream that retains a topic for replay, bound to the topic's exchange. Returns its name.
+   * The first declaration sets its `x-max-age`; a stream that exists with another retention is used
+   * as it is, unless `strict` (an explicit `ensureDestination({ retentionMs })`), which then fails
+   * with `configuration` naming both values.
+   */
+  async stream(topic: string, retentionMs: number, strict = false): Promise<string> {
     const q = streamQueueName(topic);
+    const maxAge = `${Math.max(1, Math.ceil(retentionMs / 1000))}s`;
+    const options: amqp.Options.AssertQueue = { durable: true, arguments: { 'x-queue-type': 'stream', 'x-max-age': maxAge } };
     await this.topic(topic);
+    if (strict) {
+      await this.once(`s:${q}:${maxAge}`, Infinity, async () => {
+        try {
+          await this.onOwnChannel((ch) => ch.assertQueue(q, options));
+        } catch (err) {
+          if (!isInequivalentArg(err)) throw err;
+          throw new SwitchboardError('configuration', `topic "${topic}" already has a stream with another retention than the ${maxAge} asked for (RabbitMQ: ${(err as Error).message}); a policy can change x-max-age of an existing stream`, { cause: err });
+        }
+      });
+    }
     await this.once(`s:${q}`, Infinity, async (ch) => {
-      await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'stream', 'x-max-age': `${Math.max(1, Math.ceil(retentionMs / 1000))}s` } });
+      await this.declareQueue(q, options);
       await ch.bindQueue(q, topic, '', { 'x-match': 'all' });
     });
     return q;
+  }
+
+  /** The one-message queue that holds a replaying group's committed stream offset. */
+  offsets(name: string): Promise<void> {
+    return this.once(`o:${name}`, Infinity, () => this.declareQueue(name, { durable: true, arguments: { 'x-max-length': 1 } }));
   }
 
   /**
@@ -108,4 +158,10 @@ export class Topology {
   forget(prefix: string): void {
     for (const k of [...this.cache.keys()]) if (k.startsWith(prefix)) this.cache.delete(k);
   }
+}
+
+/** RabbitMQ's answer to a declaration whose arguments differ from the existing object's. */
+export function isInequivalentArg(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : String(err);
+  return /PRECONDITION[-_]FAILED/.test(message) && /inequivalent arg/i.test(message);
 }

@@ -41,7 +41,7 @@ async function setup(saved?: number, options: Parameters<typeof resolveConsumerO
   const ctx = {
     link,
     options: {},
-    topology: { run: (op: (c: typeof admin) => Promise<unknown>) => op(admin) },
+    topology: { run: (op: (c: typeof admin) => Promise<unknown>) => op(admin), offsets: async () => undefined },
     publish,
     targetOf: async (d: { name: string }) => ({ exchange: '', routingKey: d.name }),
   } as unknown as RabbitContext;
