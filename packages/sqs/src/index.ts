@@ -48,4 +48,4 @@ export {
   type EncodedMessage,
   type DecodedMessage,
 } from './codec';
-export { physicalName, groupQueueName, assertValidDestination, fifoToken, type PhysicalName } from './names';
+export { physicalName, groupQueueName, assertValidDestination, encodeNameBase, decodeDottedBase, fifoToken, type PhysicalName } from './names';

@@ -1,10 +1,26 @@
 // Adapter-specific behaviour against a real endpoint (fauxqs from scripts/brokers, or AWS):
 // FIFO queues and topics, emulated delays, SNS attribute pass-through, limits.
-import { HEADERS, SwitchboardError, type Delivery } from '@switchboard/core';
-import { connectSqs, type SqsConnection } from '@switchboard/sqs';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { HEADERS, parseUrl, SwitchboardError, type Delivery } from '@switchboard/core';
+import { connectSqs, resolveSqsOptions, type SqsConnection } from '@switchboard/sqs';
 
 const url = process.env.SWITCHBOARD_TEST_SQS_URL;
 const suffix = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+
+/** Polls (and acks) until nothing more arrives for `quietMs`; the bodies received. */
+async function drainBodies(c: { poll: (o: { max: number; waitMs: number }) => Promise<Delivery[]> }, quietMs = 1500, limitMs = 15_000): Promise<string[]> {
+  const out: string[] = [];
+  const deadline = Date.now() + limitMs;
+  while (Date.now() < deadline) {
+    const got = await c.poll({ max: 10, waitMs: quietMs });
+    if (got.length === 0) break;
+    for (const d of got) {
+      out.push(d.text());
+      await d.ack();
+    }
+  }
+  return out.sort();
+}
 
 async function pollUntil(c: { poll: (o: { max: number; waitMs: number }) => Promise<Delivery[]> }, n: number, ms: number): Promise<Delivery[]> {
   const out: Delivery[] = [];
@@ -124,5 +140,92 @@ async function pollUntil(c: { poll: (o: { max: number; waitMs: number }) => Prom
     } finally {
       await hb.close();
     }
+  });
+
+  it('names - queue:x.y, queue:x_y and queue:x-y never cross (issue 11, defect 4)', async () => {
+    const base = `int-n-${suffix()}`;
+    const names = [`${base}.y`, `${base}_y`, `${base}-y`];
+    const consumers = await Promise.all(names.map((n) => conn.consumer(`queue:${n}`)));
+    const p = conn.producer();
+    for (const n of names) await p.send(`queue:${n}`, [`${n} 1`, `${n} 2`]);
+    for (const [i, n] of names.entries()) expect(await drainBodies(consumers[i]!)).toEqual([`${n} 1`, `${n} 2`]);
+    await Promise.all(consumers.map((c) => c.close()));
+  });
+
+  it('names - topics x.y and x_y, and the composites (a.b, c) and (a, b.c), never cross', async () => {
+    const base = `int-nt-${suffix()}`;
+    const subs: [string, string][] = [
+      [`${base}.y`, 'g'],
+      [`${base}_y`, 'g'],
+      [`${base}.b`, 'c'],
+      [base, 'b.c'],
+      [base, 'b_c'],
+    ];
+    const consumers = await Promise.all(subs.map(([t, group]) => conn.consumer(`topic:${t}`, { group })));
+    const p = conn.producer();
+    for (const t of new Set(subs.map(([t]) => t))) await p.send(`topic:${t}`, t);
+    for (const [i, [t]] of subs.entries()) expect(await drainBodies(consumers[i]!)).toEqual([t]);
+    await Promise.all(consumers.map((c) => c.close()));
+  });
+
+  it('names - a queue named like a group queue, a reply queue or an encoded name is invalid_argument before any call', async () => {
+    for (const name of ['events--billing', 'sb-reply-0123', 'x_y_dot1']) {
+      await expect(conn.producer().send(`queue:${name}`, 'x')).rejects.toMatchObject({ code: 'invalid_argument' });
+      await expect(conn.consumer(`queue:${name}`)).rejects.toMatchObject({ code: 'invalid_argument' });
+    }
+  });
+
+  it('per-member options - two members of one queue keep their own ackTimeoutMs and maxAttempts; the queue gets neither', async () => {
+    const q = `int-pm-${suffix()}`;
+    const quick = await conn.consumer(q, { ackTimeoutMs: 1000, maxAttempts: 2, deadLetter: `${q}-dlq-quick` });
+    const slow = await conn.consumer(q, { ackTimeoutMs: 8000, maxAttempts: 5, deadLetter: `${q}-dlq-slow` });
+    const p = conn.producer();
+
+    // The queue holds no member's settings: no redrive policy, the default visibility timeout.
+    const o = resolveSqsOptions(parseUrl(url!));
+    const sqs = new SQSClient({ region: o.region, endpoint: o.endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    try {
+      const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: q }));
+      const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['All'] }));
+      expect(Attributes?.RedrivePolicy).toBeUndefined();
+      expect(Attributes?.VisibilityTimeout).toBe('30');
+    } finally {
+      sqs.destroy();
+    }
+
+    // ackTimeoutMs: quick's unacked delivery comes back after 1 s (to slow); slow's stays hidden for 8 s.
+    await p.send(q, 'held');
+    const [byQuick] = await quick.poll({ max: 1, waitMs: 5000 });
+    expect(byQuick?.text()).toBe('held');
+    const [bySlow] = await slow.poll({ max: 1, waitMs: 6000 });
+    expect(bySlow?.text()).toBe('held');
+    expect(bySlow?.attempt).toBe(2);
+    expect(await quick.poll({ max: 1, waitMs: 3000 })).toHaveLength(0);
+    await bySlow!.ack();
+
+    // maxAttempts: quick dead-letters on its 2nd failed attempt; slow retries past it.
+    await p.send(q, 'fails on quick');
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const [d] = await quick.poll({ max: 1, waitMs: 5000 });
+      expect(d?.attempt).toBe(attempt);
+      await d!.nack();
+    }
+    const dlqQuick = await conn.consumer(`${q}-dlq-quick`);
+    const [dead] = await pollUntil(dlqQuick, 1, 10_000);
+    expect(dead?.text()).toBe('fails on quick');
+    expect(dead?.headers[HEADERS.deadLetterAttempts]).toBe('2');
+
+    await p.send(q, 'retried by slow');
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const [d] = await slow.poll({ max: 1, waitMs: 5000 });
+      expect(d?.text()).toBe('retried by slow');
+      expect(d?.attempt).toBe(attempt);
+      if (attempt < 3) await d!.nack();
+      else await d!.ack();
+    }
+    const dlqSlow = await conn.consumer(`${q}-dlq-slow`);
+    expect(await slow.poll({ max: 1, waitMs: 1500 })).toHaveLength(0);
+    expect(await dlqSlow.poll({ max: 1, waitMs: 1000 })).toHaveLength(0);
+    await Promise.all([quick, slow, dlqQuick, dlqSlow].map((c) => c.close()));
   });
 });
