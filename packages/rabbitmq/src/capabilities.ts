@@ -36,7 +36,7 @@ export const rabbitCapabilities: Capabilities = defineCapabilities({
   gracefulClose: native('close cancels the consumer, waits for handlers, requeues what was not handled'),
   reconnect: emulated('amqplib does not reconnect: the adapter reopens the connection with backoff and restores channels and consumers; sends wait up to sendTimeoutMs, then reject with a retryable connection error'),
   connectionCut: emulated('same adapter reconnect as after a broker restart'),
-  payloadLimit: native('messages over max_message_size (default 16 MiB, option maxMessageBytes) are refused before sending'),
+  payloadLimit: native('messages over max_message_size (default 16 MiB, option maxMessageBytes), and headers whose encoded AMQP table passes amqplib\'s 64 KiB buffer or frame_max (less 1 KiB kept for retry and dead-letter headers), are refused before anything is sent'),
   authentication: native('SASL PLAIN user/password from the URL'),
 });
 
