@@ -4,13 +4,15 @@ import type { ConsumerDriver, InboundMessage, InboundSink, ResolvedConsumerOptio
 import { natsCoreCapabilities } from './capabilities';
 import { classifyError } from './errors';
 import { matchesFilter, readHeaders } from './messages';
+import { coreSubject } from './names';
 import type { NatsContext } from './session';
 
 /** Queue group of every consumer of a core-NATS queue: all of them compete. */
 const QUEUE_GROUP = 'sb-queue';
 
 /**
- * A core-NATS consumer: one subscription on the subject (a queue group for competing members),
+ * A core-NATS consumer: one subscription on the destination's subject ({@link coreSubject}: a
+ * topic's name as is, `<subjectPrefix>.q.<name>` for a queue), in a queue group for competing members,
  * registered on the server (flushed) before this resolves. Core NATS has no acks: every delivery
  * is settled on receipt (at-most-once, whatever `ackMode` asked), nothing is given back, and
  * messages that arrive while nobody consumes wait in a client-side buffer.
@@ -22,7 +24,7 @@ export async function openCoreConsumer(ctx: NatsContext, source: Destination, o:
 
   let sub: NatsSubscription;
   try {
-    sub = ctx.nc.subscribe(source.name, {
+    sub = ctx.nc.subscribe(coreSubject(source, ctx.options.subjectPrefix), {
       queue: source.kind === 'queue' ? QUEUE_GROUP : o.group,
       callback: (err, msg) => {
         if (err) return;

@@ -19,6 +19,8 @@ const STREAM_NOT_FOUND = 10059;
 const CONSUMER_NOT_FOUND = 10014;
 const JS_NOT_ENABLED = 10039;
 const MAX_PAYLOAD = 10054;
+/** Stream name too long (10052), consumer name too long (10102): names are checked up front, so only a backstop. */
+const NAME_TOO_LONG = [10052, 10102];
 
 /**
  * Maps an error of the NATS client (@nats-io/nats-core, transport-node, jetstream) to a
@@ -31,7 +33,8 @@ const MAX_PAYLOAD = 10054;
  * - "maximum payload" / message size exceeded -> `payload_too_large`;
  * - `ClosedConnectionError`, `DrainingConnectionError` -> `closed`;
  * - `ConnectionError`, ECONNREFUSED / ECONNRESET / EPIPE / ETIMEDOUT / "disconnect" -> `connection`;
- * - `InvalidSubjectError`, `InvalidArgumentError`, `InvalidNameError` -> `invalid_argument`;
+ * - `InvalidSubjectError`, `InvalidArgumentError`, `InvalidNameError`, stream / consumer name too long
+ *   (API codes 10052, 10102) -> `invalid_argument`;
  * - anything else -> `internal`.
  * The message never contains credentials: client errors do not carry them.
  */
@@ -78,7 +81,15 @@ export function classifyError(err: unknown): SwitchboardError {
   ) {
     return make('connection');
   }
-  if (name === 'InvalidSubjectError' || name === 'InvalidArgumentError' || name === 'InvalidNameError' || text.includes('invalid subject') || text.includes('illegal subject')) {
+  if (
+    name === 'InvalidSubjectError' ||
+    name === 'InvalidArgumentError' ||
+    name === 'InvalidNameError' ||
+    NAME_TOO_LONG.includes(apiCode as number) ||
+    text.includes('name is too long') ||
+    text.includes('invalid subject') ||
+    text.includes('illegal subject')
+  ) {
     return make('invalid_argument');
   }
   return make('internal');

@@ -11,7 +11,18 @@ const enc = new TextEncoder();
 const ACK = enc.encode('+ACK');
 const NAK = enc.encode('-NAK');
 const WPI = enc.encode('+WPI');
-const MAX_ACK_PENDING = 10_000;
+
+/**
+ * How much longer than a member's `ackTimeoutMs` the server's ack_wait is: core's deadline for a
+ * delivery starts when the delivery reaches the member, the server's when it sent it, and core's
+ * expiry still has to reach the server as a -NAK. The backstop must not fire first.
+ */
+export const BACKSTOP_MARGIN_MS = 5000;
+
+/** The server-side ack_wait a member needs: its own ack deadline plus {@link BACKSTOP_MARGIN_MS}. */
+export function backstopMs(ackTimeoutMs: number): number {
+  return ackTimeoutMs + BACKSTOP_MARGIN_MS;
+}
 
 const nakAfter = (delayMs: number) => enc.encode(`-NAK ${JSON.stringify({ delay: nanos(delayMs) })}`);
 
@@ -26,47 +37,86 @@ export interface JsHandle {
   working: NodeJS.Timeout | undefined;
 }
 
+/** The group-level settings of a durable consumer that members' options must never narrow. */
+export interface SharedConsumerSettings {
+  ack_wait: number;
+  max_deliver: number;
+  max_ack_pending: number;
+}
+
 /**
- * Creates or updates the durable consumer of a group; resolves once it exists on the server. A bad
- * `from` is refused before the stream or the consumer is created. An existing consumer keeps its
- * deliver policy (the group resumes at its ack floor); only ack_wait / max_deliver follow `o`.
+ * What a joining member asks of its group's durable consumer, given the config already on the
+ * server (absent: the member creates it). Nothing depends on the member's options except an
+ * ack_wait that only grows: ack_wait = the largest {@link backstopMs} any member asked (or a larger
+ * value already there), max_deliver = -1 (attempts are counted per member by core),
+ * max_ack_pending = -1 (each member caps itself by its pull sizing, at its own `prefetch`). Returns
+ * `undefined` when the existing config needs no update. A consumer made by an older version (its
+ * max_deliver = maxAttempts + 1, an ack_wait of the last member's ackTimeoutMs, max_ack_pending
+ * 10000) is widened to these values.
  */
-async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions): Promise<{ stream: string; durable: string }> {
+export function sharedSettings(ackTimeoutMs: number, existing?: Partial<SharedConsumerSettings>): SharedConsumerSettings | undefined {
+  const wanted: SharedConsumerSettings = {
+    ack_wait: Math.max(nanos(backstopMs(ackTimeoutMs)), existing?.ack_wait ?? 0),
+    max_deliver: -1,
+    max_ack_pending: -1,
+  };
+  if (!existing) return wanted;
+  const same = existing.ack_wait === wanted.ack_wait && existing.max_deliver === wanted.max_deliver && existing.max_ack_pending === wanted.max_ack_pending;
+  return same ? undefined : wanted;
+}
+
+/**
+ * Creates the durable consumer of a group, or widens an existing one (see {@link sharedSettings});
+ * resolves once it exists on the server, with the ack_wait it has (ms). A bad `from` is refused
+ * before the stream or the consumer is created. An existing consumer keeps its deliver policy (the
+ * group resumes at its ack floor). After an update the config is read again (a member joining at
+ * the same moment may have written a smaller ack_wait). A failed update of an existing consumer is
+ * tolerated, never an error: the member joins with the server's config (core still applies the
+ * member's own deadline and attempts).
+ */
+async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions): Promise<{ stream: string; durable: string; ackWaitMs: number }> {
   const start = deliverPolicy(source, o);
   const { stream } = ctx.names(source);
   const durable = durableName(source, o.group);
   await ctx.ensureStream(source);
   const jsm = ctx.jsm!;
-  const wanted = {
-    ack_wait: nanos(o.ackTimeoutMs),
-    max_deliver: o.maxAttempts === undefined ? -1 : o.maxAttempts + 1,
-    max_ack_pending: MAX_ACK_PENDING,
-  };
-  for (let tries = 0; ; tries++) {
+  const done = (cfg: Partial<ConsumerConfig>) => ({ stream, durable, ackWaitMs: Math.max(1, Math.floor((cfg.ack_wait ?? 0) / 1e6)) });
+  const TRIES = 4;
+  let last: ConsumerConfig | undefined;
+  for (let tries = 1; ; tries++) {
     let existing: ConsumerConfig | undefined;
     try {
       existing = (await jsm.consumers.info(stream, durable)).config;
     } catch (err) {
       if (classifyError(err).code !== 'not_found') throw err;
     }
-    try {
-      if (existing) {
-        if (existing.ack_wait !== wanted.ack_wait || existing.max_deliver !== wanted.max_deliver || existing.max_ack_pending !== wanted.max_ack_pending) {
-          await jsm.consumers.update(stream, durable, wanted);
-        }
-        return { stream, durable };
+    if (existing) {
+      last = existing;
+      const wanted = sharedSettings(o.ackTimeoutMs, existing);
+      if (!wanted || tries >= TRIES) return done(existing);
+      try {
+        await jsm.consumers.update(stream, durable, wanted);
+      } catch (err) {
+        if (classifyError(err).code !== 'not_found') return done(existing);
       }
-      const cfg: Partial<ConsumerConfig> = {
-        durable_name: durable,
-        ack_policy: AckPolicy.Explicit,
-        replay_policy: ReplayPolicy.Instant,
-        ...wanted,
-        ...start,
-      };
-      await jsm.consumers.add(stream, cfg);
-      return { stream, durable };
+      continue; // read it again: created, widened, or deleted meanwhile
+    }
+    const cfg: Partial<ConsumerConfig> = {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      replay_policy: ReplayPolicy.Instant,
+      ...sharedSettings(o.ackTimeoutMs),
+      ...start,
+    };
+    try {
+      const created = await jsm.consumers.add(stream, cfg);
+      return done(created?.config ?? cfg);
     } catch (err) {
-      if (tries >= 2) throw err;
+      // Another member created it first (with other values): the next round reads and widens it.
+      if (tries >= TRIES) {
+        if (last) return done(last);
+        throw err;
+      }
     }
   }
 }
@@ -98,12 +148,16 @@ interface PullRequest {
 /**
  * A member of a group on a JetStream destination. Pulls with its own pull requests
  * ($JS.API.CONSUMER.MSG.NEXT) on a private inbox, never holding more than `prefetch` unsettled
- * deliveries; `fetch` is a native pull (no_wait, then expires = waitMs). ack_wait is the ack
- * deadline and `+WPI` the extension (both native); a nack with a delay is `-NAK {"delay"}`.
+ * deliveries; `fetch` is a native pull (no_wait, then expires = waitMs). The ack deadline is the
+ * member's own (`ackTimeoutMs`, emulated by core, which -NAKs at expiry through `retry(h, 0)`); the
+ * durable consumer's ack_wait is only a backstop for a member that died (see {@link sharedSettings}).
+ * `extend` restarts core's deadline and sends `+WPI` so the backstop does not fire first (declared
+ * as `native: { extend: true }` without `ackTimeout`); a nack with a delay is `-NAK {"delay"}`.
+ * Attempts and `maxAttempts` are the member's own, applied by core from the delivery count.
  * Acks, naks, terms and `+WPI` are requests that wait for the server's answer.
  */
 export async function openJetStreamConsumer(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions): Promise<ConsumerDriver<JsHandle>> {
-  const { stream, durable } = await ensureDurable(ctx, source, o);
+  const { stream, durable, ackWaitMs } = await ensureDurable(ctx, source, o);
   const nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`;
   const inboxBase = createInbox();
   const atMostOnce = o.ackMode === 'at-most-once';
@@ -164,7 +218,8 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
    * Turns a stored message into what core hands out, or handles it without core: early delayed
    * messages are naked for the rest of their delay, non-matching ones are acked for this group.
    * In at-most-once mode the message is acked before it is handed out. (A final attempt lost to
-   * ack_wait comes back once more, max_deliver being maxAttempts + 1, and core dead-letters it.)
+   * the backstop, e.g. by a member that died, comes back, max_deliver being unlimited, and core
+   * dead-letters it as overdue.)
    */
   const accept = async (msg: Msg): Promise<InboundMessage<JsHandle> | undefined> => {
     const info = msg.reply ? parseAckSubject(msg.reply) : undefined;
@@ -303,7 +358,8 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
   };
 
   return {
-    native: { ackTimeout: true, extend: true },
+    // The deadline is per member (core's timer); extend also pushes the server's backstop.
+    native: { extend: true },
 
     start(s) {
       sink = s;
@@ -344,17 +400,18 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
     async extend(h, ms) {
       await ackRequest(h.reply, WPI);
       stopWorking(h);
-      if (ms <= o.ackTimeoutMs) return;
-      // +WPI restarts a full ack_wait; repeat it until the last one covers the requested time.
-      const until = Date.now() + ms;
+      // +WPI restarts a full ack_wait (the backstop). Core's own deadline is now `ms` away; the
+      // backstop must outlast it by the margin, so repeat +WPI until the last one covers that.
+      const until = Date.now() + backstopMs(ms);
       let lastSent = Date.now();
+      if (lastSent + ackWaitMs >= until) return;
       h.working = setInterval(
         () => {
-          if (lastSent + o.ackTimeoutMs >= until) return stopWorking(h);
+          if (lastSent + ackWaitMs >= until) return stopWorking(h);
           lastSent = Date.now();
           void ackRequest(h.reply, WPI).catch(() => undefined);
         },
-        Math.max(50, Math.floor(o.ackTimeoutMs * 0.6)),
+        Math.max(50, Math.floor(ackWaitMs * 0.6)),
       );
       h.working.unref?.();
     },

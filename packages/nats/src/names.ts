@@ -8,11 +8,66 @@ import { assertDestinationName } from '@switchboard/core/driver';
  */
 const NAME_PATTERN = /^[!-~]+$/;
 export const MAX_NAME_LENGTH = 120;
+/**
+ * The server's limit on stream and consumer (durable) names, in bytes: `JSMaxNameLen` in
+ * nats-server (stream create answers err_code 10052, consumer create 10102, beyond it).
+ */
+export const MAX_JETSTREAM_NAME_LENGTH = 255;
 const NAME_RULE = `at most ${MAX_NAME_LENGTH} characters of NATS subject: printable ASCII, no whitespace, no wildcards (* >), no empty "."-separated tokens`;
 
+/** The subject rules every mode shares; throws `invalid_argument`. */
 export function assertNatsName(d: Destination): void {
   const ok = NAME_PATTERN.test(d.name) && !/[*>]/.test(d.name) && d.name.split('.').every((t) => t.length > 0);
   assertDestinationName(d, ok ? NAME_PATTERN : /(?!)/, MAX_NAME_LENGTH, NAME_RULE);
+}
+
+const tooLong = (what: string, name: string, derived: string): SwitchboardError =>
+  new SwitchboardError(
+    'invalid_argument',
+    `invalid ${what} "${name.slice(0, 300)}": its JetStream name "${derived.slice(0, 40)}..." would be ${derived.length} characters, over the NATS server's limit of ${MAX_JETSTREAM_NAME_LENGTH} (every character other than A-Z a-z 0-9 "-" takes 3 in it, e.g. "." is "_2E"); use a shorter name or fewer such characters`,
+    { details: { name: name.slice(0, 300), derived: derived.length, limit: MAX_JETSTREAM_NAME_LENGTH } },
+  );
+
+/**
+ * JetStream mode (`nats://`): the subject rules, and the stream name derived by
+ * {@link streamNames} must fit the server's {@link MAX_JETSTREAM_NAME_LENGTH}. Every name that
+ * passes maps to its own stream and subject; the others are `invalid_argument` before any round trip.
+ */
+export function assertJetStreamName(d: Destination, streamPrefix: string): void {
+  assertNatsName(d);
+  const { stream } = streamNames(d, streamPrefix, 'sb');
+  if (stream.length > MAX_JETSTREAM_NAME_LENGTH) throw tooLong(`${d.kind} name`, d.name, stream);
+}
+
+/**
+ * Core mode (`nats+core://`): the subject rules, and a topic may not take a subject this adapter
+ * derives for something else: `<subjectPrefix>.q.<x>` is the subject of queue x (see
+ * {@link coreSubject}), and `_INBOX.` subjects are the reply inboxes. Throws `invalid_argument`.
+ */
+export function assertCoreName(d: Destination, subjectPrefix: string): void {
+  assertNatsName(d);
+  if (d.kind !== 'topic') return;
+  const queuePrefix = `${subjectPrefix}.q.`;
+  if (d.name.startsWith(queuePrefix)) {
+    const queue = d.name.slice(queuePrefix.length);
+    throw new SwitchboardError('invalid_argument', `invalid topic name "${d.name.slice(0, 300)}": in core NATS it is the subject of queue "${queue.slice(0, 300)}" (queues are subjects ${queuePrefix}<name>), so the two would share one subject`, {
+      details: { destination: d.name.slice(0, 300) },
+    });
+  }
+  if (d.name.startsWith('_INBOX.')) {
+    throw new SwitchboardError('invalid_argument', `invalid topic name "${d.name.slice(0, 300)}": subjects under _INBOX. are the reply inboxes of requests`, {
+      details: { destination: d.name.slice(0, 300) },
+    });
+  }
+}
+
+/**
+ * The subject of a core-NATS destination: a topic is its name as is (plain NATS pub/sub, open to
+ * any NATS client), a queue is `<subjectPrefix>.q.<name>` (the subject JetStream mode uses for it
+ * too), so `queue:x` and `topic:x` never share a subject.
+ */
+export function coreSubject(d: Destination, subjectPrefix: string): string {
+  return d.kind === 'queue' ? `${subjectPrefix}.q.${d.name}` : d.name;
 }
 
 const GROUP_RULE = /^[!-~]+$/;
@@ -23,8 +78,18 @@ export function assertGroupName(group: string): boolean {
 }
 
 /**
+ * JetStream mode: the durable consumer name of a topic group must fit the server's
+ * {@link MAX_JETSTREAM_NAME_LENGTH}; throws `invalid_argument` before any round trip.
+ */
+export function assertDurableFits(d: Destination, group: string): void {
+  const durable = durableName(d, group);
+  if (durable.length > MAX_JETSTREAM_NAME_LENGTH) throw tooLong('group name', group, durable);
+}
+
+/**
  * Encodes any printable name into the character set of stream and consumer names
  * ([A-Za-z0-9-] plus "_"), injectively: every other byte becomes "_" and two hex digits.
+ * Nothing is truncated or hashed: a name too long once encoded is refused instead.
  */
 export function encodeName(name: string): string {
   let out = '';
@@ -41,6 +106,11 @@ export interface StreamNames {
   subject: string;
 }
 
+/**
+ * The stream `<streamPrefix>_Q_<encoded name>` (or `_T_` for a topic) and the subject
+ * `<subjectPrefix>.q.<name>` (or `.t.`) of a JetStream destination. Injective: distinct
+ * destinations get distinct streams and subjects.
+ */
 export function streamNames(d: Destination, streamPrefix: string, subjectPrefix: string): StreamNames {
   const k = d.kind === 'queue' ? 'Q' : 'T';
   return {

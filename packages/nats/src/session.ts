@@ -7,7 +7,7 @@ import { openCoreConsumer } from './core-consumer';
 import { classifyError } from './errors';
 import { openJetStreamConsumer } from './jetstream-consumer';
 import { assertWireSize, buildHeaders, publishReply, readHeaders } from './messages';
-import { assertGroupName, assertNatsName, streamNames, type StreamNames } from './names';
+import { assertCoreName, assertDurableFits, assertGroupName, assertJetStreamName, coreSubject, streamNames, type StreamNames } from './names';
 import { resolveNatsOptions, type ResolvedNatsOptions } from './options';
 
 const API_STREAM_NAME_IN_USE = 10058;
@@ -173,12 +173,13 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
     capabilities: selectCapabilities(options.mode, hasCredentials(parsed)),
     maxMessageBytes: maxPayload,
     limitName: 'the NATS server (max_payload)',
-    checkDestination: assertNatsName,
+    checkDestination: (d) => (options.mode === 'core' ? assertCoreName(d, options.subjectPrefix) : assertJetStreamName(d, options.streamPrefix)),
 
     publish(dest, messages, { confirm, signal }) {
       if (options.mode === 'core') {
         const built = build(messages, false);
-        for (const { m, h } of built) nc.publish(dest.name, m.body, { headers: h });
+        const subject = coreSubject(dest, options.subjectPrefix);
+        for (const { m, h } of built) nc.publish(subject, m.body, { headers: h });
         const flushed = confirm ? nc.flush().then(() => undefined) : Promise.resolve(undefined);
         return built.map(() => flushed);
       }
@@ -209,7 +210,7 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
       if (options.mode === 'core') {
         const h = buildHeaders(m, { correlationId });
         assertWireSize(m, h, maxPayload, 0);
-        nc.publish(dest.name, m.body, { headers: h, reply: replyTo });
+        nc.publish(coreSubject(dest, options.subjectPrefix), m.body, { headers: h, reply: replyTo });
         return;
       }
       const h = buildHeaders(m, { replyTo, correlationId }, true);
@@ -223,6 +224,7 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
       if (!assertGroupName(o.group)) {
         throw new SwitchboardError('invalid_argument', `invalid group "${o.group.slice(0, 200)}": printable ASCII without whitespace or wildcards`);
       }
+      if (options.mode === 'jetstream') assertDurableFits(source, o.group);
       return options.mode === 'core' ? openCoreConsumer(ctx, source, o) : openJetStreamConsumer(ctx, source, o);
     },
 

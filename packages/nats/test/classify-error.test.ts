@@ -24,6 +24,12 @@ describe('classifyError - NATS client errors to core codes', () => {
     expect(classifyError(new errors.AuthorizationError('Authorization Violation')).retryable).toBe(false);
   });
 
+  it('classifyError - stream and consumer names too long for the server are invalid_argument, not internal', () => {
+    const api = (err_code: number, description: string) => new JetStreamApiError({ code: 400, err_code, description });
+    expect(classifyError(api(10052, 'stream name is too long, maximum allowed is 255')).code).toBe('invalid_argument');
+    expect(classifyError(api(10102, 'consumer name is too long, maximum allowed is 255')).code).toBe('invalid_argument');
+  });
+
   it('maps stream and consumer not found to not_found', () => {
     const api = (err_code: number, description: string) => new JetStreamApiError({ code: 404, err_code, description });
     expect(classifyError(api(10059, 'stream not found')).code).toBe('not_found');

@@ -21,7 +21,7 @@ function fakeContext() {
     for (const [k, v] of Object.entries(h)) hdrs.set(k, v);
     callback!(null, { subject: 'orders', data: new TextEncoder().encode(body), headers: hdrs, reply } as unknown as Msg);
   };
-  return { ctx: { nc } as unknown as NatsContext, subscribed, send };
+  return { ctx: { nc, options: { subjectPrefix: 'sb' } } as unknown as NatsContext, subscribed, send };
 }
 
 describe('core consumer - settled on receipt, buffered until started', () => {
@@ -31,7 +31,8 @@ describe('core consumer - settled on receipt, buffered until started', () => {
     const o = resolveConsumerOptions(source, { ackMode: 'at-least-once' });
     const driver = await openCoreConsumer(ctx, source, o);
     expect(driver.settlesOnReceipt).toBe(true);
-    expect(subscribed).toEqual([{ subject: 'orders', queue: 'sb-queue' }]);
+    // A queue's subject is <subjectPrefix>.q.<name>, so queue:orders never shares topic:orders' subject.
+    expect(subscribed).toEqual([{ subject: 'sb.q.orders', queue: 'sb-queue' }]);
     send('a', { [HEADERS.messageId]: 'id-a', 'x-k': 'v' }, '_INBOX.r.1');
     send('b');
     const got: InboundMessage<undefined>[] = [];
