@@ -38,6 +38,9 @@ const variants: { fault: keyof MemoryFaults; faults: MemoryFaults; caughtBy: str
   { fault: 'replyHeadersDropped', faults: { replyHeadersDropped: true }, caughtBy: 'RR4' },
   { fault: 'positionOffByOne', faults: { positionOffByOne: true }, caughtBy: 'ST5' },
   { fault: 'retryToSameMember', faults: { retryToSameMember: true }, caughtBy: 'RD6' },
+  { fault: 'releaseSettles', faults: { releaseSettles: true }, caughtBy: 'F5' },
+  { fault: 'namesFolded', faults: { namesFolded: true }, caughtBy: 'B7' },
+  { fault: 'groupDeadlineShared', faults: { groupDeadlineShared: true }, caughtBy: 'RD7' },
   { fault: 'retryAtTheEnd', faults: { retryAtTheEnd: true }, caughtBy: 'OR3' },
 ];
 

@@ -113,7 +113,7 @@ export interface ConsumerEngineContext {
   readonly capabilities: Capabilities;
   /** Sends a reply to a request's reply-to address. */
   reply(replyTo: string, correlationId: string | undefined, message: NormalizedMessage): Promise<void>;
-  /** How long close waits for handed-out deliveries to be settled before releasing them (default 1000 ms). */
+  /** At most this long close waits for handed-out deliveries to be settled before releasing them (default: 1000 ms, or less when the close deadline is nearer). */
   closeGraceMs?: number;
   /** Called once the consumer has closed. */
   onClosed?(): void;
@@ -129,8 +129,6 @@ interface Tracked<H> {
 interface PollWaiter {
   wake(): void;
 }
-
-const DEFAULT_CLOSE_GRACE_MS = 1000;
 
 /**
  * Builds the public Consumer from a driver's parts. Core owns, once for every backend: the
@@ -267,14 +265,17 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
 
   const UNSEEN = { seen: false } as const;
   /**
-   * A message the broker hands out past `maxAttempts` lost its last attempt to a native ack
-   * deadline (SQS visibility, JetStream ack_wait), which has no callback: it is dead-lettered here,
-   * not handed out, so the decision stays with core for every driver.
+   * A message handed out past this consumer's `maxAttempts` already used up the attempts it allows:
+   * its last attempt ran out a native ack deadline (SQS visibility, JetStream ack_wait), which has
+   * no callback, or failed at another member of the group that allows more. It is dead-lettered
+   * here, not handed out, so the decision stays with core, per member, for every driver.
    */
   const overdue = (m: InboundMessage<H>): boolean => {
     if (atMostOnce || o.maxAttempts === undefined || m.attempt <= o.maxAttempts) return false;
     const headers = deadLetterHeaders(m.headers, {
-      reason: `ack timeout after ${o.ackTimeoutMs} ms (attempt ${m.attempt - 1} of ${o.maxAttempts})`,
+      reason: driver.native?.ackTimeout
+        ? `ack timeout after ${o.ackTimeoutMs} ms (attempt ${m.attempt - 1} of ${o.maxAttempts})`
+        : `${m.attempt - 1} attempts failed, and this consumer allows ${o.maxAttempts}`,
       attempts: m.attempt - 1,
       source: formatDestination(source),
       sourceRef: m.receipt,
@@ -371,13 +372,13 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
       return got;
     },
     taken: markTaken,
-    release: async (d) => {
+    release: async (d, how = UNSEEN) => {
       const t = open.get(d);
       if (!t || t.done) return;
       finish(t, d);
-      await driver.release(t.m.handle, UNSEEN);
+      await driver.release(t.m.handle, how);
     },
-    close: async () => {
+    close: async (graceMs) => {
       closed = true;
       polling = false;
       route = undefined;
@@ -388,7 +389,7 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
       }
       await Promise.allSettled(buffer.splice(0).map(releaseMessage));
       // Deliveries the application still holds get a moment to be settled, then go back.
-      const grace = ctx.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
+      const grace = Math.min(ctx.closeGraceMs ?? Number.POSITIVE_INFINITY, graceMs());
       for (let waited = 0; open.size > 0 && waited < grace; waited += 25) await new Promise((r) => setTimeout(r, 25));
       const left = [...open];
       for (const [d, t] of left) finish(t, d);

@@ -1,5 +1,6 @@
+import { CloseDeadline, HAND_BACK_MS, sleep } from './close-deadline';
 import { abortedError, closedError, SwitchboardError, throwIfAborted } from './errors';
-import type { ConsumeHandle, ConsumeOptions, Consumer, Delivery, Destination, PollOptions, Subscription } from './types';
+import type { CloseOptions, ConsumeHandle, ConsumeOptions, Consumer, Delivery, Destination, PollOptions, Subscription } from './types';
 
 /** What an adapter provides; {@link createConsumer} builds the public Consumer on top. */
 export interface ConsumerParts {
@@ -9,10 +10,17 @@ export interface ConsumerParts {
   startPush(deliver: (d: Delivery) => void, fail: (err: unknown) => void): PushHandle;
   /** Pull up to `max`, waiting up to `waitMs` for the first. */
   poll(max: number, waitMs: number, signal: AbortSignal | undefined): Promise<Delivery[]>;
-  /** Returns a delivery that reached the buffer but no handler: no attempt is counted where the broker allows. */
-  release(delivery: Delivery): Promise<void>;
-  /** Leaves the group and frees the adapter's resources; unacked deliveries go back to the broker. */
-  close(): Promise<void>;
+  /**
+   * Returns a delivery to the broker. `seen: false` (default): it reached the buffer but no handler,
+   * so no attempt is counted where the broker allows. `seen: true`: a handler held it past the close
+   * deadline. Either way a later settle of it fails with `closed`.
+   */
+  release(delivery: Delivery, how?: { readonly seen: boolean }): Promise<void>;
+  /**
+   * Leaves the group and frees the adapter's resources; unacked deliveries go back to the broker
+   * once `graceMs()` (read when the wait starts) has passed.
+   */
+  close(graceMs: () => number): Promise<void>;
   /** The application took this delivery from the subscription (it left the buffer). */
   taken?(delivery: Delivery): void;
 }
@@ -21,6 +29,10 @@ export interface PushHandle {
   /** Stops pushing; resolves once nothing more will arrive. */
   stop(): Promise<void>;
 }
+
+/** How long close waits for deliveries the application holds outside `consume` (subscription, poll). */
+const DEFAULT_HELD_GRACE_MS = 1000;
+const SEEN = { seen: true } as const;
 
 /**
  * The shared Consumer contract: one subscription at a time, `consume` as resolve = ack / throw = nack,
@@ -32,6 +44,7 @@ export function createConsumer(parts: ConsumerParts): Consumer {
   let active: PushSubscription | undefined;
   const handles = new Set<ConsumeHandle>();
   const polls = new Set<AbortController>();
+  const deadline = new CloseDeadline();
 
   const assertOpen = () => {
     if (closed) throw closedError(`consumer of ${parts.source.kind} ${parts.source.name}`);
@@ -52,7 +65,7 @@ export function createConsumer(parts: ConsumerParts): Consumer {
     consume(handler, options) {
       const concurrency = consumeConcurrency(options);
       const sub = consumer.subscribe({ signal: options?.signal });
-      const h = runConsume(sub, handler, options ?? {}, concurrency);
+      const h = runConsume(sub, handler, options ?? {}, concurrency, (d) => parts.release(d, SEEN));
       handles.add(h);
       void h.done.finally(() => handles.delete(h));
       return h;
@@ -80,13 +93,25 @@ export function createConsumer(parts: ConsumerParts): Consumer {
         options.signal?.removeEventListener('abort', onAbort);
       }
     },
-    close() {
+    close(options?: CloseOptions) {
+      try {
+        deadline.set(options);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      // Every open consume loop hears about a shorter deadline too.
+      for (const h of handles) h.close({ timeoutMs: deadline.remaining() }).catch(() => undefined);
       closing ??= (async () => {
         closed = true;
         for (const p of polls) p.abort(closedError('consumer'));
-        await Promise.allSettled([...handles].map((h) => h.close()));
-        if (active) await active.close();
-        await parts.close();
+        const work = (async () => {
+          await Promise.allSettled([...handles].map((h) => h.close({ timeoutMs: deadline.remaining() })));
+          if (active) await active.close();
+          await parts.close(() => Math.min(DEFAULT_HELD_GRACE_MS, deadline.remaining()));
+        })();
+        // Past the deadline, handing back and leaving get a bounded moment; the broker redelivers the rest.
+        await Promise.race([work, deadline.passed.then(() => sleep(HAND_BACK_MS))]);
+        deadline.dispose();
       })();
       return closing;
     },
@@ -195,13 +220,28 @@ function consumeConcurrency(options: ConsumeOptions | undefined): number {
  * when the handler left the delivery pending. Deliveries with one key never run at once: a delivery
  * whose key is being handled waits behind it and runs when it is done, so per-key order survives
  * `concurrency > 1`. `close()` stops intake, then waits for handlers in flight and those queued
- * behind them.
+ * behind them, up to the close deadline; past it, `handBack` returns every unsettled delivery to
+ * the broker and the loop ends without waiting for the stuck handlers.
  */
-function runConsume(sub: Subscription, handler: (d: Delivery) => Promise<void> | void, options: ConsumeOptions, concurrency: number): ConsumeHandle {
+function runConsume(
+  sub: Subscription,
+  handler: (d: Delivery) => Promise<void> | void,
+  options: ConsumeOptions,
+  concurrency: number,
+  handBack: (d: Delivery) => Promise<void>,
+): ConsumeHandle {
   const running = new Set<Promise<void>>();
+  /** Deliveries whose handler runs now. */
+  const inHand = new Set<Delivery>();
   /** Per key being handled: the deliveries of that key waiting their turn, in arrival order. */
   const waitingByKey = new Map<string, Delivery[]>();
   let stopping = false;
+  let stop!: () => void;
+  /** Resolves when close begins: a loop waiting for a free handler slot stops waiting. */
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const deadline = new CloseDeadline();
+  /** Set once the deadline passed and every unsettled delivery was handed back. */
+  let abandoned: Promise<void> | undefined;
 
   const handle = async (d: Delivery) => {
     try {
@@ -213,9 +253,11 @@ function runConsume(sub: Subscription, handler: (d: Delivery) => Promise<void> |
   };
 
   const start = (d: Delivery): void => {
+    inHand.add(d);
     const p = handle(d).finally(() => {
+      inHand.delete(d);
       running.delete(p);
-      if (d.key === undefined) return;
+      if (d.key === undefined || abandoned) return;
       const next = waitingByKey.get(d.key)?.shift();
       if (next) start(next);
       else waitingByKey.delete(d.key);
@@ -235,29 +277,51 @@ function runConsume(sub: Subscription, handler: (d: Delivery) => Promise<void> |
     start(d);
   };
 
+  const abandon = () =>
+    (abandoned ??= (async () => {
+      const queued = [...waitingByKey.values()].flat();
+      waitingByKey.clear();
+      const held = [...inHand].filter((d) => d.state === 'pending');
+      await Promise.allSettled([...held, ...queued].map(handBack));
+    })());
+
   const loop = (async () => {
     const it = sub[Symbol.asyncIterator]();
     try {
       while (!stopping) {
-        while (running.size >= concurrency) await Promise.race(running);
+        while (running.size >= concurrency && !stopping) await Promise.race([...running, stopped]);
         if (stopping) break;
         const r = await it.next();
         if (r.done) break;
         take(r.value);
       }
     } finally {
-      // Handlers in flight, and the ones queued behind them on a key, finish and settle.
-      while (running.size > 0) await Promise.allSettled([...running]);
+      // Handlers in flight, and the ones queued behind them on a key, finish and settle, unless
+      // the close deadline passes first.
+      const passed = deadline.passed.then(() => 'passed' as const);
+      while (running.size > 0) {
+        if ((await Promise.race([Promise.allSettled([...running]), passed])) === 'passed') {
+          await abandon();
+          break;
+        }
+      }
+      deadline.dispose();
     }
   })();
 
   let closing: Promise<void> | undefined;
   const h: ConsumeHandle = {
     done: loop,
-    close() {
+    close(closeOptions?: CloseOptions) {
+      try {
+        deadline.set(closeOptions);
+      } catch (err) {
+        return Promise.reject(err);
+      }
       closing ??= (async () => {
         stopping = true;
-        await sub.close();
+        stop();
+        await Promise.race([sub.close(), deadline.passed]);
         await loop.catch(() => undefined);
       })();
       return closing;

@@ -3,6 +3,7 @@ import { addBackend, type BackendInfo } from './backends';
 import { requireCapability, type Capabilities } from './capabilities';
 import { createDriverConsumer, type ConsumerDriver } from './consumer-engine';
 import { formatDestination, toDestination } from './destination';
+import { CloseDeadline, HAND_BACK_MS, sleep } from './close-deadline';
 import { abortedError, closedError, SwitchboardError, throwIfAborted, toSwitchboardError } from './errors';
 import { assertMessageSizes, normalizeMessages, type NormalizedMessage } from './message';
 import { resolveConsumerOptions, validateSendOptions, type ResolvedConsumerOptions } from './options';
@@ -10,6 +11,7 @@ import { DEFAULT_REQUEST_TIMEOUT_MS, PendingReplies } from './request';
 import type { ParsedUrl } from './url';
 import type {
   Admin,
+  CloseOptions,
   Body,
   Connection,
   Consumer,
@@ -213,6 +215,7 @@ export function createConnection(backend: string, session: DriverSession, replie
   const producers = new Set<Producer>();
   const consumers = new Set<Consumer>();
   const caps = session.capabilities;
+  const deadline = new CloseDeadline();
 
   const assertOpen = () => {
     if (closed) throw closedError(`${backend} connection`);
@@ -273,13 +276,26 @@ export function createConnection(backend: string, session: DriverSession, replie
       }
       return c;
     },
-    close() {
+    close(options?: CloseOptions) {
+      try {
+        deadline.set(options);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      // Consumers already closing hear about a shorter deadline too.
+      for (const c of consumers) c.close({ timeoutMs: deadline.remaining() }).catch(() => undefined);
       closing ??= (async () => {
         closed = true;
-        await Promise.allSettled([...consumers].map((c) => c.close()));
-        await Promise.allSettled([...producers].map((p) => p.close()));
+        const work = (async () => {
+          await Promise.allSettled([...consumers].map((c) => c.close({ timeoutMs: deadline.remaining() })));
+          await Promise.allSettled([...producers].map((p) => p.close()));
+          replies.rejectAll(closedError(`${backend} connection`));
+          await session.close();
+        })();
+        // Past the deadline (and the hand-back moment), close resolves; the broker redelivers what is left.
+        await Promise.race([work, deadline.passed.then(() => sleep(HAND_BACK_MS))]);
         replies.rejectAll(closedError(`${backend} connection`));
-        await session.close();
+        deadline.dispose();
       })();
       return closing;
     },

@@ -9,6 +9,7 @@ export { toBytes, bytesToText } from './message';
 export { HEADERS } from './headers';
 export { DEAD_LETTER_REASON_MAX } from './dead-letter';
 export { DEFAULT_REQUEST_TIMEOUT_MS } from './request';
+export { DEFAULT_CLOSE_TIMEOUT_MS } from './options';
 export { connect, registerDriver, type Driver, type ConnectOptions } from './connect';
 export { listBackends, backendForScheme, backendByName, backendLabel, defaultPortFor, type BackendInfo, type BackendVariant } from './backends';
 export { withRetry, retry, backoffDelay, type RetryOptions } from './middleware/retry';

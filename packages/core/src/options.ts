@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { configurationError, SwitchboardError } from './errors';
-import type { AckMode, ConsumerOptions, Destination, DestinationLike, Headers, StartPosition } from './types';
+import type { AckMode, CloseOptions, ConsumerOptions, Destination, DestinationLike, Headers, StartPosition } from './types';
 import { toDestination } from './destination';
 
 /**
@@ -95,6 +95,20 @@ export function validateSendOptions<T>(options: T): T {
     throw new SwitchboardError('invalid_argument', (e as Error).message, { details: (e as SwitchboardError).details });
   }
   return options;
+}
+
+const closeOptionsSchema = z.object({ timeoutMs: z.number().nonnegative().finite().optional() }).strict();
+
+/** How long a close waits for handlers before handing their deliveries back (see `CloseOptions`). */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+
+/** Validates close options; returns the close deadline's length in milliseconds. */
+export function resolveCloseTimeout(options: CloseOptions | undefined): number {
+  try {
+    return validateOptions(closeOptionsSchema, options, 'close options').timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+  } catch (e) {
+    throw new SwitchboardError('invalid_argument', (e as Error).message, { details: (e as SwitchboardError).details });
+  }
 }
 
 export { z };

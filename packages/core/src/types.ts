@@ -113,9 +113,18 @@ export interface ConsumerOptions {
   prefetch?: number;
   /** at-least-once (default): ack after handling. at-most-once: acked on receipt, never redelivered. */
   ackMode?: AckMode;
-  /** Redeliver an unacked delivery after this long (default 30000 ms). */
+  /**
+   * Redeliver an unacked delivery after this long (default 30000 ms). Per member: it applies to the
+   * deliveries this consumer holds, whatever other members of the group chose.
+   */
   ackTimeoutMs?: number;
-  /** Dead-letter a message after this many failed deliveries. Unlimited when absent. */
+  /**
+   * Dead-letter a message after this many failed deliveries. Unlimited when absent. Per member: this
+   * consumer dead-letters a message when an attempt it holds fails (nack or ack timeout) and was
+   * attempt `maxAttempts` or later, and on receipt when the message already used more attempts than
+   * that (failed at members that allow more, or lost to a broker-side deadline). Another member's
+   * value never applies to this consumer's deliveries.
+   */
   maxAttempts?: number;
   /** Dead-letter destination (default: queue `<source name>-dlq`). */
   deadLetter?: DestinationLike;
@@ -186,10 +195,25 @@ export interface ConsumeOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * How long a graceful close may wait. Past `timeoutMs` (default {@link DEFAULT_CLOSE_TIMEOUT_MS}
+ * from `@switchboard/core`), deliveries still unsettled are handed back to the broker, which
+ * delivers them again (each counts as an attempt), and close resolves: a handler stuck on a dead
+ * downstream cannot hold a shutdown. A handler that settles afterwards gets a `closed` error.
+ * Handing back takes at most 1 s more. A later call with a shorter `timeoutMs` shortens the wait.
+ */
+export interface CloseOptions {
+  /** Milliseconds, 0 or more (0: hand back at once). */
+  timeoutMs?: number;
+}
+
 /** A running `consume()` loop. */
 export interface ConsumeHandle extends AsyncDisposable {
-  /** Stops taking deliveries, waits for handlers in flight and settles them. */
-  close(): Promise<void>;
+  /**
+   * Stops taking deliveries, waits for handlers in flight and settles them, up to the close
+   * deadline ({@link CloseOptions}); past it, unsettled deliveries go back to the broker.
+   */
+  close(options?: CloseOptions): Promise<void>;
   /** Resolves when the loop ends. */
   readonly done: Promise<void>;
 }
@@ -215,8 +239,11 @@ export interface Consumer extends AsyncDisposable {
   consume(handler: (delivery: Delivery) => Promise<void> | void, options?: ConsumeOptions): ConsumeHandle;
   /** Pull delivery: up to `max` deliveries, waiting up to `waitMs` for the first (long polling). */
   poll(options?: PollOptions): Promise<Delivery[]>;
-  /** Graceful: stops subscriptions, waits for handlers in flight, releases what was not handled. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Graceful: stops subscriptions, waits for handlers in flight (up to the close deadline, see
+   * {@link CloseOptions}), releases what was not handled. Idempotent.
+   */
+  close(options?: CloseOptions): Promise<void>;
 }
 
 export interface DestinationOptions {
@@ -241,6 +268,6 @@ export interface Connection extends AsyncDisposable {
   readonly admin: Admin;
   producer(): Producer;
   consumer(source: DestinationLike, options?: ConsumerOptions): Promise<Consumer>;
-  /** Closes producers and consumers gracefully. Idempotent. */
-  close(): Promise<void>;
+  /** Closes consumers (with the close deadline of {@link CloseOptions}) and producers gracefully. Idempotent. */
+  close(options?: CloseOptions): Promise<void>;
 }

@@ -251,4 +251,44 @@ describe('consume', () => {
     await h.close();
     await conn.close();
   });
+  test('driver contract - close({ timeoutMs }) with a stuck handler hands its delivery back (seen) and resolves; the late ack fails with closed', async () => {
+    const { conn, fake } = await open();
+    const c = await conn.consumer('queue:q', { ackTimeoutMs: 60_000 });
+    let unstick!: () => void;
+    const stuck = new Promise<void>((r) => (unstick = r));
+    let late: unknown;
+    let started = false;
+    const h = c.consume(async (d) => {
+      started = true;
+      await stuck;
+      late = await d.ack().catch((e: unknown) => e);
+    });
+    fake.consumers[0]!.push('m1');
+    while (!started) await new Promise((r) => setTimeout(r, 5));
+    let resolved = false;
+    const closing = conn.close({ timeoutMs: 50 }).then(() => (resolved = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(resolved).toBe(false);
+    await closing;
+    await h.done;
+    expect(fake.consumers[0]!.calls).toContainEqual(['release', 'm1', 'seen']);
+    expect(fake.consumers[0]!.calls.some((x) => x[0] === 'ack')).toBe(false);
+    unstick();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(late).toMatchObject({ code: 'closed' });
+  });
+
+  test('driver contract - a second close with a shorter timeoutMs cuts the wait; a bad timeoutMs is invalid_argument', async () => {
+    const { conn, fake } = await open();
+    const c = await conn.consumer('queue:q');
+    c.consume(() => new Promise<void>(() => undefined));
+    fake.consumers[0]!.push('m1');
+    await new Promise((r) => setTimeout(r, 10));
+    await expect(c.close({ timeoutMs: -1 })).rejects.toMatchObject({ code: 'invalid_argument' });
+    await expect(c.close({ timeoutMs: 'soon' } as never)).rejects.toMatchObject({ code: 'invalid_argument' });
+    void c.close({ timeoutMs: 60_000 });
+    await c.close({ timeoutMs: 0 });
+    expect(fake.consumers[0]!.calls).toContainEqual(['release', 'm1', 'seen']);
+    await conn.close();
+  });
 });

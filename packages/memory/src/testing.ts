@@ -65,6 +65,10 @@ export interface MemoryFaults {
   retryToSameMember?: boolean;
   /** Give a nacked message back as a new message at the end of the log, so its key moves on without it. */
   retryAtTheEnd?: boolean;
+  /** Fold names as a careless mapping would: lower case, `.` and `-` as `_`, so distinct names share one log. */
+  namesFolded?: boolean;
+  /** One broker-side ack deadline per group, set by the member that joined last (as a shared server consumer would). */
+  groupDeadlineShared?: boolean;
 }
 
 export const FAULT_NAMES = [
@@ -97,6 +101,8 @@ export const FAULT_NAMES = [
   'positionOffByOne',
   'retryToSameMember',
   'retryAtTheEnd',
+  'namesFolded',
+  'groupDeadlineShared',
 ] as const satisfies readonly (keyof MemoryFaults)[];
 
 const IGNORED_PREFETCH = 10_000;
@@ -118,7 +124,20 @@ export function faultyMemoryDriver(faults: MemoryFaults): Driver {
   });
 }
 
-function withFaults(session: DriverSession, faults: MemoryFaults): DriverSession {
+/** The ack deadline of each group under `groupDeadlineShared`: the last member to join sets it. */
+const sharedDeadlines = new Map<string, number>();
+
+function withFaults(inner: DriverSession, faults: MemoryFaults): DriverSession {
+  const fold = (d: Destination): Destination => (faults.namesFolded ? { ...d, name: d.name.toLowerCase().replace(/[.-]/g, '_') } : d);
+  const session: DriverSession = faults.namesFolded
+    ? {
+        ...inner,
+        publish: (dest, messages, options) => inner.publish(fold(dest), messages, options),
+        consumer: (source, o) => inner.consumer(fold(source), { ...o, group: o.group.toLowerCase().replace(/[.-]/g, '_') }),
+        ensureDestination: (d, o) => inner.ensureDestination(fold(d), o),
+        deleteDestination: (d) => inner.deleteDestination(fold(d)),
+      }
+    : inner;
   let sent = 0;
   const heldByKey = new Map<string, NormalizedMessage>();
   const seenKeys = new Set<string>();
@@ -177,16 +196,21 @@ function withFaults(session: DriverSession, faults: MemoryFaults): DriverSession
       if (faults.latestIsEarliest && o.from === 'latest') o.from = 'earliest';
       if (faults.timestampIgnored && typeof o.from === 'object' && 'timestamp' in o.from) o.from = 'earliest';
       if (faults.positionOffByOne && typeof o.from === 'object' && 'position' in o.from) o.from = { position: String(Number(o.from.position) + 1) };
-      return withConsumerFaults(session, await session.consumer(source, o), faults, source, o.ackTimeoutMs);
+      const deadlineKey = `${source.kind}:${source.name}|${o.group}`;
+      sharedDeadlines.set(deadlineKey, o.ackTimeoutMs);
+      const deadline = () => (faults.groupDeadlineShared ? (sharedDeadlines.get(deadlineKey) ?? o.ackTimeoutMs) : o.ackTimeoutMs);
+      return withConsumerFaults(session, await session.consumer(source, o), faults, source, deadline);
     },
   };
 }
 
-function withConsumerFaults(session: DriverSession, inner: ConsumerDriver<unknown>, faults: MemoryFaults, sourceOf: Destination, ackTimeoutMs: number): ConsumerDriver<unknown> {
+function withConsumerFaults(session: DriverSession, inner: ConsumerDriver<unknown>, faults: MemoryFaults, sourceOf: Destination, ackTimeoutMs: () => number): ConsumerDriver<unknown> {
   const seen = new WeakMap<object, InboundMessage<unknown>>();
   let sinkOf: InboundSink<unknown> | undefined;
   const attemptOf = (m: InboundMessage<unknown>) => (faults.attemptStuckAtOne ? 1 : faults.attemptPlusOne ? m.attempt + 1 : m.attempt);
-  // extendIgnored: a broker whose own ack deadline ignores extend (declared native, so core keeps no timer).
+  // extendIgnored, groupDeadlineShared: a broker-side ack deadline (declared native, so core keeps no
+  // timer) that ignores extend, or that one member's value sets for the whole group.
+  const brokerDeadline = faults.extendIgnored || faults.groupDeadlineShared;
   const deadlines = new Map<unknown, NodeJS.Timeout>();
   const settled = <A extends unknown[]>(run: (h: unknown, ...rest: A) => Promise<void>) => (h: unknown, ...rest: A) => {
     clearTimeout(deadlines.get(h));
@@ -195,12 +219,12 @@ function withConsumerFaults(session: DriverSession, inner: ConsumerDriver<unknow
   };
   const faulty: ConsumerDriver<unknown> = {
     ...inner,
-    ...(faults.extendIgnored ? { native: { ackTimeout: true, extend: true }, extend: async () => undefined } : {}),
+    ...(brokerDeadline ? { native: { ackTimeout: true, extend: true }, extend: async () => undefined } : {}),
     start: (sink) =>
       inner.start((sinkOf = {
         deliver: (m) => {
           seen.set(m.handle as object, m);
-          if (faults.extendIgnored) deadlines.set(m.handle, setTimeout(() => void faulty.retry(m.handle, 0).catch(() => undefined), ackTimeoutMs));
+          if (brokerDeadline) deadlines.set(m.handle, setTimeout(() => void faulty.retry(m.handle, 0).catch(() => undefined), ackTimeoutMs()));
           // The later ack from core finds nothing left to settle: the broker took it already.
           if (faults.keyFreedOnReceipt) void inner.ack(m.handle);
           sink.deliver({ ...m, attempt: attemptOf(m) });
@@ -234,6 +258,6 @@ function withConsumerFaults(session: DriverSession, inner: ConsumerDriver<unknow
       await inner.release(h, { seen: false });
     },
   };
-  if (!faults.extendIgnored) return faulty;
+  if (!brokerDeadline) return faulty;
   return { ...faulty, ack: settled(faulty.ack), retry: settled(faulty.retry), deadLetter: settled(faulty.deadLetter), release: settled(faulty.release) };
 }

@@ -1,7 +1,7 @@
 import net from 'node:net';
-import { backendForScheme, connect, defaultPortFor, parseUrl } from '@switchboard/core';
+import { backendForScheme, connect, defaultPortFor, parseUrl, SwitchboardError, type Destination } from '@switchboard/core';
 import type { ConformanceCase } from '../case';
-import { check, checkRejects, sleep } from '../check';
+import { check, CheckFailure, checkRejects, sleep } from '../check';
 import { Receiver } from '../receiver';
 import { replaceHostPort } from './faults';
 
@@ -118,5 +118,84 @@ export const badInputCases: ConformanceCase[] = [
       check(took <= connectTimeoutMs + ctx.t(5000), `the connection error took ${took} ms with connectTimeoutMs ${connectTimeoutMs}`);
     },
   },
+  {
+    id: 'B7',
+    title: 'distinct names never share a broker object: each pair either keeps its messages apart or is refused up front with invalid_argument',
+    requires: [],
+    timeoutMs: 120_000,
+    async run(ctx) {
+      const b = ctx.name('b7');
+      const long = (n: number, last: string) => `${b}-${'n'.repeat(Math.max(0, n - b.length - 2))}${last}`;
+      type End = { dest: Destination; group: string };
+      const q = (name: string): End => ({ dest: { kind: 'queue', name }, group: 'g' });
+      const t = (name: string, group: string): End => ({ dest: { kind: 'topic', name }, group });
+      const pairs: [string, End, End][] = [
+        ['. and _', q(`${b}.x`), q(`${b}_x`)],
+        ['- and _', q(`${b}-y`), q(`${b}_y`)],
+        ['letter case', q(`${b}Ab`), q(`${b}ab`)],
+        ['104 characters, the last differs', q(long(104, '1')), q(long(104, '2'))],
+        ['240 characters, the last differs', q(long(240, '1')), q(long(240, '2'))],
+        ['topic+group composites', t(`${b}.a`, 'c'), t(b, 'a.c')],
+        ['a queue and a topic of one name', q(`${b}-qt`), t(`${b}-qt`, 'g')],
+        ['groups differing in . and _', t(`${b}-tg`, 'x.y'), t(`${b}-tg`, 'x_y')],
+      ];
+      const label = (e: End) => `${e.dest.kind}:${e.dest.name.length > 40 ? `${e.dest.name.slice(0, 20)}...${e.dest.name.slice(-8)} (${e.dest.name.length} chars)` : e.dest.name}${e.dest.kind === 'topic' ? ` group ${e.group}` : ''}`;
+      const p = ctx.producer();
+      const refused: string[] = [];
+      /** Opens a consumer, or records an up-front refusal; anything but invalid_argument fails the case. */
+      const open = async (e: End): Promise<Receiver | undefined> => {
+        try {
+          const r = new Receiver(await ctx.consumer(e.dest, { group: e.group }));
+          ctx.defer(() => r.close());
+          return r;
+        } catch (err) {
+          if (err instanceof SwitchboardError && err.code === 'invalid_argument') {
+            refused.push(`${label(e)}: ${err.message}`);
+            return undefined;
+          }
+          throw new CheckFailure(`consumer of ${label(e)}: expected it to work or an invalid_argument error, got ${err instanceof SwitchboardError ? `"${err.code}": ${err.message}` : String(err)}`);
+        }
+      };
+      const K = 6;
+      await Promise.all(
+        pairs.map(async ([what, e1, e2], pi) => {
+          const receivers = [await open(e1), await open(e2)];
+          const sent: string[][] = [[], []];
+          for (const [i, e] of [e1, e2].entries()) {
+            if (!receivers[i]) continue;
+            const batch = Array.from({ length: K }, (_, k) => ({ id: `${b}-p${pi}-e${i}-${k}`, body: `pair ${pi} end ${i} #${k}` }));
+            await checkSends(() => p.send(e.dest, batch), `send to ${label(e)}`);
+            sent[i] = batch.map((m) => m.id);
+          }
+          // What each consumer must get: everything sent to its own destination (two groups of one
+          // topic both get all of it), and nothing sent to the other one.
+          const same = e1.dest.kind === e2.dest.kind && e1.dest.name === e2.dest.name;
+          const expected = [0, 1].map((i) => (same ? [...sent[0]!, ...sent[1]!] : sent[i]!));
+          for (const [i, r] of receivers.entries()) {
+            if (!r) continue;
+            const other = receivers[1 - i] ? `${label([e1, e2][1 - i]!)}` : 'nothing';
+            const mine = expected[i]!;
+            await r.waitFor(
+              (x) => mine.every((id) => x.uniqueIds().has(id)),
+              ctx.t(30_000),
+              `${what}: all ${mine.length} messages for ${label([e1, e2][i]!)} at its consumer (got ${mine.filter((id) => r.uniqueIds().has(id)).length}, and ${r.ids().filter((id) => !mine.includes(id)).length} foreign ones; it may share a broker object with ${other})`,
+              ctx.signal,
+            );
+          }
+          await sleep(ctx.t(1000), ctx.signal);
+          for (const [i, r] of receivers.entries()) if (r) r.checkOnly(new Set(expected[i]), `${what}: the consumer of ${label([e1, e2][i]!)}`);
+        }),
+      );
+      for (const line of refused) ctx.note(`refused: ${line}`);
+    },
+  },
 ];
 
+/** A send either works or is refused with invalid_argument; anything else fails the case. */
+async function checkSends(send: () => Promise<unknown>, what: string): Promise<void> {
+  try {
+    await send();
+  } catch (err) {
+    throw new CheckFailure(`${what}: a consumer of this name opened, so sending to it must work; got ${err instanceof SwitchboardError ? `"${err.code}": ${err.message}` : String(err)}`);
+  }
+}

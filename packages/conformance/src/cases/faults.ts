@@ -1,4 +1,4 @@
-import { defaultPortFor, parseUrl, SwitchboardError, type Connection, type Destination } from '@switchboard/core';
+import { defaultPortFor, parseUrl, SwitchboardError, type Connection, type Delivery, type Destination } from '@switchboard/core';
 import type { CaseContext, ConformanceCase } from '../case';
 import { check, checkEqual, sleep, waitUntil } from '../check';
 import { ids, Receiver } from '../receiver';
@@ -77,6 +77,71 @@ export const faultCases: ConformanceCase[] = [
       await sleep(ctx.t(500), ctx.signal);
       const again = r.ids().filter((id) => finished.has(id));
       check(again.length === 0, `${again.length} messages handled and acked before close() were delivered again`);
+    },
+  },
+  {
+    id: 'F5',
+    title: "close with a stuck handler returns within its deadline; the message is delivered again and the late settle fails with closed",
+    requires: ['gracefulClose', 'atLeastOnce'],
+    async run(ctx) {
+      const closeTimeoutMs = ctx.t(1500);
+      // The deadline plus core's 1 s hand-back moment, with room for a slow machine.
+      const bound = closeTimeoutMs + ctx.t(1000) + ctx.t(2500);
+      const lateErrors: string[] = [];
+      let unstick!: () => void;
+      const stuck = new Promise<void>((resolve) => (unstick = resolve));
+      ctx.defer(() => unstick());
+      // A handler stuck on a dead downstream; once freed, it tries to ack, which must fail with `closed`.
+      const stuckHandler = (started: string[]) => async (d: Delivery) => {
+        started.push(d.id);
+        await stuck;
+        try {
+          await d.ack();
+          lateErrors.push(`${d.id}: ack resolved`);
+        } catch (err) {
+          lateErrors.push(err instanceof SwitchboardError ? err.code : String(err));
+        }
+      };
+      const closeWithin = async (what: string, close: () => Promise<void>) => {
+        const t0 = Date.now();
+        await close();
+        const took = Date.now() - t0;
+        ctx.note(`${what} returned after ${took} ms (deadline ${closeTimeoutMs} ms)`);
+        check(took <= bound, `${what} took ${took} ms with a handler stuck; the deadline was ${closeTimeoutMs} ms (allowed up to ${bound} ms)`);
+        check(took >= closeTimeoutMs - ctx.t(100), `${what} returned after ${took} ms, before its ${closeTimeoutMs} ms deadline, while a handler still ran`);
+      };
+
+      // 1. Consumer.close({ timeoutMs }) with a stuck consume handler.
+      const q = ctx.queue();
+      const started1: string[] = [];
+      const c1 = await ctx.consumer(q, { group: 'g', ackTimeoutMs: ctx.t(120_000) });
+      const h1 = c1.consume(stuckHandler(started1));
+      const id1 = ctx.name('f5-consumer');
+      await ctx.producer().send(q, { id: id1, body: 'stuck' });
+      await waitUntil(() => started1.length > 0, ctx.t(15_000), () => 'the first delivery', ctx.signal);
+      await closeWithin('consumer.close({ timeoutMs })', () => c1.close({ timeoutMs: closeTimeoutMs }));
+      await h1.done;
+
+      // 2. Connection.close({ timeoutMs }) with a stuck consume handler, on a connection of its own.
+      const conn = await ctx.connect();
+      const started2: string[] = [];
+      const c2 = await conn.consumer(q, { group: 'g', ackTimeoutMs: ctx.t(120_000) });
+      c2.consume(stuckHandler(started2), { concurrency: 4 });
+      const id2 = ctx.name('f5-connection');
+      await ctx.producer().send(q, { id: id2, body: 'stuck too' });
+      // The first message comes back to this member too (it was handed back): wait for the second.
+      await waitUntil(() => started2.includes(id2), ctx.t(30_000), () => `the second message at the second member (got ${JSON.stringify(started2)})`, ctx.signal);
+      await closeWithin('connection.close({ timeoutMs })', () => conn.close({ timeoutMs: closeTimeoutMs }));
+
+      // Both messages were handed back, not lost: a fresh member of the group gets them.
+      const r = new Receiver(await ctx.consumer(q, { group: 'g' }));
+      ctx.defer(() => r.close());
+      await r.waitFor((x) => x.uniqueIds().has(id1) && x.uniqueIds().has(id2), ctx.t(60_000), `both handed-back messages at a new member (got ${JSON.stringify([...r.uniqueIds()])})`, ctx.signal);
+
+      // The stuck handlers finally finish: their settles fail with `closed` and change nothing.
+      unstick();
+      await waitUntil(() => lateErrors.length >= started1.length + started2.length, ctx.t(10_000), () => 'the late settles', ctx.signal);
+      check(lateErrors.every((e) => e === 'closed'), `a settle after the deadline should fail with "closed", got ${JSON.stringify(lateErrors)}`);
     },
   },
   {

@@ -170,4 +170,88 @@ export const redeliveryCases: ConformanceCase[] = [
       unstick();
     },
   },
+  {
+    id: 'RD7',
+    title: "per-member options: each member of a group gets its own ackTimeoutMs and maxAttempts, and a member joining with other values changes nothing for the others",
+    requires: ['ackTimeout', 'competingConsumers', 'mailbox', 'deadLetter'],
+    timeoutMs: 120_000,
+    async run(ctx) {
+      const p = ctx.producer();
+      /**
+       * Sends one message at a time until each of `members` got a first delivery (attempt 1);
+       * returns which member (index into `members`) got each message first.
+       */
+      const spread = async (q: ReturnType<CaseContext['queue']>, label: string, members: Receiver[]) => {
+        const firstAt = new Map<string, number>();
+        const ready = () => members.every((m) => m.items.some((x) => x.delivery.attempt === 1));
+        for (let i = 0; i < 40 && !ready(); i++) {
+          await p.send(q, { id: `${ctx.name(label)}-${i}`, body: String(i) });
+          await sleep(ctx.t(100), ctx.signal);
+        }
+        await waitUntil(ready, ctx.t(15_000), () => `a first delivery at every member (${members.map((m) => m.items.length).join(', ')})`, ctx.signal);
+        members.forEach((m, i) => m.items.filter((x) => x.delivery.attempt === 1).forEach((x) => firstAt.set(x.delivery.id, i)));
+        return firstAt;
+      };
+
+      // 1. ackTimeoutMs: the patient member joins first, the impatient one second. Both hold what they get.
+      const q1 = ctx.queue();
+      const shortMs = ctx.t(1500);
+      const hold = () => undefined;
+      const patient = new Receiver(await ctx.consumer(q1, { group: 'g', prefetch: 4, ackTimeoutMs: ctx.t(60_000) }), { onDelivery: hold });
+      ctx.defer(() => patient.close());
+      const impatient = new Receiver(await ctx.consumer(q1, { group: 'g', prefetch: 4, ackTimeoutMs: shortMs }), { onDelivery: hold });
+      ctx.defer(() => impatient.close());
+      const firstAt = await spread(q1, 'rd7-timeout', [patient, impatient]);
+      await sleep(shortMs * 4, ctx.signal);
+      const all = [...patient.items, ...impatient.items];
+      const count = (id: string) => all.filter((x) => x.delivery.id === id).length;
+      const patientIds = [...firstAt].filter(([, m]) => m === 0).map(([id]) => id);
+      const impatientIds = [...firstAt].filter(([, m]) => m === 1).map(([id]) => id);
+      ctx.note(`held first: ${patientIds.length} by the 60 s member, ${impatientIds.length} by the ${shortMs} ms member`);
+      const early = patientIds.filter((id) => count(id) > 1);
+      check(early.length === 0, `${early.length} deliveries held by the member with a 60 s ack timeout came back after ${shortMs * 4} ms: the other member's ${shortMs} ms timeout applied to them`);
+      const back = impatientIds.filter((id) => count(id) > 1);
+      check(back.length > 0, `none of the ${impatientIds.length} deliveries held by the member with a ${shortMs} ms ack timeout came back within ${shortMs * 4} ms`);
+
+      // 2. maxAttempts: a member allowing 5 attempts joins first, one allowing 1 joins second. Both nack.
+      const q2 = ctx.queue();
+      const dlq = new Receiver(await ctx.consumer(ctx.queue('dlq'), { group: 'dlq' }));
+      ctx.defer(() => dlq.close());
+      const dlqName = dlq.consumer.source;
+      const fail = async (d: Delivery) => d.nack();
+      const lenient = new Receiver(await ctx.consumer(q2, { group: 'g', prefetch: 1, maxAttempts: 5, deadLetter: dlqName }), { onDelivery: fail });
+      ctx.defer(() => lenient.close());
+      const strict = new Receiver(await ctx.consumer(q2, { group: 'g', prefetch: 1, maxAttempts: 1, deadLetter: dlqName }), { onDelivery: fail });
+      ctx.defer(() => strict.close());
+      // The strict member may see no first delivery: what the lenient one fails can reach it first.
+      const firstAt2 = await spread(q2, 'rd7-attempts', [lenient]);
+      const all2 = () => [...lenient.items, ...strict.items];
+      const lenientIds = [...firstAt2].filter(([, m]) => m === 0).map(([id]) => id);
+      const inDlq = (id: string) => dlq.deliveries.some((d) => d.id === id || d.text().includes(id));
+      // A failure at the lenient member (attempt 1 of 5) is not its last: the message is tried again
+      // somewhere, or dead-lettered by the strict member on receipt (it already used up the 1 attempt
+      // that member allows). It never just stops, as it would if the strict member's maxAttempts 1
+      // had become the whole group's.
+      await waitUntil(
+        () => lenientIds.every((id) => inDlq(id) || all2().some((x) => x.delivery.id === id && x.delivery.attempt >= 2)),
+        ctx.t(20_000),
+        () =>
+          `a second attempt or a dead letter of each of the ${lenientIds.length} messages the member with maxAttempts 5 failed first (still missing: ${lenientIds
+            .filter((id) => !inDlq(id) && !all2().some((x) => x.delivery.id === id && x.delivery.attempt >= 2))
+            .slice(0, 3)
+            .join(', ')})`,
+        ctx.signal,
+      );
+      const retried = lenientIds.filter((id) => all2().some((x) => x.delivery.id === id && x.delivery.attempt >= 2));
+      ctx.note(`${retried.length} of ${lenientIds.length} messages failed first at the lenient member were tried again, the rest dead-lettered on receipt by the strict member`);
+      // A failure at the strict member is its last: every message it saw ends up dead-lettered, and never comes again.
+      const strictSeen = [...new Set(strict.items.map((x) => x.delivery.id))];
+      ctx.note(`the strict member handled ${strictSeen.length} messages`);
+      for (const id of strictSeen) await deadLetterOf(ctx, dlq, id);
+      const lastStrict = new Map(strict.items.map((x) => [x.delivery.id, x.at]));
+      await sleep(ctx.t(1000), ctx.signal);
+      const after = all2().filter((x) => lastStrict.has(x.delivery.id) && x.at > lastStrict.get(x.delivery.id)!);
+      check(after.length === 0, `${after.length} messages failed by the member with maxAttempts 1 were delivered again (${after.slice(0, 3).map((x) => `${x.delivery.id}#${x.delivery.attempt}`).join(', ')})`);
+    },
+  },
 ];

@@ -130,7 +130,7 @@ export function withDedup(consumer: Consumer, options: DedupOptions = {}): Consu
       }
       return out;
     },
-    close: () => consumer.close(),
+    close: (o) => consumer.close(o),
     [Symbol.asyncDispose]: () => consumer.close(),
   };
   return wrapped;
