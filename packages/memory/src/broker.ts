@@ -25,6 +25,11 @@ export interface MemoryBrokerOptions {
   retentionMs?: number;
   /** Sends of a message id seen within this window are confirmed but not stored again, default 120000 ms (0: no dedup). */
   dedupWindowMs?: number;
+  /**
+   * At most this many ids per destination are remembered for dedup, default 100,000: past it the
+   * oldest leave the window early, so memory stays bounded at any send rate.
+   */
+  dedupWindowSize?: number;
 }
 
 /** What a consumer hands the broker to receive deliveries. */
@@ -346,7 +351,11 @@ export class Log {
       };
       offsets.push(rec.offset);
       this.records.push(rec);
-      if (opts.dedup && window > 0) this.seen.set(m.id, { until: now + window, offset: rec.offset });
+      if (opts.dedup && window > 0) {
+        // Delete first, so the map's insertion order stays the order of expiry.
+        this.seen.delete(m.id);
+        this.seen.set(m.id, { until: now + window, offset: rec.offset });
+      }
     }
     this.sweepSeen(now);
     this.maybeTrim();
@@ -354,9 +363,21 @@ export class Log {
     return offsets;
   }
 
+  /**
+   * Drops dedup entries that expired or exceed the size cap. Entries sit in expiry order (the window
+   * is one length for all), so this stops at the first live one: O(1) amortized per message.
+   */
   private sweepSeen(now: number): void {
-    if (this.seen.size < 50_000) return;
-    for (const [id, s] of this.seen) if (s.until <= now) this.seen.delete(id);
+    const cap = this.broker.options.dedupWindowSize;
+    for (const [id, s] of this.seen) {
+      if (s.until > now && this.seen.size <= cap) return;
+      this.seen.delete(id);
+    }
+  }
+
+  /** Ids the dedup window holds now (for tests and diagnostics). */
+  get dedupSize(): number {
+    return this.seen.size;
   }
 
   /** Drops records past retention, and on queues records every group is done with. */
@@ -423,6 +444,7 @@ export class MemoryBroker {
       retentionMessages: options.retentionMessages ?? 1_000_000,
       retentionMs: options.retentionMs ?? Infinity,
       dedupWindowMs: options.dedupWindowMs ?? 120_000,
+      dedupWindowSize: options.dedupWindowSize ?? 100_000,
     };
   }
 

@@ -14,6 +14,7 @@ const urlParams = z
     retentionMessages: z.coerce.number().int().positive().optional(),
     retentionMs: z.coerce.number().int().positive().optional(),
     dedupWindowMs: z.coerce.number().int().nonnegative().optional(),
+    dedupWindowSize: z.coerce.number().int().positive().optional(),
   })
   .strict();
 
@@ -48,7 +49,7 @@ export function memoryOptionsFrom(url: ReturnType<typeof parseUrl>, options: Con
   return { ...params, ...(rest as MemoryConnectOptions), name };
 }
 
-/** `memory://[NAME][?maxMessageBytes=&retentionMessages=&retentionMs=&dedupWindowMs=]`: the embedded default. */
+/** `memory://[NAME][?maxMessageBytes=&retentionMessages=&retentionMs=&dedupWindowMs=&dedupWindowSize=]`: the embedded default. */
 export const driver = defineDriver({
   ...builtInBackend('memory'),
   open: async (url, options, host) => openMemorySession(memoryOptionsFrom(url, options), host),

@@ -54,4 +54,27 @@ describe('memory', () => {
     expect(got.map((d) => d.text())).toEqual(['3', '4', '5']);
     await conn.close();
   });
+  test('memory - the dedup window holds at most dedupWindowSize ids, the oldest leaving first', async () => {
+    const broker = new MemoryBroker({ dedupWindowSize: 3 });
+    const conn = await connectMemory({ broker });
+    const p = conn.producer();
+    for (const id of ['a', 'b', 'c', 'd']) await p.send('q', { id, body: id });
+    expect(broker.log({ kind: 'queue', name: 'q' }).dedupSize).toBe(3);
+    await p.send('q', { id: 'd', body: 'd again' }); // still in the window: not stored
+    await p.send('q', { id: 'a', body: 'a again' }); // pushed out by d: stored again
+    const got = await (await conn.consumer('q')).poll({ max: 10 });
+    expect(got.map((d) => d.text())).toEqual(['a', 'b', 'c', 'd', 'a again']);
+    await conn.close();
+  });
+
+  test('memory - expired dedup ids are dropped as new ones arrive, without a full sweep', async () => {
+    const broker = new MemoryBroker({ dedupWindowMs: 20 });
+    const conn = await connectMemory({ broker });
+    const p = conn.producer();
+    await p.send('q', Array.from({ length: 100 }, (_, i) => ({ id: `old-${i}`, body: 'x' })));
+    await new Promise((r) => setTimeout(r, 40));
+    await p.send('q', { id: 'new', body: 'x' });
+    expect(broker.log({ kind: 'queue', name: 'q' }).dedupSize).toBe(1);
+    await conn.close();
+  });
 });
