@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { listBackends, registerDriver, SwitchboardError, type Driver } from '@switchboard/core';
 import type { ConformanceReport } from '@switchboard/conformance';
 import { benchCommand } from './bench-command';
+import { soakCommand } from './soak-command';
 import { conformanceCommand, writeReport } from './conformance-command';
 import { type Output, UsageError } from './output';
 
@@ -20,6 +21,12 @@ Usage:
       Times the raw client and Switchboard on each URL (default memory://, which has no raw client):
       N messages (default 20000) of BYTES (default 256), R repetitions (default 2), median shown.
       Exit status: 0 every run passed, 1 a run failed, 2 usage error.
+  switchboard soak [--url URL] [--duration 2m] [--rate 200] [--consumers 2] [--concurrency 8] [--size BYTES]
+                   [--restart-command CMD --restart-every 30s] [--drain 60s] [--json] [--out FILE.md]
+      Sends at RATE msg/s for DURATION to a fresh queue read by competing consumers, runs CMD (which
+      must return once the broker serves again) every interval, then drains, and counts sent /
+      confirmed / received / duplicates / lost, send errors by code and the time to resume per restart.
+      Exit status: 0 nothing lost, 1 a loss or another failure, 2 usage error.
   switchboard help
 
 URLs (brokers run locally with their defaults):
@@ -98,6 +105,9 @@ export async function main(argv: readonly string[], out: Output): Promise<number
       case 'bench':
         registerInstalledDrivers();
         return await benchCommand(rest, out);
+      case 'soak':
+        registerInstalledDrivers();
+        return await soakCommand(rest, out);
       case undefined:
       case 'help':
       case '--help':

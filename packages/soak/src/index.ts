@@ -1,0 +1,16 @@
+export { parseDuration, parseRate, formatDuration } from './parse';
+export { SoakLedger, longestGap, median, type SendErrorCount, type SoakCounts } from './ledger';
+export { restartResults, spread, type RestartTiming, type RestartResult, type Spread } from './restarts';
+export {
+  runSoak,
+  runShell,
+  soakBody,
+  soakSeq,
+  SOAK_DEFAULTS,
+  MIN_SOAK_MESSAGE_SIZE,
+  type SoakOptions,
+  type SoakResult,
+  type ConsumerFailure,
+  type ConnectFn,
+} from './soak';
+export { renderText, renderMarkdown, toJson } from './report';
