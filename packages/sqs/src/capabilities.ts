@@ -26,11 +26,11 @@ const table = {
   replay: none(NO_LOG),
   replayFromPosition: none(NO_LOG),
   committedPosition: none(NO_LOG),
-  ackTimeout: native('VisibilityTimeout on ReceiveMessage (whole seconds, rounded up, 1 s to 12 h)'),
+  ackTimeout: native('VisibilityTimeout of each ReceiveMessage call (whole seconds, rounded up, 1 s to 12 h): per member, the queue itself holds no timeout that applies'),
   extend: native('ChangeMessageVisibility'),
   nackDelay: native('ChangeMessageVisibility to the delay (rounded up to whole seconds, at most 12 h)'),
   deadLetter: emulated(
-    'on the last failed attempt the consumer sends the message to the dead-letter queue with reason/attempt/source headers and deletes it; deliveries past maxAttempts (ApproximateReceiveCount) are moved on receive',
+    'on the last failed attempt the consumer sends the message to the dead-letter queue with reason/attempt/source headers and deletes it; deliveries past maxAttempts (ApproximateReceiveCount) are moved on receive; per member (its own maxAttempts and deadLetter), no RedrivePolicy on the queue',
   ),
   reject: emulated('SendMessage to the dead-letter queue with the reason, then DeleteMessage'),
   delayedSend: emulated(
