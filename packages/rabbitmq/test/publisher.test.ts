@@ -1,0 +1,28 @@
+import { EventEmitter } from 'node:events';
+import { Publisher } from '../src/channels';
+import type { Link } from '../src/link';
+
+/** A confirm channel as far as the publisher uses it: confirms each publish on the next tick, refuses one marked `refuse`. */
+class FakeConfirmChannel extends EventEmitter {
+  published = 0;
+  publish(_x: string, _rk: string, _c: Buffer, o: { headers?: Record<string, unknown> }, cb?: (err: unknown) => void): boolean {
+    if (o.headers?.refuse) throw new RangeError('Encoded field table (headers or arguments) exceeds the 65536 byte encoding buffer');
+    this.published++;
+    if (cb) setImmediate(() => cb(null));
+    return true;
+  }
+  close = async () => undefined;
+}
+
+describe('publisher - confirm sequence', () => {
+  it('a publish amqplib refuses while encoding fails as payload_too_large and takes no sequence number', async () => {
+    const ch = new FakeConfirmChannel();
+    const link = { generation: 1, isOpen: true, options: { sendTimeoutMs: 1000 }, current: async () => ({ createConfirmChannel: async () => ch }) } as unknown as Link;
+    const p = new Publisher(link);
+    expect(await p.publish('', 'q', Buffer.from('a'), {}, true)).toBe('1.1');
+    await expect(p.publish('', 'q', Buffer.from('b'), { headers: { refuse: 1 } }, true)).rejects.toMatchObject({ code: 'payload_too_large' });
+    // The broker numbered only what went out: the next confirm is its 2nd publish.
+    expect(await p.publish('', 'q', Buffer.from('c'), {}, true)).toBe('1.2');
+    expect(ch.published).toBe(2);
+  });
+});
