@@ -19,6 +19,15 @@ const WPI = enc.encode('+WPI');
  */
 export const BACKSTOP_MARGIN_MS = 5000;
 
+/**
+ * How often an open member checks that the durable consumer still has at least its backstop (first
+ * after {@link RECHECK_FIRST_MS}): two members joining at the same moment can each read the old
+ * config and the smaller value can be written last (JetStream has no compare-and-set on a consumer
+ * config), so the one whose value was lost widens it again.
+ */
+export const RECHECK_EVERY_MS = 15_000;
+export const RECHECK_FIRST_MS = 1000;
+
 /** The server-side ack_wait a member needs: its own ack deadline plus {@link BACKSTOP_MARGIN_MS}. */
 export function backstopMs(ackTimeoutMs: number): number {
   return ackTimeoutMs + BACKSTOP_MARGIN_MS;
@@ -157,7 +166,10 @@ interface PullRequest {
  * Acks, naks, terms and `+WPI` are requests that wait for the server's answer.
  */
 export async function openJetStreamConsumer(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions): Promise<ConsumerDriver<JsHandle>> {
-  const { stream, durable, ackWaitMs } = await ensureDurable(ctx, source, o);
+  const joined = await ensureDurable(ctx, source, o);
+  const { stream, durable } = joined;
+  /** The server's ack_wait as last seen (only grows while this member runs). */
+  let ackWaitMs = joined.ackWaitMs;
   const nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`;
   const inboxBase = createInbox();
   const atMostOnce = o.ackMode === 'at-most-once';
@@ -171,6 +183,27 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
   let sink: InboundSink<JsHandle> | undefined;
   let pumping: Promise<void> | undefined;
   let wake: (() => void) | undefined;
+  /** Widens the durable consumer again if a member joining at the same moment wrote a smaller backstop. */
+  let recheckTimer: NodeJS.Timeout | undefined;
+  const recheck = async () => {
+    try {
+      const cfg = (await ctx.jsm!.consumers.info(stream, durable)).config;
+      const wanted = sharedSettings(o.ackTimeoutMs, cfg);
+      const now = wanted ? (await ctx.jsm!.consumers.update(stream, durable, wanted)).config : cfg;
+      ackWaitMs = Math.max(1, Math.floor((now.ack_wait ?? 0) / 1e6));
+    } catch {
+      // Tolerated (server away, consumer deleted, update refused): the next round tries again.
+    }
+  };
+  const scheduleRecheck = (ms: number) => {
+    recheckTimer = setTimeout(() => {
+      void recheck().finally(() => {
+        if (!closed) scheduleRecheck(RECHECK_EVERY_MS);
+      });
+    }, ms);
+    recheckTimer.unref?.();
+  };
+  scheduleRecheck(RECHECK_FIRST_MS);
   const kick = () => {
     const w = wake;
     wake = undefined;
@@ -419,6 +452,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
     async close() {
       closed = true;
       sink = undefined;
+      if (recheckTimer) clearTimeout(recheckTimer);
       await stopPushing();
       for (const r of [...requests]) r.done();
       for (const h of unsettled) stopWorking(h);

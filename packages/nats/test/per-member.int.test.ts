@@ -119,6 +119,34 @@ async function pollFor(c: Consumer, n: number, ms: number): Promise<Delivery[]> 
     }
   });
 
+  test('per-member options - members joining at the same moment end with the largest backstop (a lost update is widened again)', async () => {
+    const jsm = await jetstreamManager(raw);
+    const conns = await Promise.all([0, 1, 2, 3].map(() => connectNats(url!)));
+    const timeouts = [1000, 30_000, 10_000, 2000];
+    try {
+      for (let round = 0; round < 3; round++) {
+        const t = `pm.${suffix()}`;
+        const members = await Promise.all(conns.map((c, i) => c.consumer(`topic:${t}`, { group: 'g', ackTimeoutMs: timeouts[i] })));
+        try {
+          const stream = `SB_T_${encodeName(t)}`;
+          const deadline = Date.now() + 10_000;
+          let ackWait = 0;
+          while (Date.now() < deadline) {
+            ackWait = (await jsm.consumers.info(stream, 'g_g')).config.ack_wait ?? 0;
+            if (ackWait === nanos(backstopMs(30_000))) break;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+          expect(ackWait).toBe(nanos(backstopMs(30_000)));
+        } finally {
+          await Promise.all(members.map((m) => m.close()));
+          await conn.admin.deleteDestination(`topic:${t}`).catch(() => undefined);
+        }
+      }
+    } finally {
+      await Promise.all(conns.map((c) => c.close()));
+    }
+  }, 60_000);
+
   test('per-member options - joining a durable consumer made by an older version (max_deliver, short ack_wait, max_ack_pending) widens it and never fails', async () => {
     const t = `pm.${suffix()}`;
     const jsm = await jetstreamManager(raw);
