@@ -40,25 +40,26 @@ export function assertJetStreamName(d: Destination, streamPrefix: string): void 
 }
 
 /**
- * Core mode (`nats+core://`): the subject rules, and a topic may not take a subject this adapter
- * derives for something else: `<subjectPrefix>.q.<x>` is the subject of queue x (see
- * {@link coreSubject}), and `_INBOX.` subjects are the reply inboxes. Throws `invalid_argument`.
+ * Core mode (`nats+core://`): the subject rules, and a topic (its name is its subject) may not take
+ * a subject this adapter or the server uses for something else: `<subjectPrefix>.q.<x>` is queue x
+ * (see {@link coreSubject}), `<subjectPrefix>.t.<x>` is JetStream topic x on the same server,
+ * `_INBOX.` subjects are the reply inboxes, and `$` subjects are the server's (`$JS.API`, `$JS.ACK`,
+ * `$SYS`, ...). Throws `invalid_argument` before anything is sent.
  */
 export function assertCoreName(d: Destination, subjectPrefix: string): void {
   assertNatsName(d);
   if (d.kind !== 'topic') return;
-  const queuePrefix = `${subjectPrefix}.q.`;
-  if (d.name.startsWith(queuePrefix)) {
-    const queue = d.name.slice(queuePrefix.length);
-    throw new SwitchboardError('invalid_argument', `invalid topic name "${d.name.slice(0, 300)}": in core NATS it is the subject of queue "${queue.slice(0, 300)}" (queues are subjects ${queuePrefix}<name>), so the two would share one subject`, {
-      details: { destination: d.name.slice(0, 300) },
-    });
+  const refuse = (why: string) => {
+    throw new SwitchboardError('invalid_argument', `invalid topic name "${d.name.slice(0, 300)}": ${why}`, { details: { destination: d.name.slice(0, 300) } });
+  };
+  for (const [k, kind] of [['q', 'queue'], ['t', 'JetStream topic']] as const) {
+    const prefix = `${subjectPrefix}.${k}.`;
+    if (d.name.startsWith(prefix)) {
+      refuse(`in NATS it is the subject of ${kind} "${d.name.slice(prefix.length, 300)}" (${prefix}<name>), so the two would share one subject`);
+    }
   }
-  if (d.name.startsWith('_INBOX.')) {
-    throw new SwitchboardError('invalid_argument', `invalid topic name "${d.name.slice(0, 300)}": subjects under _INBOX. are the reply inboxes of requests`, {
-      details: { destination: d.name.slice(0, 300) },
-    });
-  }
+  if (d.name.startsWith('_INBOX.')) refuse('subjects under _INBOX. are the reply inboxes of requests');
+  if (d.name.startsWith('$')) refuse('subjects starting with $ belong to the NATS server ($JS.API, $JS.ACK, $SYS, ...)');
 }
 
 /**

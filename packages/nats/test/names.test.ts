@@ -97,13 +97,15 @@ describe('names - destination rules, stream names, ack subjects', () => {
     expect(new Set(['g.1', 'g_1', 'g-1', 'G-1'].map((g) => durableName({ kind: 'topic', name: 't' }, g))).size).toBe(4);
   });
 
-  it('names - core NATS: queue:x and topic:x get different subjects; topics cannot take a queue\'s subject or a reply inbox', () => {
+  it('names - core NATS: queue:x and topic:x get different subjects; topics cannot take a queue\'s or JetStream topic\'s subject, a reply inbox or a server subject', () => {
     expect(coreSubject({ kind: 'topic', name: 'orders.eu' }, 'sb')).toBe('orders.eu');
     expect(coreSubject({ kind: 'queue', name: 'orders.eu' }, 'sb')).toBe('sb.q.orders.eu');
     expect(codeOf(() => assertCoreName({ kind: 'topic', name: 'sb.q.orders' }, 'sb'))).toBe('invalid_argument');
     expect(codeOf(() => assertCoreName({ kind: 'topic', name: '_INBOX.abc.def' }, 'sb'))).toBe('invalid_argument');
     expect(codeOf(() => assertCoreName({ kind: 'queue', name: 'sb.q.orders' }, 'sb'))).toBeUndefined();
-    expect(codeOf(() => assertCoreName({ kind: 'topic', name: 'sb.t.orders' }, 'sb'))).toBeUndefined();
+    expect(codeOf(() => assertCoreName({ kind: 'topic', name: 'sb.t.orders' }, 'sb'))).toBe('invalid_argument');
+    expect(codeOf(() => assertCoreName({ kind: 'topic', name: '$JS.API.STREAM.DELETE.SB_Q_x' }, 'sb'))).toBe('invalid_argument');
+    expect(codeOf(() => assertCoreName({ kind: 'topic', name: 'orders.$x' }, 'sb'))).toBeUndefined();
     expect(codeOf(() => assertCoreName({ kind: 'topic', name: 'sbx.q.orders' }, 'sb'))).toBeUndefined();
     expect(codeOf(() => assertCoreName({ kind: 'topic', name: 'x'.repeat(121) }, 'sb'))).toBe('invalid_argument');
   });
