@@ -8,7 +8,7 @@ import { classifyError } from './classify-error';
 import { assertSendable, decodeMessage, fitHeaders, publishOptions } from './codec';
 import { QueueConsumer } from './consumer';
 import { Link } from './link';
-import { assertRabbitName, streamQueueName } from './names';
+import { assertRabbitName, groupQueueName, streamQueueName } from './names';
 import { resolveRabbitOptions, type RabbitMQOptions, type ResolvedRabbitMQOptions } from './options';
 import { StreamConsumer, streamStart } from './stream-consumer';
 import { Topology, type Target } from './topology';
@@ -123,15 +123,21 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
       if (source.kind === 'topic' && o.from !== 'latest') {
         requireCapability(capabilities, typeof o.from === 'string' ? 'replay' : 'replayFromPosition');
         const start = streamStart(o.from);
+        // `from` is the start of a new group: a group that already has its queue goes on consuming it,
+        // so a member joining with `from` competes with the others instead of reading everything again.
+        if (await topology.exists(groupQueueName(source.name, o.group))) return queueConsumer(await topology.group(source.name, o.group, o.filter));
         const stream = await topology.stream(source.name, options.streamRetentionMs);
         const sc = new StreamConsumer(ctx, source, stream, o);
         await sc.init(start);
         return sc as ConsumerDriver<unknown>;
       }
-      const queue = source.kind === 'queue' ? (await targetOf(source), source.name) : await topology.group(source.name, o.group, o.filter);
-      const qc = new QueueConsumer(ctx, queue, o);
-      await qc.init();
-      return qc as ConsumerDriver<unknown>;
+      return queueConsumer(source.kind === 'queue' ? (await targetOf(source), source.name) : await topology.group(source.name, o.group, o.filter));
+
+      async function queueConsumer(queue: string): Promise<ConsumerDriver<unknown>> {
+        const qc = new QueueConsumer(ctx, queue, o);
+        await qc.init();
+        return qc as ConsumerDriver<unknown>;
+      }
     },
 
     async ensureDestination(dest, o) {

@@ -72,6 +72,18 @@ export class Topology {
     }
   }
 
+  /** Whether a queue exists (a passive declare on a channel of its own, which a 404 closes). Not cached. */
+  async exists(name: string): Promise<boolean> {
+    try {
+      await this.onOwnChannel((ch) => ch.checkQueue(name));
+      return true;
+    } catch (err) {
+      const e = classifyError(err);
+      if (e.code === 'not_found') return false;
+      throw e;
+    }
+  }
+
   /** A durable queue (a mailbox or a group queue); an existing one is used whatever its arguments. */
   queue(name: string): Promise<void> {
     return this.once(`q:${name}`, Infinity, () => this.declareQueue(name, { durable: true }));

@@ -98,4 +98,24 @@ async function until(ok: () => boolean | Promise<boolean>, ms: number, what: str
     await ca.close();
     await cb.close();
   }, 60_000);
+  test('per-member - a member joining an existing group with from: earliest competes on the group queue instead of replaying the stream', async () => {
+    const t = name('from');
+    queues.push(groupQueueName(t, 'g'), `${t}@@stream`, `${t}@g@@offset`);
+    await a.producer().send(`topic:${t}`, 'before the group');
+    const first = await a.consumer(`topic:${t}`, { group: 'g' });
+    await a.producer().send(`topic:${t}`, ['m1', 'm2', 'm3']);
+    // `from` is the start of a new group; this group exists (as a queue), so the new member joins it.
+    const second = await b.consumer(`topic:${t}`, { group: 'g', from: 'earliest' });
+    const got: string[] = [];
+    const deadline = Date.now() + 15_000;
+    while (got.length < 3 && Date.now() < deadline) for (const d of await second.poll({ max: 10, waitMs: 500 })) (got.push(d.text()), await d.ack());
+    for (const d of await second.poll({ max: 10, waitMs: 1000 })) (got.push(d.text()), await d.ack());
+    expect(got.sort()).toEqual(['m1', 'm2', 'm3']);
+    expect(await count(`${t}@g@@offset`)).toBe(0);
+    await second.close();
+    await first.close();
+    const ch = await raw.createChannel();
+    await ch.deleteExchange(t).catch(() => undefined);
+    await ch.close().catch(() => undefined);
+  });
 });
