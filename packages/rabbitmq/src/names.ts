@@ -73,4 +73,3 @@ export function delayQueueName(target: { exchange: string; routingKey: string },
   const name = `sb.delay.${delayMs}.${t}`;
   return Buffer.byteLength(name) <= AMQP_NAME_BYTES ? name : `sb.delay.${delayMs}.h-${sha1(t)}`;
 }
-

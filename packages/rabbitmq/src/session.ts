@@ -5,7 +5,7 @@ import type { Destination } from '@switchboard/core';
 import { rabbitCapabilities, rabbitCapabilitiesWithoutStreams } from './capabilities';
 import { ChannelSlot, Publisher } from './channels';
 import { classifyError } from './classify-error';
-import { assertSendable, decodeMessage, fitHeaders, publishOptions } from './codec';
+import { AMQPLIB_TABLE_BUFFER, assertSendable, decodeMessage, encodedTableSize, fitHeaders, publishOptions, SHORTSTR_MAX } from './codec';
 import { QueueConsumer } from './consumer';
 import { Link } from './link';
 import { assertRabbitName, groupQueueName, streamQueueName } from './names';
@@ -118,7 +118,11 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
         if (source.kind === 'queue') throw new SwitchboardError('invalid_argument', 'a header filter applies to topic subscriptions; a queue delivers everything it holds');
         for (const k of Object.keys(o.filter)) {
           if (k.startsWith('x-')) throw new SwitchboardError('invalid_argument', `filter header "${k}": RabbitMQ's headers exchange ignores headers starting with "x-"`);
+          if (Buffer.byteLength(k, 'utf8') > SHORTSTR_MAX) throw new SwitchboardError('invalid_argument', `filter header "${k.slice(0, 40)}…": header names are AMQP short strings of at most ${SHORTSTR_MAX} bytes, so no message can carry it`);
         }
+        // The binding's arguments are a field table amqplib encodes into its 64 KiB buffer.
+        const size = encodedTableSize({ 'x-match': 'all', ...o.filter });
+        if (size > AMQPLIB_TABLE_BUFFER) throw new SwitchboardError('invalid_argument', `the filter encodes to ${size} bytes; a RabbitMQ binding's arguments take at most ${AMQPLIB_TABLE_BUFFER}`);
       }
       if (source.kind === 'topic' && o.from !== 'latest') {
         requireCapability(capabilities, typeof o.from === 'string' ? 'replay' : 'replayFromPosition');

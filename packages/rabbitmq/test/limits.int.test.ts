@@ -145,6 +145,14 @@ async function rejection(p: Promise<unknown>): Promise<SwitchboardError> {
     expect(err.code).toBe('invalid_argument');
     expect(await messages(q)).toBe(0);
   });
+  test('filters - a filter header name over 255 bytes or a filter over 64 KiB is invalid_argument before anything is declared', async () => {
+    const t = name('filter');
+    await expect(conn.consumer(`topic:${t}`, { group: 'g', filter: { ['n'.repeat(256)]: 'v' } })).rejects.toMatchObject({ code: 'invalid_argument' });
+    await expect(conn.consumer(`topic:${t}`, { group: 'g', filter: { big: 'v'.repeat(70_000) } })).rejects.toMatchObject({ code: 'invalid_argument' });
+    const ch = await raw.createChannel();
+    ch.on('error', () => undefined);
+    await expect(ch.checkExchange(t)).rejects.toThrow(/404/);
+  });
 });
 
 (url ? describe : describe.skip)('rabbitmq - names and declarations against a broker', () => {
