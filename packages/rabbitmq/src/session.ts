@@ -11,7 +11,7 @@ import { Link } from './link';
 import { assertRabbitName, groupQueueName, streamQueueName } from './names';
 import { resolveRabbitOptions, type RabbitMQOptions, type ResolvedRabbitMQOptions } from './options';
 import { StreamConsumer, streamStart } from './stream-consumer';
-import { Topology, type Target } from './topology';
+import { assertDelay, Topology, type Target } from './topology';
 
 const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 
@@ -85,9 +85,12 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
     checkDestination: assertRabbitName,
     classifyError,
 
-    /** Header names and the encoded headers table, as amqplib and frame_max take them: nothing of a batch goes out unless all fit. */
+    /** Header names and the encoded headers table, as amqplib and frame_max take them, and the delay: nothing of a batch goes out unless all fit. */
     checkMessages(_dest, messages) {
-      messages.forEach((m, i) => assertSendable(m, i, link.frameMax));
+      messages.forEach((m, i) => {
+        assertSendable(m, i, link.frameMax);
+        if (m.delayMs !== undefined) assertDelay(m.delayMs, i);
+      });
     },
 
     publish(dest, messages, { confirm, signal }) {

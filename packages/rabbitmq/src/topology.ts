@@ -142,6 +142,7 @@ export class Topology {
    * least every 30 s while in use, so it never expires with messages in it.
    */
   async delay(target: Target, delayMs: number): Promise<string> {
+    assertDelay(delayMs);
     const q = delayQueueName(target, delayMs);
     await this.once(`d:${q}`, 30_000, (ch) =>
       ch.assertQueue(q, {
@@ -150,7 +151,7 @@ export class Topology {
           'x-message-ttl': delayMs,
           'x-dead-letter-exchange': target.exchange,
           'x-dead-letter-routing-key': target.routingKey,
-          'x-expires': delayMs + 120_000,
+          'x-expires': delayMs + DELAY_QUEUE_IDLE_MS,
         },
       }),
     );
@@ -176,4 +177,20 @@ export class Topology {
 export function isInequivalentArg(err: unknown): boolean {
   const message = err instanceof Error ? err.message : String(err);
   return /PRECONDITION[-_]FAILED/.test(message) && /inequivalent arg/i.test(message);
+}
+
+/** How long a delay queue outlives its TTL unused before RabbitMQ removes it (`x-expires` = delay + this). */
+export const DELAY_QUEUE_IDLE_MS = 120_000;
+/** RabbitMQ refuses `x-expires` and `x-message-ttl` over 315360000000 ms (ten years) with 406 "value_too_large". */
+export const RABBIT_MAX_TTL_MS = 315_360_000_000;
+/** The longest delay (send `delayMs`, `nack({ delayMs })`) a delay queue can hold. */
+export const MAX_DELAY_MS = RABBIT_MAX_TTL_MS - DELAY_QUEUE_IDLE_MS;
+
+/** Throws `invalid_argument`, before a delay queue is declared, for a delay RabbitMQ would refuse (a 406 that also closes the channel). */
+export function assertDelay(delayMs: number, index?: number): void {
+  if (delayMs > MAX_DELAY_MS) {
+    throw new SwitchboardError('invalid_argument', `${index === undefined ? '' : `message ${index}: `}delayMs ${delayMs} is over the longest delay RabbitMQ holds here (${MAX_DELAY_MS} ms, about ten years: its TTL limit less the delay queue's idle time)`, {
+      details: { delayMs, limitMs: MAX_DELAY_MS, ...(index === undefined ? {} : { index }) },
+    });
+  }
 }

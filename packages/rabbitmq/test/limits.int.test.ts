@@ -8,6 +8,7 @@ import amqp from 'amqplib';
 import { driver } from '@switchboard/rabbitmq';
 import { AMQPLIB_TABLE_BUFFER, encodedTableSize, HEADER_RESERVE, publishOptions } from '../src/codec';
 import { offsetQueueName, streamQueueName } from '../src/names';
+import { MAX_DELAY_MS } from '../src/topology';
 
 const url = process.env.SWITCHBOARD_TEST_RABBITMQ_URL;
 const name = (p: string) => `sbt.${p}.${randomUUID().slice(0, 8)}`;
@@ -145,6 +146,21 @@ async function rejection(p: Promise<unknown>): Promise<SwitchboardError> {
     expect(err.code).toBe('invalid_argument');
     expect(await messages(q)).toBe(0);
   });
+  test('delays - a delay over the broker TTL limit is invalid_argument before anything is declared or sent; the connection stays usable', async () => {
+    const q = name('long-delay');
+    created.push(q);
+    await conn.admin.ensureDestination(q);
+    const p = conn.producer();
+    await expect(p.send(q, ['a', 'b'], { delayMs: MAX_DELAY_MS + 1 })).rejects.toMatchObject({ code: 'invalid_argument' });
+    expect(await messages(q)).toBe(0);
+    expect((await p.send(q, 'c', { delayMs: 10 })).confirmed).toBe(true);
+    const c = await conn.consumer(q);
+    const [d] = await take(c, 1);
+    expect(d!.text()).toBe('c');
+    await d!.ack();
+    await c.close();
+  });
+
   test('filters - a filter header name over 255 bytes or a filter over 64 KiB is invalid_argument before anything is declared', async () => {
     const t = name('filter');
     await expect(conn.consumer(`topic:${t}`, { group: 'g', filter: { ['n'.repeat(256)]: 'v' } })).rejects.toMatchObject({ code: 'invalid_argument' });

@@ -13,6 +13,7 @@ import {
   headerTableLimit,
   publishOptions,
 } from '../src/codec';
+import { assertDelay, DELAY_QUEUE_IDLE_MS, MAX_DELAY_MS } from '../src/topology';
 
 // amqplib's own encoders (not in its export map), so the sizes are checked against the client itself.
 const lib = path.join(path.dirname(require.resolve('amqplib')), 'lib');
@@ -134,5 +135,13 @@ describe('limits - fitHeaders', () => {
     expect(() => headerFrame(fitted)).not.toThrow();
     const small = { ...publishOptions(message({})), headers: { [HEADERS.deadLetterReason]: reason } };
     expect(fitHeaders(small, 131072)).toBe(small);
+  });
+});
+
+describe('limits - delays', () => {
+  it('a delay over what RabbitMQ takes as a TTL (ten years less the idle time) is invalid_argument naming both', () => {
+    expect(() => assertDelay(MAX_DELAY_MS)).not.toThrow();
+    expect(MAX_DELAY_MS + DELAY_QUEUE_IDLE_MS).toBe(315_360_000_000);
+    expect(() => assertDelay(MAX_DELAY_MS + 1, 3)).toThrow(expect.objectContaining({ code: 'invalid_argument', details: { delayMs: MAX_DELAY_MS + 1, limitMs: MAX_DELAY_MS, index: 3 } }));
   });
 });
