@@ -8,6 +8,7 @@ export {
   soakSeq,
   SOAK_DEFAULTS,
   MIN_SOAK_MESSAGE_SIZE,
+  MAX_EXTENSION_MS,
   type SoakOptions,
   type SoakResult,
   type ConsumerFailure,

@@ -7,6 +7,10 @@ function errorsText(r: SoakResult): string {
   return r.sendErrors.length === 0 ? 'none' : r.sendErrors.map((e) => `${e.code}${e.retryable ? ' (retryable)' : ' (not retryable)'} ${e.count}`).join(', ');
 }
 
+function extended(r: SoakResult): string {
+  return r.sendPhaseMs > r.params.durationMs + 1000 ? ' (extended past the duration for the last restart to resume)' : '';
+}
+
 function restartLine(x: SoakResult['restarts'][number]): string {
   const status = !x.ok ? `FAILED: ${x.error}` : x.resumed === false ? 'NOT RESUMED' : x.resumed === undefined ? 'not measured (nothing sent after it)' : 'resumed';
   return `restart ${x.index} at ${formatDuration(x.startedAtMs)}: command ${formatDuration(x.commandMs)}, resume ${ms(x.resumeMs)}, receive gap ${formatDuration(x.gapMs)}  ${status}`;
@@ -20,7 +24,7 @@ export function renderText(r: SoakResult): string {
     `soak ${r.backend} ${r.url} (${r.destination}) at ${r.startedAt}`,
     `  ${formatDuration(p.durationMs)} at ${p.rate}/s, ${p.consumers} consumers x concurrency ${p.concurrency}, ${p.size} B, ` +
       (p.restartCommand ? `restart every ${formatDuration(p.restartEveryMs!)} (${p.restartCommand})` : 'no restarts'),
-    `  send phase ${formatDuration(r.sendPhaseMs)} (${r.confirmedRate.toFixed(1)} confirmed/s), drain ${formatDuration(r.drainTookMs)}${r.drained ? '' : ' (deadline reached)'}`,
+    `  send phase ${formatDuration(r.sendPhaseMs)}${extended(r)} (${r.confirmedRate.toFixed(1)} confirmed/s), drain ${formatDuration(r.drainTookMs)}${r.drained ? '' : ' (deadline reached)'}`,
     `  sent ${c.sent}, confirmed ${c.confirmed}, unconfirmed ${c.unconfirmed}, received ${c.received} unique (${c.deliveries} deliveries), duplicates ${c.duplicates}, lost ${c.lost}, arrived unconfirmed ${c.arrivedUnconfirmed}`,
     `  send attempts ${c.sendAttempts}; send errors: ${errorsText(r)}`,
   ];
@@ -52,7 +56,7 @@ export function renderMarkdown(r: SoakResult): string {
     '|---:|---:|---:|---:|---:|---:|---:|---|',
     `| ${c.sent} | ${c.confirmed} | ${c.received} | ${c.duplicates} | ${c.lost} | ${c.arrivedUnconfirmed} | ${c.unconfirmed} | ${errorsText(r)} |`,
     '',
-    `Send phase ${formatDuration(r.sendPhaseMs)} (${r.confirmedRate.toFixed(1)} confirmed/s), drain ${formatDuration(r.drainTookMs)}${r.drained ? '' : ' (deadline reached)'}.`,
+    `Send phase ${formatDuration(r.sendPhaseMs)}${extended(r)} (${r.confirmedRate.toFixed(1)} confirmed/s), drain ${formatDuration(r.drainTookMs)}${r.drained ? '' : ' (deadline reached)'}.`,
   ];
   if (r.restarts.length) {
     out.push(

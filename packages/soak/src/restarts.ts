@@ -26,7 +26,8 @@ export interface RestartResult extends RestartTiming {
   readonly resumeMs: number | undefined;
   /**
    * Receive gap: the longest time without any delivery (to any consumer, duplicates included) around
-   * the restart, from the last delivery before the command started to the resume (or the run's end).
+   * the restart, from the last delivery before the command started to the resume (not resumed: the
+   * run's end; not measured: the first delivery once the command returned).
    */
   readonly gapMs: number;
   /**
@@ -48,7 +49,7 @@ export function restartResults(timings: readonly RestartTiming[], ledger: SoakLe
     const firstAfter = ledger.firstReceiptOfSentSince(t.returnedAtMs);
     const resumeMs = firstAfter === undefined ? undefined : firstAfter - t.returnedAtMs;
     const resumed = firstAfter !== undefined ? true : ledger.sentSince(t.returnedAtMs) ? false : undefined;
-    const gapMs = longestGap(ledger.deliveryTimes(), t.startedAtMs, firstAfter ?? endMs, endMs);
+    const gapMs = longestGap(ledger.deliveryTimes(), t.startedAtMs, firstAfter ?? (resumed === false ? endMs : t.returnedAtMs), endMs);
     return { ...t, commandMs: t.returnedAtMs - t.startedAtMs, resumeMs, gapMs, resumed };
   });
 }

@@ -37,6 +37,9 @@ export const SOAK_DEFAULTS = {
   restartTimeoutMs: 240_000,
 } as const;
 
+/** How long at most the send phase goes on past the duration for the last restart to resume. */
+export const MAX_EXTENSION_MS = 60_000;
+
 /** The smallest message: the id prefix `soak:<token>:<seq>:` always fits. */
 export const MIN_SOAK_MESSAGE_SIZE = 48;
 
@@ -44,7 +47,11 @@ export const MIN_SOAK_MESSAGE_SIZE = 48;
 export interface SoakOptions {
   /** Any URL `connect()` understands. */
   url: string;
-  /** Length of the send phase (ms). The drain comes after it. */
+  /**
+   * Length of the send phase (ms). It goes on past it while a restart is due or running, and until a
+   * message sent after the last restart returned has arrived (at most {@link MAX_EXTENSION_MS} more),
+   * so every restart's resumption is measured. The drain comes after it.
+   */
   durationMs: number;
   /** Messages per second, paced evenly; a stall is not made up by a burst afterwards. */
   rate: number;
@@ -63,7 +70,10 @@ export interface SoakOptions {
    * again, as `scripts/brokers restart NAME` does), or a function resolving then. Never interrupted.
    */
   restartCommand?: string | (() => Promise<void>);
-  /** A restart is launched every this many ms of the send phase (at 1x, 2x, ... while < durationMs). */
+  /**
+   * A restart is launched at 1x, 2x, ... this many ms while that is < durationMs; one that is due while
+   * the previous still runs is launched when it returns (commands never overlap).
+   */
   restartEveryMs?: number;
   /** Queue name (default: a fresh `soak-<token>` per run). Deleted at the end. */
   destination?: string;
@@ -71,7 +81,7 @@ export interface SoakOptions {
   drainMs?: number;
   /** The soak's own limit on one send call; a call past it counts as `soak_send_timeout` and is retried (default 30 s). */
   sendTimeoutMs?: number;
-  /** Deadline of each close at the end (default 10 s); passed to `close({ timeoutMs })` where core takes it. */
+  /** Deadline of each close at the end (default 10 s), passed as `close({ timeoutMs })` and also enforced by the soak. */
   closeTimeoutMs?: number;
   /** A progress line every this many ms (default 5 s). */
   progressEveryMs?: number;
@@ -116,7 +126,7 @@ export interface SoakResult {
     readonly restartEveryMs: number | undefined;
     readonly drainMs: number;
   };
-  /** How long the send phase ran. */
+  /** How long the send phase ran (more than the duration when it was extended for the last restart). */
   readonly sendPhaseMs: number;
   /** From the end of the send phase to every confirmed id received (or the drain deadline). */
   readonly drainTookMs: number;
@@ -194,11 +204,6 @@ function within(p: Promise<unknown> | undefined, ms: number): Promise<'ok' | 'la
 function codeOf(err: unknown): { code: string; retryable: boolean; message: string } {
   if (err instanceof SwitchboardError) return { code: err.code, retryable: err.retryable, message: err.message };
   return { code: 'untyped', retryable: false, message: err instanceof Error ? err.message : String(err) };
-}
-
-/** `close({ timeoutMs })` where core takes the option (older cores ignore the argument). */
-function closeWithin(target: { close(): Promise<void> }, timeoutMs: number): Promise<void> {
-  return (target.close as (options?: { timeoutMs?: number }) => Promise<void>).call(target, { timeoutMs });
 }
 
 /**
@@ -292,7 +297,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     consumerFailures.push(failure);
     progress(`consumer ${m.n} ended at ${formatDuration(at)}: ${code}: ${message}; reopening it`);
     const p = (async () => {
-      await within(m.consumer?.close(), closeTimeoutMs);
+      await within(m.consumer?.close({ timeoutMs: closeTimeoutMs }), closeTimeoutMs);
       m.consumer = undefined;
       m.handle = undefined;
       while (!closing) {
@@ -325,14 +330,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     producer = producerConn.producer();
   } catch (err) {
     closing = true;
-    await Promise.all(opened.map((c) => within(closeWithin(c, closeTimeoutMs), closeTimeoutMs)));
+    await Promise.all(opened.map((c) => within(c.close({ timeoutMs: closeTimeoutMs }), closeTimeoutMs)));
     throw err;
   }
   const backend = producerConn.backend || backendLabel(parseUrl(options.url).redacted);
   t0 = performance.now(); // times are since the send phase started
 
   // Send phase.
-  const sendPhase = new AbortController(); // ends issuing
+  const sendPhase = new AbortController(); // fires on the run's signal only: ends issuing and the restarts
   const giveUp = new AbortController(); // ends retries and pending sends
   const onAbort = () => {
     sendPhase.abort();
@@ -340,7 +345,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   };
   if (runSignal?.aborted) onAbort();
   runSignal?.addEventListener('abort', onAbort, { once: true });
-  const phaseTimer = setTimeout(() => sendPhase.abort(), params.durationMs);
+  let restartsDone = !options.restartCommand;
+  let lastReturnedAt: number | undefined;
+  let lastResumed = false;
+  /** Past the duration, sends go on while a restart is due or running, and until the last one resumed (at most {@link MAX_EXTENSION_MS}). */
+  const goOn = (t: number) => {
+    if (!restartsDone) return true;
+    if (lastReturnedAt === undefined || lastResumed || t >= lastReturnedAt + MAX_EXTENSION_MS) return false;
+    lastResumed = ledger.firstReceiptOfSentSince(lastReturnedAt) !== undefined;
+    return !lastResumed;
+  };
 
   let inFlight = 0;
   let wake: (() => void) | undefined;
@@ -391,15 +405,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     let nextDue = 0;
     while (!sendPhase.signal.aborted) {
       if (inFlight >= params.maxInFlight) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          sendPhase.signal.addEventListener('abort', () => resolve(), { once: true });
-        });
+        await Promise.race([new Promise<void>((resolve) => (wake = resolve)), sleep(100, sendPhase.signal)]);
         wake = undefined;
         continue;
       }
       const t = now();
-      if (t >= params.durationMs) break;
+      if (t >= params.durationMs && !goOn(t)) break;
       if (t < nextDue) {
         await sleep(nextDue - t, sendPhase.signal);
         continue;
@@ -423,7 +434,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     if (!command || !every) return;
     for (let k = 1; k * every < params.durationMs; k++) {
       await sleep(k * every - now(), sendPhase.signal);
-      if (sendPhase.signal.aborted) return;
+      if (sendPhase.signal.aborted) break;
       const startedAtMs = now();
       progress(`restart ${k} at ${formatDuration(startedAtMs)}`);
       let ok = true;
@@ -436,9 +447,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       }
       const returnedAtMs = now();
       timings.push({ index: k, startedAtMs, returnedAtMs, ok, ...(error === undefined ? {} : { error }) });
+      lastReturnedAt = returnedAtMs;
+      lastResumed = false;
       progress(`restart ${k} ${ok ? 'returned' : `FAILED (${error})`} after ${formatDuration(returnedAtMs - startedAtMs)}`);
     }
-  })();
+  })().finally(() => (restartsDone = true));
 
   const line = () => {
     const c = ledger.counts();
@@ -456,7 +469,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   try {
     await sender;
     sendPhaseMs = now();
-    clearTimeout(phaseTimer);
     sendPhase.abort();
     await restarter; // the broker must serve again before the drain
     drainStart = now();
@@ -469,7 +481,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     drained = ledger.allConfirmedReceived();
     drainTookMs = now() - drainStart;
   } finally {
-    clearTimeout(phaseTimer);
     clearInterval(ticker);
     runSignal?.removeEventListener('abort', onAbort);
     giveUp.abort();
@@ -486,13 +497,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   await Promise.allSettled([...reopening]);
   await Promise.all(
     members.map(async (m) => {
-      if (m.handle) await bounded(`consumer ${m.n} consume loop close`, m.handle.close());
-      if (m.consumer) await bounded(`consumer ${m.n} close`, closeWithin(m.consumer, closeTimeoutMs));
+      if (m.handle) await bounded(`consumer ${m.n} consume loop close`, m.handle.close({ timeoutMs: closeTimeoutMs }));
+      if (m.consumer) await bounded(`consumer ${m.n} close`, m.consumer.close({ timeoutMs: closeTimeoutMs }));
     }),
   );
-  await bounded('producer close', closeWithin(producer, closeTimeoutMs));
+  await bounded('producer close', producer.close());
   await bounded('queue delete', producerConn.admin.deleteDestination(dest));
-  await Promise.all(opened.map((c, i) => bounded(`connection ${i + 1} close`, closeWithin(c, closeTimeoutMs))));
+  await Promise.all(opened.map((c, i) => bounded(`connection ${i + 1} close`, c.close({ timeoutMs: closeTimeoutMs }))));
 
   const counts = ledger.counts();
   const restarts = restartResults(timings, ledger, endMs);

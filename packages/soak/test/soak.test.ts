@@ -103,6 +103,22 @@ describe('soak', () => {
     expect(renderText(r)).toMatch(/restart 3 at/);
   });
 
+  test('soak - a restart still running at the end of the duration extends the send phase until it resumed', async () => {
+    const r = await runSoak({
+      url: 'memory://soak-late-restart',
+      durationMs: 800,
+      rate: 100,
+      connect: via(),
+      restartEveryMs: 600,
+      restartCommand: () => new Promise((resolve) => setTimeout(resolve, 500)),
+    });
+    expect(r.restarts).toHaveLength(1);
+    expect(r.restarts[0]!.returnedAtMs).toBeGreaterThan(800);
+    expect(r.sendPhaseMs).toBeGreaterThan(r.restarts[0]!.returnedAtMs);
+    expect(r.restarts[0]!.resumed).toBe(true);
+    expect(r.passed).toBe(true);
+  });
+
   test('soak - a failing restart command fails the run', async () => {
     const r = await runSoak({ url: 'memory://soak-badrestart', durationMs: 700, rate: 50, connect: via(), restartEveryMs: 300, restartCommand: 'echo nope >&2; exit 3' });
     expect(r.restarts).toHaveLength(2);

@@ -1,0 +1,50 @@
+// The CI soak of one broker: about 2 minutes of paced sends to a fresh queue read by two competing
+// consumers, with the broker restarted twice through scripts/brokers (keeping its data), then a
+// drain. It asserts that no confirmed message was lost and that the run resumed after every
+// restart; the report (counts, send errors by code, time to resume) goes to stderr.
+// The broker comes from SWITCHBOARD_TEST_<NAME>_URL as everywhere (harness/brokers.ts); a broker
+// scripts/brokers did not start (e.g. a testcontainers one) cannot be restarted, and the file is
+// skipped with one loud line. SWITCHBOARD_SOAK_SECONDS shortens or lengthens the send phase.
+import { connect, type ConnectOptions, type Driver } from '@switchboard/core';
+// integration-tests has no package dependency on @switchboard/soak: its source is imported directly.
+import { renderText, runSoak, type SoakResult } from '../../packages/soak/src';
+import { brokerSource, BROKERS_SCRIPT, canRestartBroker, describeWithBroker, REPO_ROOT, type BrokerName } from '../harness';
+
+/** The CI soak's shape: two restarts, each followed by at least 30 s of sending. */
+export const CI_SOAK = {
+  durationMs: Number(process.env.SWITCHBOARD_SOAK_SECONDS ?? 110) * 1000,
+  rate: 100,
+  consumers: 2,
+  drainMs: 45_000,
+} as const;
+
+export function soakAgainst(name: BrokerName, driver: Driver): void {
+  const every = Math.floor(CI_SOAK.durationMs / 2.75);
+  describeWithBroker(name, `soak ${name}`, (broker) => {
+    const restartable = canRestartBroker(name);
+    if (!restartable && brokerSource(name) !== 'none') {
+      process.stderr.write(`\n!!! SKIPPED soak ${name}: the broker was not started by scripts/brokers (scripts/brokers up ${name}), so it cannot be restarted\n\n`);
+    }
+    (restartable ? test : test.skip)(
+      `soak ${name} - ${CI_SOAK.durationMs / 1000} s at ${CI_SOAK.rate}/s with two broker restarts: nothing confirmed is lost, every restart resumes`,
+      async () => {
+        const result: SoakResult = await runSoak({
+          url: broker.url(),
+          ...CI_SOAK,
+          restartCommand: `cd '${REPO_ROOT}' && '${BROKERS_SCRIPT}' restart ${name}`,
+          restartEveryMs: every,
+          connect: (url: string, options?: ConnectOptions) => connect(url, { ...options, drivers: [driver] }),
+          onProgress: (line) => process.stderr.write(`soak ${name}: ${line}\n`),
+        });
+        process.stderr.write(`${renderText(result)}\n`);
+        expect(result.failures).toEqual([]);
+        expect(result.counts.confirmed).toBeGreaterThan(0);
+        expect(result.counts.lost).toBe(0);
+        expect(result.restarts.length).toBeGreaterThanOrEqual(2);
+        for (const r of result.restarts) expect({ restart: r.index, ok: r.ok, resumed: r.resumed }).toEqual({ restart: r.index, ok: true, resumed: true });
+        expect(result.passed).toBe(true);
+      },
+      CI_SOAK.durationMs + CI_SOAK.drainMs + 300_000,
+    );
+  });
+}
