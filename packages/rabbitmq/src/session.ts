@@ -162,6 +162,8 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
       await topology.run((ch) => ch.deleteQueue(streamQueueName(dest.name)));
       topology.forget(`x:${dest.name}`);
       topology.forget(`s:${streamQueueName(dest.name)}`);
+      // Deleting the exchange removed its bindings: the group queues (`<topic>@...`) are bound again on next use.
+      topology.forget(`b:${dest.name}@`);
     },
 
     close: () => link.close(),

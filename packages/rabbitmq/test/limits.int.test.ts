@@ -205,6 +205,25 @@ async function rejection(p: Promise<unknown>): Promise<SwitchboardError> {
     await expect(conn.producer().send('sb.delay.1000.q.jobs', 'x')).rejects.toMatchObject({ code: 'invalid_argument' });
   });
 
+  test('declarations - a topic deleted and made again on one connection still delivers to its group', async () => {
+    const t = name('again');
+    const c1 = await conn.consumer(`topic:${t}`, { group: 'g' });
+    await c1.close();
+    await conn.admin.deleteDestination(`topic:${t}`);
+    await conn.producer().send(`topic:${t}`, 'after');
+    const c2 = await conn.consumer(`topic:${t}`, { group: 'g' });
+    await conn.producer().send(`topic:${t}`, 'again');
+    const got = await take(c2, 1);
+    expect(got.map((d) => d.text())).toEqual(['again']);
+    for (const d of got) await d.ack();
+    await c2.close();
+    const ch = await raw.createChannel();
+    await ch.deleteQueue(`${t}@g`);
+    await ch.deleteQueue(streamQueueName(t));
+    await ch.deleteExchange(t);
+    await ch.close();
+  });
+
   test('declarations - a queue its operator made quorum is used as it is (no 406)', async () => {
     const q = name('quorum');
     const ch = await raw.createChannel();
