@@ -66,4 +66,23 @@ describeWithBroker('sqs', (broker) => {
       await sqs.send(new DeleteQueueCommand({ QueueUrl }));
     }
   });
+
+  // What the SQS adapter's name mapping rests on: queue names are case-sensitive (Ab and ab are two
+  // queues). fauxqs 2.4.1 does not check names at all (it creates "a.x", 81-character names, even
+  // "sp ace"), while AWS allows only [A-Za-z0-9_-], 80 characters with ".fifo": the adapter checks
+  // AWS's rules itself before any call, so a run against fauxqs cannot hide a name AWS would refuse.
+  it('sqs smoke - queue names are case-sensitive', async () => {
+    const base = `smoke${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    const upper = await sqs.send(new CreateQueueCommand({ QueueName: `${base}Ab` }));
+    const lower = await sqs.send(new CreateQueueCommand({ QueueName: `${base}ab` }));
+    try {
+      expect(upper.QueueUrl).not.toBe(lower.QueueUrl);
+      await sqs.send(new SendMessageCommand({ QueueUrl: upper.QueueUrl, MessageBody: 'upper' }));
+      expect((await receiveOne(sqs, upper.QueueUrl!)).Body).toBe('upper');
+      const { Messages } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: lower.QueueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 1 }));
+      expect(Messages ?? []).toHaveLength(0);
+    } finally {
+      for (const u of [upper.QueueUrl, lower.QueueUrl]) await sqs.send(new DeleteQueueCommand({ QueueUrl: u }));
+    }
+  });
 });
