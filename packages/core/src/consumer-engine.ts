@@ -1,6 +1,7 @@
 import type { Capabilities } from './capabilities';
 import { createConsumer, type ConsumerParts, type PushHandle } from './consumer';
 import { deadLetterHeaders } from './dead-letter';
+import { silentDiagnostics, type Diagnostics } from './diagnostics';
 import { createDelivery } from './delivery';
 import { formatDestination } from './destination';
 import { closedError, SwitchboardError } from './errors';
@@ -115,6 +116,8 @@ export interface ConsumerEngineContext {
   reply(replyTo: string, correlationId: string | undefined, message: NormalizedMessage): Promise<void>;
   /** At most this long close waits for handed-out deliveries to be settled before releasing them (default: 1000 ms, or less when the close deadline is nearer). */
   closeGraceMs?: number;
+  /** Where background failures and handler errors are reported (default: silent). */
+  diagnostics?: Diagnostics;
   /** Called once the consumer has closed. */
   onClosed?(): void;
 }
@@ -142,6 +145,10 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
   const emulateDeadline = !atMostOnce && !driver.native?.ackTimeout;
   const open = new Map<Delivery, Tracked<H>>();
   const what = `consumer of ${formatDestination(source)}`;
+  const diagnostics = ctx.diagnostics ?? silentDiagnostics;
+  /** Reports a failure of work nobody awaits (the broker keeps the message, or redelivers it). */
+  const background = (m: InboundMessage<H>, doing: string) => (err: unknown) =>
+    diagnostics.report({ origin: 'background', error: err, destination: formatDestination(source), group: o.group, messageId: m.id, attempt: m.attempt }, `${what}: ${doing} failed`);
   let closed = false;
 
   // Push routing: to the open subscription, else (when polling over push) to the poll buffer.
@@ -198,7 +205,7 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
         ? deadLetter(t, `ack timeout after ${o.ackTimeoutMs} ms (attempt ${t.m.attempt} of ${o.maxAttempts})`)
         : driver.retry(t.m.handle, 0);
       // A failed hand-back leaves the message with the broker, which redelivers it.
-      after.catch(() => undefined);
+      after.catch(background(t.m, attemptsUsed(t) ? 'dead-lettering at the ack timeout' : 'handing back at the ack timeout'));
     }, ms);
     t.timer.unref?.();
   };
@@ -281,7 +288,7 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
       sourceRef: m.receipt,
     });
     // A failed dead-lettering leaves the message with the broker, which hands it out again.
-    driver.deadLetter(m.handle, o.deadLetter, headers).catch(() => undefined);
+    driver.deadLetter(m.handle, o.deadLetter, headers).catch(background(m, 'dead-lettering a message past maxAttempts'));
     return true;
   };
 
@@ -291,7 +298,7 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
     deliver(m) {
       if (overdue(m)) return;
       if (closed && !route) {
-        void releaseMessage(m).catch(() => undefined);
+        void releaseMessage(m).catch(background(m, 'releasing a message that arrived after close'));
         return;
       }
       if (route) {
@@ -303,7 +310,7 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
         for (const w of waiters) w.wake();
         return;
       }
-      void releaseMessage(m).catch(() => undefined);
+      void releaseMessage(m).catch(background(m, 'releasing a message nobody asked for'));
     },
     fail(err) {
       failure = err;
@@ -402,7 +409,7 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
     },
   };
 
-  const consumer = createConsumer(parts);
+  const consumer = createConsumer(parts, diagnostics);
   o.signal?.addEventListener('abort', () => void consumer.close(), { once: true });
   return consumer;
 }

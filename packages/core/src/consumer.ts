@@ -1,4 +1,6 @@
 import { CloseDeadline, HAND_BACK_MS, sleep } from './close-deadline';
+import { silentDiagnostics, type Diagnostics } from './diagnostics';
+import { formatDestination } from './destination';
 import { abortedError, closedError, SwitchboardError, throwIfAborted } from './errors';
 import type { CloseOptions, ConsumeHandle, ConsumeOptions, Consumer, Delivery, Destination, PollOptions, Subscription } from './types';
 
@@ -38,7 +40,7 @@ const SEEN = { seen: true } as const;
  * The shared Consumer contract: one subscription at a time, `consume` as resolve = ack / throw = nack,
  * graceful idempotent close that waits for handlers in flight, `closed` errors afterwards.
  */
-export function createConsumer(parts: ConsumerParts): Consumer {
+export function createConsumer(parts: ConsumerParts, diagnostics: Diagnostics = silentDiagnostics): Consumer {
   let closed = false;
   let closing: Promise<void> | undefined;
   let active: PushSubscription | undefined;
@@ -65,9 +67,15 @@ export function createConsumer(parts: ConsumerParts): Consumer {
     consume(handler, options) {
       const concurrency = consumeConcurrency(options);
       const sub = consumer.subscribe({ signal: options?.signal });
-      const h = runConsume(sub, handler, options ?? {}, concurrency, (d) => parts.release(d, SEEN));
+      const where = { destination: formatDestination(parts.source), group: parts.group };
+      const h = runConsume(sub, handler, options ?? {}, concurrency, (d) => parts.release(d, SEEN), {
+        handlerFailed: (d, err) =>
+          diagnostics.report({ origin: 'handler', error: err, ...where, messageId: d.id, attempt: d.attempt }, `handler failed on ${where.destination}; the delivery was nacked`),
+        loopFailed: (err) => diagnostics.report({ origin: 'consumer', error: err, ...where }, `consumer of ${where.destination} ended with an error`, 'error'),
+      });
       handles.add(h);
-      void h.done.finally(() => handles.delete(h));
+      const forget = () => void handles.delete(h);
+      h.done.then(forget, forget);
       return h;
     },
     async poll(options: PollOptions = {}) {
@@ -229,6 +237,7 @@ function runConsume(
   options: ConsumeOptions,
   concurrency: number,
   handBack: (d: Delivery) => Promise<void>,
+  report: { handlerFailed(d: Delivery, err: unknown): void; loopFailed(err: unknown): void },
 ): ConsumeHandle {
   const running = new Set<Promise<void>>();
   /** Deliveries whose handler runs now. */
@@ -248,6 +257,7 @@ function runConsume(
       await handler(d);
       if (d.state === 'pending') await d.ack();
     } catch (err) {
+      report.handlerFailed(d, err);
       if (d.state === 'pending') await d.nack({ reason: err instanceof Error ? err.message : String(err) }).catch(() => undefined);
     }
   };
@@ -308,6 +318,9 @@ function runConsume(
       deadline.dispose();
     }
   })();
+  // `done` rejects for whoever awaits it; nobody awaiting it is not an unhandled rejection: the
+  // failure is reported (logger, onError) instead.
+  loop.catch((err: unknown) => report.loopFailed(err));
 
   let closing: Promise<void> | undefined;
   const h: ConsumeHandle = {

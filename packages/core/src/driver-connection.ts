@@ -4,6 +4,7 @@ import { requireCapability, type Capabilities } from './capabilities';
 import { createDriverConsumer, type ConsumerDriver } from './consumer-engine';
 import { formatDestination, toDestination } from './destination';
 import { CloseDeadline, HAND_BACK_MS, sleep } from './close-deadline';
+import { checkDiagnosticsOptions, createDiagnostics, silentDiagnostics, type Diagnostics, type DiagnosticsOptions, type ErrorEvent, type Logger } from './diagnostics';
 import { abortedError, closedError, SwitchboardError, throwIfAborted, toSwitchboardError } from './errors';
 import { assertMessageSizes, normalizeMessages, type NormalizedMessage } from './message';
 import { resolveConsumerOptions, validateSendOptions, type ResolvedConsumerOptions } from './options';
@@ -100,10 +101,17 @@ export interface DriverHost {
   /** Fires when the connect timeout passes or the caller gives up: stop connecting. */
   readonly signal: AbortSignal;
   readonly connectTimeoutMs: number;
+  /** The application's logger (silent by default): route the client library's own logs here. */
+  readonly logger: Logger;
+  /**
+   * Reports what the application should hear about: lost and regained connections (`reconnect`),
+   * failures of background work. Logged and passed to the `onError` hook; never throws.
+   */
+  report(event: ErrorEvent, message: string, level?: 'debug' | 'info' | 'warn' | 'error'): void;
 }
 
 /** Options every backend understands; drivers accept more, validated by their option schema. */
-export interface ConnectOptions {
+export interface ConnectOptions extends DiagnosticsOptions {
   /** Give up connecting after this long (default 10000 ms) with a `connection` error. */
   connectTimeoutMs?: number;
   /** Drivers to use before the registry: `connect(url, { drivers: [kafka] })` works in bundles. */
@@ -140,10 +148,20 @@ export function defineDriver(def: DriverDefinition): Driver {
     name: info.name,
     schemes: info.schemes,
     info,
-    async connect(url, options) {
+    async connect(url, connectOptions) {
+      const { logger, onError, ...options } = connectOptions;
+      checkDiagnosticsOptions({ logger, onError });
+      const diagnostics = createDiagnostics({ logger, onError });
       const timeoutMs = connectTimeoutOf(url, options);
       const replies = new PendingReplies();
       const ac = new AbortController();
+      const host: DriverHost = {
+        replies: reportingDrops(replies, diagnostics, info.name),
+        signal: ac.signal,
+        connectTimeoutMs: timeoutMs,
+        logger: diagnostics.logger,
+        report: diagnostics.report,
+      };
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
@@ -157,7 +175,7 @@ export function defineDriver(def: DriverDefinition): Driver {
       let opening: Promise<DriverSession>;
       try {
         // An open() that throws before it returns a promise (bad options) fails here, timer cleared.
-        opening = Promise.resolve(open(url, options, { replies, signal: ac.signal, connectTimeoutMs: timeoutMs }));
+        opening = Promise.resolve(open(url, options, host));
       } catch (err) {
         clearTimeout(timer);
         throw err;
@@ -171,8 +189,26 @@ export function defineDriver(def: DriverDefinition): Driver {
       } finally {
         clearTimeout(timer);
       }
-      return createConnection(info.name, session, replies);
+      return createConnection(info.name, session, replies, diagnostics);
     },
+  };
+}
+
+/** The reply sink a driver gets: a reply nobody waits for is reported, then dropped. */
+function reportingDrops(replies: PendingReplies, diagnostics: Diagnostics, backend: string): ReplySink {
+  return {
+    resolve(correlationId, reply) {
+      if (replies.resolve(correlationId, reply)) return true;
+      diagnostics.report(
+        { origin: 'reply', error: new SwitchboardError('not_found', `${backend}: a reply with correlation id ${correlationId} arrived, but no request waits for it (timed out, aborted, or not ours): dropped`) },
+        'reply dropped',
+        'info',
+      );
+      return false;
+    },
+    reject: (correlationId, err) => replies.reject(correlationId, err),
+    rejectAll: (err) => replies.rejectAll(err),
+    isWaiting: (correlationId) => replies.isWaiting(correlationId),
   };
 }
 
@@ -209,7 +245,7 @@ export function registeredDriver(scheme: string): Driver | undefined {
  * Builds the public Connection on a driver session. One validation order for every send, one
  * receipt format, one close path, request timeouts and correlation, and the consumer engine.
  */
-export function createConnection(backend: string, session: DriverSession, replies: PendingReplies = new PendingReplies()): Connection {
+export function createConnection(backend: string, session: DriverSession, replies: PendingReplies = new PendingReplies(), diagnostics: Diagnostics = silentDiagnostics): Connection {
   let closed = false;
   let closing: Promise<void> | undefined;
   const producers = new Set<Producer>();
@@ -267,6 +303,7 @@ export function createConnection(backend: string, session: DriverSession, replie
         options: o,
         capabilities: caps,
         reply: (replyTo, correlationId, m) => sendReply(session, replyTo, correlationId, m, classify),
+        diagnostics,
         onClosed: () => consumers.delete(c),
       });
       consumers.add(c);
