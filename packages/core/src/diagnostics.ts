@@ -18,9 +18,10 @@ export interface Logger {
  * - `consumer`: a consumer's subscription ended with an error (its `consume` loop's `done` rejects);
  * - `reconnect`: the driver lost its broker connection, or got it back (`error` says which);
  * - `reply`: a reply arrived that no request waits for (timed out, aborted, or not ours): dropped;
+ * - `schema`: a message failed the consumer's schema (it was rejected to the dead-letter destination);
  * - `background`: work nobody awaits failed, e.g. handing a message back at an ack timeout.
  */
-export type ErrorOrigin = 'handler' | 'consumer' | 'reconnect' | 'reply' | 'background';
+export type ErrorOrigin = 'handler' | 'consumer' | 'reconnect' | 'reply' | 'schema' | 'background';
 
 /** One event for the `onError` hook. */
 export interface ErrorEvent {

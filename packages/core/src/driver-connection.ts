@@ -3,6 +3,7 @@ import { addBackend, type BackendInfo } from './backends';
 import { requireCapability, type Capabilities } from './capabilities';
 import { createDriverConsumer, type ConsumerDriver } from './consumer-engine';
 import { formatDestination, toDestination } from './destination';
+import { typedConsumer } from './typed';
 import { CloseDeadline, HAND_BACK_MS, sleep } from './close-deadline';
 import { checkDiagnosticsOptions, createDiagnostics, silentDiagnostics, type Diagnostics, type DiagnosticsOptions, type ErrorEvent, type Logger } from './diagnostics';
 import { abortedError, closedError, SwitchboardError, throwIfAborted, toSwitchboardError } from './errors';
@@ -274,6 +275,41 @@ export function createConnection(backend: string, session: DriverSession, replie
     },
   };
 
+  const openConsumer = async (s: DestinationLike, options?: ConsumerOptions): Promise<Consumer> => {
+    assertOpen();
+    const source = checked(s);
+    const o = resolveConsumerOptions(source, options);
+    try {
+      session.checkDestination(o.deadLetter);
+    } catch (err) {
+      // The default dead-letter name is derived: say so, and how to choose another.
+      if (options?.deadLetter !== undefined || !(err instanceof SwitchboardError)) throw err;
+      throw new SwitchboardError(err.code, `the default dead-letter destination ${formatDestination(o.deadLetter)} of ${formatDestination(source)} is not a valid name (${err.message}); pass the deadLetter option`, { cause: err });
+    }
+    if (o.filter && Object.keys(o.filter).length > 0) requireCapability(caps, 'headerFilter');
+    throwIfAborted(o.signal);
+    let driver: ConsumerDriver<unknown>;
+    try {
+      driver = await session.consumer(source, o);
+    } catch (err) {
+      throw classify(err);
+    }
+    const c: Consumer = createDriverConsumer(driver, {
+      source,
+      options: o,
+      capabilities: caps,
+      reply: (replyTo, correlationId, m) => sendReply(session, replyTo, correlationId, m, classify),
+      diagnostics,
+      onClosed: () => consumers.delete(c),
+    });
+    consumers.add(c);
+    if (closed || o.signal?.aborted) {
+      await c.close();
+      throw closed ? closedError(`${backend} connection`) : abortedError(o.signal);
+    }
+    return o.schema ? (typedConsumer(c, o.schema, o.serializer, diagnostics) as unknown as Consumer) : c;
+  };
+
   const connection: Connection = {
     backend,
     url: session.url,
@@ -285,34 +321,8 @@ export function createConnection(backend: string, session: DriverSession, replie
       producers.add(p);
       return p;
     },
-    async consumer(s: DestinationLike, options?: ConsumerOptions): Promise<Consumer> {
-      assertOpen();
-      const source = checked(s);
-      const o = resolveConsumerOptions(source, options);
-      session.checkDestination(o.deadLetter);
-      if (o.filter && Object.keys(o.filter).length > 0) requireCapability(caps, 'headerFilter');
-      throwIfAborted(o.signal);
-      let driver: ConsumerDriver<unknown>;
-      try {
-        driver = await session.consumer(source, o);
-      } catch (err) {
-        throw classify(err);
-      }
-      const c: Consumer = createDriverConsumer(driver, {
-        source,
-        options: o,
-        capabilities: caps,
-        reply: (replyTo, correlationId, m) => sendReply(session, replyTo, correlationId, m, classify),
-        diagnostics,
-        onClosed: () => consumers.delete(c),
-      });
-      consumers.add(c);
-      if (closed || o.signal?.aborted) {
-        await c.close();
-        throw closed ? closedError(`${backend} connection`) : abortedError(o.signal);
-      }
-      return c;
-    },
+    // One implementation behind both overloads (typed and untyped).
+    consumer: openConsumer as Connection['consumer'],
     close(options?: CloseOptions) {
       try {
         deadline.set(options);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { configurationError, SwitchboardError } from './errors';
 import type { AckMode, CloseOptions, ConsumerOptions, Destination, DestinationLike, Headers, StartPosition } from './types';
 import { toDestination } from './destination';
+import { isStandardSchema, jsonSerializer, type Schema, type Serializer } from './typed';
 
 /**
  * Validates `input` against a zod schema and returns the parsed value, or throws one
@@ -41,6 +42,10 @@ export const consumerOptionsSchema = z
     deadLetter: destinationLike.optional(),
     filter: headerMap.optional(),
     signal: z.instanceof(AbortSignal).optional(),
+    schema: z.custom<Schema>(isStandardSchema, 'must be a Standard Schema validator (zod, valibot, arktype, ...)').optional(),
+    serializer: z
+      .custom<Serializer>((v) => typeof (v as Serializer | null)?.decode === 'function' && typeof (v as Serializer | null)?.encode === 'function', 'must have decode and encode functions')
+      .optional(),
   })
   .strict();
 
@@ -55,6 +60,9 @@ export interface ResolvedConsumerOptions {
   deadLetter: Destination;
   filter: Headers | undefined;
   signal: AbortSignal | undefined;
+  /** Core's typed layer (drivers ignore these): validate each delivery against `schema`. */
+  schema: Schema | undefined;
+  serializer: Serializer;
 }
 
 export const CONSUMER_DEFAULTS = { group: 'default', from: 'latest', prefetch: 16, ackMode: 'at-least-once', ackTimeoutMs: 30_000 } as const;
@@ -72,6 +80,8 @@ export function resolveConsumerOptions(source: Destination, options: ConsumerOpt
     deadLetter: o.deadLetter ? toDestination(o.deadLetter as DestinationLike) : { kind: 'queue', name: `${source.name}-dlq` },
     filter: o.filter,
     signal: o.signal,
+    schema: o.schema,
+    serializer: o.serializer ?? jsonSerializer,
   };
 }
 

@@ -1,3 +1,4 @@
+import type { Schema, Serializer, TypedDelivery } from './typed';
 import type { Capabilities } from './capabilities';
 
 /** Message headers: string keys and values, as every broker can carry them. */
@@ -133,6 +134,13 @@ export interface ConsumerOptions {
   signal?: AbortSignal;
 }
 
+/** Options of a typed consumer (see `Connection.consumer`). */
+export interface TypedConsumerOptions<T> {
+  schema: Schema<T>;
+  /** Decodes bodies before validation (default: UTF-8 JSON). */
+  serializer?: Serializer;
+}
+
 export interface NackOptions {
   /** Do not redeliver before this many milliseconds (capability `nackDelay`). */
   delayMs?: number;
@@ -181,7 +189,7 @@ export interface Delivery {
 }
 
 /** A stream of deliveries. Iterate it; dispose or `close()` it to stop. */
-export interface Subscription extends AsyncIterable<Delivery>, AsyncDisposable {
+export interface Subscription<D extends Delivery = Delivery> extends AsyncIterable<D>, AsyncDisposable {
   /** Stops delivery; unhandled buffered deliveries are released to the broker. Idempotent. */
   close(): Promise<void>;
 }
@@ -230,15 +238,15 @@ export interface PollOptions {
  * A member of one group on one source. Created ready: messages published after
  * `connection.consumer()` resolved will reach the group.
  */
-export interface Consumer extends AsyncDisposable {
+export interface Consumer<D extends Delivery = Delivery> extends AsyncDisposable {
   readonly source: Destination;
   readonly group: string;
   /** Push delivery. One active subscription per consumer. */
-  subscribe(options?: { signal?: AbortSignal }): Subscription;
+  subscribe(options?: { signal?: AbortSignal }): Subscription<D>;
   /** Resolve = ack, throw = nack (at-least-once). In at-most-once mode the ack comes first. */
-  consume(handler: (delivery: Delivery) => Promise<void> | void, options?: ConsumeOptions): ConsumeHandle;
+  consume(handler: (delivery: D) => Promise<void> | void, options?: ConsumeOptions): ConsumeHandle;
   /** Pull delivery: up to `max` deliveries, waiting up to `waitMs` for the first (long polling). */
-  poll(options?: PollOptions): Promise<Delivery[]>;
+  poll(options?: PollOptions): Promise<D[]>;
   /**
    * Graceful: stops subscriptions, waits for handlers in flight (up to the close deadline, see
    * {@link CloseOptions}), releases what was not handled. Idempotent.
@@ -267,6 +275,13 @@ export interface Connection extends AsyncDisposable {
   readonly capabilities: Capabilities;
   readonly admin: Admin;
   producer(): Producer;
+  /**
+   * Joins a group on `source`. With `schema` (any Standard Schema validator: zod, valibot, arktype),
+   * each delivery's body is decoded (`serializer`, JSON by default) and validated first: `d.data` is
+   * typed, and a message that fails is rejected to the dead-letter destination with the issues as
+   * its reason, never retried and never handed to the application.
+   */
+  consumer<T>(source: DestinationLike, options: ConsumerOptions & TypedConsumerOptions<T>): Promise<Consumer<TypedDelivery<T>>>;
   consumer(source: DestinationLike, options?: ConsumerOptions): Promise<Consumer>;
   /** Closes consumers (with the close deadline of {@link CloseOptions}) and producers gracefully. Idempotent. */
   close(options?: CloseOptions): Promise<void>;

@@ -291,4 +291,11 @@ describe('consume', () => {
     expect(fake.consumers[0]!.calls).toContainEqual(['release', 'm1', 'seen']);
     await conn.close();
   });
+  test('driver contract - a source whose default dead-letter name is invalid says so and names the deadLetter option', async () => {
+    const { conn } = await open();
+    const name = 'a'.repeat(18); // fits the fake's 20 characters; "<name>-dlq" does not
+    await expect(conn.consumer(`queue:${name}`)).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringContaining('pass the deadLetter option') });
+    await expect(conn.consumer(`queue:${name}`, { deadLetter: 'queue:dead' })).resolves.toBeDefined();
+    await conn.close();
+  });
 });

@@ -1,4 +1,5 @@
-import { connect, registerDriver } from '@switchboard/core';
+import { connect, HEADERS, registerDriver, type ErrorEvent } from '@switchboard/core';
+import { z } from '@switchboard/core/driver';
 import { connectMemory, driver, MemoryBroker } from '@switchboard/memory';
 
 registerDriver(driver);
@@ -75,6 +76,50 @@ describe('memory', () => {
     await new Promise((r) => setTimeout(r, 40));
     await p.send('q', { id: 'new', body: 'x' });
     expect(broker.log({ kind: 'queue', name: 'q' }).dedupSize).toBe(1);
+    await conn.close();
+  });
+});
+
+describe('memory typed consumers', () => {
+  const order = z.object({ sku: z.string().min(1), qty: z.number().int().positive() });
+
+  test('typed consumer - d.data is the validated value; an invalid message goes to the dead letters with the issues, never to the handler', async () => {
+    const events: ErrorEvent[] = [];
+    const conn = await connect('memory://typed-1', { onError: (e) => void events.push(e) });
+    const c = await conn.consumer('orders', { schema: order });
+    const seen: { sku: string; qty: number }[] = [];
+    const h = c.consume((d) => {
+      seen.push(d.data);
+    });
+    const p = conn.producer();
+    await p.send('orders', [JSON.stringify({ sku: 'A-1', qty: 2 }), JSON.stringify({ sku: '', qty: 1.5 }), 'not json', JSON.stringify({ sku: 'B-2', qty: 1 })]);
+    const dlq = await conn.consumer('orders-dlq');
+    const dead = [];
+    for (let i = 0; i < 50 && dead.length < 2; i++) dead.push(...(await dlq.poll({ max: 10, waitMs: 100 })));
+    expect(seen).toEqual([{ sku: 'A-1', qty: 2 }, { sku: 'B-2', qty: 1 }]);
+    expect(dead).toHaveLength(2);
+    const reasons = dead.map((d) => d.headers[HEADERS.deadLetterReason]);
+    expect(reasons[0]).toMatch(/^rejected: schema: sku: .+; qty: .+/);
+    expect(reasons[1]).toMatch(/^rejected: schema: the body could not be decoded/);
+    expect(dead.map((d) => d.headers[HEADERS.deadLetterAttempts])).toEqual(['1', '1']);
+    expect(events.filter((e) => e.origin === 'schema')).toHaveLength(2);
+    await h.close();
+    await conn.close();
+  });
+
+  test('typed consumer - subscribe and poll skip invalid messages the same way', async () => {
+    const conn = await connect('memory://typed-2');
+    const c = await conn.consumer('orders', { schema: order });
+    await conn.producer().send('orders', [JSON.stringify({ sku: 'x' }), JSON.stringify({ sku: 'A', qty: 3 })]);
+    const got = await c.poll({ max: 10, waitMs: 200 });
+    expect(got.map((d) => d.data)).toEqual([{ sku: 'A', qty: 3 }]);
+    await got[0]!.ack();
+    await conn.close();
+  });
+
+  test('typed consumer - a schema that is not a Standard Schema is a configuration error', async () => {
+    const conn = await connect('memory://typed-3');
+    await expect(conn.consumer('orders', { schema: { parse: () => 1 } as never })).rejects.toMatchObject({ code: 'configuration', message: expect.stringContaining('Standard Schema') });
     await conn.close();
   });
 });

@@ -1,0 +1,128 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import type { Diagnostics } from './diagnostics';
+import { formatDestination } from './destination';
+import { bytesToText } from './message';
+import type { ConsumeHandle, ConsumeOptions, Consumer, Delivery, Headers, PollOptions, Subscription } from './types';
+
+/** Turns message bodies into values and back. JSON (UTF-8) by default; bytes stay reachable as `body`. */
+export interface Serializer {
+  /** Throws when the body is not in this format. */
+  decode(body: Uint8Array, headers: Headers): unknown;
+  encode(value: unknown): Uint8Array;
+}
+
+/** The default serializer: UTF-8 JSON. */
+export const jsonSerializer: Serializer = {
+  decode: (body) => JSON.parse(bytesToText(body)) as unknown,
+  encode: (value) => new TextEncoder().encode(JSON.stringify(value)),
+};
+
+/** A delivery whose body was decoded and checked against the consumer's schema: `data` is typed. */
+export type TypedDelivery<T> = Delivery & { readonly data: T };
+
+/** Any Standard Schema validator (zod, valibot, arktype, ...). */
+export type Schema<T = unknown> = StandardSchemaV1<unknown, T>;
+
+/** Whether `value` implements Standard Schema v1. */
+export function isStandardSchema(value: unknown): value is Schema {
+  const s = (value as { '~standard'?: { version?: unknown; validate?: unknown } } | null)?.['~standard'];
+  return typeof s === 'object' && s !== null && s.version === 1 && typeof s.validate === 'function';
+}
+
+const ISSUES_SHOWN = 10;
+
+function formatIssues(issues: readonly StandardSchemaV1.Issue[]): string {
+  const shown = issues.slice(0, ISSUES_SHOWN).map((i) => {
+    const path = (i.path ?? []).map((p) => String(typeof p === 'object' ? p.key : p)).join('.');
+    return path ? `${path}: ${i.message}` : i.message;
+  });
+  const more = issues.length > ISSUES_SHOWN ? `; and ${issues.length - ISSUES_SHOWN} more` : '';
+  return `${shown.join('; ')}${more}`;
+}
+
+type Checked<T> = { ok: true; delivery: TypedDelivery<T> } | { ok: false; reason: string };
+
+/**
+ * Wraps a consumer so that every delivery is decoded with `serializer` and validated with `schema`
+ * before the application sees it. A delivery that fails is rejected to the dead-letter destination
+ * with the schema's issues as its reason (never retried, never handed out), and reported to
+ * `onError` with origin `schema`. Where the delivery cannot be rejected (at-most-once, or a backend
+ * without `reject`) it is dropped after the report.
+ */
+export function typedConsumer<T>(inner: Consumer, schema: Schema<T>, serializer: Serializer, diagnostics: Diagnostics): Consumer<TypedDelivery<T>> {
+  const where = { destination: formatDestination(inner.source), group: inner.group };
+
+  const check = async (d: Delivery): Promise<Checked<T>> => {
+    let value: unknown;
+    try {
+      value = serializer.decode(d.body, d.headers);
+    } catch (err) {
+      return { ok: false, reason: `schema: the body could not be decoded: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    const result = await schema['~standard'].validate(value);
+    if (result.issues) return { ok: false, reason: `schema: ${formatIssues(result.issues)}` };
+    return { ok: true, delivery: Object.create(d, { data: { value: result.value, enumerable: true } }) as TypedDelivery<T> };
+  };
+
+  /** Checks `d`; an invalid one is rejected (or dropped) and reported; resolves with the typed delivery or undefined. */
+  const admit = async (d: Delivery): Promise<TypedDelivery<T> | undefined> => {
+    const r = await check(d);
+    if (r.ok) return r.delivery;
+    diagnostics.report({ origin: 'schema', error: new Error(r.reason), ...where, messageId: d.id, attempt: d.attempt }, `a message on ${where.destination} failed its schema and was dead-lettered`);
+    if (d.state === 'pending') {
+      await d.reject(r.reason).catch((err: unknown) =>
+        diagnostics.report({ origin: 'background', error: err, ...where, messageId: d.id }, `rejecting a message that failed its schema on ${where.destination} failed`),
+      );
+    }
+    return undefined;
+  };
+
+  const filter = (sub: Subscription): Subscription<TypedDelivery<T>> => {
+    const typed: Subscription<TypedDelivery<T>> = {
+      [Symbol.asyncIterator]() {
+        const it = sub[Symbol.asyncIterator]();
+        return {
+          async next() {
+            for (;;) {
+              const r = await it.next();
+              if (r.done) return r;
+              const d = await admit(r.value);
+              if (d) return { value: d, done: false };
+            }
+          },
+          return: async () => {
+            await sub.close();
+            return { value: undefined, done: true };
+          },
+        };
+      },
+      close: () => sub.close(),
+      [Symbol.asyncDispose]: () => sub.close(),
+    };
+    return typed;
+  };
+
+  const consumer: Consumer<TypedDelivery<T>> = {
+    source: inner.source,
+    group: inner.group,
+    subscribe: (options) => filter(inner.subscribe(options)),
+    consume(handler: (d: TypedDelivery<T>) => Promise<void> | void, options?: ConsumeOptions): ConsumeHandle {
+      return inner.consume(async (d) => {
+        const typed = await admit(d);
+        if (typed) await handler(typed);
+      }, options);
+    },
+    async poll(options?: PollOptions) {
+      const got = await inner.poll(options);
+      const out: TypedDelivery<T>[] = [];
+      for (const d of got) {
+        const typed = await admit(d);
+        if (typed) out.push(typed);
+      }
+      return out;
+    },
+    close: (options) => inner.close(options),
+    [Symbol.asyncDispose]: () => inner.close(),
+  };
+  return consumer;
+}
