@@ -53,7 +53,7 @@ export interface SoakOptions {
    * so every restart's resumption is measured. The drain comes after it.
    */
   durationMs: number;
-  /** Messages per second, paced evenly; a stall is not made up by a burst afterwards. */
+  /** Messages per second, paced evenly; after a stall (a full window) at most 1 s of sends is made up. */
   rate: number;
   /** Competing members of one group on the queue, each on its own connection (default 2). */
   consumers?: number;
@@ -415,7 +415,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         await sleep(nextDue - t, sendPhase.signal);
         continue;
       }
-      if (t - nextDue > 100) nextDue = t; // after a stall, go on at the rate instead of bursting
+      if (t - nextDue > 1000) nextDue = t; // after a stall (a full window), go on at the rate: at most 1 s is made up
       nextDue += interval;
       const seq = ledger.issue(t);
       inFlight++;
