@@ -2,6 +2,7 @@ import type { Capabilities } from './capabilities';
 import { createConsumer, type ConsumerParts, type PushHandle } from './consumer';
 import { deadLetterHeaders } from './dead-letter';
 import { silentDiagnostics, type Diagnostics } from './diagnostics';
+import type { Tracing } from './tracing';
 import { createDelivery } from './delivery';
 import { formatDestination } from './destination';
 import { closedError, SwitchboardError } from './errors';
@@ -118,6 +119,8 @@ export interface ConsumerEngineContext {
   closeGraceMs?: number;
   /** Where background failures and handler errors are reported (default: silent). */
   diagnostics?: Diagnostics;
+  /** Consumer spans around `consume` handlers (default: none). */
+  tracing?: Tracing;
   /** Called once the consumer has closed. */
   onClosed?(): void;
 }
@@ -409,7 +412,7 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
     },
   };
 
-  const consumer = createConsumer(parts, diagnostics);
+  const consumer = createConsumer(parts, diagnostics, ctx.tracing);
   o.signal?.addEventListener('abort', () => void consumer.close(), { once: true });
   return consumer;
 }

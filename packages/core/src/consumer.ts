@@ -1,5 +1,6 @@
 import { CloseDeadline, HAND_BACK_MS, sleep } from './close-deadline';
 import { silentDiagnostics, type Diagnostics } from './diagnostics';
+import type { Tracing } from './tracing';
 import { formatDestination } from './destination';
 import { abortedError, closedError, SwitchboardError, throwIfAborted } from './errors';
 import type { CloseOptions, ConsumeHandle, ConsumeOptions, Consumer, Delivery, Destination, PollOptions, Subscription } from './types';
@@ -40,7 +41,7 @@ const SEEN = { seen: true } as const;
  * The shared Consumer contract: one subscription at a time, `consume` as resolve = ack / throw = nack,
  * graceful idempotent close that waits for handlers in flight, `closed` errors afterwards.
  */
-export function createConsumer(parts: ConsumerParts, diagnostics: Diagnostics = silentDiagnostics): Consumer {
+export function createConsumer(parts: ConsumerParts, diagnostics: Diagnostics = silentDiagnostics, tracing?: Tracing): Consumer {
   let closed = false;
   let closing: Promise<void> | undefined;
   let active: PushSubscription | undefined;
@@ -68,7 +69,8 @@ export function createConsumer(parts: ConsumerParts, diagnostics: Diagnostics = 
       const concurrency = consumeConcurrency(options);
       const sub = consumer.subscribe({ signal: options?.signal });
       const where = { destination: formatDestination(parts.source), group: parts.group };
-      const h = runConsume(sub, handler, options ?? {}, concurrency, (d) => parts.release(d, SEEN), {
+      const traced = tracing ? (d: Delivery) => tracing.process(d, parts.source, parts.group, async () => handler(d)) : handler;
+      const h = runConsume(sub, traced, options ?? {}, concurrency, (d) => parts.release(d, SEEN), {
         handlerFailed: (d, err) =>
           diagnostics.report({ origin: 'handler', error: err, ...where, messageId: d.id, attempt: d.attempt }, `handler failed on ${where.destination}; the delivery was nacked`),
         loopFailed: (err) => diagnostics.report({ origin: 'consumer', error: err, ...where }, `consumer of ${where.destination} ended with an error`, 'error'),

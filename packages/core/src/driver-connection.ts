@@ -3,6 +3,7 @@ import { addBackend, type BackendInfo } from './backends';
 import { requireCapability, type Capabilities } from './capabilities';
 import { createDriverConsumer, type ConsumerDriver } from './consumer-engine';
 import { formatDestination, toDestination } from './destination';
+import { createTracing, type Tracing } from './tracing';
 import { typedConsumer } from './typed';
 import { CloseDeadline, HAND_BACK_MS, sleep } from './close-deadline';
 import { checkDiagnosticsOptions, createDiagnostics, silentDiagnostics, type Diagnostics, type DiagnosticsOptions, type ErrorEvent, type Logger } from './diagnostics';
@@ -253,6 +254,7 @@ export function createConnection(backend: string, session: DriverSession, replie
   const consumers = new Set<Consumer>();
   const caps = session.capabilities;
   const deadline = new CloseDeadline();
+  const tracing = createTracing(backend);
 
   const assertOpen = () => {
     if (closed) throw closedError(`${backend} connection`);
@@ -298,8 +300,12 @@ export function createConnection(backend: string, session: DriverSession, replie
       source,
       options: o,
       capabilities: caps,
-      reply: (replyTo, correlationId, m) => sendReply(session, replyTo, correlationId, m, classify),
+      reply: (replyTo, correlationId, m) => {
+        tracing.injectReply(m);
+        return sendReply(session, replyTo, correlationId, m, classify);
+      },
       diagnostics,
+      tracing,
       onClosed: () => consumers.delete(c),
     });
     consumers.add(c);
@@ -317,7 +323,7 @@ export function createConnection(backend: string, session: DriverSession, replie
     admin,
     producer() {
       assertOpen();
-      const p = createProducer({ backend, session, replies, assertConnectionOpen: assertOpen, checked, classify, onClosed: () => producers.delete(p) });
+      const p = createProducer({ backend, session, replies, assertConnectionOpen: assertOpen, checked, classify, tracing, onClosed: () => producers.delete(p) });
       producers.add(p);
       return p;
     },
@@ -369,6 +375,7 @@ interface ProducerContext {
   assertConnectionOpen(): void;
   checked(d: DestinationLike): Destination;
   classify(err: unknown): SwitchboardError;
+  tracing: Tracing;
   onClosed(): void;
 }
 
@@ -395,17 +402,27 @@ function createProducer(ctx: ProducerContext): Producer {
     return p;
   };
 
-  /** Validation first, in one order for every backend; nothing reaches the broker before it passed. */
-  const prepare = (d: DestinationLike, input: OutgoingMessage | Body | readonly (OutgoingMessage | Body)[], options: SendOptions) => {
+  /**
+   * Validation first, in one order for every backend; nothing reaches the broker before it passed.
+   * The producer span starts once the messages are known, so its trace headers count against the
+   * broker's size and header limits; a failed check ends it as failed.
+   */
+  const prepare = (d: DestinationLike, input: OutgoingMessage | Body | readonly (OutgoingMessage | Body)[], options: SendOptions, operation: 'send' | 'request') => {
     assertOpen();
     validateSendOptions(options);
     throwIfAborted(options.signal);
     const dest = ctx.checked(d);
     const messages = normalizeMessages(input, options);
-    assertMessageSizes(messages, session.maxMessageBytes, session.limitName);
-    if (messages.some((m) => (m.delayMs ?? 0) > 0)) requireCapability(session.capabilities, 'delayedSend');
-    session.checkMessages?.(dest, messages);
-    return { dest, messages };
+    const span = ctx.tracing.send(dest, messages, operation);
+    try {
+      assertMessageSizes(messages, session.maxMessageBytes, session.limitName);
+      if (messages.some((m) => (m.delayMs ?? 0) > 0)) requireCapability(session.capabilities, 'delayedSend');
+      session.checkMessages?.(dest, messages);
+    } catch (err) {
+      span.end(err);
+      throw err;
+    }
+    return { dest, messages, span };
   };
 
   const publish = async (dest: Destination, messages: NormalizedMessage[], options: SendOptions): Promise<SendReceipt[]> => {
@@ -435,8 +452,15 @@ function createProducer(ctx: ProducerContext): Producer {
 
   const producer = {
     async send(d: DestinationLike, input: OutgoingMessage | Body | readonly (OutgoingMessage | Body)[], options: SendOptions = {}) {
-      const { dest, messages } = prepare(d, input, options);
-      const receipts = await track(publish(dest, messages, options));
+      const { dest, messages, span } = prepare(d, input, options, 'send');
+      let receipts: SendReceipt[];
+      try {
+        receipts = await track(publish(dest, messages, options));
+      } catch (err) {
+        span.end(err);
+        throw err;
+      }
+      span.end();
       return Array.isArray(input) ? receipts : receipts[0]!;
     },
 
@@ -454,14 +478,22 @@ function createProducer(ctx: ProducerContext): Producer {
       if (options.headers !== undefined) sendOptions.headers = options.headers;
       if (options.key !== undefined) sendOptions.key = options.key;
       if (options.id !== undefined) sendOptions.id = options.id;
-      const { dest, messages } = prepare(d, message, { ...sendOptions, ...(options.signal ? { signal: options.signal } : {}) });
-      if (!session.request) throw new SwitchboardError('unsupported', `${ctx.backend} has no request/response`);
+      const { dest, messages, span } = prepare(d, message, { ...sendOptions, ...(options.signal ? { signal: options.signal } : {}) }, 'request');
+      if (!session.request) {
+        const err = new SwitchboardError('unsupported', `${ctx.backend} has no request/response`);
+        span.end(err);
+        throw err;
+      }
       const correlationId = randomUUID();
       myRequests.add(correlationId);
       const waiting = replies.wait(correlationId, timeoutMs, options.signal, formatDestination(dest));
       session.request(dest, messages[0]!, { correlationId, timeoutMs, signal: options.signal }).catch((err: unknown) => {
         replies.reject(correlationId, ctx.classify(err));
       });
+      waiting.then(
+        (reply) => span.end(undefined, reply.headers),
+        (err: unknown) => span.end(err),
+      );
       return track(waiting.finally(() => myRequests.delete(correlationId)));
     },
 

@@ -123,3 +123,15 @@ describe('memory typed consumers', () => {
     await conn.close();
   });
 });
+
+describe('memory tracing without an SDK', () => {
+  test('tracing - without an OpenTelemetry SDK nothing is added to messages', async () => {
+    const conn = await connect('memory://untraced');
+    const c = await conn.consumer('q');
+    await conn.producer().send('q', { body: 'x', headers: { a: '1' } });
+    const [d] = await c.poll({ max: 1, waitMs: 500 });
+    expect(d!.headers).toEqual({ a: '1' });
+    await d!.ack();
+    await conn.close();
+  });
+});
