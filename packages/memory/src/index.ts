@@ -41,12 +41,28 @@ export function openMemorySession(options: MemoryConnectOptions, host: DriverHos
   return memorySession(broker, `memory://${name === 'default' ? '' : name}`, host);
 }
 
-/** Parses a `memory://` URL and its options into {@link MemoryConnectOptions}. */
+const codeOptions = z
+  .object({
+    maxMessageBytes: z.number().int().positive().optional(),
+    retentionMessages: z.number().int().positive().optional(),
+    retentionMs: z.number().int().positive().optional(),
+    dedupWindowMs: z.number().int().nonnegative().optional(),
+    dedupWindowSize: z.number().int().positive().optional(),
+    name: z.string().min(1).optional(),
+    broker: z.instanceof(MemoryBroker).optional(),
+    connectTimeoutMs: z.number().positive().optional(),
+  })
+  .strict();
+
+/**
+ * Parses a `memory://` URL and its options into {@link MemoryConnectOptions}. Unknown or malformed
+ * options, in the URL or in code, are a configuration error listing every problem.
+ */
 export function memoryOptionsFrom(url: ReturnType<typeof parseUrl>, options: ConnectOptions): MemoryConnectOptions {
   const params = validateOptions(urlParams, url.params, `memory:// URL ${url.redacted}`);
+  const { connectTimeoutMs: _timeout, ...rest } = validateOptions(codeOptions, options, 'memory:// connect options');
   const name = url.hosts[0]?.host ?? (url.path || 'default');
-  const { connectTimeoutMs: _timeout, ...rest } = options;
-  return { ...params, ...(rest as MemoryConnectOptions), name };
+  return { ...params, ...rest, name };
 }
 
 /** `memory://[NAME][?maxMessageBytes=&retentionMessages=&retentionMs=&dedupWindowMs=&dedupWindowSize=]`: the embedded default. */

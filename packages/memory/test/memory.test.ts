@@ -135,3 +135,12 @@ describe('memory tracing without an SDK', () => {
     await conn.close();
   });
 });
+
+describe('memory options', () => {
+  test('memory - unknown or malformed code options are a configuration error listing each', async () => {
+    await expect(connect('memory://opts', { retentionMesages: 10, dedupWindowMs: -1 } as never)).rejects.toMatchObject({
+      code: 'configuration',
+      details: { problems: expect.arrayContaining([expect.stringContaining('retentionMesages'), expect.stringContaining('dedupWindowMs')]) },
+    });
+  });
+});
