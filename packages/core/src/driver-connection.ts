@@ -14,6 +14,7 @@ import { DEFAULT_REQUEST_TIMEOUT_MS, PendingReplies } from './request';
 import type { ParsedUrl } from './url';
 import type {
   Admin,
+  BrokerObject,
   CloseOptions,
   Body,
   Connection,
@@ -84,7 +85,12 @@ export interface DriverSession {
   /** Joins `options.group` on `source`; resolves once messages published from now on will reach the group. */
   consumer(source: Destination, options: ResolvedConsumerOptions): Promise<ConsumerDriver<unknown>>;
   ensureDestination(destination: Destination, options: DestinationOptions | undefined): Promise<void>;
+  /** Deletes the destination and every per-group object the driver made for it. */
   deleteDestination(destination: Destination): Promise<void>;
+  /** Deletes one group's objects (checked group name). Absent: `admin.deleteGroup` is `unsupported`. */
+  deleteGroup?(destination: Destination, group: string): Promise<void>;
+  /** Lists what the driver made for the destination. Absent: `admin.listObjects` is `unsupported`. */
+  listObjects?(destination: Destination): Promise<BrokerObject[]>;
   /** Maps the client library's errors to Switchboard error codes. */
   classifyError(err: unknown): SwitchboardError;
   /** Frees the client. Core calls it once, after every consumer and producer closed. */
@@ -274,6 +280,19 @@ export function createConnection(backend: string, session: DriverSession, replie
     async deleteDestination(d) {
       assertOpen();
       await session.deleteDestination(checked(d)).catch((err: unknown) => Promise.reject(classify(err)));
+    },
+    async deleteGroup(d, group) {
+      assertOpen();
+      const dest = checked(d);
+      if (typeof group !== 'string' || group.length === 0) throw new SwitchboardError('invalid_argument', 'deleteGroup needs a group name');
+      if (!session.deleteGroup) throw new SwitchboardError('unsupported', `${backend}: deleteGroup is not supported by this driver`);
+      await session.deleteGroup(dest, group).catch((err: unknown) => Promise.reject(classify(err)));
+    },
+    async listObjects(d) {
+      assertOpen();
+      const dest = checked(d);
+      if (!session.listObjects) throw new SwitchboardError('unsupported', `${backend}: listObjects is not supported by this driver`);
+      return session.listObjects(dest).catch((err: unknown) => Promise.reject(classify(err)));
     },
   };
 

@@ -261,10 +261,25 @@ export interface DestinationOptions {
   retentionMs?: number;
 }
 
+/** One broker object Switchboard made for a destination (a queue, topic, stream, group, ...). */
+export interface BrokerObject {
+  /** The broker's own word for it, e.g. "queue", "exchange", "stream", "topic", "consumer group", "subscription". */
+  readonly type: string;
+  /** Its name on the broker. */
+  readonly name: string;
+  /** The group it belongs to, for per-group objects. */
+  readonly group?: string;
+}
+
 /** Topology management. Every call is idempotent. */
 export interface Admin {
   ensureDestination(destination: DestinationLike, options?: DestinationOptions): Promise<void>;
+  /** Deletes the destination and every per-group object Switchboard made for it (group queues, retry topics, subscriptions). */
   deleteDestination(destination: DestinationLike): Promise<void>;
+  /** Deletes what one group of a destination left on the broker (its queue, offsets, retry objects). Idempotent. */
+  deleteGroup(destination: DestinationLike, group: string): Promise<void>;
+  /** What Switchboard made on the broker for this destination, per-group objects included. */
+  listObjects(destination: DestinationLike): Promise<BrokerObject[]>;
 }
 
 export interface Connection extends AsyncDisposable {

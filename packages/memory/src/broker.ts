@@ -470,6 +470,24 @@ export class MemoryBroker {
     this.logs.delete(key);
   }
 
+  /** Drops one group of a topic (its position and in-flight state); members still in it stop receiving. A queue's one group is the queue itself: nothing to drop. */
+  deleteGroup(d: Destination, group: string): void {
+    const l = this.logs.get(`${d.kind}:${d.name}`);
+    if (!l || d.kind === 'queue') return;
+    const g = l.groups.get(group);
+    if (!g) return;
+    g.close();
+    l.groups.delete(group);
+  }
+
+  /** The log of `d` and its groups, if it exists. */
+  describe(d: Destination): { type: string; name: string; group?: string }[] {
+    const l = this.logs.get(`${d.kind}:${d.name}`);
+    if (!l) return [];
+    const groups = d.kind === 'topic' ? [...l.groups.keys()].map((g) => ({ type: 'group', name: g, group: g })) : [];
+    return [{ type: d.kind, name: d.name }, ...groups];
+  }
+
   append(d: Destination, messages: readonly NormalizedMessage[], opts: { dedup: boolean; replyTo?: string; correlationId?: string }): number[] {
     return this.log(d).append(messages, opts);
   }

@@ -38,6 +38,8 @@ export function memorySession(broker: MemoryBroker, url: string, host: DriverHos
     consumer: async (source, options) => memoryConsumer(broker, source, options),
     ensureDestination: async (d) => void broker.log(d),
     deleteDestination: async (d) => broker.delete(d),
+    deleteGroup: async (d, group) => broker.deleteGroup(d, group),
+    listObjects: async (d) => broker.describe(d),
     classifyError: (err) => (err instanceof SwitchboardError ? err : new SwitchboardError('internal', String(err), { cause: err })),
     close: async () => {
       if (inbox) broker.closeInbox(inbox);

@@ -144,3 +144,25 @@ describe('memory options', () => {
     });
   });
 });
+
+describe('memory admin', () => {
+  test('admin - listObjects shows a topic and its groups; deleteGroup drops one group, deleteDestination everything', async () => {
+    const conn = await connect('memory://admin-1');
+    const a = await conn.consumer('topic:events', { group: 'a' });
+    const b = await conn.consumer('topic:events', { group: 'b' });
+    expect(await conn.admin.listObjects('topic:events')).toEqual([
+      { type: 'topic', name: 'events' },
+      { type: 'group', name: 'a', group: 'a' },
+      { type: 'group', name: 'b', group: 'b' },
+    ]);
+    await a.close();
+    await conn.admin.deleteGroup('topic:events', 'a');
+    await conn.admin.deleteGroup('topic:events', 'a');
+    expect((await conn.admin.listObjects('topic:events')).map((o) => o.name)).toEqual(['events', 'b']);
+    await b.close();
+    await conn.admin.deleteDestination('topic:events');
+    expect(await conn.admin.listObjects('topic:events')).toEqual([]);
+    await expect(conn.admin.deleteGroup('topic:events', '')).rejects.toMatchObject({ code: 'invalid_argument' });
+    await conn.close();
+  });
+});
