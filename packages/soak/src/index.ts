@@ -12,6 +12,7 @@ export {
   type SoakOptions,
   type SoakResult,
   type ConsumerFailure,
+  type LibraryErrorCount,
   type ConnectFn,
 } from './soak';
 export { renderText, renderMarkdown, toJson } from './report';

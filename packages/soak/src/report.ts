@@ -36,6 +36,7 @@ export function renderText(r: SoakResult): string {
     lines.push(`  consumer ${f.consumer} ended at ${formatDuration(f.atMs)} (${f.code}: ${f.message}); ${f.recovered ? `reopened by the soak at ${formatDuration(f.recoveredAtMs!)}` : 'NOT reopened'}`);
   }
   for (const e of r.sendErrors) lines.push(`  first ${e.code} error: ${e.example}`);
+  if (r.libraryErrors.length) lines.push(`  reported by the library (onError): ${r.libraryErrors.map((e) => `${e.origin}/${e.code} ${e.count} (first: ${e.example})`).join('; ')}`);
   for (const n of r.notes) lines.push(`  note: ${n}`);
   lines.push(r.passed ? 'PASSED: no loss' : `FAILED:\n${r.failures.map((f) => `  - ${f}`).join('\n')}`);
   return lines.join('\n');
@@ -72,6 +73,7 @@ export function renderMarkdown(r: SoakResult): string {
   }
   const findings = [
     ...r.sendErrors.map((e) => `first \`${e.code}\` send error: ${e.example}`),
+    ...r.libraryErrors.map((e) => `reported by the library (onError): ${e.origin} / \`${e.code}\` x${e.count}, first: ${e.example}`),
     ...r.consumerFailures.map((f) => `consumer ${f.consumer} ended at ${formatDuration(f.atMs)} (${f.code}: ${f.message}); ${f.recovered ? 'reopened by the soak' : 'not reopened'}`),
     ...r.notes,
     ...r.failures.map((f) => `**failure:** ${f}`),

@@ -15,6 +15,7 @@ import {
   type Consumer,
   type Delivery,
   type Destination,
+  type ErrorEvent,
   type Producer,
 } from '@switchboard/core';
 import { SoakLedger, type SendErrorCount, type SoakCounts } from './ledger';
@@ -106,6 +107,17 @@ export interface ConsumerFailure {
   readonly recoveredAtMs: number | undefined;
 }
 
+/** Errors the library reported through `connect(url, { onError })`, by origin and code. */
+export interface LibraryErrorCount {
+  /** `ErrorEvent.origin`: `consumer`, `reconnect`, `background`, `handler`, `reply`, `schema`. */
+  readonly origin: string;
+  /** The error's `SwitchboardError.code`, or `untyped`. */
+  readonly code: string;
+  readonly count: number;
+  /** The message of the first one. */
+  readonly example: string;
+}
+
 /** The outcome of one soak. Times are ms; `*AtMs` are since the send phase started (after setup). */
 export interface SoakResult {
   /** The URL, password removed. */
@@ -145,6 +157,8 @@ export interface SoakResult {
   /** Max and median receive gap over the restarts. */
   readonly gap: Spread;
   readonly consumerFailures: ConsumerFailure[];
+  /** What the library reported on its own (`onError` of every connection of the run), most frequent first. */
+  readonly libraryErrors: LibraryErrorCount[];
   /** Findings that do not fail the run (e.g. untyped send errors, a close that missed its deadline). */
   readonly notes: string[];
   readonly aborted: boolean;
@@ -220,8 +234,12 @@ function codeOf(err: unknown): { code: string; retryable: boolean; message: stri
  *    confirmed id to arrive; then closes everything (each close bounded by `closeTimeoutMs`) and
  *    deletes the queue.
  *
+ * The send phase goes on past `durationMs` while a restart is due or running and until a message sent
+ * after the last restart returned has arrived (at most {@link MAX_EXTENSION_MS} more).
+ *
  * Reconnecting is the library's job: the soak never reconnects by hand. A member whose consume loop
  * ends while the run goes on is recorded in `consumerFailures` and reopened (a finding, reported).
+ * What the library reports through `onError` (reconnects, background failures) is counted in `libraryErrors`.
  * Resolves with the {@link SoakResult}; rejects only when setup fails (connect, ensure, first consumers).
  */
 export async function runSoak(options: SoakOptions): Promise<SoakResult> {
@@ -262,8 +280,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 
   // Setup. A failure here rejects, after closing what was opened.
   const opened: Connection[] = [];
+  const libraryErrors = new Map<string, { origin: string; code: string; count: number; example: string }>();
+  const onError = (e: ErrorEvent) => {
+    const { code, message } = codeOf(e.error);
+    const key = `${e.origin}/${code}`;
+    const seen = libraryErrors.get(key);
+    if (seen) seen.count++;
+    else libraryErrors.set(key, { origin: e.origin, code, count: 1, example: message.slice(0, 300) });
+  };
   const open = async () => {
-    const c = await connect(options.url);
+    const c = await connect(options.url, { onError });
     opened.push(c);
     return c;
   };
@@ -538,6 +564,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     resume: spread(restarts, (r) => r.resumeMs),
     gap: spread(restarts, (r) => r.gapMs),
     consumerFailures,
+    libraryErrors: [...libraryErrors.values()].sort((a, b) => b.count - a.count || a.origin.localeCompare(b.origin)),
     notes,
     aborted,
     passed: failures.length === 0,

@@ -1,4 +1,4 @@
-import { connect, type Connection, type ConnectOptions, type ConsumeHandle, type Consumer } from '@switchboard/core';
+import { connect, SwitchboardError, type Connection, type ConnectOptions, type ConsumeHandle, type Consumer } from '@switchboard/core';
 import { driver as memory } from '@switchboard/memory';
 import { faultyMemoryDriver } from '@switchboard/memory/testing';
 import { renderMarkdown, renderText, runSoak, toJson, type ConnectFn } from '@switchboard/soak';
@@ -134,6 +134,23 @@ describe('soak', () => {
     expect(r.counts.lost).toBe(0);
     expect(r.passed).toBe(true);
     expect(renderText(r)).toMatch(/consumer 1 ended .*reopened by the soak/);
+  });
+
+  test('soak - what the library reports through onError is counted by origin and code', async () => {
+    const r = await runSoak({
+      url: 'memory://soak-onerror',
+      durationMs: 300,
+      rate: 50,
+      consumers: 1,
+      connect: async (url, options) => {
+        const conn = await via()(url, options);
+        options?.onError?.({ origin: 'reconnect', error: new SwitchboardError('connection', 'gone for a while') });
+        return conn;
+      },
+    });
+    expect(r.libraryErrors).toEqual([{ origin: 'reconnect', code: 'connection', count: 2, example: 'gone for a while' }]);
+    expect(r.passed).toBe(true);
+    expect(renderText(r)).toMatch(/reported by the library \(onError\): reconnect\/connection 2/);
   });
 
   test('soak - an aborted run closes and resolves, marked aborted and not passed', async () => {
