@@ -6,7 +6,7 @@
 // SWITCHBOARD_LOAD_COUNT sets L1's N (default 100,000); SWITCHBOARD_ONLY=ID,ID runs a subset.
 import path from 'node:path';
 import { registerDriver, type Capabilities, type Driver } from '@switchboard/core';
-import { describeConformance } from '@switchboard/conformance';
+import { describeConformance, type ForeignSide } from '@switchboard/conformance';
 import { brokerSource, brokersRequired, brokerUrl, canRestartBroker, localUrlOf, restartBroker, urlEnvVar, type BrokerName } from '../harness';
 
 export interface BrokerSuite {
@@ -21,6 +21,8 @@ export interface BrokerSuite {
   capabilitiesFor(url: string): Capabilities;
   /** Turns the broker's URL into this variant's (e.g. nats:// -> nats+core://). */
   variant?: (url: string) => string;
+  /** The backend's raw client as the IX cases' foreign side (see ./foreign). */
+  foreign?: ForeignSide;
 }
 
 
@@ -51,6 +53,7 @@ export function conformanceAgainst(s: BrokerSuite): void {
     driverPackageDir: path.resolve(s.packageDir),
     loadCount: Number(process.env.SWITCHBOARD_LOAD_COUNT ?? 100_000),
     only: process.env.SWITCHBOARD_ONLY ? process.env.SWITCHBOARD_ONLY.split(',') : undefined,
+    ...(s.foreign ? { foreign: s.foreign } : {}),
     ...(source === 'env' && canRestartBroker(s.broker) ? { brokerControl: { restart: () => restartBroker(s.broker) } } : {}),
   });
 }

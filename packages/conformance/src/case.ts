@@ -1,3 +1,4 @@
+import type { ForeignSide } from './foreign';
 import type { Capabilities, CapabilityName, Connection, ConnectOptions, Consumer, ConsumerOptions, Destination, Producer } from '@switchboard/core';
 
 export type CaseStatus = 'passed' | 'failed' | 'unsupported';
@@ -39,6 +40,8 @@ export interface SuiteOptions {
   concurrency?: number;
   /** Folder of the adapter package, for child processes (AL2); found by module resolution when absent. */
   driverPackageDir?: string;
+  /** A client that is not Switchboard on the same broker, for the IX (wire interop) cases. */
+  foreign?: ForeignSide;
 }
 
 /** What a case gets to work with. Everything opened through it is closed after the case. */

@@ -13,6 +13,7 @@ import type { CaseContext, CaseResult, ConformanceCase, SuiteOptions, SupportLev
 import { badInputCases } from './cases/bad-input';
 import { contractCases } from './cases/contract';
 import { faultCases } from './cases/faults';
+import { interopCases } from './cases/interop';
 import { loadCases } from './cases/load';
 import { patternCases } from './cases/patterns';
 import { redeliveryCases } from './cases/redelivery';
@@ -28,6 +29,7 @@ export const CASES: readonly ConformanceCase[] = [
   ...badInputCases,
   ...loadCases,
   ...contractCases,
+  ...interopCases,
 ];
 
 export const CASE_IDS: readonly string[] = CASES.map((c) => c.id);
