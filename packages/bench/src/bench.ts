@@ -5,19 +5,45 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { backendLabel, parseUrl, redactUrl } from '@switchboard/core';
-import { rawKafka } from './raw/kafka';
-import { rawNats } from './raw/nats';
+import { rawKafka, rawKafkaBatch } from './raw/kafka';
+import { rawNats, rawNatsFireAndForget } from './raw/nats';
 import { rawRabbitMQ } from './raw/rabbitmq';
 import { rawSqs } from './raw/sqs';
-import { median, ratio } from './stats';
+import { median, ratio, spread, type Spread } from './stats';
 import { switchboardTarget, type ConnectFn } from './switchboard-target';
-import { runOnce, WORKLOAD_DEFAULTS, type BenchParams, type RunMeasurement, type TargetFactory } from './workload';
+import { runOnce, WORKLOAD_DEFAULTS, type BenchParams, type HeapCheckpoint, type RunMeasurement, type TargetFactory } from './workload';
 
 /** The raw-client baseline for a URL: which client and how to run it. */
 export interface RawBaseline {
   /** e.g. "kafkajs 2.2.4". */
   readonly client: string;
   readonly factory: TargetFactory;
+}
+
+/**
+ * Ids of the implementations a URL can be benchmarked with: `raw` is the raw client with the same
+ * guarantee as Switchboard's defaults; `raw-batch` (kafkajs `eachBatch`) and `raw-ack` (NATS
+ * fire-and-forget `msg.ack()`) are further raw baselines; `switchboard` runs Switchboard's defaults
+ * and `switchboard-amo` its cheaper guarantee, `ackMode: 'at-most-once'`.
+ */
+export const IMPL_IDS = ['raw', 'raw-batch', 'raw-ack', 'switchboard', 'switchboard-amo'] as const;
+
+/** One of {@link IMPL_IDS}. */
+export type ImplId = (typeof IMPL_IDS)[number];
+
+/** An implementation of the workload on one URL. */
+export interface ImplSpec {
+  readonly id: ImplId;
+  readonly kind: 'raw' | 'switchboard';
+  /** What the table shows, e.g. "kafkajs 2.2.4 eachBatch" or "switchboard at-most-once". */
+  readonly client: string;
+  /** The guarantee this implementation gives, in a few words. */
+  readonly guarantee: string;
+  /**
+   * For raw rows: true when its guarantee equals Switchboard's default (ack after handling,
+   * confirmed where Switchboard's ack is confirmed): the baseline the issue's targets are judged on.
+   */
+  readonly equalGuarantee: boolean;
 }
 
 const localRequire = createRequire(__filename);
@@ -55,6 +81,61 @@ export function rawBaselineFor(url: string): RawBaseline | undefined {
   }
 }
 
+/**
+ * The implementations benchmarked on a URL, raw ones first: every raw baseline the backend has,
+ * then Switchboard's default and its at-most-once mode. `memory://` and `nats+core://` have no raw
+ * client. `only` keeps the listed ids (in this order).
+ */
+export function implsFor(url: string, only?: readonly ImplId[]): ImplSpec[] {
+  const backend = backendName(url);
+  const base = rawBaselineFor(url);
+  const specs: ImplSpec[] = [];
+  const sbGuarantee = backend === 'nats-jetstream' ? 'ack after handling, confirmed by the server' : 'ack after handling';
+  if (base) {
+    if (backend === 'kafka') {
+      specs.push({ id: 'raw', kind: 'raw', client: `${base.client} eachMessage`, guarantee: 'commit after handling (per batch)', equalGuarantee: true });
+      specs.push({ id: 'raw-batch', kind: 'raw', client: `${base.client} eachBatch`, guarantee: 'commit after handling (per batch)', equalGuarantee: true });
+    } else if (backend === 'nats-jetstream') {
+      specs.push({ id: 'raw', kind: 'raw', client: `${base.client} ackAck`, guarantee: 'ack after handling, confirmed by the server', equalGuarantee: true });
+      specs.push({ id: 'raw-ack', kind: 'raw', client: `${base.client} ack`, guarantee: 'ack after handling, fire-and-forget', equalGuarantee: false });
+    } else {
+      specs.push({ id: 'raw', kind: 'raw', client: base.client, guarantee: 'ack after handling', equalGuarantee: true });
+    }
+  }
+  specs.push({ id: 'switchboard', kind: 'switchboard', client: 'switchboard', guarantee: sbGuarantee, equalGuarantee: false });
+  specs.push({ id: 'switchboard-amo', kind: 'switchboard', client: 'switchboard at-most-once', guarantee: 'settled on receipt, before handling', equalGuarantee: false });
+  return only ? specs.filter((s) => only.includes(s.id)) : specs;
+}
+
+/** The factory of an implementation on a URL; undefined when the URL has no such implementation. */
+export function implFactory(url: string, id: ImplId, connect?: ConnectFn): TargetFactory | undefined {
+  const backend = backendName(url);
+  switch (id) {
+    case 'raw':
+      return rawBaselineFor(url)?.factory;
+    case 'raw-batch':
+      return backend === 'kafka' ? rawKafkaBatch : undefined;
+    case 'raw-ack':
+      return backend === 'nats-jetstream' ? rawNatsFireAndForget : undefined;
+    case 'switchboard':
+      return switchboardTarget(connect);
+    case 'switchboard-amo':
+      return switchboardTarget(connect, { ackMode: 'at-most-once' });
+  }
+}
+
+/** Median and min-max of each metric over the measured repetitions. */
+export interface ImplSpreads {
+  readonly endToEndRate: Spread | undefined;
+  readonly publishRate: Spread | undefined;
+  readonly p50Ms: Spread | undefined;
+  readonly p99Ms: Spread | undefined;
+  readonly heapDelta: Spread | undefined;
+  readonly heapAfterGcDelta: Spread | undefined;
+  readonly rssPeak: Spread | undefined;
+  readonly cpuMicrosPerMessage: Spread | undefined;
+}
+
 /** Per-implementation medians over the measured repetitions. */
 export interface ImplSummary {
   readonly runs: number;
@@ -70,13 +151,25 @@ export interface ImplSummary {
   readonly rssDelta: number;
   /** Peak V8 heap above the heap at the run's start (bytes). */
   readonly heapDelta: number;
+  /** Heap after a forced GC at the run's end above the heap at its start (bytes; NaN without GC). */
+  readonly heapAfterGcDelta: number;
+  /** Process CPU per message (user + system, microseconds). */
+  readonly cpuMicrosPerMessage: number;
+  /** Messages per run (median; more than asked when the minimum duration extended the run). */
+  readonly messages: number;
   readonly duplicates: number;
+  /** Median with min-max of the metrics the table shows. */
+  readonly spread: ImplSpreads;
 }
 
 /** One implementation's repetitions on one URL. */
 export interface ImplResult {
+  readonly id: ImplId;
+  readonly kind: 'raw' | 'switchboard';
   /** "switchboard", or the raw client with its version. */
   readonly client: string;
+  readonly guarantee: string;
+  readonly equalGuarantee: boolean;
   /** Median of the successful repetitions; absent when none succeeded. */
   readonly summary: ImplSummary | undefined;
   readonly runs: RunMeasurement[];
@@ -88,29 +181,52 @@ export interface Ratios {
   readonly endToEndRate: number | undefined;
   readonly heapDelta: number | undefined;
   readonly rssPeak: number | undefined;
+  readonly p99Ms: number | undefined;
+  readonly heapAfterGcDelta: number | undefined;
+  readonly cpuMicrosPerMessage: number | undefined;
+}
+
+/** One Switchboard row against one raw row. */
+export interface RatioRow {
+  readonly switchboard: ImplId;
+  readonly raw: ImplId;
+  /** e.g. "switchboard / kafkajs 2.2.4 eachBatch". */
+  readonly label: string;
+  /** The raw row gives the same guarantee as Switchboard's default row. */
+  readonly equalGuarantee: boolean;
+  readonly ratios: Ratios;
 }
 
 export interface BackendResult {
   /** The URL, password removed. */
   readonly url: string;
   readonly backend: string;
-  /** Absent where there is no raw client (memory://). */
+  /** Every implementation run, raw ones first. */
+  readonly impls: ImplResult[];
+  /** The equal-guarantee raw baseline (`raw`); absent where there is no raw client (memory://). */
   readonly raw: ImplResult | undefined;
-  readonly switchboard: ImplResult;
+  /** Switchboard with its defaults. */
+  readonly switchboard: ImplResult | undefined;
+  /** Switchboard (defaults) / the equal-guarantee raw baseline. */
   readonly ratios: Ratios;
+  /** Every Switchboard row against every raw row. */
+  readonly ratioRows: RatioRow[];
   /** One line per failed run ("raw run 2: ..."); the report is still produced. */
   readonly errors: string[];
 }
 
 /** A run handed to a child process. */
 export interface IsolatedJob {
-  readonly impl: 'raw' | 'switchboard';
+  readonly kind?: 'run';
+  readonly impl: ImplId;
   readonly url: string;
   readonly destination: string;
   readonly params: BenchParams;
   /** Messages of an unrecorded run on `<destination>-w` in the same process first (0: none). */
   readonly warmupMessages: number;
   readonly driverModules: readonly string[];
+  /** Extra node flags of the child, e.g. `--cpu-prof`. */
+  readonly execArgv?: readonly string[];
 }
 
 /** What the child process sends back. */
@@ -121,7 +237,7 @@ const WORKER = path.join(__dirname, 'run-worker.js');
 /** Runs one job in a child process; the child is killed if it outlives its warm-up and run deadlines by 60 s. */
 function runIsolated(job: IsolatedJob): Promise<RunMeasurement> {
   return new Promise((resolve, reject) => {
-    const child = fork(WORKER, [], { execArgv: ['--expose-gc'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const child = fork(WORKER, [], { execArgv: ['--expose-gc', ...(job.execArgv ?? [])], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     let stderr = '';
     let settled = false;
     child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
@@ -147,6 +263,8 @@ function runIsolated(job: IsolatedJob): Promise<RunMeasurement> {
 export interface BenchReport {
   readonly date: string;
   readonly params: BenchParams & { readonly repeat: number; readonly warmupMessages: number; readonly isolation: 'process' | 'in-process' };
+  /** Load average (1, 5, 15 min) when the run started and when it ended: how busy the machine was. */
+  readonly load: { readonly start: readonly number[]; readonly end: readonly number[] };
   readonly machine: { readonly cpus: number; readonly cpuModel: string; readonly memoryGiB: number; readonly platform: string; readonly node: string };
   readonly versions: Record<string, string>;
   readonly results: BackendResult[];
@@ -165,6 +283,19 @@ export interface BenchOptions {
   inflight?: number;
   prefetch?: number;
   deadlineMs?: number;
+  /** Keep producing until at least this long passed (default 0: exactly `messages`); see {@link BenchParams.minDurationMs}. */
+  minDurationMs?: number;
+  /** Soak checkpoints: heap after a forced GC every this many acked messages (default 0: none). */
+  heapEvery?: number;
+  /** Most messages sent but not acked before the producer waits (default 0: no limit); see {@link BenchParams.maxBacklog}. */
+  maxBacklog?: number;
+  /** Run only these implementations (default: every one the URL has). */
+  impls?: readonly ImplId[];
+  /**
+   * Write a V8 CPU profile of every isolated run into this folder (`--cpu-prof`), named
+   * `<backend>-<impl>-<round>.cpuprofile`. Needs `isolate`.
+   */
+  cpuProfileDir?: string;
   /** How the Switchboard runs connect in-process (default: `connect` of `@switchboard/core`). */
   connect?: ConnectFn;
   /**
@@ -178,10 +309,11 @@ export interface BenchOptions {
   onProgress?: (line: string) => void;
 }
 
-/** Medians of each metric over the runs (each metric on its own), or undefined for no runs. */
+/** Medians of each metric over the runs (each metric on its own), with min-max, or undefined for no runs. */
 export function summarize(runs: readonly RunMeasurement[]): ImplSummary | undefined {
   if (runs.length === 0) return undefined;
-  const m = (f: (r: RunMeasurement) => number) => median(runs.map(f))!;
+  const m = (f: (r: RunMeasurement) => number) => median(runs.map(f)) ?? NaN;
+  const sp = (f: (r: RunMeasurement) => number) => spread(runs.map(f));
   return {
     runs: runs.length,
     wallMs: m((r) => r.wallMs),
@@ -193,18 +325,51 @@ export function summarize(runs: readonly RunMeasurement[]): ImplSummary | undefi
     rssPeak: m((r) => r.memory.rssPeak),
     rssDelta: m((r) => r.memory.rssDelta),
     heapDelta: m((r) => r.memory.heapDelta),
+    heapAfterGcDelta: m((r) => r.heapAfterGcDelta ?? NaN),
+    cpuMicrosPerMessage: m((r) => r.cpuMicrosPerMessage ?? NaN),
+    messages: m((r) => r.messages),
     duplicates: m((r) => r.duplicates),
+    spread: {
+      endToEndRate: sp((r) => r.endToEndRate),
+      publishRate: sp((r) => r.publishRate),
+      p50Ms: sp((r) => r.p50Ms),
+      p99Ms: sp((r) => r.p99Ms),
+      heapDelta: sp((r) => r.memory.heapDelta),
+      heapAfterGcDelta: sp((r) => r.heapAfterGcDelta ?? NaN),
+      rssPeak: sp((r) => r.memory.rssPeak),
+      cpuMicrosPerMessage: sp((r) => r.cpuMicrosPerMessage ?? NaN),
+    },
   };
 }
 
-/** Switchboard / raw for throughput and memory. */
+/** Switchboard / raw for throughput, latency, memory and CPU. */
 export function ratios(sb: ImplSummary | undefined, raw: ImplSummary | undefined): Ratios {
   return {
     publishRate: ratio(sb?.publishRate, raw?.publishRate),
     endToEndRate: ratio(sb?.endToEndRate, raw?.endToEndRate),
     heapDelta: ratio(sb?.heapDelta, raw?.heapDelta),
     rssPeak: ratio(sb?.rssPeak, raw?.rssPeak),
+    p99Ms: ratio(sb?.p99Ms, raw?.p99Ms),
+    heapAfterGcDelta: ratio(sb?.heapAfterGcDelta, raw?.heapAfterGcDelta),
+    cpuMicrosPerMessage: ratio(sb?.cpuMicrosPerMessage, raw?.cpuMicrosPerMessage),
   };
+}
+
+/** Every Switchboard row against every raw row, Switchboard's default first. */
+export function ratioRows(impls: readonly ImplResult[]): RatioRow[] {
+  const rows: RatioRow[] = [];
+  for (const sb of impls.filter((i) => i.kind === 'switchboard')) {
+    for (const raw of impls.filter((i) => i.kind === 'raw')) {
+      rows.push({
+        switchboard: sb.id,
+        raw: raw.id,
+        label: `${sb.client} / ${raw.client}`,
+        equalGuarantee: sb.id === 'switchboard' && raw.equalGuarantee,
+        ratios: ratios(sb.summary, raw.summary),
+      });
+    }
+  }
+  return rows;
 }
 
 /** An error as one line, with its Switchboard code when the message lacks it. */
@@ -214,12 +379,18 @@ export function errorText(err: unknown): string {
   return e?.code && !text.includes(e.code) ? `${e.code}: ${text}` : text;
 }
 
+/** Load averages rounded to two decimals. */
+function loadNow(): number[] {
+  return os.loadavg().map((l) => Math.round(l * 100) / 100);
+}
+
 /**
  * Runs the benchmark on each URL in turn. Per URL: one unrecorded warm-up run of each
- * implementation (with `isolate`: inside each run's process, before the measured part), then `repeat` rounds of raw, Switchboard (alternating, so drift hits both),
- * each on a fresh destination with fresh connections and its own deadline (and, with `isolate`,
- * in its own child process). A failed run is
- * recorded in `errors` and the rest go on; `ok` is false if anything failed.
+ * implementation (with `isolate`: inside each run's process, before the measured part), then
+ * `repeat` rounds that run every implementation once in turn (raw, ..., Switchboard, ...: ABAB, so
+ * drift hits all of them), each on a fresh destination with fresh connections and its own deadline
+ * (and, with `isolate`, in its own child process). A failed run is recorded in `errors` and the
+ * rest go on; `ok` is false if anything failed.
  */
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const params: BenchParams = {
@@ -229,24 +400,26 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     inflight: options.inflight ?? WORKLOAD_DEFAULTS.inflight,
     prefetch: options.prefetch ?? WORKLOAD_DEFAULTS.prefetch,
     deadlineMs: options.deadlineMs ?? WORKLOAD_DEFAULTS.deadlineMs,
+    minDurationMs: options.minDurationMs ?? 0,
+    heapEvery: options.heapEvery ?? 0,
+    maxBacklog: options.maxBacklog ?? 0,
   };
   const warmupMessages = options.warmupMessages ?? Math.min(options.messages, 2000);
   const token = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-  const sbFactory = switchboardTarget(options.connect);
   const progress = options.onProgress ?? (() => undefined);
   const results: BackendResult[] = [];
   const isolate = options.isolate && fs.existsSync(WORKER) ? options.isolate : undefined;
+  const loadStart = loadNow();
+  if (options.cpuProfileDir && isolate) fs.mkdirSync(options.cpuProfileDir, { recursive: true });
 
   for (const url of options.urls) {
     const backend = backendName(url);
     const shown = redactUrl(url);
-    const baseline = rawBaselineFor(url);
     const errors: string[] = [];
-    const rawRuns: RunMeasurement[] = [];
-    const sbRuns: RunMeasurement[] = [];
-    const impls: { label: 'raw' | 'switchboard'; factory: TargetFactory; runs: RunMeasurement[] }[] = [];
-    if (baseline) impls.push({ label: 'raw', factory: baseline.factory, runs: rawRuns });
-    impls.push({ label: 'switchboard', factory: sbFactory, runs: sbRuns });
+    const impls = implsFor(url, options.impls).flatMap((spec) => {
+      const factory = implFactory(url, spec.id, options.connect);
+      return factory ? [{ spec, factory, runs: [] as RunMeasurement[] }] : [];
+    });
 
     const rounds: { round: number; warmup: boolean }[] = [];
     // Isolated runs warm up inside their own process (JIT and connections), so there is no warm-up round.
@@ -255,28 +428,50 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     for (const { round, warmup } of rounds) {
       for (const impl of impls) {
         const name = warmup ? 'warm-up' : `run ${round}/${options.repeat}`;
-        progress(`${backend} ${impl.label} ${name}`);
-        const destination = `sbbench-${token}-${impl.label === 'raw' ? 'raw' : 'sb'}-${round}`;
+        progress(`${backend} ${impl.spec.id} ${name}`);
+        const destination = `sbbench-${token}-${impl.spec.id}-${round}`;
         try {
-          const runParams = warmup ? { ...params, messages: warmupMessages } : params;
+          const runParams = warmup ? { ...params, messages: warmupMessages, minDurationMs: 0, heapEvery: 0 } : params;
+          const execArgv = options.cpuProfileDir
+            ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir, '--cpu-prof-name', `${backend}-${impl.spec.id}-${round}.cpuprofile`]
+            : [];
           const m = isolate
-            ? await runIsolated({ impl: impl.label, url, destination, params: runParams, warmupMessages, driverModules: isolate.driverModules })
+            ? await runIsolated({ impl: impl.spec.id, url, destination, params: runParams, warmupMessages, driverModules: isolate.driverModules, execArgv })
             : await runOnce(impl.factory, url, destination, runParams);
           if (!warmup) impl.runs.push(m);
         } catch (err) {
-          errors.push(`${impl.label} ${name}: ${errorText(err)}`);
+          errors.push(`${impl.spec.id} ${name}: ${errorText(err)}`);
         }
       }
     }
-    const raw = baseline ? { client: baseline.client, summary: summarize(rawRuns), runs: rawRuns } : undefined;
-    const switchboard = { client: 'switchboard', summary: summarize(sbRuns), runs: sbRuns };
-    results.push({ url: shown, backend, raw, switchboard, ratios: ratios(switchboard.summary, raw?.summary), errors });
+    const implResults: ImplResult[] = impls.map(({ spec, runs }) => ({
+      id: spec.id,
+      kind: spec.kind,
+      client: spec.client,
+      guarantee: spec.guarantee,
+      equalGuarantee: spec.equalGuarantee,
+      summary: summarize(runs),
+      runs,
+    }));
+    const raw = implResults.find((i) => i.id === 'raw');
+    const switchboard = implResults.find((i) => i.id === 'switchboard');
+    results.push({
+      url: shown,
+      backend,
+      impls: implResults,
+      raw,
+      switchboard,
+      ratios: ratios(switchboard?.summary, raw?.summary),
+      ratioRows: ratioRows(implResults),
+      errors,
+    });
   }
 
   const cpus = os.cpus();
   return {
     date: new Date().toISOString(),
     params: { ...params, repeat: options.repeat, warmupMessages, isolation: isolate ? 'process' : 'in-process' },
+    load: { start: loadStart, end: loadNow() },
     machine: {
       cpus: os.availableParallelism?.() ?? cpus.length,
       cpuModel: cpus[0]?.model.trim() ?? 'unknown',

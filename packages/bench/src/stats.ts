@@ -68,3 +68,38 @@ export function formatMiB(bytes: number | undefined): string {
   if (bytes === undefined || !Number.isFinite(bytes)) return 'n/a';
   return (bytes / (1024 * 1024)).toFixed(1);
 }
+
+/** Median, minimum and maximum of a metric over repetitions. */
+export interface Spread {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+/**
+ * The median with the range it came from (min-max) of `values`, ignoring non-finite ones;
+ * `undefined` when nothing is left.
+ */
+export function spread(values: readonly number[]): Spread | undefined {
+  const v = values.filter(Number.isFinite);
+  const med = median(v);
+  if (med === undefined) return undefined;
+  return { median: med, min: Math.min(...v), max: Math.max(...v) };
+}
+
+/**
+ * A spread as "min-max" through `format` (e.g. "11,200-13,900"); a single value (min = max) is shown
+ * once, and "n/a" for `undefined`.
+ */
+export function formatSpread(s: Spread | undefined, format: (n: number) => string): string {
+  if (!s) return 'n/a';
+  const lo = format(s.min);
+  const hi = format(s.max);
+  return lo === hi ? lo : `${lo}-${hi}`;
+}
+
+/** Bytes as kibibytes with one decimal ("6.8"). */
+export function formatKiB(bytes: number | undefined): string {
+  if (bytes === undefined || !Number.isFinite(bytes)) return 'n/a';
+  return (bytes / 1024).toFixed(1);
+}

@@ -1,16 +1,26 @@
-import { connect as coreConnect, queue, type ConnectOptions, type Connection, type ConsumeHandle, type Consumer, type Destination, type Producer } from '@switchboard/core';
+import { connect as coreConnect, queue, type AckMode, type ConnectOptions, type Connection, type ConsumeHandle, type Consumer, type Destination, type Producer } from '@switchboard/core';
 import type { BenchParams, BenchTarget, ConsumerSink, TargetFactory } from './workload';
 
 /** How the Switchboard run connects; `connect` from `@switchboard/core` unless a test or host passes its own. */
 export type ConnectFn = (url: string, options?: ConnectOptions) => Promise<Connection>;
 
+/** Options of the Switchboard side that change the guarantee it gives. */
+export interface SwitchboardTargetOptions {
+  /**
+   * `at-least-once` (Switchboard's default): the handler awaits `delivery.ack()`.
+   * `at-most-once`: the consumer's `ackMode`, deliveries arrive already settled and the handler only counts them.
+   */
+  readonly ackMode?: AckMode;
+}
+
 /**
  * The Switchboard side of the workload, on any URL `connect()` understands: the destination is the
- * queue `queue:<name>`; the consumer is `connection.consumer(queue, { prefetch })` driven by
- * `consume(handler, { concurrency: prefetch })`, whose handler awaits `delivery.ack()`; each batch
- * is one `producer.send(queue, bodies, { confirm: true })`.
+ * queue `queue:<name>`; the consumer is `connection.consumer(queue, { prefetch, ackMode })` driven by
+ * `consume(handler, { concurrency: prefetch })`, whose handler awaits `delivery.ack()` (a no-op
+ * that resolves at once in at-most-once mode); each batch is one `producer.send(queue, bodies, { confirm: true })`.
  */
-export function switchboardTarget(connect: ConnectFn = coreConnect): TargetFactory {
+export function switchboardTarget(connect: ConnectFn = coreConnect, options: SwitchboardTargetOptions = {}): TargetFactory {
+  const ackMode: AckMode = options.ackMode ?? 'at-least-once';
   return (url: string, params: BenchParams): BenchTarget => {
     let conn: Connection | undefined;
     let consumer: Consumer | undefined;
@@ -23,7 +33,7 @@ export function switchboardTarget(connect: ConnectFn = coreConnect): TargetFacto
         dest = queue(destination);
         conn = await connect(url);
         await conn.admin.ensureDestination(dest);
-        consumer = await conn.consumer(dest, { prefetch: params.prefetch });
+        consumer = await conn.consumer(dest, { prefetch: params.prefetch, ackMode });
         handle = consumer.consume(
           async (d) => {
             await d.ack();

@@ -16,10 +16,39 @@ export interface BenchParams {
   readonly prefetch: number;
   /** A run (setup, produce, consume) that takes longer fails with a timeout. */
   readonly deadlineMs: number;
+  /**
+   * The producer keeps sending (in whole batches) until it sent `messages` and this long has passed
+   * since the first send, whichever comes later; 0: exactly `messages`. So a fast backend still
+   * runs long enough to mean something, and the run's message count is reported.
+   */
+  readonly minDurationMs?: number;
+  /** Every this many acked messages, force a GC and record the heap (a soak check); 0 or absent: never. */
+  readonly heapEvery?: number;
+  /**
+   * The producer waits while more than this many messages are sent but not yet acked (0 or absent:
+   * no limit, the producer runs ahead of the consumer as fast as confirms allow). A soak needs a
+   * limit: without one, an in-process broker (memory://) holds the whole backlog and heap after GC
+   * measures the backlog, not what Switchboard retains.
+   */
+  readonly maxBacklog?: number;
 }
 
-/** Defaults of everything but the three knobs the CLI exposes. */
+/** Defaults of everything but the knobs the CLI exposes. */
 export const WORKLOAD_DEFAULTS = { batch: 100, inflight: 4, prefetch: 256, deadlineMs: 180_000 } as const;
+
+/** Never more messages than this in one run, whatever `minDurationMs` asks for. */
+export const MAX_RUN_MESSAGES = 50_000_000;
+
+/** Heap and RSS after a forced GC once `messages` were acked (a soak checkpoint). Bytes. */
+export interface HeapCheckpoint {
+  readonly messages: number;
+  /** Milliseconds since the first send. */
+  readonly atMs: number;
+  /** V8 heap in use after the GC, minus the heap at the run's start. */
+  readonly heapDelta: number;
+  readonly heapUsed: number;
+  readonly rss: number;
+}
 
 /** The smallest body that still carries the sequence number and send time. */
 export const MIN_MESSAGE_SIZE = 32;
@@ -50,6 +79,7 @@ export type TargetFactory = (url: string, params: BenchParams) => BenchTarget;
 
 /** What one run measured. Times in milliseconds, rates in messages per second, memory in bytes. */
 export interface RunMeasurement {
+  /** Messages produced and acked (at least `params.messages`; more when `minDurationMs` asked for it). */
   readonly messages: number;
   /** Connect, create the destination, start a ready consumer. Not part of `wallMs`. */
   readonly setupMs: number;
@@ -67,6 +97,15 @@ export interface RunMeasurement {
   /** Deliveries of a message already seen (at-least-once redeliveries). */
   readonly duplicates: number;
   readonly memory: MemoryStats;
+  /**
+   * Heap after a forced GC once the last message was acked (before teardown), minus the heap at the
+   * run's start: what the run left behind (NaN when no GC could be forced).
+   */
+  readonly heapAfterGcDelta: number;
+  /** Process CPU time (user + system) from the first send to the last ack, in microseconds per message. */
+  readonly cpuMicrosPerMessage: number;
+  /** Soak checkpoints every `heapEvery` acked messages (empty when off). */
+  readonly heapCheckpoints: HeapCheckpoint[];
 }
 
 /** Builds body number `seq` of `size` bytes: ASCII `seq:sendTime;` padded with `x` (valid text everywhere). */
@@ -98,20 +137,32 @@ function withDeadline<T>(p: Promise<T>, deadline: Promise<never>): Promise<T> {
  * Rejects on any error, or with a timeout after `deadlineMs`; the target is torn down either way.
  */
 export async function runOnce(factory: TargetFactory, url: string, destination: string, params: BenchParams): Promise<RunMeasurement> {
-  const n = params.messages;
-  tryGc();
+  const target = n0(params);
+  const minDurationMs = params.minDurationMs ?? 0;
+  const heapEvery = params.heapEvery ?? 0;
+  const maxBacklog = params.maxBacklog ?? 0;
+  /** Messages handed to the producer so far. */
+  let next = 0;
+  /** Wakes the producer once the backlog is back under `maxBacklog`. */
+  let drained: (() => void) | undefined;
+  const gcWorks = tryGc();
   const sampler = startMemorySampler(50);
+  const heapStart = process.memoryUsage().heapUsed;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`run did not finish within ${params.deadlineMs} ms`)), params.deadlineMs);
   });
   deadline.catch(() => undefined);
 
-  const seen = new Uint8Array(n);
-  const latencies = new Float64Array(n);
+  let seen = new Uint8Array(target);
+  let latencies = new Float64Array(target);
+  /** Messages the producer will send in all: known once it stopped. */
+  let total = Infinity;
   let received = 0;
   let duplicates = 0;
   let lastAck = 0;
+  let t0 = 0;
+  const heapCheckpoints: HeapCheckpoint[] = [];
   let finish!: () => void;
   let fail!: (err: unknown) => void;
   const done = new Promise<void>((resolve, reject) => {
@@ -119,11 +170,21 @@ export async function runOnce(factory: TargetFactory, url: string, destination: 
     fail = reject;
   });
   done.catch(() => undefined);
+  const grow = (needed: number) => {
+    if (needed <= seen.length) return;
+    const size = Math.min(MAX_RUN_MESSAGES, Math.max(needed, seen.length * 2));
+    const s2 = new Uint8Array(size);
+    s2.set(seen);
+    seen = s2;
+    const l2 = new Float64Array(size);
+    l2.set(latencies);
+    latencies = l2;
+  };
   const sink: ConsumerSink = {
     onAcked(body) {
       const now = performance.now();
       const m = readBody(body);
-      if (!m || m.seq < 0 || m.seq >= n) return fail(new Error(`consumer got a body that is not from this run (${body.byteLength} bytes)`));
+      if (!m || m.seq < 0 || m.seq >= seen.length) return fail(new Error(`consumer got a body that is not from this run (${body.byteLength} bytes)`));
       if (seen[m.seq]) {
         duplicates++;
         return;
@@ -131,40 +192,58 @@ export async function runOnce(factory: TargetFactory, url: string, destination: 
       seen[m.seq] = 1;
       latencies[received++] = now - m.sentAt;
       lastAck = now;
-      if (received === n) finish();
+      if (heapEvery > 0 && received % heapEvery === 0 && gcWorks) {
+        tryGc();
+        const mem = process.memoryUsage();
+        heapCheckpoints.push({ messages: received, atMs: performance.now() - t0, heapDelta: mem.heapUsed - heapStart, heapUsed: mem.heapUsed, rss: mem.rss });
+      }
+      if (drained && next - received <= maxBacklog) {
+        const d = drained;
+        drained = undefined;
+        d();
+      }
+      if (received === total) finish();
     },
     onError: (err) => fail(err),
   };
 
-  const target = factory(url, params);
+  const impl = factory(url, params);
   try {
     const setupStart = performance.now();
-    await withDeadline(target.setup(destination, sink), deadline);
+    await withDeadline(impl.setup(destination, sink), deadline);
     const setupMs = performance.now() - setupStart;
 
-    const t0 = performance.now();
+    t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const produce = async () => {
-      let next = 0;
       const inFlight = new Set<Promise<void>>();
-      while (next < n) {
+      while (next < params.messages || (performance.now() - t0 < minDurationMs && next < MAX_RUN_MESSAGES)) {
         while (inFlight.size >= params.inflight) await Promise.race(inFlight);
-        const count = Math.min(params.batch, n - next);
+        if (maxBacklog > 0 && next - received > maxBacklog) await new Promise<void>((resolve) => (drained = resolve));
+        const count = next < params.messages ? Math.min(params.batch, params.messages - next) : Math.min(params.batch, MAX_RUN_MESSAGES - next);
+        grow(next + count);
         const sentAt = performance.now();
         const bodies: Buffer[] = new Array(count);
         for (let i = 0; i < count; i++) bodies[i] = makeBody(next + i, params.size, sentAt);
         next += count;
-        const p: Promise<void> = target.publish(bodies).then(() => void inFlight.delete(p));
+        const p: Promise<void> = impl.publish(bodies).then(() => void inFlight.delete(p));
         inFlight.add(p);
         p.catch(() => undefined);
       }
       await Promise.all(inFlight);
+      total = next;
+      if (received === total) finish();
       return performance.now();
     };
     const published = await withDeadline(Promise.race([produce(), done.then(() => new Promise<never>(() => undefined))]), deadline);
     await withDeadline(done, deadline);
+    const cpu = process.cpuUsage(cpu0);
+    const memory = sampler.stop();
+    const heapAfterGcDelta = tryGc() ? process.memoryUsage().heapUsed - heapStart : NaN;
+    const n = total;
     const publishMs = published - t0;
     const wallMs = lastAck - t0;
-    const sorted = latencies.sort();
+    const sorted = latencies.subarray(0, n).sort();
     return {
       messages: n,
       setupMs,
@@ -175,11 +254,19 @@ export async function runOnce(factory: TargetFactory, url: string, destination: 
       p50Ms: percentileSorted(sorted, 50)!,
       p99Ms: percentileSorted(sorted, 99)!,
       duplicates,
-      memory: sampler.stop(),
+      memory,
+      heapAfterGcDelta,
+      cpuMicrosPerMessage: (cpu.user + cpu.system) / n,
+      heapCheckpoints,
     };
   } finally {
     clearTimeout(timer);
     sampler.stop();
-    await Promise.race([target.teardown().catch(() => undefined), new Promise((r) => setTimeout(r, 30_000).unref())]);
+    await Promise.race([impl.teardown().catch(() => undefined), new Promise((r) => setTimeout(r, 30_000).unref())]);
   }
+}
+
+/** The arrays' first size: the messages asked for (the producer grows them when `minDurationMs` sends more). */
+function n0(params: BenchParams): number {
+  return Math.max(1, params.messages);
 }

@@ -2,7 +2,7 @@ import { formatMiB, formatMs, formatRate, formatRatio, makeBody, median, percent
 
 function run(over: Partial<RunMeasurement>): RunMeasurement {
   const memory = { rssStart: 100, rssPeak: 200, rssDelta: 100, heapStart: 10, heapPeak: 30, heapDelta: 20, samples: 3 };
-  return { messages: 10, setupMs: 1, publishMs: 5, wallMs: 10, publishRate: 2000, endToEndRate: 1000, p50Ms: 1, p99Ms: 2, duplicates: 0, memory, ...over };
+  return { messages: 10, setupMs: 1, publishMs: 5, wallMs: 10, publishRate: 2000, endToEndRate: 1000, p50Ms: 1, p99Ms: 2, duplicates: 0, memory, heapAfterGcDelta: 5, cpuMicrosPerMessage: 10, heapCheckpoints: [], ...over };
 }
 
 describe('stats', () => {

@@ -5,6 +5,9 @@ import type { BenchParams, BenchTarget, ConsumerSink, TargetFactory } from '../w
 /** Partitions of the raw run's topic: the same as the Switchboard adapter's default. */
 export const RAW_KAFKA_PARTITIONS = 3;
 
+/** How the raw kafkajs consumer hands messages over: one call per message, or one per fetched batch. */
+export type KafkaConsumeStyle = 'eachMessage' | 'eachBatch';
+
 /**
  * kafkajs doing the workload plainly: a topic with 3 partitions; an idempotent producer
  * (acks=all, one request in flight, as Switchboard's) sending each batch as one `producer.send`;
@@ -12,7 +15,17 @@ export const RAW_KAFKA_PARTITIONS = 3;
  * (after each batch), counted once `eachMessage` returns. The consumer's `maxWaitTimeInMs` is 100,
  * the adapter's default. Plain `kafka://host:port[,host:port]` URLs only (no TLS or SASL).
  */
-export const rawKafka: TargetFactory = (url: string, _params: BenchParams): BenchTarget => {
+export const rawKafka: TargetFactory = (url: string, params: BenchParams): BenchTarget => rawKafkaTarget(url, params, 'eachMessage');
+
+/**
+ * {@link rawKafka} with `eachBatch`: each fetched batch is handed over whole; every message is
+ * counted and its offset resolved (`resolveOffset`) in order, with a heartbeat after the batch, and
+ * kafkajs commits the resolved offsets after the batch (its default `eachBatchAutoResolve`).
+ * Same guarantee as `eachMessage` (at-least-once, commit after processing), fewer promises per message.
+ */
+export const rawKafkaBatch: TargetFactory = (url: string, params: BenchParams): BenchTarget => rawKafkaTarget(url, params, 'eachBatch');
+
+function rawKafkaTarget(url: string, _params: BenchParams, style: KafkaConsumeStyle): BenchTarget {
   const parsed = parseUrl(url);
   const brokers = parsed.hosts.map((h) => `${h.host}:${h.port ?? 9092}`);
   const kafka = new Kafka({ clientId: 'switchboard-bench-raw', brokers, logLevel: logLevel.NOTHING });
@@ -34,11 +47,23 @@ export const rawKafka: TargetFactory = (url: string, _params: BenchParams): Benc
       await consumer.subscribe({ topic, fromBeginning: true });
       const joined = new Promise<void>((resolve) => consumer!.on(consumer!.events.GROUP_JOIN, () => resolve()));
       consumer.on(consumer.events.CRASH, (e) => sink.onError(e.payload.error));
-      await consumer.run({
-        eachMessage: async ({ message }) => {
-          if (message.value) sink.onAcked(message.value);
-        },
-      });
+      if (style === 'eachMessage') {
+        await consumer.run({
+          eachMessage: async ({ message }) => {
+            if (message.value) sink.onAcked(message.value);
+          },
+        });
+      } else {
+        await consumer.run({
+          eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+            for (const message of batch.messages) {
+              if (message.value) sink.onAcked(message.value);
+              resolveOffset(message.offset);
+            }
+            await heartbeat();
+          },
+        });
+      }
       await joined;
     },
     async publish(bodies: Buffer[]) {
@@ -54,4 +79,4 @@ export const rawKafka: TargetFactory = (url: string, _params: BenchParams): Benc
       return torn;
     },
   };
-};
+}
