@@ -17,9 +17,17 @@ Usage:
       Exit status: 0 nothing failed, 1 a case failed, 2 usage or connection error.
   switchboard report FILE.json... --out FILE.md|FILE.html
       Merges saved JSON reports into one matrix.
-  switchboard bench [--url URL ...] [--messages N] [--size BYTES] [--repeat R] [--json] [--out FILE.md]
-      Times the raw client and Switchboard on each URL (default memory://, which has no raw client):
-      N messages (default 20000) of BYTES (default 256), R repetitions (default 2), median shown.
+  switchboard bench [--url URL ...] [--messages N] [--min-seconds S] [--size BYTES] [--repeat R]
+                    [--impls raw,raw-batch,raw-ack,switchboard,switchboard-amo] [--heap-every N]
+                    [--max-backlog N] [--cpu-prof DIR] [--deadline S] [--json] [--out FILE.md]
+      Times the raw clients and Switchboard on each URL (default memory://, which has no raw client):
+      N messages (default 200000) or S seconds of sending (default 10), whichever is longer, of BYTES
+      (default 256), R repetitions (default 3) alternating, median and min-max shown. From N=1000000
+      on, heap after GC every 100000 messages (--heap-every) with at most 10000 unacked (--max-backlog).
+      --cpu-prof DIR writes a CPU profile per run and a summary.
+  switchboard bench --consumers K [--url URL ...] [--idle-seconds S] [--probes P] [--json] [--out FILE.md]
+      K idle consumers (default 100, at most 1000) on one connection, each on its own queue: heap,
+      RSS, sockets, idle CPU over S seconds (default 30) and creation time per consumer, raw and Switchboard.
       Exit status: 0 every run passed, 1 a run failed, 2 usage error.
   switchboard soak [--url URL] [--duration 2m] [--rate 200] [--consumers 2] [--concurrency 8] [--size BYTES]
                    [--restart-command CMD --restart-every 30s] [--drain 60s] [--json] [--out FILE.md]
