@@ -182,6 +182,68 @@ export const semanticsCases: ConformanceCase[] = [
     },
   },
   {
+    id: 'OR4',
+    title: 'per-key order across a membership change: a member closes and another joins mid-stream, and no key runs twice at once or finishes out of order',
+    requires: ['orderingPerKey'],
+    timeoutMs: 120_000,
+    async run(ctx) {
+      const q = ctx.queue();
+      const done = new Map<string, number[]>();
+      const finished = new Set<string>();
+      const inFlight = new Map<string, Map<string, number>>();
+      let overlaps = 0;
+      let duplicates = 0;
+      const handler = async (d: Delivery) => {
+        const key = d.key!;
+        const running = inFlight.get(key) ?? new Map<string, number>();
+        inFlight.set(key, running);
+        running.set(d.id, (running.get(d.id) ?? 0) + 1);
+        if (running.size > 1) overlaps++;
+        await sleep(1 + Math.random() * 4);
+        if (running.get(d.id) === 1) running.delete(d.id);
+        else running.set(d.id, running.get(d.id)! - 1);
+        if (finished.has(d.id)) {
+          duplicates++;
+          return;
+        }
+        finished.add(d.id);
+        done.set(key, [...(done.get(key) ?? []), Number(d.text())]);
+      };
+      const join = async () => {
+        const c = await ctx.consumer(q, { group: 'ordered', prefetch: 8 });
+        return { c, h: c.consume(handler, { concurrency: 4 }) };
+      };
+      const leaving = await join();
+      const staying = await join();
+      ctx.defer(() => staying.h.close());
+      const N = 300;
+      const K = 5;
+      const msgs = Array.from({ length: N }, (_, i) => ({ id: `${ctx.name('or4')}-${i}`, key: `key-${i % K}`, body: String(i) }));
+      const p = ctx.producer();
+      const total = () => [...done.values()].reduce((n, l) => n + l.length, 0);
+      const sending = (async () => {
+        for (let i = 0; i < N; i += 10) {
+          await p.send(q, msgs.slice(i, i + 10));
+          await sleep(ctx.t(20), ctx.signal);
+        }
+      })();
+      // A third of the way in, one member leaves (graceful close) and a new one joins.
+      await waitUntil(() => total() >= N / 3, ctx.t(30_000), () => `${N / 3} messages before the change (got ${total()})`, ctx.signal);
+      await leaving.c.close();
+      const joined = await join();
+      ctx.defer(() => joined.h.close());
+      ctx.note(`membership changed after ${total()} messages`);
+      await sending;
+      await waitUntil(() => total() >= N, ctx.t(60_000), () => `${N} messages (got ${total()})`, ctx.signal);
+      if (duplicates > 0) ctx.note(`${duplicates} redelivered copies (not ordered, counted)`);
+      checkEqual(overlaps, 0, 'times two messages of one key were in handlers at once');
+      for (const [key, seqs] of done) {
+        const bad = seqs.findIndex((x, i) => i > 0 && x < seqs[i - 1]!);
+        check(bad < 0, `key ${key}: message ${seqs[bad]} finished after ${seqs[bad - 1]}`);
+      }
+    },
+  },
+  {
     id: 'OR3',
     title: 'per-key order after a nack: a later message of the key does not finish before the nacked one is handled',
     requires: ['orderingPerKey', 'orderingPerKeyAfterNack'],
