@@ -70,19 +70,20 @@ function runIdleIsolated(job: IdleJob): Promise<IdleMeasurement> {
     let settled = false;
     child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
     const killer = setTimeout(() => child.kill('SIGKILL'), 4 * job.params.deadlineMs + job.params.idleMs + 180_000);
-    child.once('message', (r: IdleJobResult) => {
-      settled = true;
-      if (r.ok) resolve(r.measurement);
-      else reject(new Error(r.error));
-    });
+    // Settle on exit, not on the message: a --cpu-prof profile is written as the child exits.
+    let result: IdleJobResult | undefined;
+    child.once('message', (r: IdleJobResult) => (result = r));
     child.once('error', (err) => {
       if (!settled) reject(err);
       settled = true;
     });
     child.once('exit', (code, signal) => {
       clearTimeout(killer);
-      if (!settled) reject(new Error(`idle process exited (${signal ?? code}) without a result${stderr ? `: ${stderr.trim()}` : ''}`));
+      if (settled) return;
       settled = true;
+      if (result?.ok) resolve(result.measurement);
+      else if (result) reject(new Error(result.error));
+      else reject(new Error(`idle process exited (${signal ?? code}) without a result${stderr ? `: ${stderr.trim()}` : ''}`));
     });
     child.send(job);
   });
