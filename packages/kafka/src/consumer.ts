@@ -2,7 +2,7 @@ import { abortedError, HEADERS, SwitchboardError, type Destination, type Headers
 import type { ConsumerDriver, InboundMessage, InboundSink, NormalizedMessage, ResolvedConsumerOptions } from '@switchboard/core/driver';
 import type { Consumer as KafkaConsumer, EachBatchPayload } from 'kafkajs';
 import { classifyError } from './classify-error';
-import { formatPosition, groupId, parsePosition, parseRef, retryTopic, type KafkaPosition } from './naming';
+import { formatPosition, groupId, kafkaTopic, legacyGroupId, parsePosition, parseRef, retryTopic, type KafkaPosition } from './naming';
 import { PartitionTracker } from './offset-tracker';
 import { consumerConfig } from './options';
 import { decodeRecord, KAFKA_HEADERS, type KafkaRecord } from './records';
@@ -24,6 +24,9 @@ export interface KafkaEntry {
   again?: NodeJS.Timeout;
 }
 
+/** The longest close waits for its last commit (and the re-publishing of gaps) before it leaves the group. */
+const CLOSE_COMMIT_MS = 5000;
+
 /** Consecutive self-restarts after crashes kafkajs does not recover from, before the subscription fails. */
 const MAX_RESTARTS = 5;
 
@@ -35,6 +38,24 @@ const debug = (...a: unknown[]) => {
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 const entryKey = (r: KafkaRecord) => `${r.topic}\u0000${r.partition}\u0000${r.offset}`;
 const REBALANCE_TYPES = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'NOT_COORDINATOR', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'COORDINATOR_NOT_AVAILABLE']);
+
+/**
+ * Runs a kafkajs admin offset lookup again when it hits kafkajs's metadata race: concurrent lookups
+ * on one admin client refresh the shared metadata for their own topics, and one that lands late can
+ * drop another's new topic, which then fails inside kafkajs with a TypeError ("Cannot destructure
+ * property 'partitions' of 'low.pop(...)'"). Seen with many consumers opening at once.
+ */
+async function raced<T>(lookup: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await lookup();
+    } catch (err) {
+      if (!(err instanceof TypeError) || i >= 8) throw err;
+      debug('offset lookup hit the kafkajs metadata race; again', String(err));
+      await new Promise((r) => setTimeout(r, 50 * (i + 1)));
+    }
+  }
+}
 
 /**
  * Joins the Kafka consumer group of `options.group` on `source` and resolves once it is ready: the
@@ -57,6 +78,8 @@ export async function openKafkaConsumer(client: KafkaClient, source: Destination
 
 class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
   private readonly gid: string;
+  /** The source's Kafka topic ({@link kafkaTopic}). */
+  private readonly topic: string;
   private readonly retryTopic: string;
   private readonly atMostOnce: boolean;
   private kc: KafkaConsumer | undefined;
@@ -89,6 +112,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
     private readonly opts: ResolvedConsumerOptions,
   ) {
     this.gid = groupId(source, opts.group);
+    this.topic = kafkaTopic(source);
     this.retryTopic = retryTopic(source, opts.group);
     this.atMostOnce = opts.ackMode === 'at-most-once';
   }
@@ -102,7 +126,9 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
     const signal = this.opts.signal;
     const o = this.client.options;
     await this.checkPosition();
-    await this.client.topics.ensure([this.source.name, this.retryTopic]);
+    // The source first: a source Kafka refuses (a "." vs "_" collision) creates no retry topic.
+    await this.client.topics.ensure([this.topic]);
+    await this.client.topics.ensure([this.retryTopic]);
     this.initialSeeks = await retrying(() => this.resolveStart());
     debug(this.gid, 'start seeks', JSON.stringify([...this.initialSeeks]));
     if (this.initialSeeks.size === 0) this.initialSeeks = undefined;
@@ -135,7 +161,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
 
   /** Creates, connects and runs the kafkajs consumer (again after a crash kafkajs does not restart). */
   private async run(): Promise<void> {
-    const kc = this.client.kafka.consumer(consumerConfig(this.client.options, this.gid));
+    const kc = this.client.consumerKafka.consumer(consumerConfig(this.client.options, this.gid));
     this.kc = kc;
     kc.on(kc.events.GROUP_JOIN, (e) => {
       if (this.kc !== kc) return;
@@ -181,7 +207,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
     });
     await kc.connect();
     const fromBeginning = this.source.kind === 'queue' || this.opts.from !== 'latest';
-    await kc.subscribe({ topics: [this.source.name], fromBeginning });
+    await kc.subscribe({ topics: [this.topic], fromBeginning });
     await kc.subscribe({ topics: [this.retryTopic], fromBeginning: true });
     await kc.run({
       autoCommit: false,
@@ -215,7 +241,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
   private async checkPosition(): Promise<void> {
     const pos = this.startPosition();
     if (!pos || this.source.kind === 'queue') return;
-    const topic = this.source.name;
+    const topic = this.topic;
     // Every topic's metadata: asking for one that does not exist may create it.
     const partitions = this.client.topics.partitionsOf(topic) ?? (await retrying(() => this.client.admin.fetchTopicMetadata())).topics.find((t) => t.name === topic)?.partitions.length ?? 0;
     if (pos.partition >= partitions) throw new SwitchboardError('invalid_argument', `kafka: from.position names partition ${pos.partition}, but topic ${topic} has ${partitions === 0 ? 'no' : `only ${partitions}`} partition(s)`);
@@ -224,13 +250,27 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
   /** Start offsets for the source partitions this group has no committed offset for. */
   private async resolveStart(): Promise<Map<number, number>> {
     const admin = this.client.admin;
-    const topic = this.source.name;
+    const topic = this.topic;
     const seeks = new Map<number, number>();
     const committed = await admin.fetchOffsets({ groupId: this.gid, topics: [topic] });
-    const open = (committed.find((t) => t.topic === topic)?.partitions ?? []).filter((p) => Number(p.offset) < 0).map((p) => p.partition);
+    let open = (committed.find((t) => t.topic === topic)?.partitions ?? []).filter((p) => Number(p.offset) < 0).map((p) => p.partition);
     if (open.length === 0) return seeks;
-    const marks = await admin.fetchTopicOffsets(topic);
+    const marks = await raced(() => admin.fetchTopicOffsets(topic));
     const lowHigh = new Map(marks.map((m) => [m.partition, { low: Number(m.low), high: Number(m.high) }]));
+    // A group whose id changed (a "." in its name) goes on from where its old group id stopped.
+    const legacy = legacyGroupId(this.source, this.opts.group);
+    if (legacy) {
+      const old = await admin.fetchOffsets({ groupId: legacy, topics: [topic] });
+      for (const p of old.find((t) => t.topic === topic)?.partitions ?? []) {
+        const off = Number(p.offset);
+        const lh = lowHigh.get(p.partition);
+        if (off < 0 || !open.includes(p.partition) || !lh) continue;
+        seeks.set(p.partition, Math.min(Math.max(off, lh.low), lh.high));
+      }
+      if (seeks.size > 0) debug(this.gid, 'offsets of the old group id', legacy, JSON.stringify([...seeks]));
+      open = open.filter((p) => !seeks.has(p));
+      if (open.length === 0) return seeks;
+    }
     const from = this.source.kind === 'queue' ? 'earliest' : this.opts.from;
     // { position }: its partition from its offset, the others from its timestamp.
     const pos = this.source.kind === 'queue' ? undefined : this.startPosition();
@@ -238,7 +278,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
     let byTime: Map<number, number> | undefined;
     const ts = pos ? pos.timestamp : typeof from === 'object' && 'timestamp' in from ? from.timestamp : undefined;
     if (ts !== undefined) {
-      const r = await admin.fetchTopicOffsetsByTimestamp(topic, ts instanceof Date ? ts.getTime() : ts);
+      const r = await raced(() => admin.fetchTopicOffsetsByTimestamp(topic, ts instanceof Date ? ts.getTime() : ts));
       byTime = new Map(r.map((x) => [x.partition, Number(x.offset)]));
     }
     if (typeof from === 'object' && 'offset' in from) {
@@ -280,11 +320,11 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
     };
     if (seeks) {
       const commits: { topic: string; partition: number; offset: string }[] = [];
-      for (const p of assignment[this.source.name] ?? []) {
+      for (const p of assignment[this.topic] ?? []) {
         const off = seeks.get(p);
         if (off === undefined) continue;
-        kc.seek({ topic: this.source.name, partition: p, offset: String(off) });
-        commits.push({ topic: this.source.name, partition: p, offset: String(off) });
+        kc.seek({ topic: this.topic, partition: p, offset: String(off) });
+        commits.push({ topic: this.topic, partition: p, offset: String(off) });
       }
       const finish = () => {
         debug(this.gid, 'initial commit done', JSON.stringify(commits));
@@ -461,7 +501,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
 
   /** `Delivery.position`: where the record (a retry's origin record) sits in the source topic; none on a queue, which is not replayed. */
   private positionOf(rec: KafkaRecord): string | undefined {
-    if (this.source.kind === 'queue' || rec.originTopic !== this.source.name || rec.originTimestamp === undefined) return undefined;
+    if (this.source.kind === 'queue' || rec.originTopic !== this.topic || rec.originTimestamp === undefined) return undefined;
     const ref = parseRef(rec.originRef);
     return ref?.partition === undefined ? undefined : formatPosition(ref.partition, ref.offset, rec.originTimestamp);
   }
@@ -489,7 +529,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
   /** Appends a copy with core's dead-letter headers to `to`, then commits past the record. */
   deadLetter(e: KafkaEntry, to: Destination, headers: Headers): Promise<void> {
     return this.settle(e, async () => {
-      await Promise.all(this.client.append(to.name, [this.normalized(e.rec, headers)]));
+      await Promise.all(this.client.append(kafkaTopic(to), [this.normalized(e.rec, headers)]));
     });
   }
 
@@ -621,17 +661,28 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
       const kc = this.kc;
       if (kc) {
         try {
-          kc.pause([{ topic: this.source.name }, { topic: this.retryTopic }]);
+          kc.pause([{ topic: this.topic }, { topic: this.retryTopic }]);
         } catch {
           // not running yet
         }
         await this.inBatch?.catch(() => undefined);
         for (const e of this.out.values()) clearTimeout(e.again);
         await Promise.allSettled([...this.out.values()].map((e) => e.settling));
-        if (this.ready?.done) await this.closeGaps();
-        await this.requestCommit().catch(() => undefined);
-        await this.committing?.catch(() => undefined);
-        await this.commitOnce().catch(() => undefined);
+        // kafkajs retries a commit for as long as the broker is unreachable (see CONSUMER_RETRY):
+        // close gives the last commit a bounded time, then leaves (what is not committed is read again).
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          (async () => {
+            if (this.ready?.done) await this.closeGaps();
+            await this.requestCommit().catch(() => undefined);
+            await this.committing?.catch(() => undefined);
+            await this.commitOnce().catch(() => undefined);
+          })(),
+          new Promise<void>((r) => {
+            timer = setTimeout(r, CLOSE_COMMIT_MS);
+          }),
+        ]);
+        clearTimeout(timer);
       }
       this.closed = true;
       if (kc) await kc.disconnect().catch(() => undefined);

@@ -7,7 +7,7 @@ export { kafkaCapabilities, kafkaCapabilitiesSinglePartition, kafkaCapabilitiesF
 export { classifyError } from './classify-error';
 export { resolveKafkaOptions, KAFKA_DEFAULTS, type KafkaConnectOptions, type KafkaSaslOptions, type ResolvedKafkaOptions } from './options';
 export { PartitionTracker } from './offset-tracker';
-export { groupId, retryTopic, replyTopic, assertTopicName, parseRef, formatRef, parsePosition, formatPosition, type KafkaPosition, TOPIC_NAME_PATTERN, TOPIC_NAME_MAX } from './naming';
+export { groupId, legacyGroupId, retryTopic, replyTopic, replyGroupId, kafkaTopic, collisionForm, describeTopic, assertTopicName, assertKafkaTopic, QUEUE_NAME_MAX, QUEUE_TOPIC_SUFFIX, parseRef, formatRef, parsePosition, formatPosition, type KafkaPosition, TOPIC_NAME_PATTERN, TOPIC_NAME_MAX } from './naming';
 
 /**
  * The driver `connect()` uses for `kafka://host:port[,host:port][?clientId=&partitions=&ssl=&sasl=...]`

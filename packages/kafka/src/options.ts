@@ -174,6 +174,18 @@ export function resolveKafkaOptions(url: ParsedUrl | undefined, options: Record<
   return resolved;
 }
 
+/**
+ * The retry policy of group members: of the kafkajs consumer and of the kafkajs client it is made
+ * from. When a member's retries run out, kafkajs "crashes" and restarts the consumer as a NEW group
+ * member. After a broker restart the group coordinator reloads the group with its old members, and a
+ * new member's join waits until those old members come back or time out (rebalance and session
+ * timeouts: 10-20 s without deliveries). So a member retries for about 5 minutes (300 tries, at
+ * most 1 s apart): it keeps its member id through a broker restart and rejoins at once as itself.
+ * maxRetryTime 1 s is the longest pause between the broker coming back and the next fetch. kafkajs
+ * stops a running member's retries when it is closed.
+ */
+export const CONSUMER_RETRY = { initialRetryTime: 100, maxRetryTime: 1000, retries: 300 } as const;
+
 /** The kafkajs consumer settings every group member of this adapter uses (groups and reply readers alike). */
 export function consumerConfig(o: ResolvedKafkaOptions, groupId: string): ConsumerConfig {
   return {
@@ -183,6 +195,6 @@ export function consumerConfig(o: ResolvedKafkaOptions, groupId: string): Consum
     heartbeatInterval: o.heartbeatIntervalMs,
     maxWaitTimeInMs: o.maxWaitTimeMs,
     allowAutoTopicCreation: false,
-    retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 10 },
+    retry: CONSUMER_RETRY,
   };
 }

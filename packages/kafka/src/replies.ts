@@ -2,6 +2,7 @@ import { closedError, HEADERS } from '@switchboard/core';
 import { createReply, type ReplySink } from '@switchboard/core/driver';
 import type { Consumer as KafkaConsumer } from 'kafkajs';
 import { classifyError } from './classify-error';
+import { replyGroupId } from './naming';
 import { consumerConfig } from './options';
 import { applicationHeaders, decodeHeaders } from './records';
 import type { KafkaClient } from './session';
@@ -35,7 +36,7 @@ export class ReplyReader {
 
   private async start(): Promise<string> {
     await this.client.topics.ensure([this.topic], { partitions: 1 });
-    const consumer = this.client.kafka.consumer(consumerConfig(this.client.options, this.topic));
+    const consumer = this.client.consumerKafka.consumer(consumerConfig(this.client.options, replyGroupId(this.topic)));
     this.consumer = consumer;
     const joined = new Promise<void>((resolve) => {
       const off = consumer.on(consumer.events.GROUP_JOIN, () => {

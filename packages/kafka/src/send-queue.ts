@@ -12,10 +12,31 @@ interface Item {
 }
 
 /**
+ * Errors after which an idempotent producer's sequence numbers no longer match the broker's: the
+ * broker refuses every later batch of that producer id on the partition. Seen after a broker
+ * restart: kafkajs takes back the sequence numbers of a request that failed (connection closed,
+ * or one partition's error in a multi-partition request) even when the broker had appended it.
+ */
+const DESYNC_TYPES = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']);
+
+/** Whether `err` (or an error it wraps) is one of {@link DESYNC_TYPES}. */
+export function isSequenceDesync(err: unknown): boolean {
+  for (let e = err as { type?: string; cause?: unknown; originalError?: unknown } | undefined, i = 0; e && typeof e === 'object' && i < 5; i++) {
+    if (e.type && DESYNC_TYPES.has(e.type)) return true;
+    e = (e.cause ?? e.originalError) as typeof e;
+  }
+  return false;
+}
+
+/**
  * Coalesces the sends of one event-loop turn into one `sendBatch` (one produce request per broker),
  * keeping their order, and maps the per-partition base offsets back to one `<partition>:<offset>`
  * per message. Batches are cut at `maxBatchBytes` so no partition's record batch can exceed the
  * broker's max.message.bytes. One batch is in flight at a time (the idempotent producer's rule).
+ * When the broker refuses a batch because the producer's sequence numbers went out of step
+ * ({@link isSequenceDesync}: the broker appended nothing of it), `renew` replaces the producer (a
+ * new producer id starts its sequences afresh) and the batch is sent once more; without that, every
+ * later send to the partition would fail the same way.
  */
 export class SendQueue {
   private readonly queue: Item[] = [];
@@ -23,10 +44,16 @@ export class SendQueue {
   private scheduled = false;
 
   constructor(
-    private readonly producer: KafkaProducer,
+    private producer: KafkaProducer,
     private readonly maxBatchBytes: number,
     private readonly maxBatchMessages = 5000,
+    private readonly renew?: (old: KafkaProducer) => Promise<KafkaProducer>,
   ) {}
+
+  /** The producer batches go through now (replaced after a sequence desync). */
+  get current(): KafkaProducer {
+    return this.producer;
+  }
 
   get size(): number {
     return this.queue.length;
@@ -82,10 +109,15 @@ export class SendQueue {
         list.push({ ...it.message, partition: it.partition });
       }
       try {
-        const meta = await this.producer.sendBatch({
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-          acks: -1,
-        });
+        const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+        let meta;
+        try {
+          meta = await this.producer.sendBatch({ topicMessages, acks: -1 });
+        } catch (err) {
+          if (!this.renew || !isSequenceDesync(err)) throw err;
+          this.producer = await this.renew(this.producer);
+          meta = await this.producer.sendBatch({ topicMessages, acks: -1 });
+        }
         const base = new Map<string, number>();
         for (const m of meta) base.set(`${m.topicName}\u0000${m.partition}`, Number(m.baseOffset));
         const seen = new Map<string, number>();

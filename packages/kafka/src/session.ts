@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import { HEADERS, SwitchboardError, type Destination } from '@switchboard/core';
+import { HEADERS, SwitchboardError } from '@switchboard/core';
 import type { DriverHost, DriverSession, NormalizedMessage } from '@switchboard/core/driver';
-import { Kafka, logLevel as kafkaLogLevel, Partitioners, type Admin as KafkaAdmin, type ISocketFactory, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel as kafkaLogLevel, Partitioners, type Admin as KafkaAdmin, type ISocketFactory, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import { kafkaCapabilitiesFor } from './capabilities';
 import { classifyError } from './classify-error';
 import { openKafkaConsumer } from './consumer';
-import { assertTopicName, replyTopic } from './naming';
-import type { ResolvedKafkaOptions } from './options';
+import { assertKafkaTopic, assertTopicName, kafkaTopic, replyTopic } from './naming';
+import { CONSUMER_RETRY, type ResolvedKafkaOptions } from './options';
 import { encodeRecord } from './records';
 import { ReplyReader } from './replies';
 import { SendQueue } from './send-queue';
@@ -22,6 +22,10 @@ const LOG_LEVELS = {
   debug: kafkaLogLevel.DEBUG,
 } as const;
 
+const debugLog = (m: string) => {
+  if (process.env.SB_KAFKA_DEBUG === '1') process.stderr.write(`[sb-kafka ${new Date().toISOString().slice(11, 23)}] ${m}\n`);
+};
+
 /** Bytes reserved for record framing and the headers the adapter adds. */
 const FRAMING_RESERVE = 512;
 
@@ -32,6 +36,8 @@ const FRAMING_RESERVE = 512;
 export interface KafkaClient {
   readonly options: ResolvedKafkaOptions;
   readonly kafka: Kafka;
+  /** The client group members (and reply readers) are made from: same settings, retries of {@link CONSUMER_RETRY}. */
+  readonly consumerKafka: Kafka;
   readonly admin: KafkaAdmin;
   readonly topics: Topics;
   /**
@@ -49,7 +55,7 @@ export interface KafkaClient {
  */
 export async function openKafkaSession(url: string, options: ResolvedKafkaOptions, host: DriverHost): Promise<DriverSession> {
   const connectMs = Math.min(options.connectTimeoutMs, host.connectTimeoutMs);
-  const kafka = new Kafka({
+  const config: KafkaConfig = {
     clientId: options.clientId,
     brokers: options.brokers,
     ...(options.ssl !== undefined ? { ssl: options.ssl } : {}),
@@ -57,17 +63,24 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
     connectionTimeout: Math.min(connectMs, 3000),
     authenticationTimeout: Math.min(connectMs, 5000),
     requestTimeout: options.requestTimeoutMs,
-    retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 8 },
+    retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 12 },
     logLevel: LOG_LEVELS[options.logLevel],
     ...(options.connectVia === 'bootstrap' ? { socketFactory: bootstrapSocketFactory(options.brokers[0]!) } : {}),
-  });
+  };
+  const kafka = new Kafka(config);
+  // Group members get a client of their own whose retries outlast a broker restart (CONSUMER_RETRY).
+  const consumerKafka = new Kafka({ ...config, retry: CONSUMER_RETRY });
   const admin = kafka.admin({ retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 5 } });
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: true,
-    retry: { initialRetryTime: 200, maxRetryTime: 3000, retries: 10 },
-  });
+  // maxRetryTime 1 s: after a broker restart a waiting send is tried again within a second of the
+  // broker being back (3 s before); 25 retries keep about the same ~20 s before a send gives up.
+  const newProducer = () =>
+    kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: true,
+      retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 25 },
+    });
+  const producer = newProducer();
   const giveUp = () => void Promise.allSettled([admin.disconnect(), producer.disconnect()]);
   host.signal.addEventListener('abort', giveUp, { once: true });
   try {
@@ -82,7 +95,14 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
   }
 
   const topics = new Topics(admin, { partitions: options.partitions, replicationFactor: options.replicationFactor, timeoutMs: options.requestTimeoutMs });
-  const sendQueue = new SendQueue(producer, Math.min(512 * 1024, options.maxMessageBytes));
+  const sendQueue = new SendQueue(producer, Math.min(512 * 1024, options.maxMessageBytes), undefined, async (old) => {
+    // A new producer id: its sequence numbers start afresh (see SendQueue).
+    debugLog('producer sequence out of step with the broker: replacing the producer');
+    void old.disconnect().catch(() => undefined);
+    const fresh = newProducer();
+    await fresh.connect();
+    return fresh;
+  });
   const partitioner = Partitioners.DefaultPartitioner();
   /** The partition of a message, the way the Java client picks it (murmur2 of the key, else round-robin). */
   const partitionFor = (topic: string, partitions: number, key: string | undefined) => {
@@ -92,6 +112,7 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
   const client: KafkaClient = {
     options,
     kafka,
+    consumerKafka,
     admin,
     topics,
     append(topic, messages, extra = () => ({})) {
@@ -112,37 +133,36 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
     checkDestination: assertTopicName,
     publish(dest, messages, { confirm }) {
       const notBefore = (m: NormalizedMessage): Record<string, string> => (m.delayMs && m.delayMs > 0 ? { [HEADERS.notBefore]: String(Date.now() + m.delayMs) } : {});
-      const refs = client.append(dest.name, messages, notBefore);
+      const refs = client.append(kafkaTopic(dest), messages, notBefore);
       return confirm ? refs : refs.map((r) => r.then(() => undefined));
     },
     async request(dest, message, meta) {
       const replyTo = await replies.ready();
-      await Promise.all(client.append(dest.name, [message], () => ({ [HEADERS.replyTo]: replyTo, [HEADERS.correlationId]: meta.correlationId })));
+      await Promise.all(client.append(kafkaTopic(dest), [message], () => ({ [HEADERS.replyTo]: replyTo, [HEADERS.correlationId]: meta.correlationId })));
     },
     async reply(replyTo, correlationId, message) {
-      const dest: Destination = { kind: 'topic', name: replyTo };
-      assertTopicName(dest);
+      assertKafkaTopic(replyTo);
       await Promise.all(client.append(replyTo, [message], (): Record<string, string> => (correlationId ? { [HEADERS.correlationId]: correlationId } : {})));
     },
     consumer: (source, o) => openKafkaConsumer(client, source, o),
     async ensureDestination(dest, o) {
-      await topics.ensure([dest.name], { ...(o?.partitions ? { partitions: o.partitions } : {}), ...(o?.retentionMs ? { retentionMs: o.retentionMs } : {}) });
+      await topics.ensure([kafkaTopic(dest)], { ...(o?.partitions ? { partitions: o.partitions } : {}), ...(o?.retentionMs ? { retentionMs: o.retentionMs } : {}) });
     },
     async deleteDestination(dest) {
       try {
-        await admin.deleteTopics({ topics: [dest.name], timeout: options.requestTimeoutMs });
+        await admin.deleteTopics({ topics: [kafkaTopic(dest)], timeout: options.requestTimeoutMs });
       } catch (err) {
         const c = classifyError(err);
         if (c.code !== 'not_found') throw c;
       } finally {
-        topics.forget(dest.name);
+        topics.forget(kafkaTopic(dest));
       }
     },
     classifyError,
     async close() {
       await replies.close().catch(() => undefined);
       await sendQueue.flush().catch(() => undefined);
-      await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+      await Promise.allSettled([sendQueue.current.disconnect(), admin.disconnect()]);
     },
   };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect, type Connection, type Delivery } from '@switchboard/core';
 import { Kafka, logLevel } from 'kafkajs';
-import { driver, groupId } from '@switchboard/kafka';
+import { driver, groupId, kafkaTopic, legacyGroupId, retryTopic } from '@switchboard/kafka';
 import { registerDriver } from '@switchboard/core';
 
 const url = process.env.SWITCHBOARD_TEST_KAFKA_URL;
@@ -161,5 +161,84 @@ async function take(it: AsyncIterator<Delivery>, n: number, ms = 15_000): Promis
       await admin.disconnect();
       await c.close();
     }
+  });
+  const rawAdmin = async () => {
+    const admin = new Kafka({ brokers: [url!.replace(/^kafka:\/\//, '').split('?')[0]!], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    return admin;
+  };
+
+  test('naming - queue:x and topic:x are separate Kafka topics: each consumer gets only its own messages', async () => {
+    const x = name('qt');
+    const q = await conn.consumer(`queue:${x}`);
+    const t = await conn.consumer(`topic:${x}`, { group: 'queue' });
+    const p = conn.producer();
+    await p.send(`queue:${x}`, ['q1', 'q2']);
+    await p.send(`topic:${x}`, ['t1', 't2']);
+    const gotQ = await take(q.subscribe()[Symbol.asyncIterator](), 3, 4000);
+    const gotT = await take(t.subscribe()[Symbol.asyncIterator](), 3, 4000);
+    expect(gotQ.map((d) => d.text()).sort()).toEqual(['q1', 'q2']);
+    expect(gotT.map((d) => d.text()).sort()).toEqual(['t1', 't2']);
+    for (const d of [...gotQ, ...gotT]) await d.ack();
+    await Promise.all([q.close(), t.close()]);
+  });
+
+  test('naming - x.y then x_y: the second is invalid_argument naming the first, and nothing is created for it', async () => {
+    const base = name('dot');
+    const [dotted, under] = [`${base}.y`, `${base}_y`];
+    await conn.producer().send(`topic:${dotted}`, 'one');
+    const sendErr = await conn.producer().send(`topic:${under}`, 'two').catch((e: unknown) => e);
+    expect(sendErr).toMatchObject({ code: 'invalid_argument' });
+    expect(String((sendErr as Error).message)).toContain(dotted);
+    await expect(conn.consumer(`topic:${under}`, { group: 'g' })).rejects.toMatchObject({ code: 'invalid_argument' });
+    // queues collide the same way (their topics are "<name>.sb-queue")
+    await conn.producer().send(`queue:${dotted}`, 'one');
+    await expect(conn.producer().send(`queue:${under}`, 'two')).rejects.toMatchObject({ code: 'invalid_argument' });
+    const admin = await rawAdmin();
+    try {
+      const topics = (await admin.listTopics()).filter((x) => x.startsWith(base));
+      expect(topics.sort()).toEqual([dotted, kafkaTopic({ kind: 'queue', name: dotted })].sort());
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  test('naming - groups "b.c" and "b_c" of one topic both work (their retry topics do not collide in Kafka)', async () => {
+    const t = name('grp');
+    const a = await conn.consumer(`topic:${t}`, { group: 'b.c' });
+    const b = await conn.consumer(`topic:${t}`, { group: 'b_c' });
+    await conn.producer().send(`topic:${t}`, 'm');
+    for (const c of [a, b]) {
+      const it = c.subscribe()[Symbol.asyncIterator]();
+      const [d1] = await take(it, 1);
+      expect(d1?.text()).toBe('m');
+      await d1!.nack();
+      const [d2] = await take(it, 1);
+      expect(d2?.attempt).toBe(2);
+      await d2!.ack();
+    }
+    expect(retryTopic({ kind: 'topic', name: t }, 'b.c')).not.toBe(retryTopic({ kind: 'topic', name: t }, 'b_c'));
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test('naming - a group with "." in its name goes on from the offsets of its old group id', async () => {
+    const t = name('legacy');
+    const dest = { kind: 'topic', name: t } as const;
+    await conn.admin.ensureDestination(`topic:${t}`);
+    await conn.producer().send(`topic:${t}`, ['a', 'b', 'c']);
+    const admin = await rawAdmin();
+    try {
+      const old = legacyGroupId(dest, 'b.c')!;
+      expect(old).toBe(`sb.${t}.b.c`);
+      await admin.setOffsets({ groupId: old, topic: t, partitions: [0, 1, 2].map((partition) => ({ partition, offset: '0' })) });
+    } finally {
+      await admin.disconnect();
+    }
+    // from 'latest' would skip a, b, c; the old group id had not read them yet
+    const c = await conn.consumer(`topic:${t}`, { group: 'b.c' });
+    const got = await take(c.subscribe()[Symbol.asyncIterator](), 3);
+    expect(got.map((d) => d.text()).sort()).toEqual(['a', 'b', 'c']);
+    for (const d of got) await d.ack();
+    await c.close();
   });
 });

@@ -41,4 +41,13 @@ describe('options - kafka:// URL and connect options', () => {
     expect(resolveKafkaOptions(parseUrl('kafka://h:1?connectVia=bootstrap')).connectVia).toBe('bootstrap');
     expect(() => resolveKafkaOptions(parseUrl('kafka://h:1,g:2?connectVia=bootstrap'))).toThrow(/exactly one/);
   });
+  test('options - a group member retries through a broker restart (about 5 min, at most 1 s apart) instead of rejoining as a new member', () => {
+    const { consumerConfig, CONSUMER_RETRY } = jest.requireActual('../src/options') as typeof import('../src/options');
+    const retry = consumerConfig(resolveKafkaOptions(parseUrl('kafka://h:1')), 'g').retry!;
+    expect(retry).toBe(CONSUMER_RETRY);
+    expect(retry.maxRetryTime).toBeLessThanOrEqual(1000);
+    // kafkajs restarts a consumer whose retries ran out as a new member; a restart here takes up to 3 min
+    expect(retry.retries! * retry.maxRetryTime!).toBeGreaterThanOrEqual(240_000);
+  });
 });
+

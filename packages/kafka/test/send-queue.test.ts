@@ -1,5 +1,5 @@
 import type { Producer as KafkaProducer, TopicMessages } from 'kafkajs';
-import { SendQueue } from '../src/send-queue';
+import { isSequenceDesync, SendQueue } from '../src/send-queue';
 
 function fakeProducer(fail?: Error) {
   const next = new Map<string, number>();
@@ -51,5 +51,39 @@ describe('send-queue - coalescing and per-message offsets', () => {
     const [p] = q.push('t', [msg(0)]);
     await expect(p).rejects.toMatchObject({ code: 'connection' });
     await q.flush();
+  });
+  test('send-queue - a batch refused for out-of-step sequence numbers goes again through a new producer', async () => {
+    const desync = Object.assign(new Error('The broker received an out of order sequence number'), { name: 'KafkaJSProtocolError', type: 'OUT_OF_ORDER_SEQUENCE_NUMBER', retriable: false });
+    const wrapped = Object.assign(new Error(desync.message), { name: 'KafkaJSNonRetriableError', cause: desync });
+    const broken = fakeProducer(wrapped);
+    const fresh = fakeProducer();
+    const renewed: unknown[] = [];
+    const q = new SendQueue(broken.producer, 1000, 5000, async (old) => {
+      renewed.push(old);
+      return fresh.producer;
+    });
+    expect(await Promise.all(q.push('t', [msg(0), msg(1)]))).toEqual(['0:0', '1:0']);
+    expect(renewed).toEqual([broken.producer]);
+    expect(q.current).toBe(fresh.producer);
+    expect(fresh.calls).toHaveLength(1);
+    expect(await Promise.all(q.push('t', [msg(0)]))).toEqual(['0:1']);
+    expect(broken.calls).toHaveLength(1);
+  });
+  test('send-queue - other errors do not replace the producer', async () => {
+    const err = Object.assign(new Error('Connection error'), { name: 'KafkaJSConnectionError' });
+    const { producer } = fakeProducer(err);
+    let renewed = 0;
+    const q = new SendQueue(producer, 1000, 5000, async (old) => {
+      renewed++;
+      return old;
+    });
+    await expect(q.push('t', [msg(0)])[0]).rejects.toMatchObject({ code: 'connection' });
+    expect(renewed).toBe(0);
+  });
+  test('send-queue - isSequenceDesync looks through wrapping errors', () => {
+    expect(isSequenceDesync({ type: 'UNKNOWN_PRODUCER_ID' })).toBe(true);
+    expect(isSequenceDesync({ name: 'KafkaJSNumberOfRetriesExceeded', cause: { originalError: { type: 'INVALID_PRODUCER_EPOCH' } } })).toBe(true);
+    expect(isSequenceDesync({ type: 'NOT_LEADER_FOR_PARTITION' })).toBe(false);
+    expect(isSequenceDesync(undefined)).toBe(false);
   });
 });
