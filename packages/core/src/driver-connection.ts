@@ -15,6 +15,7 @@ import type { ParsedUrl } from './url';
 import type {
   Admin,
   BrokerObject,
+  Limits,
   CloseOptions,
   Body,
   Connection,
@@ -64,6 +65,10 @@ export interface DriverSession {
   readonly maxMessageBytes: number;
   /** How the size limit is named in errors, e.g. "Kafka topic (max.message.bytes)". */
   readonly limitName: string;
+  /** Most application headers per message, where the broker counts them; `checkMessages` enforces it. */
+  readonly maxHeaders?: number;
+  /** Longest send or nack delay, where the broker caps it; `checkMessages` enforces it. */
+  readonly maxDelayMs?: number;
   /** Throws `invalid_argument` when the broker cannot use this name. Called before any network effect. */
   checkDestination(destination: Destination): void;
   /** Further broker limits on a send (header count, delay ceiling); throws before anything is sent. */
@@ -335,8 +340,15 @@ export function createConnection(backend: string, session: DriverSession, replie
     return o.schema ? (typedConsumer(c, o.schema, o.serializer, diagnostics) as unknown as Consumer) : c;
   };
 
+  const limits: Limits = Object.freeze({
+    maxMessageBytes: session.maxMessageBytes,
+    ...(session.maxHeaders !== undefined ? { maxHeaders: session.maxHeaders } : {}),
+    ...(session.maxDelayMs !== undefined ? { maxDelayMs: session.maxDelayMs } : {}),
+  });
+
   const connection: Connection = {
     backend,
+    limits,
     url: session.url,
     capabilities: caps,
     admin,

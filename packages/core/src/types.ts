@@ -282,9 +282,21 @@ export interface Admin {
   listObjects(destination: DestinationLike): Promise<BrokerObject[]>;
 }
 
+/** What one message may carry on this connection's backend; a send past any of them fails before anything is sent. */
+export interface Limits {
+  /** Largest message: body, key, header names and values. */
+  readonly maxMessageBytes: number;
+  /** Most headers of the application's own per message, where the broker counts them (SQS: 9). Trace headers count too. */
+  readonly maxHeaders?: number;
+  /** Longest `delayMs` of a send or nack, where the broker caps it (SQS: 900000). */
+  readonly maxDelayMs?: number;
+}
+
 export interface Connection extends AsyncDisposable {
   /** Adapter name, e.g. "memory", "kafka". */
   readonly backend: string;
+  /** The backend's per-message limits, for an application to check against. */
+  readonly limits: Limits;
   /** The URL with any password removed. */
   readonly url: string;
   readonly capabilities: Capabilities;

@@ -298,4 +298,9 @@ describe('consume', () => {
     await expect(conn.consumer(`queue:${name}`, { deadLetter: 'queue:dead' })).resolves.toBeDefined();
     await conn.close();
   });
+  test('driver contract - connection.limits shows the session limits an application can check against', async () => {
+    const { conn } = await open({ maxMessageBytes: 64 });
+    expect(conn.limits).toEqual({ maxMessageBytes: 64 });
+    await conn.close();
+  });
 });
