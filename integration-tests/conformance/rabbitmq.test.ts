@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseUrl } from '@switchboard/core';
 import { driver, rabbitCapabilities, rabbitCapabilitiesWithoutStreams, resolveRabbitOptions } from '@switchboard/rabbitmq';
 import { conformanceAgainst } from './define';
+import { rabbitForeign } from './foreign/rabbitmq';
 
 conformanceAgainst({
   broker: 'rabbitmq',
@@ -11,4 +12,5 @@ conformanceAgainst({
   driver,
   packageDir: path.join(__dirname, '../../packages/rabbitmq'),
   capabilitiesFor: (url) => (resolveRabbitOptions(parseUrl(url)).options.streams ? rabbitCapabilities : rabbitCapabilitiesWithoutStreams),
+  foreign: rabbitForeign,
 });

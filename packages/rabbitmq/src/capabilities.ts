@@ -24,7 +24,7 @@ export const rabbitCapabilities: Capabilities = defineCapabilities({
   orderingPerKey: none('RabbitMQ queues have no key partitioning: competing consumers of one queue (a group) can handle one key out of order; total order holds for a single consumer'),
   orderingPerKeyAfterNack: none('no per-key order to keep (see orderingPerKey)'),
   orderingTotal: native('a queue is FIFO for one producer and one consumer'),
-  replay: native('each topic is also bound to a stream (x-queue-type: stream); from earliest/position/offset/timestamp reads it with x-stream-offset'),
+  replay: native('each topic is also bound to a stream (x-queue-type: stream) that retains every message carrying sb-ts (every Switchboard send; a foreign publisher opts in with that header); from earliest/position/offset/timestamp reads it with x-stream-offset'),
   replayFromPosition: native('x-stream-offset: from { position } = a delivery\'s position (its stream offset in decimal, inclusive), { offset } = a stream offset, or { timestamp } (second precision, refined by the sb-ts send time); deliveries of a group queue or mailbox have no position'),
   committedPosition: emulated('the group offset of a stream reader is stored in a one-message queue <topic>@<group>@@offset and read back on start'),
   ackTimeout: emulated('client-side timer per delivery: on expiry the message is republished with attempt + 1 and the original acked'),

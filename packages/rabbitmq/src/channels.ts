@@ -32,7 +32,8 @@ export class ChannelSlot<C extends amqp.Channel> {
       } catch (err) {
         throw classifyError(err);
       }
-      ch.on('error', () => undefined);
+      // A channel error (e.g. 404, 406) closes the channel; the slot opens another on next use.
+      ch.on('error', (err: Error) => this.link.logger.debug({ backend: 'rabbitmq', err: err.message }, 'amqplib: channel error'));
       ch.on('close', () => {
         if (this.ch !== ch) return;
         this.ch = undefined;

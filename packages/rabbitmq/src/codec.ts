@@ -1,5 +1,6 @@
 import { HEADERS, SwitchboardError, type Headers } from '@switchboard/core';
 import type { NormalizedMessage } from '@switchboard/core/driver';
+import { randomUUID } from 'node:crypto';
 import type { Message, Options } from 'amqplib';
 
 /**
@@ -53,8 +54,12 @@ export function publishOptions(m: NormalizedMessage, extra: { attempt?: number; 
   return o;
 }
 
-/** Properties to republish a received message with (retry, delay, dead letter): broker headers dropped, attempt replaced. */
-export function republishOptions(msg: Message, attempt: number, extraHeaders: Record<string, string> = {}): Options.Publish {
+/**
+ * Properties to republish a received message with (retry, delay, dead letter): broker headers dropped,
+ * attempt replaced. `id` is the message's Delivery id: a message that came without `message_id` gets
+ * its generated id as `message_id`, so its retries keep it.
+ */
+export function republishOptions(msg: Message, attempt: number, extraHeaders: Record<string, string> = {}, id?: string): Options.Publish {
   const raw = msg.properties.headers ?? {};
   const headers: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) if (!BROKER.test(k) && k !== HEADERS.attempt) headers[k] = v;
@@ -63,6 +68,7 @@ export function republishOptions(msg: Message, attempt: number, extraHeaders: Re
   const p = msg.properties;
   const o: Options.Publish = { persistent: true, headers };
   if (p.messageId !== undefined) o.messageId = p.messageId;
+  else if (id !== undefined && raw[HEADERS.messageId] === undefined && Buffer.byteLength(id, 'utf8') <= SHORTSTR_MAX) o.messageId = id;
   if (p.correlationId !== undefined) o.correlationId = p.correlationId;
   if (p.replyTo !== undefined) o.replyTo = p.replyTo;
   if (p.timestamp !== undefined) o.timestamp = p.timestamp;
@@ -71,16 +77,75 @@ export function republishOptions(msg: Message, attempt: number, extraHeaders: Re
   return o;
 }
 
-function headerText(v: unknown): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'string') return v;
-  if (Buffer.isBuffer(v)) return v.toString('utf8');
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
-  try {
-    return JSON.stringify(v);
-  } catch {
-    return String(v);
+/** Marks a byte-array header value (AMQP field type `x`) rendered as base64: `base64:<standard base64>`. */
+export const BYTES_PREFIX = 'base64:';
+
+/** An AMQP decimal (`{ places, digits }` as amqplib decodes it) as an exact decimal string: 15 with 1 place is "1.5", 150 with 2 is "1.50". */
+export function renderDecimal(places: number, digits: number): string {
+  const sign = digits < 0 ? '-' : '';
+  const s = String(Math.abs(digits));
+  if (places <= 0) return `${sign}${s}`;
+  const padded = s.padStart(places + 1, '0');
+  return `${sign}${padded.slice(0, -places)}.${padded.slice(-places)}`;
+}
+
+/** amqplib's tagged value (`{ '!': type, value }`) for types it cannot give as plain JS values. */
+function tagged(v: object): { type: string; value: unknown } | undefined {
+  if (!Object.hasOwn(v, '!')) return undefined;
+  const t = (v as Record<string, unknown>)['!'];
+  return typeof t === 'string' ? { type: t, value: (v as Record<string, unknown>).value } : undefined;
+}
+
+/** A value nested in a table or array, as JSON: strings, numbers, booleans, null (void) as such; decimals, bytes and timestamps as in {@link renderHeaderValue}. */
+function nestedJson(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (Buffer.isBuffer(v) || v instanceof Uint8Array) return renderHeaderValue(v);
+  if (typeof v === 'bigint') return v.toString();
+  if (Array.isArray(v)) return v.map(nestedJson);
+  if (typeof v === 'object') {
+    const t = tagged(v);
+    if (t) return t.type === 'timestamp' && typeof t.value === 'number' ? t.value : renderHeaderValue(v);
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = nestedJson(x);
+    return out;
   }
+  return v;
+}
+
+/**
+ * A received AMQP header value as the string a Switchboard consumer sees (the rendering the README's
+ * "Wire format" documents): strings as they are; integers, floats and doubles in JavaScript's
+ * shortest round-trip form ("42", "-7", "2.25"); booleans "true"/"false"; void as ""; a decimal
+ * exactly ("1.5", scale kept: "1.50"); a timestamp as seconds since the epoch ("1700000000"); a byte
+ * array as `base64:<base64>` (every byte kept); a nested table or array as JSON of its values
+ * (decimals, byte arrays as strings like above, void as null).
+ */
+export function renderHeaderValue(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'string') return v;
+  if (Buffer.isBuffer(v) || v instanceof Uint8Array) return BYTES_PREFIX + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (typeof v === 'object') {
+    const t = tagged(v);
+    if (t?.type === 'decimal') {
+      const d = t.value as { places?: unknown; digits?: unknown } | undefined;
+      if (d && typeof d.places === 'number' && typeof d.digits === 'number') return renderDecimal(d.places, d.digits);
+    }
+    if (t && (typeof t.value === 'number' || typeof t.value === 'bigint' || typeof t.value === 'string')) return String(t.value);
+    try {
+      return JSON.stringify(nestedJson(v));
+    } catch {
+      return String(v);
+    }
+  }
+  return String(v);
+}
+
+const nonEmpty = (s: string | undefined): string | undefined => (s === undefined || s === '' ? undefined : s);
+
+/** An internal header's text (the adapter writes them as strings; a foreign publisher may not). */
+function headerText(v: unknown): string | undefined {
+  return v === undefined || v === null ? undefined : renderHeaderValue(v);
 }
 
 export interface DecodedMessage {
@@ -95,21 +160,33 @@ export interface DecodedMessage {
   correlationId: string | undefined;
 }
 
-/** Turns an amqplib message into the pieces of a Delivery. */
+/**
+ * The id of a message that carries none (a foreign publisher left out `message_id`): `<source>#<random
+ * UUID>`, unique across sessions and connections. Delivery tags restart per channel and
+ * RabbitMQ stamps nothing on a message, so no id derived from the delivery would be both unique and
+ * stable; the adapter keeps this one across its own retries (the retried copy carries it as `message_id`).
+ */
+export function generatedId(source: string): string {
+  return `${source}#${randomUUID()}`;
+}
+
+/**
+ * Turns an amqplib message into the pieces of a Delivery. `fallbackId` is the id of a message
+ * without `message_id` (see {@link generatedId}).
+ */
 export function decodeMessage(msg: Message, fallbackId: string): DecodedMessage {
   const raw = msg.properties.headers ?? {};
   const headers: Headers = {};
   for (const [k, v] of Object.entries(raw)) {
     if (INTERNAL.has(k) || BROKER.test(k)) continue;
-    const t = headerText(v);
-    if (t !== undefined) headers[k] = t;
+    headers[k] = renderHeaderValue(v);
   }
   const carried = Number(headerText(raw[HEADERS.attempt]) ?? '1');
   const base = Number.isInteger(carried) && carried >= 1 ? carried : 1;
   const ts = Number(headerText(raw[SENT_AT]) ?? NaN) || (typeof msg.properties.timestamp === 'number' ? msg.properties.timestamp * 1000 : Date.now());
   const p = msg.properties;
   return {
-    id: headerText(p.messageId) ?? headerText(raw[HEADERS.messageId]) ?? fallbackId,
+    id: nonEmpty(headerText(p.messageId)) ?? nonEmpty(headerText(raw[HEADERS.messageId])) ?? fallbackId,
     body: new Uint8Array(msg.content.buffer, msg.content.byteOffset, msg.content.byteLength),
     key: headerText(raw[HEADERS.key]),
     headers,

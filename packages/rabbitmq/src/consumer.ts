@@ -3,7 +3,7 @@ import { SwitchboardError, type Destination, type Headers } from '@switchboard/c
 import type { ConsumerDriver, InboundMessage, InboundSink, ResolvedConsumerOptions } from '@switchboard/core/driver';
 import { ChannelSlot, connectionLost } from './channels';
 import { classifyError } from './classify-error';
-import { decodeMessage, republishOptions } from './codec';
+import { decodeMessage, generatedId, republishOptions } from './codec';
 import { keepTrying, shared, sleep, type Recoverable } from './link';
 import type { RabbitContext } from './session';
 import type { Target } from './topology';
@@ -13,6 +13,8 @@ export interface QueueHandle {
   readonly ch: amqp.Channel;
   readonly msg: amqp.Message;
   readonly attempt: number;
+  /** Its Delivery id (generated for a message without `message_id`, and kept by its retries). */
+  readonly id: string;
 }
 
 /**
@@ -87,8 +89,8 @@ export class QueueConsumer implements ConsumerDriver<QueueHandle>, Recoverable {
   }
 
   private inbound(ch: amqp.Channel, msg: amqp.Message): InboundMessage<QueueHandle> {
-    const dec = decodeMessage(msg, `${this.queue}#${msg.fields.deliveryTag}`);
-    return { ...dec, handle: { ch, msg, attempt: dec.attempt }, receipt: String(msg.fields.deliveryTag) };
+    const dec = decodeMessage(msg, generatedId(this.queue));
+    return { ...dec, handle: { ch, msg, attempt: dec.attempt, id: dec.id }, receipt: String(msg.fields.deliveryTag) };
   }
 
   /** `basic.get` up to `max`; while nothing is there, asks again every `pollIntervalMs` until `waitMs` passed. */
@@ -129,13 +131,13 @@ export class QueueConsumer implements ConsumerDriver<QueueHandle>, Recoverable {
     this.assertLive(h, 'nack');
     const here: Target = { exchange: '', routingKey: this.queue };
     const to: Target = delayMs > 0 ? { exchange: '', routingKey: await this.ctx.topology.delay(here, Math.round(delayMs)) } : here;
-    await this.ctx.publish(to, h.msg.content, republishOptions(h.msg, h.attempt + 1));
+    await this.ctx.publish(to, h.msg.content, republishOptions(h.msg, h.attempt + 1, {}, h.id));
     this.settleOriginal(h);
   }
 
   async deadLetter(h: QueueHandle, to: Destination, headers: Headers): Promise<void> {
     this.assertLive(h, 'dead-letter');
-    await this.ctx.publish(await this.ctx.targetOf(to), h.msg.content, republishOptions(h.msg, 1, headers));
+    await this.ctx.publish(await this.ctx.targetOf(to), h.msg.content, republishOptions(h.msg, 1, headers, h.id));
     this.settleOriginal(h);
   }
 

@@ -1,5 +1,6 @@
 import * as amqp from 'amqplib';
 import { abortedError, closedError, SwitchboardError } from '@switchboard/core';
+import type { DriverHost } from '@switchboard/core/driver';
 import { classifyError } from './classify-error';
 import type { RabbitMQEndpoint, ResolvedRabbitMQOptions } from './options';
 
@@ -60,6 +61,12 @@ function connectWithin(ep: RabbitMQEndpoint, o: ResolvedRabbitMQOptions, timeout
   });
 }
 
+/** What a Link reports to: core's DriverHost (its logger and report). */
+export type LinkHost = Pick<DriverHost, 'logger' | 'report'>;
+
+const noop = (): void => undefined;
+const quietHost: LinkHost = { logger: { debug: noop, info: noop, warn: noop, error: noop }, report: noop };
+
 /** Something that holds broker state on a connection and rebuilds it after a reconnect. */
 export interface Recoverable {
   /** Called with the new connection; may throw, then it is called again after a short delay. */
@@ -84,11 +91,21 @@ export class Link {
   private failure: SwitchboardError | undefined;
   private frameMaxNo = DEFAULT_FRAME_MAX;
 
+  private lostAt = 0;
+  private lostError: SwitchboardError | undefined;
+
   constructor(
     private readonly endpoints: readonly RabbitMQEndpoint[],
     readonly options: ResolvedRabbitMQOptions,
     readonly redacted: string,
+    /** Where lost and regained connections are reported, and amqplib's own events logged (core's DriverHost). */
+    private readonly host: LinkHost = quietHost,
   ) {}
+
+  /** The application's logger (silent unless the app gave one). */
+  get logger(): LinkHost['logger'] {
+    return this.host.logger;
+  }
 
   get generation(): number {
     return this.generationNo;
@@ -152,7 +169,11 @@ export class Link {
     this.generationNo++;
     this.frameMaxNo = negotiatedFrameMax(m);
     const gen = this.generationNo;
-    m.on('error', () => undefined);
+    const log = this.host.logger;
+    // amqplib has no logger: what it says comes as events, logged here (the close itself is reported by onClose).
+    m.on('error', (err: Error) => log.debug({ backend: 'rabbitmq', url: this.redacted, err: err.message }, 'amqplib: connection error'));
+    m.on('blocked', (reason: unknown) => log.warn({ backend: 'rabbitmq', url: this.redacted, reason: String(reason) }, 'RabbitMQ blocked this connection\'s publishes (a resource alarm): sends wait'));
+    m.on('unblocked', () => log.info({ backend: 'rabbitmq', url: this.redacted }, 'RabbitMQ unblocked this connection\'s publishes'));
     m.on('close', (err?: Error) => this.onClose(gen, err));
     for (const w of [...this.waiters]) w.resolve(m);
   }
@@ -162,6 +183,13 @@ export class Link {
     this.model = undefined;
     const e = err ? classifyError(err) : new SwitchboardError('connection', `RabbitMQ connection to ${this.redacted} closed`);
     const lost = e.code === 'connection' ? e : new SwitchboardError('connection', e.message, { cause: e });
+    this.lostAt = Date.now();
+    this.lostError = lost;
+    this.host.report(
+      { origin: 'reconnect', error: lost },
+      `RabbitMQ connection to ${this.redacted} lost (${lost.message})${this.options.reconnect ? '; reconnecting' : '; reconnect is off'}`,
+      'warn',
+    );
     for (const member of [...this.members]) {
       try { member.lost(lost); } catch { /* a member's own problem */ }
     }
@@ -188,6 +216,11 @@ export class Link {
             return;
           }
           this.adopt(m);
+          this.host.report(
+            { origin: 'reconnect', error: this.lostError ?? new SwitchboardError('connection', 'connection lost') },
+            `RabbitMQ connection to ${this.redacted} is back after ${Date.now() - this.lostAt} ms`,
+            'info',
+          );
           await this.recoverAll(m, this.generationNo);
           return;
         } catch {

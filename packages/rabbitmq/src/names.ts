@@ -9,7 +9,7 @@ import { assertDestinationName } from '@switchboard/core/driver';
  * and topic `x` are a queue and an exchange, which RabbitMQ keeps apart. Everything derived from a
  * name contains `@` (which a name cannot) or starts with `sb.delay.`, and stays within the 255-byte
  * AMQP short string: see {@link groupQueueName}, {@link streamQueueName}, {@link offsetQueueName},
- * {@link delayQueueName}.
+ * {@link groupRegistryName}, {@link delayQueueName}.
  */
 export const NAME_PATTERN = /^(?!amq\.)(?!sb\.delay\.)[A-Za-z0-9._:/-]+$/;
 export const NAME_MAX = 200;
@@ -51,6 +51,15 @@ export function groupQueueName(topic: string, group: string): string {
 /** The stream that retains a topic's messages for replay: `<topic>@@stream` (a group part is never empty, so no group queue looks like it). */
 export function streamQueueName(topic: string): string {
   return `${topic}@@stream`;
+}
+
+/**
+ * The registry of a topic's groups: `<topic>@@groups`, a durable queue holding one message per group
+ * the adapter made objects for (its body is the group name), so admin can find and delete them (AMQP
+ * 0-9-1 cannot list queues). No group queue looks like it: a group containing `@` is hashed.
+ */
+export function groupRegistryName(topic: string): string {
+  return `${topic}@@groups`;
 }
 
 /**

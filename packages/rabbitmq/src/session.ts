@@ -1,14 +1,14 @@
 import type * as amqp from 'amqplib';
 import { requireCapability, SwitchboardError, type ParsedUrl } from '@switchboard/core';
 import { createReply, type ConsumerDriver, type DriverHost, type DriverSession, type NormalizedMessage, type ResolvedConsumerOptions } from '@switchboard/core/driver';
-import type { Destination } from '@switchboard/core';
+import type { BrokerObject, Destination } from '@switchboard/core';
 import { rabbitCapabilities, rabbitCapabilitiesWithoutStreams } from './capabilities';
 import { ChannelSlot, Publisher } from './channels';
 import { classifyError } from './classify-error';
 import { AMQPLIB_TABLE_BUFFER, assertSendable, decodeMessage, encodedTableSize, fitHeaders, publishOptions, SHORTSTR_MAX } from './codec';
 import { QueueConsumer } from './consumer';
 import { Link } from './link';
-import { assertRabbitName, groupQueueName, streamQueueName } from './names';
+import { assertRabbitName, groupQueueName, groupRegistryName, offsetQueueName, streamQueueName } from './names';
 import { resolveRabbitOptions, type RabbitMQOptions, type ResolvedRabbitMQOptions } from './options';
 import { StreamConsumer, streamStart } from './stream-consumer';
 import { assertDelay, Topology, type Target } from './topology';
@@ -34,7 +34,7 @@ export interface RabbitContext {
  */
 export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, host: DriverHost): Promise<DriverSession> {
   const { endpoints, options } = resolveRabbitOptions(url, raw);
-  const link = new Link(endpoints, options, url.redacted);
+  const link = new Link(endpoints, options, url.redacted, host);
   const topology = new Topology(link);
   const publisher = new Publisher(link);
   const capabilities = options.streams ? rabbitCapabilities : rabbitCapabilitiesWithoutStreams;
@@ -74,6 +74,17 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
     repliesLost,
   );
   link.add({ lost: repliesLost, recover: async () => undefined });
+
+  /** Deletes a topic group's queue and committed-offset queue (idempotent) and forgets their declarations. */
+  const removeGroup = async (topic: string, group: string): Promise<void> => {
+    const q = groupQueueName(topic, group);
+    const offsets = offsetQueueName(topic, group);
+    await topology.run((ch) => ch.deleteQueue(q));
+    await topology.run((ch) => ch.deleteQueue(offsets));
+    topology.forgetKey(`q:${q}`);
+    topology.forgetKey(`o:${offsets}`);
+    topology.forget(`b:${q}:`);
+  };
 
   await link.start(host.connectTimeoutMs, host.signal);
 
@@ -158,12 +169,39 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
         topology.forget(`q:${dest.name}`);
         return;
       }
+      // Per-group objects first, then the registry that names them: an interrupted delete can be run again.
+      for (const g of await topology.groupsOf(dest.name)) await removeGroup(dest.name, g);
+      await topology.run((ch) => ch.deleteQueue(groupRegistryName(dest.name)));
+      topology.forgetKey(`r:${groupRegistryName(dest.name)}`);
       await topology.run((ch) => ch.deleteExchange(dest.name));
       await topology.run((ch) => ch.deleteQueue(streamQueueName(dest.name)));
       topology.forget(`x:${dest.name}`);
       topology.forget(`s:${streamQueueName(dest.name)}`);
-      // Deleting the exchange removed its bindings: the group queues (`<topic>@...`) are bound again on next use.
+      // Deleting the exchange removed its bindings: group queues made again are bound again on next use.
       topology.forget(`b:${dest.name}@`);
+    },
+
+    /** A topic group's queue, its committed-offset queue and its registry record; a queue has no per-group objects. */
+    async deleteGroup(dest, group) {
+      if (dest.kind === 'queue') return;
+      await removeGroup(dest.name, group);
+      await topology.groupsOf(dest.name, group);
+    },
+
+    async listObjects(dest) {
+      const objects: BrokerObject[] = [];
+      const has = (name: string) => topology.exists(name);
+      if (dest.kind === 'queue') {
+        if (await has(dest.name)) objects.push({ type: 'queue', name: dest.name });
+        return objects;
+      }
+      if (await topology.exchangeExists(dest.name)) objects.push({ type: 'exchange', name: dest.name });
+      if (await has(streamQueueName(dest.name))) objects.push({ type: 'stream', name: streamQueueName(dest.name) });
+      if (await has(groupRegistryName(dest.name))) objects.push({ type: 'queue', name: groupRegistryName(dest.name) });
+      for (const group of await topology.groupsOf(dest.name)) {
+        for (const name of [groupQueueName(dest.name, group), offsetQueueName(dest.name, group)]) if (await has(name)) objects.push({ type: 'queue', name, group });
+      }
+      return objects;
     },
 
     close: () => link.close(),

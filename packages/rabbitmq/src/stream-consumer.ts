@@ -2,7 +2,7 @@ import type * as amqp from 'amqplib';
 import { SwitchboardError, type Destination, type Headers, type StartPosition } from '@switchboard/core';
 import type { ConsumerDriver, InboundMessage, InboundSink, ResolvedConsumerOptions } from '@switchboard/core/driver';
 import { ChannelSlot } from './channels';
-import { decodeMessage, republishOptions, SENT_AT } from './codec';
+import { decodeMessage, generatedId, republishOptions, SENT_AT } from './codec';
 import { quietly } from './consumer';
 import { keepTrying, shared, sleep, type Recoverable } from './link';
 import { offsetQueueName } from './names';
@@ -47,6 +47,8 @@ export interface StreamEntry {
   readonly msg: amqp.Message;
   readonly offset: number;
   readonly attempt: number;
+  /** The id of a record without `message_id`, made once per read so client-side redeliveries keep it. */
+  readonly fallbackId: string;
   done: boolean;
 }
 
@@ -68,6 +70,7 @@ export class StreamConsumer implements ConsumerDriver<StreamEntry>, Recoverable 
   /** Read (or released) while nobody was listening. */
   private readonly held: StreamEntry[] = [];
   private readonly offsetQueue: string;
+  private readonly group: string;
   private readonly atMostOnce: boolean;
   private sink: InboundSink<StreamEntry> | undefined;
   private committed: number | undefined;
@@ -87,6 +90,7 @@ export class StreamConsumer implements ConsumerDriver<StreamEntry>, Recoverable 
     o: ResolvedConsumerOptions,
   ) {
     this.offsetQueue = offsetQueueName(source.name, o.group);
+    this.group = o.group;
     this.atMostOnce = o.ackMode === 'at-most-once';
     this.slot = new ChannelSlot(
       ctx.link,
@@ -101,7 +105,7 @@ export class StreamConsumer implements ConsumerDriver<StreamEntry>, Recoverable 
   /** Reads the committed position (else starts at `start`, see {@link streamStart}) and begins reading. */
   async init(start: StreamStart): Promise<void> {
     const { topology } = this.ctx;
-    await topology.offsets(this.offsetQueue);
+    await topology.offsets(this.source.name, this.group);
     const saved = await topology.run(async (ch) => {
       const m = await ch.get(this.offsetQueue, { noAck: false });
       if (m === false) return undefined;
@@ -157,7 +161,7 @@ export class StreamConsumer implements ConsumerDriver<StreamEntry>, Recoverable 
       }
       this.notBefore = undefined;
     }
-    const e: StreamEntry = { ch, msg, offset, attempt: 1, done: false };
+    const e: StreamEntry = { ch, msg, offset, attempt: 1, fallbackId: generatedId(this.stream), done: false };
     this.entries.set(offset, e);
     this.order.push(offset);
     this.handOver(e);
@@ -174,7 +178,7 @@ export class StreamConsumer implements ConsumerDriver<StreamEntry>, Recoverable 
   }
 
   private inbound(e: StreamEntry): InboundMessage<StreamEntry> {
-    const dec = decodeMessage(e.msg, `${this.stream}#${e.offset}`);
+    const dec = decodeMessage(e.msg, e.fallbackId);
     return { ...dec, handle: e, attempt: e.attempt, receipt: String(e.offset), position: formatPosition(e.offset) };
   }
 
@@ -211,7 +215,7 @@ export class StreamConsumer implements ConsumerDriver<StreamEntry>, Recoverable 
   }
 
   async deadLetter(e: StreamEntry, to: Destination, headers: Headers): Promise<void> {
-    await this.ctx.publish(await this.ctx.targetOf(to), e.msg.content, republishOptions(e.msg, 1, headers));
+    await this.ctx.publish(await this.ctx.targetOf(to), e.msg.content, republishOptions(e.msg, 1, headers, e.fallbackId));
     this.settle(e);
   }
 

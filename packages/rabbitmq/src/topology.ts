@@ -1,9 +1,10 @@
 import type * as amqp from 'amqplib';
 import { SwitchboardError, type Headers } from '@switchboard/core';
 import { ChannelSlot } from './channels';
+import { SENT_AT } from './codec';
 import { classifyError } from './classify-error';
 import type { Link } from './link';
-import { delayQueueName, groupQueueName, streamQueueName } from './names';
+import { delayQueueName, groupQueueName, groupRegistryName, offsetQueueName, streamQueueName } from './names';
 
 /** Where a publish goes: an exchange ('' = default exchange) and a routing key. */
 export interface Target {
@@ -84,6 +85,18 @@ export class Topology {
     }
   }
 
+  /** Whether an exchange exists (a passive declare on a channel of its own). Not cached. */
+  async exchangeExists(name: string): Promise<boolean> {
+    try {
+      await this.onOwnChannel((ch) => ch.checkExchange(name));
+      return true;
+    } catch (err) {
+      const e = classifyError(err);
+      if (e.code === 'not_found') return false;
+      throw e;
+    }
+  }
+
   /** A durable queue (a mailbox or a group queue); an existing one is used whatever its arguments. */
   queue(name: string): Promise<void> {
     return this.once(`q:${name}`, Infinity, () => this.declareQueue(name, { durable: true }));
@@ -93,11 +106,11 @@ export class Topology {
     return this.once(`x:${name}`, Infinity, (ch) => ch.assertExchange(name, 'headers', { durable: true }));
   }
 
-  /** The group's queue, bound to the topic. Returns its name. */
+  /** The group's queue, bound to the topic, and recorded in the topic's group registry when new. Returns its name. */
   async group(topic: string, group: string, filter: Headers | undefined): Promise<string> {
     const q = groupQueueName(topic, group);
     await this.topic(topic);
-    await this.queue(q);
+    await this.once(`q:${q}`, Infinity, () => this.declareRecorded(q, { durable: true }, topic, group));
     const args: Record<string, string> = { 'x-match': 'all', ...(filter ?? {}) };
     await this.once(`b:${q}:${JSON.stringify(args)}`, Infinity, (ch) => ch.bindQueue(q, topic, '', args));
     return q;
@@ -126,14 +139,74 @@ export class Topology {
     }
     await this.once(`s:${q}`, Infinity, async (ch) => {
       await this.declareQueue(q, options);
-      await ch.bindQueue(q, topic, '', { 'x-match': 'all' });
+      await ch.bindQueue(q, topic, '', STREAM_BINDING);
+      // Streams of earlier versions were bound to everything: that binding goes (unbinding one that is not there is a no-op).
+      await ch.unbindQueue(q, topic, '', { 'x-match': 'all' });
     });
     return q;
   }
 
-  /** The one-message queue that holds a replaying group's committed stream offset. */
-  offsets(name: string): Promise<void> {
-    return this.once(`o:${name}`, Infinity, () => this.declareQueue(name, { durable: true, arguments: { 'x-max-length': 1 } }));
+  /** The one-message queue that holds a replaying group's committed stream offset (recorded in the group registry when new). */
+  offsets(topic: string, group: string): Promise<void> {
+    const name = offsetQueueName(topic, group);
+    return this.once(`o:${name}`, Infinity, () => this.declareRecorded(name, { durable: true, arguments: { 'x-max-length': 1 } }, topic, group));
+  }
+
+  /** Declares a per-group queue; when it did not exist before, records the group in the topic's registry first. */
+  private async declareRecorded(name: string, options: amqp.Options.AssertQueue, topic: string, group: string): Promise<void> {
+    if (!(await this.exists(name))) await this.record(topic, group);
+    await this.declareQueue(name, options);
+  }
+
+  /** Adds a record of `group` to the topic's registry (confirmed). Concurrent first uses may record a group twice: readers drop repeats. */
+  private async record(topic: string, group: string): Promise<void> {
+    const registry = groupRegistryName(topic);
+    await this.once(`r:${registry}`, Infinity, () => this.declareQueue(registry, { durable: true }));
+    const m = await this.link.current();
+    const ch = await m.createConfirmChannel();
+    ch.on('error', () => undefined);
+    try {
+      ch.sendToQueue(registry, Buffer.from(group, 'utf8'), { persistent: true });
+      await ch.waitForConfirms();
+    } catch (err) {
+      throw classifyError(err);
+    } finally {
+      void ch.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * The groups recorded for a topic (each once, in the order recorded). Records of `drop` are
+   * removed. The records are read with `basic.get` and given back when the reading channel closes,
+   * so an admin call running at the same moment on another connection may see part of them.
+   */
+  async groupsOf(topic: string, drop?: string): Promise<string[]> {
+    const registry = groupRegistryName(topic);
+    if (!(await this.exists(registry))) return [];
+    const groups: string[] = [];
+    const m = await this.link.current();
+    const ch = await m.createChannel();
+    ch.on('error', () => undefined);
+    try {
+      for (;;) {
+        const msg = await ch.get(registry, { noAck: false });
+        if (msg === false) break;
+        const g = msg.content.toString('utf8');
+        if (g === drop) ch.ack(msg);
+        else if (!groups.includes(g)) groups.push(g);
+      }
+    } catch (err) {
+      throw classifyError(err);
+    } finally {
+      // Closing the channel requeues every record not acked.
+      await ch.close().catch(() => undefined);
+    }
+    return groups;
+  }
+
+  /** Forgets one cached declaration. */
+  forgetKey(key: string): void {
+    this.cache.delete(key);
   }
 
   /**
@@ -172,6 +245,16 @@ export class Topology {
     for (const k of [...this.cache.keys()]) if (k.startsWith(prefix)) this.cache.delete(k);
   }
 }
+
+/**
+ * The binding of a topic's retention stream: only messages that carry the `sb-ts` header (every
+ * Switchboard send) are retained. A void binding value matches the header's presence (RabbitMQ's
+ * headers exchange). A foreign publisher's message without `sb-ts` reaches the groups but not the
+ * stream, so nothing it may legally send reaches the stream's AMQP 0-9-1 to 1.0 conversion, which
+ * on RabbitMQ 3.10 fails on a `decimal` header with 541 INTERNAL_ERROR and closes the publisher's
+ * connection before its confirm.
+ */
+export const STREAM_BINDING: Readonly<Record<string, string | null>> = Object.freeze({ 'x-match': 'all', [SENT_AT]: null });
 
 /** RabbitMQ's answer to a declaration whose arguments differ from the existing object's. */
 export function isInequivalentArg(err: unknown): boolean {

@@ -57,9 +57,9 @@ describe('codec - message encoding round trip', () => {
     expect(d.correlationId).toBe('c-1');
   });
 
-  it('turns non-string header values into text', () => {
+  it('turns non-string header values into text (bytes as base64 with its marker)', () => {
     const o = publishOptions(m!);
     const d = decodeMessage(received({ ...o, headers: { n: 5, b: Buffer.from('buf'), t: true } }), 'fallback');
-    expect(d.headers).toEqual({ n: '5', b: 'buf', t: 'true' });
+    expect(d.headers).toEqual({ n: '5', b: 'base64:YnVm', t: 'true' });
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { toDestination } from '@switchboard/core';
-import { assertRabbitName, delayQueueName, groupPart, groupQueueName, offsetQueueName, streamQueueName } from '../src/names';
+import { assertRabbitName, delayQueueName, groupPart, groupQueueName, groupRegistryName, offsetQueueName, streamQueueName } from '../src/names';
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 const check = (name: string) => () => assertRabbitName(toDestination(name));
@@ -48,7 +48,7 @@ describe('names - destination names map to their own broker objects', () => {
   it('every derived name of the longest inputs fits 255 bytes', () => {
     const topic = 't'.repeat(200);
     for (const group of ['g'.repeat(50), 'é'.repeat(200), 'default', 'h-' + 'a'.repeat(40)]) {
-      for (const n of [groupQueueName(topic, group), offsetQueueName(topic, group), streamQueueName(topic)]) expect(bytes(n)).toBeLessThanOrEqual(255);
+      for (const n of [groupQueueName(topic, group), offsetQueueName(topic, group), streamQueueName(topic), groupRegistryName(topic)]) expect(bytes(n)).toBeLessThanOrEqual(255);
     }
     expect(offsetQueueName(topic, 'g'.repeat(50))).toMatch(/^t{200}@h-[0-9a-f]{40}@@offset$/);
     expect(bytes(delayQueueName({ exchange: '', routingKey: groupQueueName(topic, 'g'.repeat(50)) }, 2 ** 31))).toBeLessThanOrEqual(255);
@@ -64,7 +64,7 @@ describe('names - destination names map to their own broker objects', () => {
     expect(check('sb-delay.1')).not.toThrow();
     expect(check('n'.repeat(201))).toThrow(expect.objectContaining({ code: 'invalid_argument' }));
     const t = 'orders';
-    const derived = [groupQueueName(t, 'stream'), streamQueueName(t), offsetQueueName(t, 'g'), groupQueueName(t, 'g@@offset'), groupQueueName(t, '@stream')];
+    const derived = [groupQueueName(t, 'stream'), streamQueueName(t), offsetQueueName(t, 'g'), groupQueueName(t, 'g@@offset'), groupQueueName(t, '@stream'), groupRegistryName(t), groupQueueName(t, '@groups'), groupQueueName(t, 'groups')];
     expect(new Set(derived).size).toBe(derived.length);
   });
 });
