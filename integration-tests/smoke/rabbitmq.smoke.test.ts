@@ -82,4 +82,45 @@ describeWithBroker('rabbitmq', (broker) => {
       await connection.close();
     }
   });
+  // What the adapter's retention-stream binding rests on (packages/rabbitmq README, Wire format): a void
+  // binding value on a headers exchange matches the header's presence, and unbinding a binding that
+  // is not there is no error. The stream takes only the marked message here, so a decimal header
+  // (which RabbitMQ 3.10 streams cannot convert: 541 INTERNAL_ERROR closes the publisher's connection)
+  // keeps its confirm.
+  it('rabbitmq smoke - a void binding value matches presence: a stream bound with sb-ts: void takes only marked messages, and a decimal header elsewhere keeps its confirm', async () => {
+    const connection = await amqp.connect(broker.url());
+    let failure: Error | undefined;
+    connection.on('error', (e: Error) => (failure = e));
+    const x = `smoke-x-${randomUUID()}`;
+    const s = `smoke-s-${randomUUID()}`;
+    try {
+      const ch = await connection.createConfirmChannel();
+      await ch.assertExchange(x, 'headers', { durable: false });
+      await ch.assertQueue(s, { durable: true, arguments: { 'x-queue-type': 'stream' } });
+      await ch.bindQueue(s, x, '', { 'x-match': 'all', 'sb-ts': null });
+      await ch.unbindQueue(s, x, '', { 'x-match': 'all' });
+      const publish = (body: string, headers: Record<string, unknown>) =>
+        new Promise<void>((resolve, reject) => ch.publish(x, '', Buffer.from(body), { headers }, (err: unknown) => (err ? reject(err) : resolve())));
+      await publish('decimal', { price: { '!': 'decimal', value: { places: 1, digits: 15 } } });
+      await publish('marked', { 'sb-ts': String(Date.now()) });
+      await publish('plain', { a: 'b' });
+      const reader = await connection.createChannel();
+      await reader.prefetch(10);
+      const got: string[] = [];
+      await reader.consume(s, (m) => {
+        if (!m) return;
+        got.push(m.content.toString());
+        reader.ack(m);
+      }, { arguments: { 'x-stream-offset': 'first' } });
+      for (const deadline = Date.now() + 5000; got.length < 1 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(got).toEqual(['marked']);
+      expect(failure).toBeUndefined();
+      await reader.close();
+      await ch.deleteQueue(s);
+      await ch.deleteExchange(x);
+    } finally {
+      await connection.close().catch(() => undefined);
+    }
+  });
 });
