@@ -10,14 +10,8 @@
  * the `require` they use for Node's built-in modules.
  */
 import { connect } from '@switchboard/core';
-import { driver as kafka } from '@switchboard/kafka';
-import { driver as memory } from '@switchboard/memory';
-import { driver as nats } from '@switchboard/nats';
-import { driver as rabbitmq } from '@switchboard/rabbitmq';
-import { driver as sqs } from '@switchboard/sqs';
+import { DRIVERS } from './drivers';
 import { runOrderPipeline } from './order-worker';
-
-export const DRIVERS = [memory, kafka, rabbitmq, sqs, nats];
 
 async function main(): Promise<void> {
   const url = process.env.SWITCHBOARD_URL ?? 'memory://';

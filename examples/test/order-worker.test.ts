@@ -1,14 +1,17 @@
-import { connect, registerDriver } from '@switchboard/core';
-import { driver } from '@switchboard/memory';
+import { connect } from '@switchboard/core';
+import { driver as memory } from '@switchboard/memory';
 import { runOrderPipeline } from '../src/order-worker';
+import { expectNothingListed, expectOrderRun } from './expectations';
 
-registerDriver(driver);
-
-test('examples - the order pipeline runs on memory:// as the README says', async () => {
-  await using conn = await connect('memory://examples');
+test('order worker - handles the good orders, dead-letters the poison one, answers a quote on memory://', async () => {
+  await using conn = await connect('memory://examples', { drivers: [memory] });
   const r = await runOrderPipeline(conn, 'test');
-  expect(r.handled).toEqual(['A-1', 'B-2', 'C-3']);
-  expect(r.deadLettered).toHaveLength(1);
-  expect(r.deadLettered[0]!.reason).toContain('cannot ship POISON');
-  expect(r.quote).toBe('{"sku":"A-1","price":42} EUR');
+  expectOrderRun(r);
+  expect(r.made.map((d) => d.name)).toEqual(['orders-test', 'orders-test-dlq', 'pricing-test']);
+});
+
+test('order worker - deletes every queue it made', async () => {
+  await using conn = await connect('memory://examples-clean', { drivers: [memory] });
+  const r = await runOrderPipeline(conn, 'clean');
+  expect(await expectNothingListed(conn, r.made)).toBe(true);
 });
