@@ -36,7 +36,7 @@ const table = {
   delayedSend: emulated(
     'standard queues: DelaySeconds (native, rounded up to whole seconds, at most 900 s); SNS topics and FIFO queues: an earliest-delivery time in the metadata, consumers hide earlier messages with ChangeMessageVisibility',
   ),
-  gracefulClose: native('close waits for handlers and the receive in flight (one long-poll slice), then returns unhandled messages to the queue (visibility minRedeliverySeconds)'),
+  gracefulClose: native('close waits for handlers up to its deadline and for the receive in flight (one long-poll slice), then returns unsettled messages to the queue (visibility minRedeliverySeconds)'),
   reconnect: native('HTTP is stateless; the SDK retries failed calls and consumers keep polling with backoff, re-provisioning vanished queues'),
   connectionCut: native('each call opens or reuses an HTTP connection; cut connections are retried'),
   payloadLimit: native('256 KiB per message (encoded body plus attributes), checked before sending'),
