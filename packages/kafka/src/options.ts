@@ -38,7 +38,11 @@ export interface KafkaConnectOptions {
   sessionTimeoutMs?: number;
   /** Heartbeat interval (default 500 ms): how fast members notice a rebalance. */
   heartbeatIntervalMs?: number;
-  /** Rebalance timeout (default 10000 ms). */
+  /**
+   * Rebalance timeout (default 5000 ms): how long a rebalance waits for members to rejoin. It is
+   * also how long a member that joins anew waits behind a member id left over from before a broker
+   * restart (a kafkajs consumer that crashed during the outage comes back as a new member).
+   */
   rebalanceTimeoutMs?: number;
   /** kafkajs log level: nothing (default), error, warn, info, debug. */
   logLevel?: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
@@ -79,7 +83,7 @@ export const KAFKA_DEFAULTS = {
   maxWaitTimeMs: 100,
   sessionTimeoutMs: 10_000,
   heartbeatIntervalMs: 500,
-  rebalanceTimeoutMs: 10_000,
+  rebalanceTimeoutMs: 5_000,
   logLevel: 'nothing',
 } as const;
 
