@@ -11,7 +11,7 @@ import { Link } from './link';
 import { assertRabbitName, groupQueueName, groupRegistryName, offsetQueueName, streamQueueName } from './names';
 import { resolveRabbitOptions, type RabbitMQOptions, type ResolvedRabbitMQOptions } from './options';
 import { StreamConsumer, streamStart } from './stream-consumer';
-import { assertDelay, Topology, type Target } from './topology';
+import { assertDelay, MAX_DELAY_MS, Topology, type Target } from './topology';
 
 const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 
@@ -93,6 +93,7 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
     capabilities,
     maxMessageBytes: options.maxMessageBytes,
     limitName: 'RabbitMQ (max_message_size)',
+    maxDelayMs: MAX_DELAY_MS,
     checkDestination: assertRabbitName,
     classifyError,
 

@@ -146,6 +146,10 @@ async function rejection(p: Promise<unknown>): Promise<SwitchboardError> {
     expect(err.code).toBe('invalid_argument');
     expect(await messages(q)).toBe(0);
   });
+  test('delays - connection.limits.maxDelayMs is the longest delay a delay queue holds', () => {
+    expect(conn.limits.maxDelayMs).toBe(MAX_DELAY_MS);
+  });
+
   test('delays - a delay over the broker TTL limit is invalid_argument before anything is declared or sent; the connection stays usable', async () => {
     const q = name('long-delay');
     created.push(q);
