@@ -138,6 +138,9 @@ export const badInputCases: ConformanceCase[] = [
         ['topic+group composites', t(`${b}.a`, 'c'), t(b, 'a.c')],
         ['a queue and a topic of one name', q(`${b}-qt`), t(`${b}-qt`, 'g')],
         ['groups differing in . and _', t(`${b}-tg`, 'x.y'), t(`${b}-tg`, 'x_y')],
+        ['a queue named like a topic group: --', q(`${b}-c1--g`), t(`${b}-c1`, 'g')],
+        ['a queue named like a topic group: @', q(`${b}-c2@g`), t(`${b}-c2`, 'g')],
+        ['a queue named like a topic group: .', q(`${b}-c3.g`), t(`${b}-c3`, 'g')],
       ];
       const label = (e: End) => `${e.dest.kind}:${e.dest.name.length > 40 ? `${e.dest.name.slice(0, 20)}...${e.dest.name.slice(-8)} (${e.dest.name.length} chars)` : e.dest.name}${e.dest.kind === 'topic' ? ` group ${e.group}` : ''}`;
       const p = ctx.producer();
