@@ -447,6 +447,18 @@ export const rawKafkaIdle: IdleTargetFactory = (url, _params, onMessage) => {
     },
     async createConsumers(names, onCreated) {
       await admin!.createTopics({ topics: names.map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true });
+      // Many new topics at once: wait until the metadata has every one with leaders, or the
+      // subscription fails with UNKNOWN_TOPIC_OR_PARTITION.
+      for (let i = 0; ; i++) {
+        try {
+          const md = await admin!.fetchTopicMetadata({ topics: [...names] });
+          if (md.topics.length === names.length && md.topics.every((t) => t.partitions.length === 3 && t.partitions.every((p) => p.leader >= 0))) break;
+        } catch (err) {
+          if (i >= 60) throw err;
+        }
+        if (i >= 60) throw new Error(`the metadata of ${names.length} new topics did not show leaders within 30 s`);
+        await sleep(500);
+      }
       consumer = kafka.consumer({ groupId: `${names[0]}.group`, maxWaitTimeInMs: 100, sessionTimeout: 10_000, heartbeatInterval: 500 });
       await consumer.connect();
       await consumer.subscribe({ topics: [...names], fromBeginning: true });
