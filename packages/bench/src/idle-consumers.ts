@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { SQSClient, CreateQueueCommand, DeleteQueueCommand, ReceiveMessageCommand, DeleteMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node';
@@ -490,10 +492,16 @@ export const rawKafkaIdle: IdleTargetFactory = (url, _params, onMessage) => {
 
 /**
  * AWS SDK v3: one client; per name a standard queue and one long-poll receive loop
- * (`WaitTimeSeconds` 20, 10 per call) that deletes what it got; probes are `SendMessage`.
+ * (`WaitTimeSeconds` 20, 10 per call) that deletes what it got; probes are `SendMessage`. Each loop
+ * holds a socket while it waits, so the client's keep-alive agent gets K + 16 sockets (the SDK's
+ * default of 50 would starve queue creation and sends past 50 loops).
  */
-export const rawSqsIdle: IdleTargetFactory = (url, _params, onMessage) => {
-  const client = new SQSClient(sqsClientConfig(url));
+export const rawSqsIdle: IdleTargetFactory = (url, params, onMessage) => {
+  const maxSockets = params.consumers + 16;
+  const client = new SQSClient({
+    ...sqsClientConfig(url),
+    requestHandler: { httpAgent: new http.Agent({ keepAlive: true, maxSockets }), httpsAgent: new https.Agent({ keepAlive: true, maxSockets }) },
+  });
   const urls = new Map<string, string>();
   const abort = new AbortController();
   const loops: Promise<void>[] = [];
