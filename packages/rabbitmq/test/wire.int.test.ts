@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, MemoryDedupStore, withDedup, type Connection, type Consumer, type Delivery } from '@switchboard/core';
 import amqp from 'amqplib';
 import { driver } from '@switchboard/rabbitmq';
-import { groupQueueName, streamQueueName } from '../src/names';
+import { groupQueueName, groupRegistryName, streamQueueName } from '../src/names';
 
 const url = process.env.SWITCHBOARD_TEST_RABBITMQ_URL;
 const name = (p: string) => `sbt.${p}.${randomUUID().slice(0, 8)}`;
@@ -58,7 +58,7 @@ async function first(c: Consumer, ms = 10_000): Promise<Delivery> {
 
   test("wire - a foreign decimal header on a topic with its retention stream keeps the publisher's confirm and reaches the group as '1.5'", async () => {
     const t = name('decimal');
-    queues.push(groupQueueName(t, 'g'), streamQueueName(t));
+    queues.push(groupQueueName(t, 'g'), streamQueueName(t), groupRegistryName(t));
     exchanges.push(t);
     const conn = await open();
     await conn.admin.ensureDestination(`topic:${t}`);
@@ -73,7 +73,7 @@ async function first(c: Consumer, ms = 10_000): Promise<Delivery> {
   test('wire - a stream bound to everything by an earlier version is rebound, so a decimal header no longer reaches it', async () => {
     const t = name('legacy');
     const s = streamQueueName(t);
-    queues.push(s, groupQueueName(t, 'g'));
+    queues.push(s, groupQueueName(t, 'g'), groupRegistryName(t));
     exchanges.push(t);
     const ch = await raw.createChannel();
     await ch.assertExchange(t, 'headers', { durable: true });
@@ -87,7 +87,7 @@ async function first(c: Consumer, ms = 10_000): Promise<Delivery> {
 
   test("wire - replay keeps every Switchboard message, and a foreign one only when it carries sb-ts", async () => {
     const t = name('replay');
-    queues.push(streamQueueName(t), `${groupQueueName(t, 'r')}@@offset`);
+    queues.push(streamQueueName(t), `${groupQueueName(t, 'r')}@@offset`, groupRegistryName(t));
     exchanges.push(t);
     const conn = await open();
     await conn.admin.ensureDestination(`topic:${t}`);
