@@ -33,6 +33,8 @@ export interface ErrorEvent {
   readonly group?: string;
   readonly messageId?: string;
   readonly attempt?: number;
+  /** For `reconnect`: whether the connection was lost or is back. */
+  readonly state?: 'lost' | 'regained';
 }
 
 /** Options of `connect()` that core takes before the driver sees the rest. */

@@ -186,7 +186,7 @@ export class Link {
     this.lostAt = Date.now();
     this.lostError = lost;
     this.host.report(
-      { origin: 'reconnect', error: lost },
+      { origin: 'reconnect', state: 'lost', error: lost },
       `RabbitMQ connection to ${this.redacted} lost (${lost.message})${this.options.reconnect ? '; reconnecting' : '; reconnect is off'}`,
       'warn',
     );
@@ -217,7 +217,7 @@ export class Link {
           }
           this.adopt(m);
           this.host.report(
-            { origin: 'reconnect', error: this.lostError ?? new SwitchboardError('connection', 'connection lost') },
+            { origin: 'reconnect', state: 'regained', error: this.lostError ?? new SwitchboardError('connection', 'connection lost') },
             `RabbitMQ connection to ${this.redacted} is back after ${Date.now() - this.lostAt} ms`,
             'info',
           );

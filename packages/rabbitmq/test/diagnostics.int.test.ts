@@ -74,7 +74,7 @@ async function until(ok: () => boolean, ms: number, what: string): Promise<void>
       expect(reconnects.map((l) => l.level)).toEqual(['warn', 'info']);
       expect(reconnects[0]!.message).toMatch(/lost .*reconnecting/);
       expect(reconnects[1]!.message).toMatch(/is back after \d+ ms/);
-      expect(events.map((e) => e.origin)).toEqual(['reconnect', 'reconnect']);
+      expect(events.map((e) => [e.origin, e.state])).toEqual([['reconnect', 'lost'], ['reconnect', 'regained']]);
       expect((events[0]!.error as { code?: string }).code).toBe('connection');
       // amqplib's own report of the broken socket, at debug; the password never appears.
       expect(logger.lines.some((l) => l.level === 'debug' && /amqplib/.test(l.message ?? ''))).toBe(true);
