@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseUrl } from '@switchboard/core';
 import { driver, resolveSqsOptions, sqsCapabilities } from '@switchboard/sqs';
 import { conformanceAgainst } from './define';
+import { sqsForeign } from './foreign/sqs';
 
 conformanceAgainst({
   broker: 'sqs',
@@ -14,4 +15,5 @@ conformanceAgainst({
     const o = resolveSqsOptions(parseUrl(url));
     return sqsCapabilities(o.customEndpoint, o.fifo);
   },
+  foreign: sqsForeign,
 });

@@ -67,6 +67,40 @@ describeWithBroker('sqs', (broker) => {
     }
   });
 
+  // What the SQS adapter's wire format rests on (issue 14): without raw delivery every subscribed queue
+  // gets the SNS envelope with the one SNS MessageId (so a foreign message has one id in every group),
+  // attributes as Type/Value (Binary in base64), Number values as the exact text sent.
+  it('sns smoke - envelope delivery gives every subscribed queue the same SNS MessageId and the typed attributes', async () => {
+    const name = `smoke-${randomUUID()}`;
+    const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: name }));
+    const queues: { url: string; sub?: string }[] = [];
+    try {
+      for (const g of ['a', 'b']) {
+        const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-${g}` }));
+        const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+        const { SubscriptionArn } = await sns.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: Attributes!.QueueArn, ReturnSubscriptionArn: true }));
+        queues.push({ url: QueueUrl!, ...(SubscriptionArn ? { sub: SubscriptionArn } : {}) });
+      }
+      const { MessageId } = await sns.send(
+        new PublishCommand({
+          TopicArn,
+          Message: 'hello',
+          MessageAttributes: { n: { DataType: 'Number', StringValue: '1.50' }, b: { DataType: 'Binary', BinaryValue: Buffer.from([0, 255]) } },
+        }),
+      );
+      for (const q of queues) {
+        const envelope = JSON.parse((await receiveOne(sqs, q.url)).Body!) as Record<string, unknown>;
+        expect(envelope).toMatchObject({ Type: 'Notification', MessageId, Message: 'hello', MessageAttributes: { n: { Type: 'Number', Value: '1.50' }, b: { Type: 'Binary', Value: 'AP8=' } } });
+      }
+    } finally {
+      for (const q of queues) {
+        if (q.sub) await sns.send(new UnsubscribeCommand({ SubscriptionArn: q.sub }));
+        await sqs.send(new DeleteQueueCommand({ QueueUrl: q.url }));
+      }
+      await sns.send(new DeleteTopicCommand({ TopicArn }));
+    }
+  });
+
   // What the SQS adapter's name mapping rests on: queue names are case-sensitive (Ab and ab are two
   // queues). fauxqs 2.4.1 does not check names at all (it creates "a.x", 81-character names, even
   // "sp ace"), while AWS allows only [A-Za-z0-9_-], 80 characters with ".fifo": the adapter checks

@@ -7,8 +7,8 @@ const UNORDERED = 'standard SQS queues are unordered (best-effort order, duplica
 const table = {
   fireAndForget: native('the message is queued for SendMessageBatch/PublishBatch and the send resolves without waiting for the response'),
   confirm: native('resolves with the SQS/SNS MessageId once the service accepted the message'),
-  requestResponse: emulated('a reply queue per connection (deleted on close); reply-to and correlation id travel in the `sb` metadata attribute'),
-  fanout: native('an SNS topic; each consumer group is an SQS queue subscribed with RawMessageDelivery'),
+  requestResponse: emulated('SQS has no reply convention: a reply queue per connection (deleted on close); the request carries the sb-reply-to (queue name or URL) and sb-correlation-id String attributes, the reply sb-correlation-id (see the README\'s Wire format)'),
+  fanout: native('an SNS topic; each consumer group is an SQS queue subscribed to it (SNS envelope delivery: the SNS MessageId is one id in every group)'),
   competingConsumers: native('members of a group receive from one SQS queue'),
   headerFilter: native('SNS filter policy on message attributes (topic sources only; exact-match equality)'),
   mailbox: native('an SQS queue, created on first use'),

@@ -132,7 +132,7 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
     const url = queueUrl;
     for (const m of messages) {
       if (!m.ReceiptHandle) continue;
-      const decoded = decodeMessage(m);
+      const decoded = decodeMessage(m, { envelope: init.source.kind === 'topic' });
       let attempt = Number(m.Attributes?.ApproximateReceiveCount ?? '1') || 1;
       if (decoded.notBefore !== undefined) {
         if (decoded.notBefore > now + 20) {

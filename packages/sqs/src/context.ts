@@ -27,6 +27,8 @@ import type { EncodedMessage } from './codec';
 import { classifyError } from './errors';
 import { fifoToken, type PhysicalName } from './names';
 import type { ResolvedSqsOptions } from './options';
+import { EndpointHealth, sdkLogger } from './diagnostics';
+import type { DriverHost } from '@switchboard/core/driver';
 
 /** SQS caps VisibilityTimeout at 12 hours. */
 export const MAX_VISIBILITY_SECONDS = 43_200;
@@ -61,7 +63,14 @@ export class SqsContext {
   private readonly batchers = new Map<string, { drain(): Promise<void> }>();
   private readonly agents: { http: http.Agent; https: https.Agent };
 
-  constructor(readonly options: ResolvedSqsOptions) {
+  /** Whether the endpoint answers; reported to the application when that changes. */
+  readonly health: EndpointHealth;
+
+  constructor(
+    readonly options: ResolvedSqsOptions,
+    host: Pick<DriverHost, 'logger' | 'report'>,
+  ) {
+    this.health = new EndpointHealth(host, options.redactedUrl);
     this.agents = {
       http: new http.Agent({ keepAlive: true, maxSockets: options.maxSockets }),
       https: new https.Agent({ keepAlive: true, maxSockets: options.maxSockets }),
@@ -78,9 +87,26 @@ export class SqsContext {
       requestHandler: this.httpHandler,
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       ...(options.credentials ? { credentials: options.credentials } : {}),
+      logger: sdkLogger(host),
     };
     this.sqs = new SQSClient(common);
     this.sns = new SNSClient(common);
+    // Every call's outcome, after the SDK's retries, tells whether the endpoint answers.
+    for (const client of [this.sqs, this.sns] as { middlewareStack: SQSClient['middlewareStack'] }[]) {
+      client.middlewareStack.add(
+        (next) => async (args) => {
+          try {
+            const out = await next(args);
+            this.health.ok();
+            return out;
+          } catch (err) {
+            this.health.failed(err);
+            throw err;
+          }
+        },
+        { step: 'initialize', name: 'switchboardEndpointHealth' },
+      );
+    }
   }
 
   destroy(): void {
@@ -117,6 +143,11 @@ export class SqsContext {
     this.queueUrls.set(q.name, p);
     p.catch(() => this.queueUrls.delete(q.name));
     return p;
+  }
+
+  /** Remembers the URL of a queue known by URL (a foreign requester's reply queue). */
+  knowQueueUrl(name: string, url: string): void {
+    if (!this.queueUrls.has(name)) this.queueUrls.set(name, Promise.resolve(url));
   }
 
   /** Forgets a cached queue URL (the queue was deleted, e.g. by a broker restart). */
@@ -166,8 +197,11 @@ export class SqsContext {
   }
 
   /**
-   * Subscribes the group queue to the topic with raw delivery and the filter policy, and lets the
-   * topic send to the queue (queue policy). Idempotent; a changed filter updates the subscription.
+   * Subscribes the group queue to the topic with the filter policy, and lets the topic send to the
+   * queue (queue policy). Idempotent; a changed filter updates the subscription. Delivery is the SNS
+   * envelope (no raw delivery): it carries the SNS MessageId, which is the same in every group, so
+   * a message a foreign client published has one id everywhere; subscriptions older versions made
+   * with raw delivery are switched over (raw messages still in the queue decode as before).
    */
   async subscribeQueue(topicArn: string, q: PhysicalName, queueUrl: string, filter: Headers | undefined): Promise<void> {
     const queueArn = await this.queueArn(q, queueUrl);
@@ -193,7 +227,7 @@ export class SqsContext {
       throw classifyError(err, `setting the policy of queue ${q.name}`);
     }
     const filterPolicy = filter && Object.keys(filter).length ? JSON.stringify(Object.fromEntries(Object.entries(filter).map(([k, v]) => [k, [v]]))) : undefined;
-    const attributes: Record<string, string> = { RawMessageDelivery: 'true', ...(filterPolicy ? { FilterPolicy: filterPolicy } : {}) };
+    const attributes: Record<string, string> = { RawMessageDelivery: 'false', ...(filterPolicy ? { FilterPolicy: filterPolicy } : {}) };
     try {
       await this.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn, Attributes: attributes, ReturnSubscriptionArn: true }));
       return;
@@ -205,7 +239,7 @@ export class SqsContext {
     const arn = await this.findSubscription(topicArn, queueArn);
     if (!arn) throw new SwitchboardError('internal', `subscribing queue ${q.name} to ${topicArn} failed and no subscription was found`);
     try {
-      await this.sns.send(new SetSubscriptionAttributesCommand({ SubscriptionArn: arn, AttributeName: 'RawMessageDelivery', AttributeValue: 'true' }));
+      await this.sns.send(new SetSubscriptionAttributesCommand({ SubscriptionArn: arn, AttributeName: 'RawMessageDelivery', AttributeValue: 'false' }));
       await this.sns.send(new SetSubscriptionAttributesCommand({ SubscriptionArn: arn, AttributeName: 'FilterPolicy', AttributeValue: filterPolicy ?? '' }));
     } catch (err) {
       throw classifyError(err, `updating the subscription of queue ${q.name}`);

@@ -39,6 +39,8 @@ export { classifyError } from './errors';
 export { resolveSqsOptions, type SqsOptions, type ResolvedSqsOptions, type SqsCredentials } from './options';
 export {
   META_ATTRIBUTE,
+  WIRE,
+  BINARY_MARKER,
   MAX_ATTRIBUTES,
   MAX_HEADERS,
   DEFAULT_MAX_PAYLOAD_BYTES,
@@ -48,4 +50,4 @@ export {
   type EncodedMessage,
   type DecodedMessage,
 } from './codec';
-export { physicalName, groupQueueName, assertValidDestination, encodeNameBase, decodeDottedBase, fifoToken, type PhysicalName } from './names';
+export { physicalName, groupQueueName, groupOfQueue, assertValidDestination, encodeNameBase, decodeDottedBase, fifoToken, type PhysicalName } from './names';

@@ -182,3 +182,26 @@ const DEDUP_ID = /^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]{1,128}$/;
 export function fifoToken(value: string): string {
   return DEDUP_ID.test(value) ? value : createHash('sha256').update(value).digest('hex');
 }
+
+/**
+ * Whether `queueName` is the queue of a consumer group of `topic` ({@link groupQueueName}), and
+ * which group when the name says it: the plain form `<topic>--<group>` gives the group back; the
+ * hashed form (`<topic, shortened>--<group, shortened>-<hash>`) is recognised only with
+ * `hashed: true` (the caller knows the queue is subscribed to the topic) and gives no group.
+ */
+export function groupOfQueue(topic: PhysicalName, queueName: string, hashed = false): { group: string | undefined } | undefined {
+  const suffix = topic.fifo ? FIFO_SUFFIX : '';
+  if (!queueName.endsWith(suffix) || (!topic.fifo && queueName.endsWith(FIFO_SUFFIX))) return undefined;
+  const base = queueName.slice(0, queueName.length - suffix.length);
+  const topicBase = topic.fifo ? topic.name.slice(0, -FIFO_SUFFIX.length) : topic.name;
+  const cut = base.lastIndexOf(GROUP_SEPARATOR);
+  if (cut > 0 && base.slice(0, cut) === topicBase) {
+    const group = base.slice(cut + GROUP_SEPARATOR.length);
+    if (isPlainGroup(group) && groupQueueName(topic, group).name === queueName) return { group };
+  }
+  if (!hashed) return undefined;
+  const room = SQS_QUEUE_NAME_MAX - suffix.length - HASH_LENGTH - 3;
+  const t = topicBase.slice(0, Math.ceil(room * 0.6));
+  if (base.startsWith(`${t}${GROUP_SEPARATOR}`) && new RegExp(`-[0-9a-f]{${HASH_LENGTH}}$`).test(base)) return { group: undefined };
+  return undefined;
+}

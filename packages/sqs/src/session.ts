@@ -1,13 +1,13 @@
-import { DeleteQueueCommand, ListQueuesCommand } from '@aws-sdk/client-sqs';
-import { DeleteTopicCommand, ListSubscriptionsByTopicCommand, UnsubscribeCommand } from '@aws-sdk/client-sns';
-import { requireCapability, SwitchboardError, type Capabilities, type Destination, type ParsedUrl } from '@switchboard/core';
+import { DeleteQueueCommand, GetQueueUrlCommand, ListQueuesCommand } from '@aws-sdk/client-sqs';
+import { DeleteTopicCommand, ListSubscriptionsByTopicCommand, ListTopicsCommand, UnsubscribeCommand, type Subscription } from '@aws-sdk/client-sns';
+import { requireCapability, SwitchboardError, type BrokerObject, type Capabilities, type Destination, type ParsedUrl } from '@switchboard/core';
 import type { ConnectOptions, DriverHost, DriverSession, NormalizedMessage, ResolvedConsumerOptions } from '@switchboard/core/driver';
 import { sqsCapabilities } from './capabilities';
-import { assertEncodedSize, encodeMessage, isAttributeName, type EncodeExtras } from './codec';
+import { assertEncodedSize, encodeMessage, isAttributeName, MAX_HEADERS, type EncodeExtras } from './codec';
 import { createSqsConsumer } from './consumer';
 import { MAX_DELAY_SECONDS, SqsContext, type OutgoingEntry } from './context';
 import { classifyError } from './errors';
-import { assertValidDestination, groupQueueName, physicalName, type PhysicalName } from './names';
+import { assertValidDestination, groupOfQueue, groupQueueName, physicalName, type PhysicalName } from './names';
 import { resolveSqsOptions } from './options';
 import { ReplyQueue } from './replies';
 
@@ -20,7 +20,7 @@ import { ReplyQueue } from './replies';
 export async function openSqsSession(url: ParsedUrl, options: ConnectOptions, host: DriverHost): Promise<DriverSession> {
   const { drivers: _drivers, ...rest } = options;
   const resolved = resolveSqsOptions(url, rest);
-  const ctx = new SqsContext(resolved);
+  const ctx = new SqsContext(resolved, host);
   try {
     await ctx.sqs.send(new ListQueuesCommand({ MaxResults: 1 }), { abortSignal: host.signal });
   } catch (err) {
@@ -29,6 +29,7 @@ export async function openSqsSession(url: ParsedUrl, options: ConnectOptions, ho
     if (e.code === 'aborted' || e.code === 'internal' || e.code === 'timeout') throw new SwitchboardError('connection', e.message, { cause: err });
     throw e;
   }
+  ctx.health.arm();
   return new SqsSession(ctx, host);
 }
 
@@ -42,6 +43,10 @@ class SqsSession implements DriverSession {
   readonly capabilities: Capabilities;
   readonly maxMessageBytes: number;
   readonly limitName = 'SQS/SNS (maxPayloadBytes)';
+  /** 10 message attributes, one kept for the message id (or the `sb` overflow); trace headers count as the application's. */
+  readonly maxHeaders = MAX_HEADERS;
+  /** SQS DelaySeconds caps a delay at 15 minutes (emulated delays keep the same ceiling). */
+  readonly maxDelayMs = MAX_DELAY_SECONDS * 1000;
   /** Messages encoded by checkMessages, so publish does not encode them twice. */
   private readonly encoded = new WeakMap<NormalizedMessage, OutgoingEntry>();
   private readonly replies: ReplyQueue;
@@ -103,13 +108,21 @@ class SqsSession implements DriverSession {
 
   request: DriverSession['request'] = (dest, message, meta) => this.replies.request(dest, message, meta);
 
-  /** Sends a reply to a requester's reply queue; never creates it (a vanished requester is `not_found`). */
+  /**
+   * Sends a reply to a requester's reply queue, named by `sb-reply-to` as a queue name or a queue
+   * URL (foreign requesters may give either); never creates it (a vanished requester is `not_found`).
+   */
   async reply(replyTo: string, correlationId: string | undefined, m: NormalizedMessage): Promise<void> {
-    const q: PhysicalName = { name: replyTo, fifo: replyTo.endsWith('.fifo') };
+    let name = replyTo;
+    if (/^https?:\/\//i.test(replyTo)) {
+      name = `url:${replyTo}`;
+      this.ctx.knowQueueUrl(name, replyTo);
+    }
+    const q: PhysicalName = { name, fifo: replyTo.endsWith('.fifo') };
     const encoded = encodeMessage(m, { correlationId });
     assertEncodedSize(encoded, this.ctx.options.maxPayloadBytes, 0, m.id, 'SQS');
     await this.ctx.queueUrl(q, false);
-    await this.ctx.send({ kind: 'queue', name: replyTo }, q, { encoded, id: m.id, key: m.key, delaySeconds: undefined });
+    await this.ctx.send({ kind: 'queue', name }, q, { encoded, id: m.id, key: m.key, delaySeconds: undefined });
   }
 
   async consumer(source: Destination, o: ResolvedConsumerOptions) {
@@ -153,39 +166,139 @@ class SqsSession implements DriverSession {
     else await this.ctx.topicArn(this.phys(d));
   }
 
-  /** Deletes a queue, or a topic with its subscriptions (group queues stay, like Kafka groups). Absent is fine. */
+  /**
+   * Deletes a queue; or a topic with its subscriptions and the SQS queue of every consumer group
+   * Switchboard made for it (`<topic>--<group>`, subscribed or not). Absent is fine.
+   */
   async deleteDestination(d: Destination): Promise<void> {
     const phys = this.phys(d);
-    const ignoreMissing = (what: string) => (err: unknown) => {
-      const e = classifyError(err, what);
-      if (e.code !== 'not_found') throw e;
-    };
     if (d.kind === 'queue') {
-      let url: string;
-      try {
-        url = await this.ctx.queueUrl(phys, false);
-      } catch (err) {
-        return ignoreMissing(`queue ${phys.name}`)(err);
-      }
-      this.ctx.forgetQueue(phys.name);
-      await this.ctx.sqs.send(new DeleteQueueCommand({ QueueUrl: url })).catch(ignoreMissing(`deleting queue ${phys.name}`));
+      await this.deleteQueue(phys.name);
       return;
     }
-    const arn = await this.ctx.topicArn(phys);
+    const arn = await this.findTopicArn(phys);
+    const groupQueues = new Set<string>();
+    if (arn) {
+      for (const s of await this.subscriptions(arn)) {
+        const q = queueNameOfArn(s.Endpoint);
+        if (q !== undefined && groupOfQueue(phys, q, true)) groupQueues.add(q);
+        if (s.SubscriptionArn?.startsWith('arn:')) await this.ctx.sns.send(new UnsubscribeCommand({ SubscriptionArn: s.SubscriptionArn })).catch(ignoreMissing('unsubscribing'));
+      }
+    }
+    for (const q of await this.unsubscribedGroupQueues(phys)) groupQueues.add(q);
+    for (const q of groupQueues) await this.deleteQueue(q);
     this.ctx.forgetTopic(phys.name);
-    try {
-      let next: string | undefined;
-      do {
-        const r = await this.ctx.sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: arn, NextToken: next }));
-        for (const s of r.Subscriptions ?? []) {
-          if (s.SubscriptionArn?.startsWith('arn:')) await this.ctx.sns.send(new UnsubscribeCommand({ SubscriptionArn: s.SubscriptionArn }));
+    if (arn) await this.ctx.sns.send(new DeleteTopicCommand({ TopicArn: arn })).catch(ignoreMissing(`deleting topic ${phys.name}`));
+  }
+
+  /**
+   * Deletes one consumer group of a topic: its subscription and its SQS queue (with what it holds).
+   * A queue's consumers all share the queue itself, so a queue has no per-group object: nothing to do.
+   */
+  async deleteGroup(d: Destination, group: string): Promise<void> {
+    if (d.kind === 'queue') return;
+    const phys = this.phys(d);
+    const q = groupQueueName(phys, group);
+    const arn = await this.findTopicArn(phys);
+    if (arn) {
+      for (const s of await this.subscriptions(arn)) {
+        if (queueNameOfArn(s.Endpoint) === q.name && s.SubscriptionArn?.startsWith('arn:')) {
+          await this.ctx.sns.send(new UnsubscribeCommand({ SubscriptionArn: s.SubscriptionArn })).catch(ignoreMissing('unsubscribing'));
         }
+      }
+    }
+    await this.deleteQueue(q.name);
+  }
+
+  /**
+   * What exists for a destination: the queue; or the topic, its subscriptions and the group queues
+   * (with their group where the queue name gives it back: hashed names do not).
+   */
+  async listObjects(d: Destination): Promise<BrokerObject[]> {
+    const phys = this.phys(d);
+    if (d.kind === 'queue') return (await this.queueExists(phys.name)) ? [{ type: 'queue', name: phys.name }] : [];
+    const out: BrokerObject[] = [];
+    const queues = new Map<string, string | undefined>();
+    const arn = await this.findTopicArn(phys);
+    if (arn) {
+      out.push({ type: 'topic', name: phys.name });
+      for (const s of await this.subscriptions(arn)) {
+        const q = queueNameOfArn(s.Endpoint);
+        const owned = q === undefined ? undefined : groupOfQueue(phys, q, true);
+        if (!owned || !s.SubscriptionArn) continue;
+        out.push({ type: 'subscription', name: s.SubscriptionArn, ...(owned.group !== undefined ? { group: owned.group } : {}) });
+        if (await this.queueExists(q!)) queues.set(q!, owned.group);
+      }
+    }
+    for (const q of await this.unsubscribedGroupQueues(phys)) if (!queues.has(q)) queues.set(q, groupOfQueue(phys, q)?.group);
+    for (const [name, group] of queues) out.push({ type: 'queue', name, ...(group !== undefined ? { group } : {}) });
+    return out;
+  }
+
+  private async deleteQueue(name: string): Promise<void> {
+    this.ctx.forgetQueue(name);
+    let url: string | undefined;
+    try {
+      url = (await this.ctx.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
+    } catch (err) {
+      return ignoreMissing(`queue ${name}`)(err);
+    }
+    if (url) await this.ctx.sqs.send(new DeleteQueueCommand({ QueueUrl: url })).catch(ignoreMissing(`deleting queue ${name}`));
+  }
+
+  private async queueExists(name: string): Promise<boolean> {
+    try {
+      await this.ctx.sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+      return true;
+    } catch (err) {
+      ignoreMissing(`queue ${name}`)(err);
+      return false;
+    }
+  }
+
+  /** The topic's ARN when it exists (ListTopics: CreateTopic would create it). */
+  private async findTopicArn(t: PhysicalName): Promise<string | undefined> {
+    let next: string | undefined;
+    do {
+      const r = await this.ctx.sns.send(new ListTopicsCommand({ NextToken: next })).catch((err: unknown) => Promise.reject(classifyError(err, 'listing topics')));
+      const hit = r.Topics?.find((x) => x.TopicArn?.split(':').pop() === t.name);
+      if (hit?.TopicArn) return hit.TopicArn;
+      next = r.NextToken;
+    } while (next);
+    return undefined;
+  }
+
+  private async subscriptions(topicArn: string): Promise<Subscription[]> {
+    const out: Subscription[] = [];
+    let next: string | undefined;
+    try {
+      do {
+        const r = await this.ctx.sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, NextToken: next }));
+        out.push(...(r.Subscriptions ?? []));
         next = r.NextToken;
       } while (next);
-      await this.ctx.sns.send(new DeleteTopicCommand({ TopicArn: arn }));
     } catch (err) {
-      ignoreMissing(`deleting topic ${phys.name}`)(err);
+      ignoreMissing(`listing subscriptions of ${topicArn}`)(err);
     }
+    return out;
+  }
+
+  /** Group queues of plain names (`<topic>--<group>`), found by name: also those whose subscription is gone. */
+  private async unsubscribedGroupQueues(t: PhysicalName): Promise<string[]> {
+    const topicBase = t.fifo ? t.name.slice(0, -'.fifo'.length) : t.name;
+    const out: string[] = [];
+    let next: string | undefined;
+    do {
+      const r = await this.ctx.sqs
+        .send(new ListQueuesCommand({ QueueNamePrefix: `${topicBase}--`, MaxResults: 1000, NextToken: next }))
+        .catch((err: unknown) => Promise.reject(classifyError(err, 'listing queues')));
+      for (const url of r.QueueUrls ?? []) {
+        const name = url.split('/').pop() ?? '';
+        if (groupOfQueue(t, name)) out.push(name);
+      }
+      next = r.NextToken;
+    } while (next);
+    return out;
   }
 
   classifyError(err: unknown): SwitchboardError {
@@ -198,4 +311,16 @@ class SqsSession implements DriverSession {
     await this.ctx.drain();
     this.ctx.destroy();
   }
+}
+
+/** An error handler that lets `not_found` pass (deleting what is gone already is fine). */
+const ignoreMissing = (what: string) => (err: unknown): void => {
+  const e = classifyError(err, what);
+  if (e.code !== 'not_found') throw e;
+};
+
+/** The queue name of an SQS subscription endpoint (`arn:aws:sqs:<region>:<account>:<name>`). */
+function queueNameOfArn(endpoint: string | undefined): string | undefined {
+  if (!endpoint?.startsWith('arn:') || !endpoint.includes(':sqs:')) return undefined;
+  return endpoint.split(':').pop();
 }

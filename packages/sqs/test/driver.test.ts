@@ -45,6 +45,7 @@ describe('driver - send limits are checked before anything is sent', () => {
   it('rejects a 10th header, a delay over 900 s and an oversized encoded message without a call', async () => {
     const conn = await connectSqs(endpoint.url);
     try {
+      expect(conn.limits).toEqual({ maxMessageBytes: 262_144, maxHeaders: 9, maxDelayMs: 900_000 });
       const before = endpoint.calls.length;
       const p = conn.producer();
       const headers = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`h${i}`, 'v']));
