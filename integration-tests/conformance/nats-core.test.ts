@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { driver, natsCapabilitiesFor } from '@switchboard/nats';
 import { conformanceAgainst } from './define';
+import { natsForeign } from './foreign/nats';
 
 conformanceAgainst({
   broker: 'nats',
@@ -9,5 +10,6 @@ conformanceAgainst({
   driver,
   packageDir: path.join(__dirname, '../../packages/nats'),
   capabilitiesFor: natsCapabilitiesFor,
+  foreign: natsForeign('core'),
   variant: (url) => url.replace(/^nats(\+js)?:\/\//i, 'nats+core://'),
 });

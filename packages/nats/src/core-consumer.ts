@@ -1,4 +1,4 @@
-import type { Subscription as NatsSubscription } from '@nats-io/transport-node';
+import { nuid, type Subscription as NatsSubscription } from '@nats-io/transport-node';
 import { requireCapability, type Destination } from '@switchboard/core';
 import type { ConsumerDriver, InboundMessage, InboundSink, ResolvedConsumerOptions } from '@switchboard/core/driver';
 import { natsCoreCapabilities } from './capabilities';
@@ -6,6 +6,16 @@ import { classifyError } from './errors';
 import { matchesFilter, readHeaders } from './messages';
 import { coreSubject } from './names';
 import type { NatsContext } from './session';
+
+/**
+ * The id of a core NATS message that carries neither `sb-message-id` nor `Nats-Msg-Id`:
+ * `<subject>#<nuid>`, unique (a NUID: 22 random base-62 characters) across messages, subscriptions,
+ * sessions and processes. Core NATS stamps nothing on a message and never redelivers, so there is
+ * nothing stable to build it from: each subscription (group) that gets the message gives it its own id.
+ */
+export function foreignCoreId(subject: string): string {
+  return `${subject}#${nuid.next()}`;
+}
 
 /** Queue group of every consumer of a core-NATS queue: all of them compete. */
 const QUEUE_GROUP = 'sb-queue';
@@ -33,7 +43,7 @@ export async function openCoreConsumer(ctx: NatsContext, source: Destination, o:
         seq += 1;
         const m: InboundMessage<undefined> = {
           handle: undefined,
-          id: r.id ?? `${msg.subject}#${seq}`,
+          id: r.id ?? foreignCoreId(msg.subject),
           body: msg.data,
           key: r.key,
           headers: r.user,

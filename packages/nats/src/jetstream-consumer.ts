@@ -1,9 +1,9 @@
-import { createInbox, nanos, type Msg, type Subscription as NatsSubscription } from '@nats-io/transport-node';
+import { createInbox, headers as natsHeaders, nanos, type Msg, type Subscription as NatsSubscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, ReplayPolicy, type ConsumerConfig } from '@nats-io/jetstream';
 import { HEADERS, SwitchboardError, type Destination } from '@switchboard/core';
 import { type ConsumerDriver, type InboundMessage, type InboundSink, type ResolvedConsumerOptions } from '@switchboard/core/driver';
 import { classifyError } from './errors';
-import { buildHeaders, matchesFilter, readHeaders } from './messages';
+import { buildHeaders, firstValue, matchesFilter, NATS_MSG_ID, readHeaders } from './messages';
 import { durableName, formatPosition, parseAckSubject, parsePosition, type AckInfo } from './names';
 import type { NatsContext } from './session';
 
@@ -83,13 +83,14 @@ export function sharedSettings(ackTimeoutMs: number, existing?: Partial<SharedCo
  * tolerated, never an error: the member joins with the server's config (core still applies the
  * member's own deadline and attempts).
  */
-async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions): Promise<{ stream: string; durable: string; ackWaitMs: number }> {
+async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions): Promise<{ stream: string; durable: string; ackWaitMs: number; created: number }> {
   const start = deliverPolicy(source, o);
   const { stream } = ctx.names(source);
   const durable = durableName(source, o.group);
   await ctx.ensureStream(source);
   const jsm = ctx.jsm!;
-  const done = (cfg: Partial<ConsumerConfig>) => ({ stream, durable, ackWaitMs: Math.max(1, Math.floor((cfg.ack_wait ?? 0) / 1e6)) });
+  const created = Date.parse((await jsm.streams.info(stream)).created);
+  const done = (cfg: Partial<ConsumerConfig>) => ({ stream, durable, created, ackWaitMs: Math.max(1, Math.floor((cfg.ack_wait ?? 0) / 1e6)) });
   const TRIES = 4;
   let last: ConsumerConfig | undefined;
   for (let tries = 1; ; tries++) {
@@ -130,6 +131,40 @@ async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedC
   }
 }
 
+/**
+ * The id of a stored message that carries neither `sb-message-id` nor `Nats-Msg-Id`:
+ * `<stream>:<stream sequence>:<stream creation time, ms in base 36>`. The stream sequence is
+ * the same in every redelivery and in every group (durable consumer) of a topic's stream; the
+ * creation time keeps ids unique when a stream is deleted and made again (its sequence restarts at 1).
+ */
+export function foreignStoredId(stream: string, streamSequence: number, streamCreatedMs: number): string {
+  return `${stream}:${streamSequence}:${Number.isFinite(streamCreatedMs) ? streamCreatedMs.toString(36) : '0'}`;
+}
+
+/** The queue group of every Switchboard consumer listening on a destination's request subject. */
+export const REQUEST_QUEUE_GROUP = 'sb-requests';
+
+/**
+ * Stores a NATS request (a core message on the destination's request subject) in the
+ * destination's stream, so it is delivered like any message of the destination, with its reply
+ * subject as `sb-reply-to` (where the consumer's respond() answers). Its own headers travel as sent;
+ * its `Nats-Msg-Id` (or `sb-message-id`) is the stream's dedup id.
+ */
+export async function storeRequest(ctx: NatsContext, source: Destination, msg: Msg): Promise<void> {
+  const h = natsHeaders();
+  let msgId: string | undefined;
+  if (msg.headers) {
+    for (const k of msg.headers.keys()) {
+      if (k === HEADERS.replyTo) continue;
+      for (const v of msg.headers.values(k)) h.append(k, v);
+    }
+    if (msg.headers.has(NATS_MSG_ID)) msgId = firstValue(msg.headers, NATS_MSG_ID);
+    else if (msg.headers.has(HEADERS.messageId)) msgId = firstValue(msg.headers, HEADERS.messageId);
+  }
+  if (msg.reply) h.set(HEADERS.replyTo, msg.reply);
+  await ctx.store(source, msg.data, h, msgId);
+}
+
 function deliverPolicy(source: Destination, o: ResolvedConsumerOptions): Partial<ConsumerConfig> {
   if (source.kind === 'queue') return { deliver_policy: DeliverPolicy.All };
   const from = o.from;
@@ -168,6 +203,22 @@ interface PullRequest {
 export async function openJetStreamConsumer(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions): Promise<ConsumerDriver<JsHandle>> {
   const joined = await ensureDurable(ctx, source, o);
   const { stream, durable } = joined;
+  // NATS requests on the destination's request subject go into the stream (see storeRequest).
+  const requests$ = ctx.nc.subscribe(ctx.requestSubject(source), {
+    queue: REQUEST_QUEUE_GROUP,
+    callback: (err, msg) => {
+      if (err) return;
+      storeRequest(ctx, source, msg).catch((e: unknown) =>
+        ctx.host.report({ origin: 'background', error: classifyError(e), destination: `${source.kind}:${source.name}` }, `nats: could not store a request that arrived on ${msg.subject}`),
+      );
+    },
+  });
+  try {
+    await ctx.nc.flush();
+  } catch (err) {
+    requests$.unsubscribe();
+    throw classifyError(err);
+  }
   /** The server's ack_wait as last seen (only grows while this member runs). */
   let ackWaitMs = joined.ackWaitMs;
   const nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`;
@@ -271,7 +322,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
       return undefined;
     }
     const attempt = Math.max(1, info.deliveryCount - (ctx.delayNaks.get(key) ?? 0));
-    const handle: JsHandle = { reply, info, msg, id: r.id ?? `${stream}:${info.streamSequence}`, key: r.key, working: undefined };
+    const handle: JsHandle = { reply, info, msg, id: r.id ?? foreignStoredId(stream, info.streamSequence, joined.created), key: r.key, working: undefined };
     if (atMostOnce) {
       try {
         await ackRequest(reply, ACK);
@@ -452,6 +503,11 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
     async close() {
       closed = true;
       sink = undefined;
+      try {
+        requests$.unsubscribe();
+      } catch {
+        /* connection gone */
+      }
       if (recheckTimer) clearTimeout(recheckTimer);
       await stopPushing();
       for (const r of [...requests]) r.done();

@@ -74,7 +74,9 @@ export function readHeaders(h: MsgHdrs | undefined): ReadHeaders {
   if (!h) return out;
   const encoded = new Set((h.has(ENCODED_HEADERS) ? h.get(ENCODED_HEADERS) : '').split(',').filter(Boolean).map((n) => safeDecode(n)));
   for (const k of h.keys()) {
-    const v = h.get(k);
+    // A name sent more than once: the first value, deliberately, as NATS's own clients read it
+    // (nats.js `headers.get`, nats.go `Header.Get`); the later values are dropped.
+    const v = firstValue(h, k);
     if (!INTERNAL.has(k)) {
       user[k] = encoded.has(k) ? safeDecode(v) : v;
       continue;
@@ -90,6 +92,30 @@ export function readHeaders(h: MsgHdrs | undefined): ReadHeaders {
     }
   }
   return out;
+}
+
+/** The first value of header `k` (NATS headers may repeat a name). */
+export function firstValue(h: MsgHdrs, k: string): string {
+  return h.values(k)[0] ?? '';
+}
+
+/**
+ * Whether a message on a reply inbox is a JetStream PubAck (`{"stream":...,"seq":...}` or a
+ * JetStream API error, no headers) rather than a reply: what a stream sends to the reply subject of
+ * a publish on its subject. Never taken for the reply of a request.
+ */
+export function isPubAck(headers: MsgHdrs | undefined, body: Uint8Array): boolean {
+  if (headers !== undefined && [...headers.keys()].length > 0) return false;
+  if (body.byteLength === 0 || body.byteLength > 1024 || body[0] !== 0x7b) return false;
+  try {
+    const v = JSON.parse(new TextDecoder().decode(body)) as Record<string, unknown>;
+    const keys = Object.keys(v);
+    const ack = typeof v.stream === 'string' && typeof v.seq === 'number' && keys.every((k) => ['stream', 'seq', 'domain', 'duplicate', 'val'].includes(k));
+    const apiError = typeof v.error === 'object' && v.error !== null && keys.every((k) => ['error', 'stream', 'seq'].includes(k)) && 'err_code' in (v.error as object);
+    return ack || apiError;
+  } catch {
+    return false;
+  }
 }
 
 /** Exact-match header filter (PS4). */

@@ -42,7 +42,8 @@ export function assertJetStreamName(d: Destination, streamPrefix: string): void 
 /**
  * Core mode (`nats+core://`): the subject rules, and a topic (its name is its subject) may not take
  * a subject this adapter or the server uses for something else: `<subjectPrefix>.q.<x>` is queue x
- * (see {@link coreSubject}), `<subjectPrefix>.t.<x>` is JetStream topic x on the same server,
+ * (see {@link coreSubject}), `<subjectPrefix>.t.<x>` is JetStream topic x on the same server, `<subjectPrefix>.rq.<x>` and
+ * `<subjectPrefix>.rt.<x>` take JetStream requests ({@link requestSubject}),
  * `_INBOX.` subjects are the reply inboxes, and `$` subjects are the server's (`$JS.API`, `$JS.ACK`,
  * `$SYS`, ...). Throws `invalid_argument` before anything is sent.
  */
@@ -52,7 +53,7 @@ export function assertCoreName(d: Destination, subjectPrefix: string): void {
   const refuse = (why: string) => {
     throw new SwitchboardError('invalid_argument', `invalid topic name "${d.name.slice(0, 300)}": ${why}`, { details: { destination: d.name.slice(0, 300) } });
   };
-  for (const [k, kind] of [['q', 'queue'], ['t', 'JetStream topic']] as const) {
+  for (const [k, kind] of [['q', 'queue'], ['t', 'JetStream topic'], ['rq', 'JetStream queue requests'], ['rt', 'JetStream topic requests']] as const) {
     const prefix = `${subjectPrefix}.${k}.`;
     if (d.name.startsWith(prefix)) {
       refuse(`in NATS it is the subject of ${kind} "${d.name.slice(prefix.length, 300)}" (${prefix}<name>), so the two would share one subject`);
@@ -118,6 +119,20 @@ export function streamNames(d: Destination, streamPrefix: string, subjectPrefix:
     stream: `${streamPrefix}_${k}_${encodeName(d.name)}`,
     subject: `${subjectPrefix}.${k.toLowerCase()}.${d.name}`,
   };
+}
+
+/**
+ * JetStream mode: the core NATS subject where a destination takes requests in NATS's own
+ * request/reply convention (a core publish with a reply subject, answered on that reply subject):
+ * `<subjectPrefix>.rq.<name>` for a queue, `<subjectPrefix>.rt.<name>` for a topic. It is not the
+ * stream's subject on purpose: JetStream answers every publish with a reply subject on a stream
+ * subject with its PubAck, which a plain NATS requester (`nats request`) would take for the reply.
+ * Switchboard consumers of the destination listen here (one queue group per destination) and store
+ * each request in the stream with its reply subject as `sb-reply-to`; a plain NATS responder may
+ * listen here too and answer the reply subject directly.
+ */
+export function requestSubject(d: Destination, subjectPrefix: string): string {
+  return `${subjectPrefix}.${d.kind === 'queue' ? 'rq' : 'rt'}.${d.name}`;
 }
 
 /** The durable consumer of a group: queues have one shared consumer, topics one per group. */

@@ -1,13 +1,14 @@
 import { connect as natsConnect, createInbox, nanos, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
-import { formatHosts, SwitchboardError, throwIfAborted, type Destination, type DestinationOptions, type ParsedUrl } from '@switchboard/core';
+import { formatHosts, SwitchboardError, throwIfAborted, type BrokerObject, type Destination, type DestinationOptions, type ParsedUrl } from '@switchboard/core';
 import { createReply, type ConnectOptions, type DriverHost, type DriverSession, type NormalizedMessage } from '@switchboard/core/driver';
 import { selectCapabilities } from './capabilities';
 import { openCoreConsumer } from './core-consumer';
 import { classifyError } from './errors';
 import { openJetStreamConsumer } from './jetstream-consumer';
-import { assertWireSize, buildHeaders, publishReply, readHeaders } from './messages';
-import { assertCoreName, assertDurableFits, assertGroupName, assertJetStreamName, coreSubject, streamNames, type StreamNames } from './names';
+import { assertWireSize, buildHeaders, isPubAck, publishReply, readHeaders } from './messages';
+import { assertCoreName, assertDurableFits, assertGroupName, assertJetStreamName, coreSubject, durableName, requestSubject, streamNames, type StreamNames } from './names';
+import { watchStatus } from './status';
 import { resolveNatsOptions, type ResolvedNatsOptions } from './options';
 
 const API_STREAM_NAME_IN_USE = 10058;
@@ -24,8 +25,29 @@ export interface NatsContext {
   ensureStream(d: Destination, options?: DestinationOptions): Promise<void>;
   /** Publishes one message into a JetStream destination and waits for the PubAck; returns the stream sequence. */
   publishStored(d: Destination, m: NormalizedMessage, h: MsgHdrs, msgId?: string): Promise<number>;
+  /** {@link NatsContext.publishStored} for raw bytes and headers (`msgId` absent: no Nats-Msg-Id dedup). */
+  store(d: Destination, body: Uint8Array, h: MsgHdrs, msgId: string | undefined): Promise<number>;
+  /** The core subject where a JetStream destination takes NATS requests ({@link requestSubject}). */
+  requestSubject(d: Destination): string;
+  readonly host: DriverHost;
   /** -NAKs sent to hold back a delayed message, by `stream:consumer:sequence` (they are not attempts). */
   readonly delayNaks: Map<string, number>;
+}
+
+/** The group of a topic's durable consumer named by {@link durableName} (`g_<encoded group>`), if it is one. */
+export function groupOfDurable(d: Destination, durable: string): string | undefined {
+  if (d.kind === 'queue' || !durable.startsWith('g_')) return undefined;
+  const bytes: number[] = [];
+  const s = durable.slice(2);
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '_') {
+      const n = parseInt(s.slice(i + 1, i + 3), 16);
+      if (!/^[0-9A-F]{2}$/.test(s.slice(i + 1, i + 3))) return undefined;
+      bytes.push(n);
+      i += 2;
+    } else bytes.push(s.charCodeAt(i));
+  }
+  return Buffer.from(bytes).toString('utf8');
 }
 
 /** Whether the URL gives a user (with or without password) or a token. */
@@ -120,9 +142,9 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
     return p;
   };
 
-  const publishStored = async (d: Destination, m: NormalizedMessage, h: MsgHdrs, msgId: string = m.id): Promise<number> => {
+  const store = async (d: Destination, body: Uint8Array, h: MsgHdrs, msgId: string | undefined): Promise<number> => {
     await ensureStream(d);
-    const go = () => js!.publish(names(d).subject, m.body, { headers: h, msgID: msgId, timeout: options.apiTimeoutMs });
+    const go = () => js!.publish(names(d).subject, body, { headers: h, ...(msgId === undefined ? {} : { msgID: msgId }), timeout: options.apiTimeoutMs });
     try {
       return (await go()).seq;
     } catch (err) {
@@ -133,11 +155,26 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
       return (await go()).seq;
     }
   };
+  const publishStored = (d: Destination, m: NormalizedMessage, h: MsgHdrs, msgId: string = m.id) => store(d, m.body, h, msgId);
 
-  const ctx: NatsContext = { nc, options, jsm, names, ensureStream, publishStored, delayNaks: new Map() };
+  const ctx: NatsContext = {
+    nc,
+    options,
+    jsm,
+    names,
+    ensureStream,
+    publishStored,
+    store,
+    requestSubject: (d) => requestSubject(d, options.subjectPrefix),
+    host,
+    delayNaks: new Map(),
+  };
+  const stopWatching = watchStatus(nc, host, parsed.redacted);
 
   // One reply inbox per connection, for both modes: `<inbox>.<correlation id>`. Core NATS answers a
-  // request nobody subscribes to with a 503 status on it (no responders).
+  // request nobody subscribes to with a 503 status on it (no responders). A JetStream request that
+  // gets one (nobody listens on its request subject) is stored in the stream instead, see request().
+  const storeOnNoResponders = new Map<string, boolean>();
   let inbox: string | undefined;
   let replySub: Subscription | undefined;
   const replyAddress = (correlationId: string): string => {
@@ -148,9 +185,16 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
           if (err) return;
           const id = msg.subject.slice(base.length + 1);
           if (msg.headers?.code === 503 && msg.data.byteLength === 0) {
+            if (storeOnNoResponders.has(id)) {
+              storeOnNoResponders.set(id, true);
+              return;
+            }
             host.replies.reject(id, new SwitchboardError('no_responders', 'nats: no responders: nobody subscribes to the subject of the request'));
             return;
           }
+          // A stream's PubAck is never a reply (it reaches an inbox only if someone sent a request
+          // onto a stream's subject, which Switchboard does not: see requestSubject).
+          if (isPubAck(msg.headers, msg.data)) return;
           const r = readHeaders(msg.headers);
           host.replies.resolve(r.correlationId ?? id, createReply(msg.data, r.user, r.correlationId ?? id));
         },
@@ -213,9 +257,26 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
         nc.publish(coreSubject(dest, options.subjectPrefix), m.body, { headers: h, reply: replyTo });
         return;
       }
-      const h = buildHeaders(m, { replyTo, correlationId }, true);
+      // NATS's convention on the destination's request subject: a core publish with a reply
+      // subject. Whoever listens there answers it: a Switchboard consumer stores it in the stream
+      // (delivered with the stream's semantics, answered on sb-reply-to = the reply subject), a
+      // plain NATS responder answers the reply subject. Nobody listening (503 no responders): the
+      // request is stored in the stream here, to wait for a consumer (mailbox request/response).
+      const h = buildHeaders(m, { correlationId });
       assertWireSize(m, h, maxPayload, 0);
-      await publishStored(dest, m, h);
+      storeOnNoResponders.set(correlationId, false);
+      try {
+        nc.publish(requestSubject(dest, options.subjectPrefix), m.body, { headers: h, reply: replyTo });
+        await nc.flush(); // the server's 503 comes before its PONG
+        if (!storeOnNoResponders.get(correlationId)) return;
+      } catch (err) {
+        throw classifyError(err);
+      } finally {
+        storeOnNoResponders.delete(correlationId);
+      }
+      const stored = buildHeaders(m, { replyTo, correlationId }, true);
+      assertWireSize(m, stored, maxPayload, 0);
+      await publishStored(dest, m, stored);
     },
 
     reply: (replyTo, correlationId, m) => publishReply(nc, replyTo, correlationId, m),
@@ -232,6 +293,35 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
       if (options.mode === 'jetstream') await ensureStream(d, o);
     },
 
+    async deleteGroup(d, group) {
+      // A queue's members share one durable consumer whatever their group: it is the queue's, not a group's.
+      if (options.mode === 'core' || d.kind === 'queue') return;
+      try {
+        await jsm!.consumers.delete(names(d).stream, durableName(d, group));
+      } catch (err) {
+        if (classifyError(err).code !== 'not_found') throw err;
+      }
+    },
+
+    async listObjects(d) {
+      if (options.mode === 'core') return [];
+      const { stream } = names(d);
+      const objects: BrokerObject[] = [];
+      try {
+        await jsm!.streams.info(stream);
+      } catch (err) {
+        if (classifyError(err).code === 'not_found') return objects;
+        throw err;
+      }
+      objects.push({ type: 'stream', name: stream });
+      for await (const c of jsm!.consumers.list(stream)) {
+        const name = c.config.durable_name ?? c.name;
+        const group = groupOfDurable(d, name);
+        objects.push(group === undefined ? { type: 'consumer', name } : { type: 'consumer', name, group });
+      }
+      return objects;
+    },
+
     async deleteDestination(d) {
       if (options.mode === 'core') return;
       const { stream } = names(d);
@@ -246,6 +336,7 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
     classifyError,
 
     async close() {
+      stopWatching();
       replySub?.unsubscribe();
       try {
         await nc.drain();

@@ -18,6 +18,7 @@ function codeOf(fn: () => unknown): string | undefined {
 function fakeContext() {
   const created: { streams: string[]; consumers: Partial<ConsumerConfig>[] } = { streams: [], consumers: [] };
   const jsm = {
+    streams: { info: async () => ({ created: '2026-01-01T00:00:00Z' }) },
     consumers: {
       info: async () => {
         throw Object.assign(new Error('consumer not found'), { apiError: () => ({ err_code: 10014 }) });
@@ -26,8 +27,9 @@ function fakeContext() {
     },
   };
   const ctx = {
-    nc: {},
+    nc: { subscribe: () => ({ unsubscribe: () => undefined }), flush: async () => undefined },
     jsm,
+    requestSubject: () => 'sb.rq.x',
     names: (d: Parameters<NatsContext['names']>[0]) => streamNames(d, 'SB', 'sb'),
     ensureStream: async (d: Parameters<NatsContext['names']>[0]) => void created.streams.push(streamNames(d, 'SB', 'sb').stream),
   } as unknown as NatsContext;

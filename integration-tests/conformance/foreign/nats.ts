@@ -1,0 +1,195 @@
+// The IX cases' foreign side for NATS: @nats-io/transport-node and @nats-io/jetstream alone, never
+// Switchboard, working on the subjects and streams the adapter uses, in the wire format
+// packages/nats/README.md ("Wire format") documents (default prefixes: subjects `sb`, streams `SB`):
+// - nats:// (JetStream): queue `q` is the work-queue stream `SB_Q_<enc q>` on subject `sb.q.<q>`, topic
+//   `t` the limits stream `SB_T_<enc t>` on `sb.t.<t>`; a foreign producer publishes there through
+//   JetStream (PubAck), a foreign reader uses a JetStream consumer of its own. Requests go to the core
+//   subject `sb.rq.<q>` (`sb.rt.<t>`), answered on the request's reply subject.
+// - nats+core:// (core NATS): queue `q` is the subject `sb.q.<q>`, topic `t` the subject `t`; requests
+//   go to the same subject with a reply subject.
+// - id: the `Nats-Msg-Id` header (Switchboard also writes `sb-message-id`); key: the `sb-key` header;
+//   headers: NATS headers (strings; the first value of a repeated name).
+import { connect, createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { Destination, Headers } from '@switchboard/core';
+import type { ForeignClient, ForeignMessage, ForeignSide } from '@switchboard/conformance';
+
+const SUBJECT_PREFIX = 'sb';
+const STREAM_PREFIX = 'SB';
+/** Headers the adapter writes for itself: not the application's. */
+const INTERNAL = new Set(['Nats-Msg-Id', 'sb-message-id', 'sb-key', 'sb-reply-to', 'sb-correlation-id', 'sb-not-before', 'sb-encoded-headers']);
+
+/** The stream name of a destination, as the adapter derives it (every byte other than [A-Za-z0-9-] as _XX). */
+function streamOf(dest: Destination): string {
+  let enc = '';
+  for (const byte of Buffer.from(dest.name, 'utf8')) {
+    const c = String.fromCharCode(byte);
+    enc += /[A-Za-z0-9-]/.test(c) ? c : `_${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return `${STREAM_PREFIX}_${dest.kind === 'queue' ? 'Q' : 'T'}_${enc}`;
+}
+
+function toForeign(msg: Pick<Msg, 'data' | 'headers'>): ForeignMessage {
+  const h = msg.headers;
+  const headers: Record<string, string> = {};
+  const first = (k: string) => (h?.has(k) ? h.values(k)[0] : undefined);
+  const encoded = new Set((first('sb-encoded-headers') ?? '').split(',').filter(Boolean).map(decodeURIComponent));
+  for (const k of h?.keys() ?? []) {
+    if (INTERNAL.has(k)) continue;
+    const v = first(k) ?? '';
+    headers[k] = encoded.has(k) ? decodeURIComponent(v) : v;
+  }
+  return { body: new Uint8Array(msg.data), key: first('sb-key'), headers, id: first('Nats-Msg-Id') ?? first('sb-message-id') };
+}
+
+function buildHeaders(m: { key?: string; headers?: Headers; id?: string }): MsgHdrs {
+  const h = natsHeaders();
+  for (const [k, v] of Object.entries(m.headers ?? {})) h.set(k, v);
+  if (m.key !== undefined) h.set('sb-key', m.key);
+  if (m.id !== undefined) h.set('Nats-Msg-Id', m.id);
+  return h;
+}
+
+function serverOf(url: string): { servers: string; user?: string; pass?: string; token?: string } {
+  const u = new URL(url.replace(/^nats(\+js|\+core)?:/i, 'http:'));
+  const auth = u.username && u.password ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : u.username ? { token: decodeURIComponent(u.username) } : {};
+  return { servers: `${u.hostname}:${u.port || 4222}`, ...auth };
+}
+
+/** What the NATS monitoring endpoint lists as subscriptions (other than reply inboxes), when it answers. */
+async function monitoredSubjects(host: string): Promise<string[]> {
+  try {
+    const res = await fetch(`http://${host}:8222/subsz?subs=1&limit=100000`, { signal: AbortSignal.timeout(3000) });
+    const body = (await res.json()) as { subscriptions_list?: { subject: string; qgroup?: string }[] };
+    return (body.subscriptions_list ?? []).filter((s) => !s.subject.startsWith('_INBOX.') && !s.subject.startsWith('$')).map((s) => `subscription:${s.subject}${s.qgroup ? ` (${s.qgroup})` : ''}`);
+  } catch {
+    return [];
+  }
+}
+
+async function open(url: string, mode: 'jetstream' | 'core'): Promise<ForeignClient> {
+  const server = serverOf(url);
+  const nc: NatsConnection = await connect({ ...server, name: 'switchboard-ix-foreign' });
+  let jsm: JetStreamManager | undefined;
+  const jsmOf = async () => (jsm ??= await jetstreamManager(nc));
+  const js = jetstream(nc);
+  const closers: (() => Promise<void>)[] = [];
+
+  /** Where messages of `dest` travel. */
+  const subject = (dest: Destination) => (mode === 'core' && dest.kind === 'topic' ? dest.name : `${SUBJECT_PREFIX}.${dest.kind === 'queue' ? 'q' : 't'}.${dest.name}`);
+  /** Where requests to `dest` go. */
+  const requestSubject = (dest: Destination) => (mode === 'core' ? subject(dest) : `${SUBJECT_PREFIX}.${dest.kind === 'queue' ? 'rq' : 'rt'}.${dest.name}`);
+
+  return {
+    async publish(dest, m) {
+      const h = buildHeaders(m);
+      if (mode === 'core') {
+        nc.publish(subject(dest), m.body, { headers: h });
+        await nc.flush();
+        return;
+      }
+      await js.publish(subject(dest), m.body, { headers: h });
+    },
+
+    async receive(dest, n, timeoutMs) {
+      const got: ForeignMessage[] = [];
+      let done!: (m: ForeignMessage[]) => void;
+      let fail!: (e: Error) => void;
+      const messages = new Promise<ForeignMessage[]>((resolve, reject) => ((done = resolve), (fail = reject)));
+      messages.catch(() => undefined);
+      const timer = setTimeout(() => fail(new Error(`the foreign reader got ${got.length} of ${n} messages within ${timeoutMs} ms`)), timeoutMs);
+      const take = (msg: Msg) => {
+        got.push(toForeign(msg));
+        if (got.length === n) done(got);
+      };
+      let cleanup: () => Promise<void> = async () => undefined;
+      const ready = (async () => {
+        if (mode === 'core') {
+          const sub = nc.subscribe(subject(dest), { callback: (err, msg) => void (err || take(msg)) });
+          await nc.flush();
+          cleanup = async () => sub.unsubscribe();
+          return;
+        }
+        // A JetStream consumer of its own (explicit acks: a work-queue stream takes no other kind).
+        const stream = streamOf(dest);
+        const m = await jsmOf();
+        const info = await m.consumers.add(stream, { ack_policy: AckPolicy.Explicit, deliver_policy: dest.kind === 'queue' ? DeliverPolicy.All : DeliverPolicy.New, inactive_threshold: 60_000_000_000 });
+        const consumer = await js.consumers.get(stream, info.name);
+        const iter = await consumer.consume({ max_messages: 100 });
+        void (async () => {
+          for await (const jm of iter) {
+            jm.ack();
+            take(jm as unknown as Msg);
+          }
+        })().catch(() => undefined);
+        cleanup = async () => {
+          await iter.close().catch(() => undefined);
+          await m.consumers.delete(stream, info.name).catch(() => undefined);
+        };
+      })();
+      ready.catch((e: unknown) => fail(e instanceof Error ? e : new Error(String(e))));
+      const closing = messages.finally(() => {
+        clearTimeout(timer);
+        return ready.then(() => cleanup()).catch(() => undefined);
+      });
+      closing.catch(() => undefined);
+      closers.push(() => closing.then(() => undefined, () => undefined));
+      return { ready, messages };
+    },
+
+    async respond(dest, answer) {
+      const sub = nc.subscribe(requestSubject(dest), {
+        callback: (err, msg) => {
+          if (err || !msg.reply) return;
+          msg.respond(new TextEncoder().encode(answer(toForeign(msg))));
+        },
+      });
+      await nc.flush();
+      const close = async () => sub.unsubscribe();
+      closers.push(close);
+      return { close };
+    },
+
+    async request(dest, body, timeoutMs) {
+      // NATS's convention: a core request (reply subject = a fresh inbox); the first answer is the reply.
+      const reply = await nc.request(requestSubject(dest), new TextEncoder().encode(body), { timeout: timeoutMs, noMux: true, reply: createInbox() });
+      return toForeign(reply);
+    },
+
+    async listObjects() {
+      const out: string[] = [];
+      try {
+        const m = await jsmOf();
+        for await (const s of m.streams.list()) {
+          out.push(`stream:${s.config.name}`);
+          for await (const c of m.consumers.list(s.config.name)) out.push(`consumer:${s.config.name}/${c.name}`);
+        }
+      } catch {
+        // No JetStream on this server: core NATS stores nothing.
+      }
+      out.push(...(await monitoredSubjects(server.servers.split(':')[0]!)));
+      return out;
+    },
+
+    async close() {
+      for (const c of closers) await c();
+      await nc.drain().catch(() => nc.close());
+    },
+  };
+}
+
+/** nats.js as the other side of Switchboard's NATS adapter, for nats:// (JetStream) or nats+core://. */
+export function natsForeign(mode: 'jetstream' | 'core'): ForeignSide {
+  return {
+    open: (url) => open(url, mode),
+    typedHeaders: { reason: 'NATS headers are strings only: the protocol has no typed header values' },
+    nativeRequestReply: true,
+    stableIds:
+      mode === 'jetstream'
+        ? true
+        : {
+            reason:
+              'core NATS stamps nothing on a message (no sequence, no id) and never redelivers: a message without Nats-Msg-Id or sb-message-id gets a random <subject>#<nuid> per subscription, so each group of a topic sees another id',
+          },
+  };
+}
