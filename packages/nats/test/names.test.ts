@@ -104,6 +104,9 @@ describe('names - destination rules, stream names, ack subjects', () => {
     expect(codeOf(() => assertCoreName({ kind: 'topic', name: '_INBOX.abc.def' }, 'sb'))).toBe('invalid_argument');
     expect(codeOf(() => assertCoreName({ kind: 'queue', name: 'sb.q.orders' }, 'sb'))).toBeUndefined();
     expect(codeOf(() => assertCoreName({ kind: 'topic', name: 'sb.t.orders' }, 'sb'))).toBe('invalid_argument');
+    // JetStream's request subjects (sb.rq.<queue>, sb.rt.<topic>) on the same server
+    expect(codeOf(() => assertCoreName({ kind: 'topic', name: 'sb.rq.orders' }, 'sb'))).toBe('invalid_argument');
+    expect(codeOf(() => assertCoreName({ kind: 'topic', name: 'sb.rt.orders' }, 'sb'))).toBe('invalid_argument');
     expect(codeOf(() => assertCoreName({ kind: 'topic', name: '$JS.API.STREAM.DELETE.SB_Q_x' }, 'sb'))).toBe('invalid_argument');
     expect(codeOf(() => assertCoreName({ kind: 'topic', name: 'orders.$x' }, 'sb'))).toBeUndefined();
     expect(codeOf(() => assertCoreName({ kind: 'topic', name: 'sbx.q.orders' }, 'sb'))).toBeUndefined();
