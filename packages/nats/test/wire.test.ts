@@ -24,6 +24,17 @@ describe('wire - what foreign NATS clients send and see (issue 14)', () => {
     expect(r.id).toBe('id-1');
   });
 
+  it('headers - adapter headers a foreign publisher got wrong never throw: bad sb-not-before is ignored, bad encodings kept as sent', () => {
+    const h = natsHeaders();
+    h.set(HEADERS.notBefore, 'soon');
+    h.set('sb-encoded-headers', '%zz,x-a');
+    h.set('x-a', '%E0%A4%A');
+    h.set('x-b', 'plain');
+    const r = readHeaders(h);
+    expect(r.notBefore).toBeUndefined();
+    expect(r.user).toEqual({ 'x-a': '%E0%A4%A', 'x-b': 'plain' });
+  });
+
   it('ids - core NATS: a foreign message without an id gets a unique <subject>#<nuid>, never a per-session counter', () => {
     const ids = new Set(Array.from({ length: 1000 }, () => foreignCoreId('sb.q.orders')));
     expect(ids.size).toBe(1000);
