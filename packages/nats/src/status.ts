@@ -10,13 +10,14 @@ type Level = 'debug' | 'info' | 'warn' | 'error';
  * logger only, at the level that fits (errors and slow consumers warn, the rest debug). `undefined`:
  * nothing to say.
  */
-export function describeStatus(s: Status, url: string): { level: Level; message: string; report?: SwitchboardError; fields: object } | undefined {
+export function describeStatus(s: Status, url: string): { level: Level; message: string; report?: SwitchboardError; state?: 'lost' | 'regained'; fields: object } | undefined {
   switch (s.type) {
     case 'disconnect':
       return {
         level: 'warn',
         message: `nats: lost the connection to ${s.server} (${url}); reconnecting`,
         report: new SwitchboardError('connection', `nats: disconnected from ${s.server}`),
+        state: 'lost',
         fields: { server: s.server },
       };
     case 'reconnect':
@@ -24,6 +25,7 @@ export function describeStatus(s: Status, url: string): { level: Level; message:
         level: 'info',
         message: `nats: connected again to ${s.server} (${url})`,
         report: new SwitchboardError('connection', `nats: reconnected to ${s.server} (the connection had been lost)`),
+        state: 'regained',
         fields: { server: s.server },
       };
     case 'reconnecting':
@@ -63,7 +65,7 @@ export function watchStatus(nc: NatsConnection, host: DriverHost, url: string): 
         if (stopped) break;
         const d = describeStatus(s, url);
         if (!d) continue;
-        if (d.report) host.report({ origin: 'reconnect', error: d.report }, d.message, d.level);
+        if (d.report) host.report({ origin: 'reconnect', error: d.report, ...(d.state ? { state: d.state } : {}) }, d.message, d.level);
         else {
           try {
             host.logger[d.level]({ nats: s.type, ...d.fields }, d.message);

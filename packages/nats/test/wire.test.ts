@@ -79,9 +79,11 @@ describe('diagnostics - NATS client status events', () => {
     const lost = describeStatus({ type: 'disconnect', server: '127.0.0.1:4222' }, 'nats://127.0.0.1:4222')!;
     expect(lost.level).toBe('warn');
     expect(lost.report?.code).toBe('connection');
+    expect(lost.state).toBe('lost');
     const back = describeStatus({ type: 'reconnect', server: '127.0.0.1:4222' }, 'nats://127.0.0.1:4222')!;
     expect(back.level).toBe('info');
     expect(back.report).toBeDefined();
+    expect(back.state).toBe('regained');
   });
 
   it('log - other events go to the logger only, pings at debug', () => {

@@ -98,7 +98,8 @@ export const interopCases: ConformanceCase[] = [
   {
     id: 'IX3',
     title: 'foreign messages without an id get distinct ids across sessions, stable across redeliveries and groups where the broker allows',
-    requires: [],
+    // Published before any consumer exists, then polled: the queue must keep them and allow polling.
+    requires: ['mailbox', 'polling'],
     applicable: needs(),
     timeoutMs: 120_000,
     async run(ctx) {
