@@ -2,9 +2,10 @@
 // Protocol-level readiness checks for scripts/brokers, with Node's built-ins only (no npm packages,
 // so it works before `pnpm install`).
 //
-//   node probe.mjs kafka    host:port   ApiVersions, then Metadata (a broker is registered), then
-//                                       FindCoordinator for a group (the offsets topic exists and its
-//                                       coordinator has loaded: consumer groups work).
+//   node probe.mjs kafka    host:port   ApiVersions, then Metadata of every topic (a broker is registered
+//                                       and every partition has a leader), then FindCoordinator and
+//                                       OffsetFetch for one group per offsets partition (every group
+//                                       coordinator has loaded: any consumer group works).
 //   node probe.mjs rabbitmq host:port   a full AMQP 0-9-1 handshake as guest/guest on vhost "/".
 //   node probe.mjs nats     host:port monitorPort
 //                                       /healthz?js-enabled-only=true, then a core NATS CONNECT and a
@@ -98,6 +99,27 @@ class Reader {
   str() { const n = this.i16(); if (n < 0) return null; const s = this.b.toString('utf8', this.o, this.o + n); this.o += n; return s; }
 }
 
+/** offsets.topic.num.partitions in the server.properties scripts/brokers writes. */
+const OFFSETS_PARTITIONS = Number(process.env.KAFKA_OFFSETS_PARTITIONS ?? 10);
+
+/** Java's String.hashCode, as Kafka uses to place a group on an offsets partition. */
+function javaHash(s) {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(31, h) + s.charCodeAt(i)) | 0;
+  return h;
+}
+
+/** Group names that land on each of the `n` offsets partitions (abs(hash) % n, Kafka's Utils.abs). */
+function probeGroups(n) {
+  const byPartition = new Map();
+  for (let i = 0; byPartition.size < n && i < 10_000; i++) {
+    const g = `switchboard-probe-${i}`;
+    const p = (javaHash(g) & 0x7fffffff) % n;
+    if (!byPartition.has(p)) byPartition.set(p, g);
+  }
+  return [...byPartition.values()];
+}
+
 async function kafka() {
   const conn = await connect(target);
   let correlation = 0;
@@ -122,7 +144,9 @@ async function kafka() {
 
     // Metadata v4 (non-flexible; v0-v3 are gone in Kafka 4): topics = [] (none), allow_auto_topic_creation = false.
     if (!supports(3, 4)) throw new Error('kafka: broker does not serve Metadata v4');
-    const md = await call(3, 4, new Writer().i32(0).i8(0).done());
+    // topics = null: every topic, so that a partition still without a leader after a restart (which
+    // would answer NOT_LEADER to produce requests) keeps the broker "not serving yet".
+    const md = await call(3, 4, new Writer().i32(-1).i8(0).done());
     md.i32(); // throttle_time_ms
     const brokers = [];
     for (let n = md.i32(); n > 0; n--) { const id = md.i32(); const host = md.str(); const port = md.i32(); md.str(); brokers.push(`${id}@${host}:${port}`); }
@@ -130,16 +154,47 @@ async function kafka() {
     const controller = md.i32();
     if (brokers.length === 0) throw new Error('kafka: metadata lists no broker yet');
     if (controller < 0) throw new Error('kafka: metadata has no active controller yet');
+    let partitions = 0;
+    for (let t = md.i32(); t > 0; t--) {
+      const topicErr = md.i16();
+      const name = md.str();
+      md.i8(); // is_internal
+      if (topicErr !== 0) throw new Error(`kafka: topic ${name} not ready yet (error ${topicErr})`);
+      for (let n = md.i32(); n > 0; n--) {
+        const err = md.i16();
+        const index = md.i32();
+        const leader = md.i32();
+        for (let r = md.i32(); r > 0; r--) md.i32(); // replica_nodes
+        for (let r = md.i32(); r > 0; r--) md.i32(); // isr_nodes
+        if (err !== 0 || leader < 0) throw new Error(`kafka: ${name}-${index} has no leader yet (error ${err})`);
+        partitions++;
+      }
+    }
 
     // FindCoordinator v1: key, key_type 0 (group). Creating __consumer_offsets on first use and loading it
     // takes a moment after a fresh start; until then this answers COORDINATOR_NOT_AVAILABLE (15) or
     // COORDINATOR_LOAD_IN_PROGRESS (14).
+    // After a restart every partition of __consumer_offsets needs a leader and its groups loaded; one
+    // coordinator answering is not enough (groups on the others get NOT_COORDINATOR for a while). So
+    // one probe group per offsets partition: FindCoordinator, then OffsetFetch v2 (group-level
+    // error_code: COORDINATOR_LOAD_IN_PROGRESS 14, COORDINATOR_NOT_AVAILABLE 15, NOT_COORDINATOR 16).
     if (!supports(10, 1)) throw new Error('kafka: broker does not serve FindCoordinator v1');
-    const fc = await call(10, 1, new Writer().str('switchboard-probe').i8(0).done());
-    fc.i32();
-    const fcErr = fc.i16();
-    if (fcErr !== 0) throw new Error(`kafka: group coordinator not ready yet (error ${fcErr})`);
-    return `cluster ${clusterId}, brokers ${brokers.join(',')}, controller ${controller}, group coordinator ready`;
+    if (!supports(9, 2)) throw new Error('kafka: broker does not serve OffsetFetch v2');
+    const groups = probeGroups(OFFSETS_PARTITIONS);
+    for (const group of groups) {
+      const fc = await call(10, 1, new Writer().str(group).i8(0).done());
+      fc.i32();
+      const fcErr = fc.i16();
+      if (fcErr !== 0) throw new Error(`kafka: group coordinator for ${group} not ready yet (error ${fcErr})`);
+      const of = await call(9, 2, new Writer().str(group).i32(-1).done());
+      for (let n = of.i32(); n > 0; n--) {
+        of.str();
+        for (let p = of.i32(); p > 0; p--) { of.i32(); of.i32(); of.i32(); of.str(); of.i16(); }
+      }
+      const ofErr = of.i16();
+      if (ofErr !== 0) throw new Error(`kafka: offsets of ${group} not loaded yet (error ${ofErr})`);
+    }
+    return `cluster ${clusterId}, brokers ${brokers.join(',')}, controller ${controller}, ${partitions} partitions led, ${groups.length} group coordinators ready`;
   } finally {
     conn.close();
   }
