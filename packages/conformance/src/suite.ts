@@ -91,6 +91,12 @@ export function defineConformanceSuite(options: SuiteOptions): ConformanceSuite 
     const suffix = randomBytes(4).toString('hex');
     let counter = 0;
     const name = (label = 'x') => `sb-${tag}-${label}-${suffix}-${counter++}`;
+    /** Destinations the case made: deleted after it, with their default dead-letter queues, so brokers do not fill up. */
+    const destinations: Destination[] = [];
+    const made = (d: Destination): Destination => {
+      destinations.push(d, { kind: 'queue', name: `${d.name}-dlq` });
+      return d;
+    };
     const track = <T extends { close(): Promise<void> }>(x: T): T => {
       cleanups.push(() => x.close());
       return x;
@@ -103,8 +109,8 @@ export function defineConformanceSuite(options: SuiteOptions): ConformanceSuite 
       signal: ac.signal,
       t: (ms) => Math.round(ms * scale),
       name,
-      queue: (label = 'q'): Destination => ({ kind: 'queue', name: name(label) }),
-      topic: (label = 't'): Destination => ({ kind: 'topic', name: name(label) }),
+      queue: (label = 'q'): Destination => made({ kind: 'queue', name: name(label) }),
+      topic: (label = 't'): Destination => made({ kind: 'topic', name: name(label) }),
       producer: (): Producer => track(connection.producer()),
       consumer: async (source: Destination, o?: ConsumerOptions): Promise<Consumer> => track(await connection.consumer(source, o)),
       connect: async (url?: string, o?: ConnectOptions) => track(await coreConnect(url ?? options.url, { ...options.connectOptions, ...o })),
@@ -133,6 +139,9 @@ export function defineConformanceSuite(options: SuiteOptions): ConformanceSuite 
       for (const fn of cleanups.reverse()) {
         await Promise.race([Promise.resolve().then(fn).catch(() => undefined), new Promise((r) => setTimeout(r, 10_000).unref())]);
       }
+      // Best effort, bounded: a name a backend refused (B7, B2) or a destination never made is fine.
+      const removing = Promise.allSettled(destinations.map((d) => connection.admin.deleteDestination(d)));
+      await Promise.race([removing, new Promise((r) => setTimeout(r, 10_000).unref())]);
     }
     const result: CaseResult = {
       id: c.id,
