@@ -5,6 +5,49 @@ import { check, checkEqual, sleep, waitUntil } from '../check';
 import { crashConsumerScript, resolveDriverPackageDir } from '../child/locate';
 import { ids, Receiver } from '../receiver';
 
+
+/**
+ * Watches handlers for per-key order (OR1, OR4): counts times two messages of one key were in
+ * handlers at once, and records each key's sequence numbers in the order of first completion. A
+ * redelivered copy of one id (at-least-once, a rebalance replaying from the last commit) is no
+ * overlap, and is counted, not ordered.
+ */
+function keyOrderWatch(pauseMs: () => number) {
+  const done = new Map<string, number[]>();
+  const finished = new Set<string>();
+  const inFlight = new Map<string, Map<string, number>>();
+  let overlaps = 0;
+  let duplicates = 0;
+  return {
+    total: () => [...done.values()].reduce((n, l) => n + l.length, 0),
+    duplicates: () => duplicates,
+    async handler(d: Delivery): Promise<void> {
+      const key = d.key!;
+      const running = inFlight.get(key) ?? new Map<string, number>();
+      inFlight.set(key, running);
+      running.set(d.id, (running.get(d.id) ?? 0) + 1);
+      if (running.size > 1) overlaps++;
+      await sleep(pauseMs());
+      if (running.get(d.id) === 1) running.delete(d.id);
+      else running.set(d.id, running.get(d.id)! - 1);
+      if (finished.has(d.id)) {
+        duplicates++;
+        return;
+      }
+      finished.add(d.id);
+      done.set(key, [...(done.get(key) ?? []), Number(d.text())]);
+    },
+    /** Fails on any overlap, or a key whose messages finished out of send order. */
+    check(): void {
+      checkEqual(overlaps, 0, 'times two messages of one key were in handlers at once');
+      for (const [key, seqs] of done) {
+        const bad = seqs.findIndex((x, i) => i > 0 && x < seqs[i - 1]!);
+        check(bad < 0, `key ${key}: message ${seqs[bad]} finished after ${seqs[bad - 1]}`);
+      }
+    },
+  };
+}
+
 /** S1 delivery semantics, S2 ordering, S3 stream semantics. */
 export const semanticsCases: ConformanceCase[] = [
   {
@@ -138,47 +181,19 @@ export const semanticsCases: ConformanceCase[] = [
     requires: ['orderingPerKey'],
     async run(ctx) {
       const q = ctx.queue();
-      const done = new Map<string, number[]>();
-      const finished = new Set<string>();
-      /** Per key: the ids in handlers right now. A redelivered copy of one id (at-least-once) is no overlap. */
-      const inFlight = new Map<string, Map<string, number>>();
-      let overlaps = 0;
-      let duplicates = 0;
-      const handler = async (d: Delivery) => {
-        const key = d.key!;
-        const running = inFlight.get(key) ?? new Map<string, number>();
-        inFlight.set(key, running);
-        running.set(d.id, (running.get(d.id) ?? 0) + 1);
-        if (running.size > 1) overlaps++;
-        await sleep(Math.random() * 3);
-        if (running.get(d.id) === 1) running.delete(d.id);
-        else running.set(d.id, running.get(d.id)! - 1);
-        // Order is judged on each message's first completion; a redelivered copy (a rebalance
-        // replays from the last commit) is counted, not ordered.
-        if (finished.has(d.id)) {
-          duplicates++;
-          return;
-        }
-        finished.add(d.id);
-        done.set(key, [...(done.get(key) ?? []), Number(d.text())]);
-      };
+      const watch = keyOrderWatch(() => Math.random() * 3);
       // Two members, each running four handlers at once: per-key order must hold across both.
       const members = [await ctx.consumer(q, { group: 'ordered', prefetch: 8 }), await ctx.consumer(q, { group: 'ordered', prefetch: 8 })];
-      const handles = members.map((c) => c.consume(handler, { concurrency: 4 }));
+      const handles = members.map((c) => c.consume((d) => watch.handler(d), { concurrency: 4 }));
       ctx.defer(() => Promise.all(handles.map((h) => h.close())));
       const N = 200;
       const K = 5; // odd: with two members taking turns, each key's messages alternate between them
       const msgs = Array.from({ length: N }, (_, i) => ({ id: `${ctx.name('or1')}-${i}`, key: `key-${i % K}`, body: String(i) }));
       const p = ctx.producer();
       for (let i = 0; i < N; i += 20) await p.send(q, msgs.slice(i, i + 20));
-      const total = () => [...done.values()].reduce((n, l) => n + l.length, 0);
-      await waitUntil(() => total() >= N, ctx.t(30_000), () => `${N} messages (got ${total()})`, ctx.signal);
-      if (duplicates > 0) ctx.note(`${duplicates} redelivered copies (not ordered, counted)`);
-      checkEqual(overlaps, 0, 'times two messages of one key were in handlers at once');
-      for (const [key, seqs] of done) {
-        const bad = seqs.findIndex((s, i) => i > 0 && s < seqs[i - 1]!);
-        check(bad < 0, `key ${key}: message ${seqs[bad]} finished after ${seqs[bad - 1]}`);
-      }
+      await waitUntil(() => watch.total() >= N, ctx.t(30_000), () => `${N} messages (got ${watch.total()})`, ctx.signal);
+      if (watch.duplicates() > 0) ctx.note(`${watch.duplicates()} redelivered copies (not ordered, counted)`);
+      watch.check();
     },
   },
   {
@@ -188,30 +203,10 @@ export const semanticsCases: ConformanceCase[] = [
     timeoutMs: 120_000,
     async run(ctx) {
       const q = ctx.queue();
-      const done = new Map<string, number[]>();
-      const finished = new Set<string>();
-      const inFlight = new Map<string, Map<string, number>>();
-      let overlaps = 0;
-      let duplicates = 0;
-      const handler = async (d: Delivery) => {
-        const key = d.key!;
-        const running = inFlight.get(key) ?? new Map<string, number>();
-        inFlight.set(key, running);
-        running.set(d.id, (running.get(d.id) ?? 0) + 1);
-        if (running.size > 1) overlaps++;
-        await sleep(1 + Math.random() * 4);
-        if (running.get(d.id) === 1) running.delete(d.id);
-        else running.set(d.id, running.get(d.id)! - 1);
-        if (finished.has(d.id)) {
-          duplicates++;
-          return;
-        }
-        finished.add(d.id);
-        done.set(key, [...(done.get(key) ?? []), Number(d.text())]);
-      };
+      const watch = keyOrderWatch(() => 1 + Math.random() * 4);
       const join = async () => {
         const c = await ctx.consumer(q, { group: 'ordered', prefetch: 8 });
-        return { c, h: c.consume(handler, { concurrency: 4 }) };
+        return { c, h: c.consume((d) => watch.handler(d), { concurrency: 4 }) };
       };
       const leaving = await join();
       const staying = await join();
@@ -220,7 +215,6 @@ export const semanticsCases: ConformanceCase[] = [
       const K = 5;
       const msgs = Array.from({ length: N }, (_, i) => ({ id: `${ctx.name('or4')}-${i}`, key: `key-${i % K}`, body: String(i) }));
       const p = ctx.producer();
-      const total = () => [...done.values()].reduce((n, l) => n + l.length, 0);
       const sending = (async () => {
         for (let i = 0; i < N; i += 10) {
           await p.send(q, msgs.slice(i, i + 10));
@@ -228,19 +222,15 @@ export const semanticsCases: ConformanceCase[] = [
         }
       })();
       // A third of the way in, one member leaves (graceful close) and a new one joins.
-      await waitUntil(() => total() >= N / 3, ctx.t(30_000), () => `${N / 3} messages before the change (got ${total()})`, ctx.signal);
+      await waitUntil(() => watch.total() >= N / 3, ctx.t(30_000), () => `${N / 3} messages before the change (got ${watch.total()})`, ctx.signal);
       await leaving.c.close();
       const joined = await join();
       ctx.defer(() => joined.h.close());
-      ctx.note(`membership changed after ${total()} messages`);
+      ctx.note(`membership changed after ${watch.total()} messages`);
       await sending;
-      await waitUntil(() => total() >= N, ctx.t(60_000), () => `${N} messages (got ${total()})`, ctx.signal);
-      if (duplicates > 0) ctx.note(`${duplicates} redelivered copies (not ordered, counted)`);
-      checkEqual(overlaps, 0, 'times two messages of one key were in handlers at once');
-      for (const [key, seqs] of done) {
-        const bad = seqs.findIndex((x, i) => i > 0 && x < seqs[i - 1]!);
-        check(bad < 0, `key ${key}: message ${seqs[bad]} finished after ${seqs[bad - 1]}`);
-      }
+      await waitUntil(() => watch.total() >= N, ctx.t(60_000), () => `${N} messages (got ${watch.total()})`, ctx.signal);
+      if (watch.duplicates() > 0) ctx.note(`${watch.duplicates()} redelivered copies (not ordered, counted)`);
+      watch.check();
     },
   },
   {
