@@ -2,7 +2,8 @@ import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Diagnostics } from './diagnostics';
 import { formatDestination } from './destination';
 import { bytesToText } from './message';
-import type { ConsumeHandle, ConsumeOptions, Consumer, Delivery, Headers, PollOptions, Subscription } from './types';
+import { admittingConsumer } from './admitting-consumer';
+import type { Consumer, Delivery, Headers } from './types';
 
 /** Turns message bodies into values and back. JSON (UTF-8) by default; bytes stay reachable as `body`. */
 export interface Serializer {
@@ -77,52 +78,5 @@ export function typedConsumer<T>(inner: Consumer, schema: Schema<T>, serializer:
     return undefined;
   };
 
-  const filter = (sub: Subscription): Subscription<TypedDelivery<T>> => {
-    const typed: Subscription<TypedDelivery<T>> = {
-      [Symbol.asyncIterator]() {
-        const it = sub[Symbol.asyncIterator]();
-        return {
-          async next() {
-            for (;;) {
-              const r = await it.next();
-              if (r.done) return r;
-              const d = await admit(r.value);
-              if (d) return { value: d, done: false };
-            }
-          },
-          return: async () => {
-            await sub.close();
-            return { value: undefined, done: true };
-          },
-        };
-      },
-      close: () => sub.close(),
-      [Symbol.asyncDispose]: () => sub.close(),
-    };
-    return typed;
-  };
-
-  const consumer: Consumer<TypedDelivery<T>> = {
-    source: inner.source,
-    group: inner.group,
-    subscribe: (options) => filter(inner.subscribe(options)),
-    consume(handler: (d: TypedDelivery<T>) => Promise<void> | void, options?: ConsumeOptions): ConsumeHandle {
-      return inner.consume(async (d) => {
-        const typed = await admit(d);
-        if (typed) await handler(typed);
-      }, options);
-    },
-    async poll(options?: PollOptions) {
-      const got = await inner.poll(options);
-      const out: TypedDelivery<T>[] = [];
-      for (const d of got) {
-        const typed = await admit(d);
-        if (typed) out.push(typed);
-      }
-      return out;
-    },
-    close: (options) => inner.close(options),
-    [Symbol.asyncDispose]: () => inner.close(),
-  };
-  return consumer;
+  return admittingConsumer(inner, admit);
 }

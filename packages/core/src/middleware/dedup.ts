@@ -1,4 +1,5 @@
-import type { ConsumeHandle, Consumer, Delivery, Subscription } from '../types';
+import { admittingConsumer } from '../admitting-consumer';
+import type { Consumer, Delivery } from '../types';
 
 /**
  * Remembers which message ids were handled. `claim` must be atomic for the ids of one group:
@@ -82,56 +83,5 @@ export function withDedup(consumer: Consumer, options: DedupOptions = {}): Consu
     }) as Delivery;
   };
 
-  const filter = (inner: Subscription): Subscription => {
-    const sub: Subscription = {
-      [Symbol.asyncIterator]() {
-        const it = inner[Symbol.asyncIterator]();
-        return {
-          async next() {
-            for (;;) {
-              const r = await it.next();
-              if (r.done) return r;
-              const d = await admit(r.value);
-              if (d) return { value: d, done: false };
-            }
-          },
-          return: async () => { await inner.close(); return { value: undefined, done: true }; },
-        };
-      },
-      close: () => inner.close(),
-      [Symbol.asyncDispose]: () => inner.close(),
-    };
-    return sub;
-  };
-
-  const wrapped: Consumer = {
-    source: consumer.source,
-    group: consumer.group,
-    subscribe: (o) => filter(consumer.subscribe(o)),
-    consume(handler, o): ConsumeHandle {
-      return consumer.consume(async (d) => {
-        const admitted = await admit(d);
-        if (!admitted) return;
-        try {
-          await handler(admitted);
-          if (admitted.state === 'pending') await admitted.ack();
-        } catch (err) {
-          if (admitted.state === 'pending') await admitted.nack({ reason: err instanceof Error ? err.message : String(err) });
-          throw err;
-        }
-      }, o);
-    },
-    async poll(o) {
-      const got = await consumer.poll(o);
-      const out: Delivery[] = [];
-      for (const d of got) {
-        const a = await admit(d);
-        if (a) out.push(a);
-      }
-      return out;
-    },
-    close: (o) => consumer.close(o),
-    [Symbol.asyncDispose]: () => consumer.close(),
-  };
-  return wrapped;
+  return admittingConsumer(consumer, admit);
 }
