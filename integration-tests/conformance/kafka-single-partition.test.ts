@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseUrl } from '@switchboard/core';
 import { driver, kafkaCapabilitiesFor, resolveKafkaOptions } from '@switchboard/kafka';
 import { conformanceAgainst } from './define';
+import { kafkaForeign } from './foreign/kafka';
 
 conformanceAgainst({
   broker: 'kafka',
@@ -14,5 +15,6 @@ conformanceAgainst({
     const o = resolveKafkaOptions(parseUrl(url));
     return kafkaCapabilitiesFor(o.partitions, o.connectVia);
   },
+  foreign: kafkaForeign,
   variant: (url) => (/[?&]partitions=/.test(url) ? url : `${url}${url.includes('?') ? '&' : '?'}partitions=1`),
 });

@@ -44,7 +44,10 @@ export interface KafkaConnectOptions {
    * restart (a kafkajs consumer that crashed during the outage comes back as a new member).
    */
   rebalanceTimeoutMs?: number;
-  /** kafkajs log level: nothing (default), error, warn, info, debug. */
+  /**
+   * The lowest level of kafkajs's own log lines that reach the connection's `logger` (silent unless
+   * the application gives one): nothing, error, warn (default), info, debug. Nothing is printed.
+   */
   logLevel?: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
   /**
    * `advertised` (default): after bootstrap, connect to each broker's advertised listener, as every
@@ -84,7 +87,7 @@ export const KAFKA_DEFAULTS = {
   sessionTimeoutMs: 10_000,
   heartbeatIntervalMs: 500,
   rebalanceTimeoutMs: 5_000,
-  logLevel: 'nothing',
+  logLevel: 'warn',
 } as const;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);

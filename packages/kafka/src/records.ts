@@ -32,7 +32,7 @@ export interface KafkaRecord {
   readonly offset: number;
   readonly key: string | undefined;
   readonly value: Uint8Array;
-  /** Every header as a string (multi-valued headers keep the last value). */
+  /** Every header as a string (a name that occurs more than once keeps its last value, as the Java client's `lastHeader`). */
   readonly rawHeaders: Headers;
   /** Application headers (internal ones removed). */
   readonly headers: Headers;
@@ -47,6 +47,11 @@ export interface KafkaRecord {
   readonly originTimestamp: number | undefined;
 }
 
+/**
+ * A header value as text: a Buffer as UTF-8. kafkajs gives a name that occurs more than once in a
+ * record as an array of its values; Switchboard takes the last one, like the Java client's
+ * `Headers.lastHeader` (the usual way Kafka code reads a header).
+ */
 export function headerText(v: IHeaders[string]): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (Array.isArray(v)) return headerText(v[v.length - 1]);
@@ -75,6 +80,18 @@ function optionalNumber(v: string | undefined): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
+/**
+ * The id of a record without `sb-message-id` (a foreign producer's): `<topic>:<partition>:<offset>@<timestamp ms>`.
+ * ":" and "@" never occur in topic names, so two positions never share an id. The same record has
+ * the same id in every group and on every redelivery (a retry copy carries it in `sb-message-id`).
+ * The record's timestamp tells apart two records at the same offset of a topic that was deleted
+ * and created again (offsets restart at 0); only a foreign producer that sets the same explicit
+ * timestamp on both could make them collide.
+ */
+export function foreignId(topic: string, partition: number, offset: number | string, timestamp: string): string {
+  return `${topic}:${partition}:${offset}@${timestamp}`;
+}
+
 export function decodeRecord(topic: string, partition: number, m: KafkaMessage): KafkaRecord {
   const raw = decodeHeaders(m.headers);
   const offset = Number(m.offset);
@@ -88,7 +105,7 @@ export function decodeRecord(topic: string, partition: number, m: KafkaMessage):
     value: m.value ? new Uint8Array(m.value) : new Uint8Array(0),
     rawHeaders: raw,
     headers: applicationHeaders(raw),
-    id: raw[HEADERS.messageId] ?? `${topic}-${partition}-${offset}`,
+    id: raw[HEADERS.messageId] ?? foreignId(topic, partition, offset, m.timestamp),
     attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : 1,
     notBefore: nb !== undefined && Number.isFinite(nb) ? nb : undefined,
     timestamp: new Date(Number(m.timestamp)),

@@ -11,7 +11,7 @@ import type { KafkaClient } from './session';
  * The reply side of request/response: a one-partition topic per connection, read from its start by
  * a consumer group of its own, started on the first request. Every reply goes to core's
  * {@link ReplySink}, which matches it to a waiting request by correlation id (replies nobody waits
- * for, late or meant for another connection, are dropped there). The topic is deleted on close.
+ * for, late or meant for another connection, are dropped there). The topic and the group are deleted on close.
  */
 export class ReplyReader {
   private consumer: KafkaConsumer | undefined;
@@ -61,16 +61,23 @@ export class ReplyReader {
     return this.topic;
   }
 
-  /** Stops reading and deletes the reply topic (if it was ever created). */
+  /**
+   * Stops reading and deletes the reply topic and its consumer group (if they were ever created),
+   * so a closed connection leaves nothing on the broker. Best effort, at most about 5 s: the group
+   * can be deleted only once this member has left it.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (!this.starting && !this.consumer) return;
     await this.starting?.catch(() => undefined);
     await this.consumer?.disconnect().catch(() => undefined);
-    await Promise.race([
-      this.client.admin.deleteTopics({ topics: [this.topic], timeout: 2000 }).catch(() => undefined),
-      new Promise((r) => setTimeout(r, 2500).unref()),
+    const cleanup = Promise.allSettled([
+      this.client.admin.deleteGroups([replyGroupId(this.topic)]),
+      this.client.admin.deleteTopics({ topics: [this.topic], timeout: 2000 }),
     ]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([cleanup, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+    clearTimeout(timer);
   }
 }

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
-import tls from 'node:tls';
-import { HEADERS, SwitchboardError } from '@switchboard/core';
+import { HEADERS, SwitchboardError, type Destination } from '@switchboard/core';
+import type { BrokerObject } from '@switchboard/core';
 import type { DriverHost, DriverSession, NormalizedMessage } from '@switchboard/core/driver';
-import { Kafka, logLevel as kafkaLogLevel, Partitioners, type Admin as KafkaAdmin, type ISocketFactory, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel as kafkaLogLevel, Partitioners, type Admin as KafkaAdmin, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import { kafkaCapabilitiesFor } from './capabilities';
 import { classifyError } from './classify-error';
 import { openKafkaConsumer } from './consumer';
-import { assertKafkaTopic, assertTopicName, kafkaTopic, replyTopic } from './naming';
+import { ConnectionWatch, kafkaLogCreator, patchKafkaRequestQueue } from './diagnostics';
+import { assertKafkaTopic, assertTopicName, groupId, kafkaTopic, replyTopic, retryTopic } from './naming';
 import { CONSUMER_RETRY, type ResolvedKafkaOptions } from './options';
 import { encodeRecord } from './records';
 import { ReplyReader } from './replies';
@@ -54,7 +54,9 @@ export interface KafkaClient {
  * `host.signal` fires (core's connect timeout).
  */
 export async function openKafkaSession(url: string, options: ResolvedKafkaOptions, host: DriverHost): Promise<DriverSession> {
+  patchKafkaRequestQueue();
   const connectMs = Math.min(options.connectTimeoutMs, host.connectTimeoutMs);
+  const watch = new ConnectionWatch(host, url);
   const config: KafkaConfig = {
     clientId: options.clientId,
     brokers: options.brokers,
@@ -65,9 +67,11 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
     requestTimeout: options.requestTimeoutMs,
     retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 12 },
     logLevel: LOG_LEVELS[options.logLevel],
-    ...(options.connectVia === 'bootstrap' ? { socketFactory: bootstrapSocketFactory(options.brokers[0]!) } : {}),
+    logCreator: kafkaLogCreator(host.logger),
+    socketFactory: watch.socketFactory(options.connectVia === 'bootstrap' ? bootstrapAddress(options.brokers[0]!) : undefined),
   };
   const kafka = new Kafka(config);
+  const clusters = trackClusters(kafka);
   // Group members get a client of their own whose retries outlast a broker restart (CONSUMER_RETRY).
   const consumerKafka = new Kafka({ ...config, retry: CONSUMER_RETRY });
   const admin = kafka.admin({ retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 5 } });
@@ -109,6 +113,16 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
     const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({ partitionErrorCode: 0, partitionId: i, leader: 0, replicas: [0], isr: [0] }));
     return partitioner({ topic, partitionMetadata, message: { key: key ?? null, value: null } });
   };
+  /**
+   * Forgets a deleted topic: the topic cache, and the topic lists of this connection's kafkajs
+   * clusters. kafkajs keeps every topic a producer ever sent to in its metadata requests, and the
+   * broker creates missing topics named there, so without this the producer's next metadata
+   * refresh would bring a deleted destination back.
+   */
+  const forget = (topic: string) => {
+    topics.forget(topic);
+    for (const c of clusters) c.targetTopics?.delete(topic);
+  };
   const client: KafkaClient = {
     options,
     kafka,
@@ -142,24 +156,44 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
     },
     async reply(replyTo, correlationId, message) {
       assertKafkaTopic(replyTo);
-      await Promise.all(client.append(replyTo, [message], (): Record<string, string> => (correlationId ? { [HEADERS.correlationId]: correlationId } : {})));
+      try {
+        await Promise.all(client.append(replyTo, [message], (): Record<string, string> => (correlationId ? { [HEADERS.correlationId]: correlationId } : {})));
+      } finally {
+        // The requester deletes its reply topic when it closes: a reply topic must not stay in the
+        // producer's metadata topics, or its next metadata refresh would create it again.
+        for (const c of clusters) c.targetTopics?.delete(replyTo);
+      }
     },
     consumer: (source, o) => openKafkaConsumer(client, source, o),
     async ensureDestination(dest, o) {
       await topics.ensure([kafkaTopic(dest)], { ...(o?.partitions ? { partitions: o.partitions } : {}), ...(o?.retentionMs ? { retentionMs: o.retentionMs } : {}) });
     },
     async deleteDestination(dest) {
+      const objects = await kafkaObjects(admin, dest);
+      const groups = objects.filter((o) => o.type === 'consumer group').map((o) => o.name);
+      const topicNames = [...new Set([kafkaTopic(dest), ...objects.filter((o) => o.type !== 'consumer group').map((o) => o.name)])];
       try {
-        await admin.deleteTopics({ topics: [kafkaTopic(dest)], timeout: options.requestTimeoutMs });
-      } catch (err) {
-        const c = classifyError(err);
-        if (c.code !== 'not_found') throw c;
+        // Topics first, so the destination is gone even while a consumer is still open; a group can be
+        // deleted only once its members have left (deleteGroups waits a little for that).
+        await deleteTopics(admin, topicNames, options.requestTimeoutMs);
+        await deleteGroups(admin, groups);
       } finally {
-        topics.forget(kafkaTopic(dest));
+        for (const t of topicNames) forget(t);
       }
     },
+    async deleteGroup(dest, group) {
+      const retry = retryTopic(dest, group);
+      try {
+        await deleteGroups(admin, [groupId(dest, group)]);
+        await deleteTopics(admin, [retry], options.requestTimeoutMs);
+      } finally {
+        forget(retry);
+      }
+    },
+    listObjects: (dest) => kafkaObjects(admin, dest),
     classifyError,
     async close() {
+      watch.close();
       await replies.close().catch(() => undefined);
       await sendQueue.flush().catch(() => undefined);
       await Promise.allSettled([sendQueue.current.disconnect(), admin.disconnect()]);
@@ -167,16 +201,111 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
   };
 }
 
-/** A kafkajs socket factory that sends every connection to one address (connectVia=bootstrap). */
-function bootstrapSocketFactory(hostPort: string): ISocketFactory {
+/** The one address every connection goes to with connectVia=bootstrap. */
+function bootstrapAddress(hostPort: string): { host: string; port: number } {
   const i = hostPort.lastIndexOf(':');
-  const host = hostPort.slice(0, i).replace(/^\[|\]$/g, '');
-  const port = Number(hostPort.slice(i + 1));
-  return ({ ssl, onConnect }) => {
-    const socket = ssl
-      ? tls.connect({ host, port, ...(net.isIP(host) ? {} : { servername: host }), ...(typeof ssl === 'object' ? ssl : {}) }, onConnect)
-      : net.connect({ host, port }, onConnect);
-    socket.setKeepAlive(true, 60_000);
-    return socket;
-  };
+  return { host: hostPort.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hostPort.slice(i + 1)) };
+}
+
+/**
+ * The Switchboard group name behind a Kafka group id of `dest`, or undefined when the id is not one
+ * of `dest`'s ({@link groupId} is injective: `sb.<K>.<g>` for a group without ".", `sb.<K>:<g>` with one).
+ */
+export function groupOf(dest: Destination, id: string): string | undefined {
+  const k = kafkaTopic(dest);
+  if (!id.startsWith(`sb.${k}`)) return undefined;
+  const rest = id.slice(`sb.${k}`.length);
+  const g = rest.slice(1);
+  if (g.length === 0 || (rest[0] !== '.' && rest[0] !== ':')) return undefined;
+  return groupId(dest, g) === id ? g : undefined;
+}
+
+/**
+ * What the adapter made on the broker for `dest`: its topic, the consumer groups of its
+ * Switchboard groups (found by id, see {@link groupOf}), and their retry topics (by the group's
+ * name, plus every topic `<K>.sb-retry.*`, which no other destination's names can take).
+ */
+export async function kafkaObjects(admin: KafkaAdmin, dest: Destination): Promise<BrokerObject[]> {
+  const k = kafkaTopic(dest);
+  const [topicList, { groups }] = await Promise.all([admin.listTopics(), admin.listGroups()]);
+  const existing = new Set(topicList);
+  const out: BrokerObject[] = [];
+  if (existing.has(k)) out.push({ type: 'topic', name: k });
+  const retries = new Map<string, string | undefined>();
+  for (const t of topicList) if (t.startsWith(`${k}.sb-retry.`)) retries.set(t, undefined);
+  for (const { groupId: id } of groups) {
+    const g = groupOf(dest, id);
+    if (g === undefined) continue;
+    out.push({ type: 'consumer group', name: id, group: g });
+    const r = retryTopic(dest, g);
+    if (existing.has(r)) retries.set(r, g);
+  }
+  for (const [name, g] of retries) out.push({ type: 'retry topic', name, ...(g !== undefined ? { group: g } : {}) });
+  return out;
+}
+
+/**
+ * Deletes consumer groups; one that does not exist is fine. A group that still has members (a
+ * consumer that is closing, or still open) is tried again for up to 3 s, then `invalid_argument`.
+ */
+async function deleteGroups(admin: KafkaAdmin, ids: string[]): Promise<void> {
+  for (let waited = 0; ; waited += 300) {
+    try {
+      return await deleteGroupsOnce(admin, ids);
+    } catch (err) {
+      if (!(err instanceof SwitchboardError) || err.code !== 'invalid_argument' || waited >= 3000) throw err;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+}
+
+async function deleteGroupsOnce(admin: KafkaAdmin, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  try {
+    await admin.deleteGroups(ids);
+  } catch (err) {
+    // kafkajs throws one KafkaJSDeleteGroupsError for the lot; a group that is already gone is fine.
+    type Failed = { groupId: string; errorCode: number; error?: { type?: string; message?: string } };
+    let e = err as { groups?: Failed[]; originalError?: unknown; cause?: unknown } | undefined;
+    for (let i = 0; i < 3 && e && !e.groups; i++) e = (e.originalError ?? e.cause) as typeof e;
+    const failed = e?.groups;
+    const real = failed?.filter((g) => g.errorCode !== 0 && g.error?.type !== 'GROUP_ID_NOT_FOUND') ?? [err];
+    if (real.length === 0) return;
+    const first = real[0] as { groupId?: string; error?: { type?: string; message?: string } };
+    if (first.error?.type === 'NON_EMPTY_GROUP') {
+      throw new SwitchboardError('invalid_argument', `kafka: consumer group ${first.groupId} still has members: close its consumers before deleting it`, { cause: err });
+    }
+    throw classifyError(err);
+  }
+}
+
+async function deleteTopics(admin: KafkaAdmin, names: string[], timeoutMs: number): Promise<void> {
+  for (const t of names) {
+    try {
+      await admin.deleteTopics({ topics: [t], timeout: timeoutMs });
+    } catch (err) {
+      const c = classifyError(err);
+      if (c.code !== 'not_found') throw c;
+    }
+  }
+}
+
+/**
+ * Collects the kafkajs clusters `kafka` creates (one per producer and admin client) so that a
+ * deleted topic can be removed from their topic lists. kafkajs 2.2.4 has no public way to do that;
+ * when its internals differ, nothing is collected and nothing breaks.
+ */
+function trackClusters(kafka: Kafka): Set<{ targetTopics?: Set<string> }> {
+  const clusters = new Set<{ targetTopics?: Set<string> }>();
+  const k = kafka as unknown as Record<symbol, unknown>;
+  const sym = Object.getOwnPropertySymbols(k).find((x) => x.description === 'private:Kafka:createCluster');
+  const create = sym ? k[sym] : undefined;
+  if (sym && typeof create === 'function') {
+    k[sym] = (...args: unknown[]) => {
+      const cluster = (create as (...a: unknown[]) => { targetTopics?: Set<string> })(...args);
+      if (cluster && cluster.targetTopics instanceof Set) clusters.add(cluster);
+      return cluster;
+    };
+  }
+  return clusters;
 }

@@ -1,0 +1,97 @@
+// The IX cases' foreign side for Kafka: kafkajs alone, never Switchboard, on the topics and groups the
+// adapter uses, in the wire format packages/kafka/README.md ("Wire format") documents:
+// - queue `q` is the topic `q.sb-queue`, topic `t` the topic `t`; records are partitioned by key with
+//   murmur2 (kafkajs's DefaultPartitioner, the Java client's);
+// - key: the record key; id: the `sb-message-id` header; headers: record headers as UTF-8 strings
+//   (a repeated name: its last value);
+// - a foreign reader is a consumer group of its own (`ix-foreign.<uuid>`), deleted on close.
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders, type KafkaMessage } from 'kafkajs';
+import type { Destination } from '@switchboard/core';
+import type { ForeignClient, ForeignMessage, ForeignSide } from '@switchboard/conformance';
+
+/** Headers the adapter writes for itself: not the application's. */
+const INTERNAL = new Set(['sb-message-id', 'sb-attempt', 'sb-not-before', 'sb-reply-to', 'sb-correlation-id', 'sb-origin-topic', 'sb-origin-ref', 'sb-origin-timestamp']);
+
+const topicOf = (dest: Destination) => (dest.kind === 'queue' ? `${dest.name}.sb-queue` : dest.name);
+
+function text(v: IHeaders[string]): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (Array.isArray(v)) return text(v[v.length - 1]);
+  return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+}
+
+function toForeign(m: KafkaMessage): ForeignMessage {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m.headers ?? {})) {
+    const t = text(v);
+    if (t !== undefined && !INTERNAL.has(k)) headers[k] = t;
+  }
+  return { body: new Uint8Array(m.value ?? Buffer.alloc(0)), key: m.key ? m.key.toString('utf8') : undefined, headers, id: text(m.headers?.['sb-message-id']) };
+}
+
+/** The broker list of a kafka:// URL (query and user info ignored; connectVia=bootstrap needs nothing more on one broker). */
+const brokersOf = (url: string) => new URL(url.replace(/^kafka:/i, 'http:')).host.split(',').filter(Boolean);
+
+async function open(url: string): Promise<ForeignClient> {
+  const kafka = new Kafka({ clientId: 'switchboard-ix-foreign', brokers: brokersOf(url), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await Promise.all([admin.connect(), producer.connect()]);
+  const readers: { consumer: Consumer; group: string }[] = [];
+  return {
+    async publish(dest, m) {
+      const headers: Record<string, string> = { ...(m.headers ?? {}) };
+      if (m.id !== undefined) headers['sb-message-id'] = m.id;
+      await producer.send({ topic: topicOf(dest), acks: -1, messages: [{ key: m.key ?? null, value: Buffer.from(m.body), headers }] });
+    },
+    async receive(dest, n, timeoutMs) {
+      const group = `ix-foreign.${randomUUID()}`;
+      const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 500, maxWaitTimeInMs: 100, allowAutoTopicCreation: false });
+      readers.push({ consumer, group });
+      const got: ForeignMessage[] = [];
+      let done!: (m: ForeignMessage[]) => void;
+      let fail!: (e: Error) => void;
+      const messages = new Promise<ForeignMessage[]>((res, rej) => ((done = res), (fail = rej)));
+      const timer = setTimeout(() => fail(new Error(`the foreign consumer got ${got.length} of ${n} messages within ${timeoutMs} ms`)), timeoutMs);
+      messages.then(() => clearTimeout(timer), () => undefined);
+      const joined = new Promise<void>((res) => {
+        const off = consumer.on(consumer.events.GROUP_JOIN, () => (off(), res()));
+      });
+      await consumer.connect();
+      // From the beginning: the destination is new, and a reader that starts at "latest" could miss a
+      // record sent while kafkajs looks up its first offsets.
+      await consumer.subscribe({ topics: [topicOf(dest)], fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          if (got.length >= n) return;
+          got.push(toForeign(message));
+          if (got.length === n) done(got);
+        },
+      });
+      return { ready: joined, messages };
+    },
+    async listObjects() {
+      const [topics, { groups }] = await Promise.all([admin.listTopics(), admin.listGroups()]);
+      return [...topics.map((t) => `topic:${t}`), ...groups.map((g) => `group:${g.groupId}`)];
+    },
+    async close() {
+      for (const r of readers) await r.consumer.disconnect().catch(() => undefined);
+      if (readers.length > 0) await admin.deleteGroups(readers.map((r) => r.group)).catch(() => undefined);
+      await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+    },
+  };
+}
+
+/** The IX foreign side of every kafka:// variant. */
+export const kafkaForeign: ForeignSide = {
+  open,
+  typedHeaders: {
+    reason: 'Kafka record headers have no types: every value is a byte string (Switchboard reads it as UTF-8), so there is no typed value to render',
+  },
+  nativeRequestReply: {
+    reason:
+      'Kafka has no request/reply convention of its own; Switchboard uses a reply topic named in the sb-reply-to header and an sb-correlation-id header, documented in the Kafka README (Wire format) for clients that want to take part',
+  },
+  stableIds: true,
+};
