@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import { connect, registerDriver, type Connection } from '@switchboard/core';
 import { Kafka, logLevel } from 'kafkajs';
 import { driver, groupId, kafkaTopic, retryTopic } from '@switchboard/kafka';
@@ -149,6 +150,53 @@ async function eventually(check: () => Promise<boolean>, ms = 15_000): Promise<b
       out.mockRestore();
       err.mockRestore();
       process.off('warning', onWarning);
+    }
+  }, 60_000);
+
+  test('reconnect - a cut connection is reported lost (warn) and regained (info) through onError and the logger', async () => {
+    const target = new URL(url!.replace(/^kafka:/, 'http:'));
+    const sockets = new Set<net.Socket>();
+    const listen = (port: number) => {
+      const server = net.createServer((client) => {
+        const upstream = net.connect(Number(target.port), target.hostname);
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on('error', () => undefined);
+          s.on('close', () => sockets.delete(s));
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      return new Promise<net.Server>((r) => server.listen(port, '127.0.0.1', () => r(server)));
+    };
+    let proxy = await listen(0);
+    const port = (proxy.address() as net.AddressInfo).port;
+    const events: { state?: string; origin: string }[] = [];
+    const levels: string[] = [];
+    const at = (level: string) => (_f: object, m?: string) => void (m?.includes('connect') && levels.push(`${level}: ${m}`));
+    const c2 = await connect(`kafka://127.0.0.1:${port}?connectVia=bootstrap`, {
+      onError: (e) => void events.push({ origin: e.origin, ...(e.state ? { state: e.state } : {}) }),
+      logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: () => undefined },
+    });
+    try {
+      const q = { kind: 'queue', name: name('cut') } as const;
+      const c = await c2.consumer(q);
+      await new Promise<void>((r) => {
+        proxy.close(() => r());
+        for (const s of sockets) s.destroy();
+      });
+      await eventually(async () => events.some((e) => e.state === 'lost'), 10_000);
+      proxy = await listen(port);
+      await c2.producer().send(q, 'after the cut');
+      await eventually(async () => events.some((e) => e.state === 'regained'), 20_000);
+      expect(events.filter((e) => e.origin === 'reconnect').map((e) => e.state)).toEqual(['lost', 'regained']);
+      expect(levels.some((l) => l.startsWith('warn: kafka: lost the connection'))).toBe(true);
+      expect(levels.some((l) => l.startsWith('info: kafka: connected'))).toBe(true);
+      await c.close();
+      await c2.admin.deleteDestination(q);
+    } finally {
+      await c2.close();
+      proxy.close();
+      for (const s of sockets) s.destroy();
     }
   }, 60_000);
 });
