@@ -1,5 +1,6 @@
 import { parseUrl, registerDriver, type Connection, type Driver } from '@switchboard/core';
 import { builtInBackend, defineDriver } from '@switchboard/core/driver';
+import { patchKafkaRequestQueue } from './diagnostics';
 import { resolveKafkaOptions, type KafkaConnectOptions } from './options';
 import { openKafkaSession } from './session';
 
@@ -21,6 +22,8 @@ export const driver: Driver = defineDriver({
   open: (url, options, host) => openKafkaSession(url.redacted, resolveKafkaOptions(url, options), host),
 });
 registerDriver(driver);
+// kafkajs issue #1751 (TimeoutNegativeWarning on Node 24): fixed when this package is loaded.
+patchKafkaRequestQueue();
 
 /**
  * Connects to Kafka with typed options (no URL needed). Resolves once the admin client and the
