@@ -73,6 +73,13 @@ export function createConsumer(parts: ConsumerParts, diagnostics: Diagnostics = 
       const h = runConsume(sub, traced, options ?? {}, concurrency, (d) => parts.release(d, SEEN), {
         handlerFailed: (d, err) =>
           diagnostics.report({ origin: 'handler', error: err, ...where, messageId: d.id, attempt: d.attempt }, `handler failed on ${where.destination}; the delivery was nacked`),
+        settleFailed: (d, verb, err) =>
+          diagnostics.report(
+            { origin: 'background', error: err, ...where, messageId: d.id, attempt: d.attempt },
+            `${verb} failed on ${where.destination}; the broker keeps the message and delivers it again`,
+            // After a close deadline handed the delivery back, a late settle is expected to fail.
+            err instanceof SwitchboardError && err.code === 'closed' ? 'debug' : 'warn',
+          ),
         loopFailed: (err) => diagnostics.report({ origin: 'consumer', error: err, ...where }, `consumer of ${where.destination} ended with an error`, 'error'),
       });
       handles.add(h);
@@ -239,7 +246,7 @@ function runConsume(
   options: ConsumeOptions,
   concurrency: number,
   handBack: (d: Delivery) => Promise<void>,
-  report: { handlerFailed(d: Delivery, err: unknown): void; loopFailed(err: unknown): void },
+  report: { handlerFailed(d: Delivery, err: unknown): void; settleFailed(d: Delivery, verb: string, err: unknown): void; loopFailed(err: unknown): void },
 ): ConsumeHandle {
   const running = new Set<Promise<void>>();
   /** Deliveries whose handler runs now. */
@@ -257,11 +264,13 @@ function runConsume(
   const handle = async (d: Delivery) => {
     try {
       await handler(d);
-      if (d.state === 'pending') await d.ack();
     } catch (err) {
       report.handlerFailed(d, err);
-      if (d.state === 'pending') await d.nack({ reason: err instanceof Error ? err.message : String(err) }).catch(() => undefined);
+      if (d.state === 'pending') await d.nack({ reason: err instanceof Error ? err.message : String(err) }).catch((e: unknown) => report.settleFailed(d, 'nack', e));
+      return;
     }
+    // A failed ack is not the handler's failure: the message stays with the broker, which delivers it again.
+    if (d.state === 'pending') await d.ack().catch((e: unknown) => report.settleFailed(d, 'ack', e));
   };
 
   const start = (d: Delivery): void => {

@@ -112,3 +112,31 @@ describe('diagnostics', () => {
     });
   });
 });
+
+describe('diagnostics - settles', () => {
+  test('diagnostics - a failed ack after a handler that succeeded is reported as background, not as a handler failure', async () => {
+    const events: ErrorEvent[] = [];
+    const fake = fakeSession({});
+    const driver = defineDriver({
+      name: 'fake',
+      displayName: 'fake',
+      package: 'fake',
+      schemes: ['fake-diag-ack'],
+      open: async (_u, _o, host) => {
+        const session = fake.bind(host);
+        return {
+          ...session,
+          consumer: async (s, o) => ({ ...(await session.consumer(s, o)), ack: async () => Promise.reject(new SwitchboardError('connection', 'server restarting')) }),
+        };
+      },
+    });
+    const conn = await driver.connect(parseUrl('fake-diag-ack://x'), { onError: (e: ErrorEvent) => void events.push(e) });
+    const c = await conn.consumer('queue:q');
+    const h = c.consume(() => undefined);
+    fake.consumers[0]!.push('m1');
+    for (let i = 0; i < 100 && events.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(events).toEqual([expect.objectContaining({ origin: 'background', messageId: 'm1', error: expect.objectContaining({ code: 'connection' }) })]);
+    await h.close({ timeoutMs: 0 });
+    await conn.close({ timeoutMs: 0 });
+  });
+});

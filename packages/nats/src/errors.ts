@@ -69,7 +69,9 @@ export function classifyError(err: unknown): SwitchboardError {
   if (apiCode === MAX_PAYLOAD || text.includes('maximum payload') || text.includes('max_payload') || text.includes('message size exceeds') || text.includes('message too large')) {
     return make('payload_too_large');
   }
-  if (apiCode === JS_NOT_ENABLED || name === 'JetStreamNotEnabled') return make('unsupported');
+  // Connecting checks JetStream once (no JetStream there is `unsupported` then). Once connected, a
+  // server that answers "JetStream not enabled" is restarting and has not recovered JetStream yet.
+  if (apiCode === JS_NOT_ENABLED || name === 'JetStreamNotEnabled' || text.includes('jetstream is not enabled') || text.includes('jetstream not enabled')) return make('connection', true);
   if (name === 'ClosedConnectionError' || name === 'DrainingConnectionError' || text.includes('closed connection') || text.includes('connection draining')) {
     return make('closed');
   }

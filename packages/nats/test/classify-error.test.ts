@@ -30,6 +30,13 @@ describe('classifyError - NATS client errors to core codes', () => {
     expect(classifyError(api(10102, 'consumer name is too long, maximum allowed is 255')).code).toBe('invalid_argument');
   });
 
+  it('classifyError - "JetStream not enabled" once connected is a retryable connection error (a restarting server), not unsupported', () => {
+    const api = new JetStreamApiError({ code: 503, err_code: 10039, description: 'jetstream not enabled' });
+    expect(classifyError(api).code).toBe('connection');
+    expect(classifyError(api).retryable).toBe(true);
+    expect(classifyError(new Error('jetstream is not enabled')).code).toBe('connection');
+  });
+
   it('maps stream and consumer not found to not_found', () => {
     const api = (err_code: number, description: string) => new JetStreamApiError({ code: 404, err_code, description });
     expect(classifyError(api(10059, 'stream not found')).code).toBe('not_found');
