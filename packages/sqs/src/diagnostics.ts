@@ -63,7 +63,7 @@ export class EndpointHealth {
     this.lostAt = Date.now();
     this.lostError = classifyError(err);
     this.host.report(
-      { origin: 'reconnect', error: this.lostError },
+      { origin: 'reconnect', error: this.lostError, state: 'lost' },
       `SQS/SNS endpoint ${this.endpoint} unreachable (${this.lostError.message}); consumers keep polling with backoff, sends fail until it answers`,
       'warn',
     );
@@ -75,6 +75,6 @@ export class EndpointHealth {
     const error = this.lostError ?? new SwitchboardError('connection', 'endpoint unreachable');
     this.lostAt = undefined;
     this.lostError = undefined;
-    this.host.report({ origin: 'reconnect', error }, `SQS/SNS endpoint ${this.endpoint} answers again after ${after} ms`, 'info');
+    this.host.report({ origin: 'reconnect', error, state: 'regained' }, `SQS/SNS endpoint ${this.endpoint} answers again after ${after} ms`, 'info');
   }
 }

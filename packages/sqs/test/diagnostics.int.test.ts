@@ -85,7 +85,10 @@ async function until(ok: () => boolean, ms: number, what: string): Promise<void>
       expect(reconnects.map((l) => l.level)).toEqual(['warn', 'info']);
       expect(reconnects[0]!.message).toMatch(/unreachable/);
       expect(reconnects[1]!.message).toMatch(/answers again after \d+ ms/);
-      expect(events.map((e) => e.origin)).toEqual(['reconnect', 'reconnect']);
+      expect(events.map((e) => [e.origin, e.state])).toEqual([
+        ['reconnect', 'lost'],
+        ['reconnect', 'regained'],
+      ]);
       expect((events[0]!.error as { code?: string }).code).toBe('connection');
       // The SDK's per-call log, at debug.
       expect(logger.lines.some((l) => l.level === 'debug' && l.fields.source === 'aws-sdk')).toBe(true);
