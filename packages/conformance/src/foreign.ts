@@ -45,7 +45,11 @@ export interface ForeignSide {
   open(url: string): Promise<ForeignClient>;
   /** `publishTyped` exists, or why the protocol has no typed headers. */
   readonly typedHeaders: true | { readonly reason: string };
-  /** `respond` and `request` exist, or why the broker has no reply convention. */
+  /**
+   * `respond` and `request` exist: they follow the broker's own reply convention (AMQP reply_to,
+   * NATS reply subjects) or, where the broker has none (Kafka, SQS), the one the adapter's README
+   * documents, so a client with only that README can take part. Else why not.
+   */
   readonly nativeRequestReply: true | { readonly reason: string };
   /**
    * A foreign message without an id keeps the id Switchboard gives it across redeliveries and in

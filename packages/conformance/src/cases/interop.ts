@@ -155,7 +155,7 @@ export const interopCases: ConformanceCase[] = [
   },
   {
     id: 'IX5',
-    title: "request/reply follows the broker's native convention both ways: a foreign requester gets Switchboard's reply, a Switchboard request gets a foreign responder's",
+    title: "request/reply follows the broker's convention (where it has none, the one the adapter documents) both ways: a foreign requester gets Switchboard's reply, a Switchboard request gets a foreign responder's",
     requires: ['requestResponse'],
     applicable: needs('nativeRequestReply'),
     async run(ctx) {
