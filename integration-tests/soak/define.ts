@@ -7,7 +7,7 @@
 // skipped with one loud line. SWITCHBOARD_SOAK_SECONDS changes the send phase (restarts at 4/11 and 8/11 of it).
 import { connect, type ConnectOptions, type Driver } from '@switchboard/core';
 // integration-tests has no package dependency on @switchboard/soak: its source is imported directly.
-import { renderText, runSoak, type SoakResult } from '../../packages/soak/src';
+import { renderText, runSoak, type SoakResult } from '@switchboard/soak';
 import { brokerSource, BROKERS_SCRIPT, canRestartBroker, describeWithBroker, REPO_ROOT, type BrokerName } from '../harness';
 
 /** The CI soak's shape: two restarts, the second followed by 28 s of sending. */
