@@ -4,7 +4,8 @@
 //   murmur2 (kafkajs's DefaultPartitioner, the Java client's);
 // - key: the record key; id: the `sb-message-id` header; headers: record headers as UTF-8 strings
 //   (a repeated name: its last value);
-// - a foreign reader is a consumer group of its own (`ix-foreign.<uuid>`), deleted on close.
+// - a foreign reader is a consumer group of its own (`ix-foreign.<uuid>`), deleted on close;
+// - request/reply: the README's convention (reply topic in `sb-reply-to`, `sb-correlation-id`).
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders, type KafkaMessage } from 'kafkajs';
 import type { Destination } from '@switchboard/core';
@@ -71,6 +72,61 @@ async function open(url: string): Promise<ForeignClient> {
       });
       return { ready: joined, messages };
     },
+    async respond(dest, answer) {
+      // Switchboard's documented convention: reply to the topic in sb-reply-to, with the request's sb-correlation-id.
+      const group = `ix-foreign.${randomUUID()}`;
+      const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 500, maxWaitTimeInMs: 100, allowAutoTopicCreation: false });
+      readers.push({ consumer, group });
+      const joined = new Promise<void>((res) => {
+        const off = consumer.on(consumer.events.GROUP_JOIN, () => (off(), res()));
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topicOf(dest)], fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          const replyTo = text(message.headers?.['sb-reply-to']);
+          const correlation = text(message.headers?.['sb-correlation-id']);
+          if (!replyTo || !correlation) return;
+          await producer.send({ topic: replyTo, acks: -1, messages: [{ value: answer(toForeign(message)), headers: { 'sb-correlation-id': correlation } }] });
+        },
+      });
+      await joined;
+      return { close: () => consumer.disconnect() };
+    },
+    async request(dest, body, timeoutMs) {
+      const replyTopic = `ix-reply.${randomUUID()}`;
+      const correlation = randomUUID();
+      await admin.createTopics({ topics: [{ topic: replyTopic, numPartitions: 1 }], waitForLeaders: true });
+      const group = `ix-foreign.${randomUUID()}`;
+      const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 500, maxWaitTimeInMs: 100, allowAutoTopicCreation: false });
+      try {
+        let done!: (m: ForeignMessage) => void;
+        const reply = new Promise<ForeignMessage>((res) => (done = res));
+        const joined = new Promise<void>((res) => {
+          const off = consumer.on(consumer.events.GROUP_JOIN, () => (off(), res()));
+        });
+        await consumer.connect();
+        await consumer.subscribe({ topics: [replyTopic], fromBeginning: true });
+        await consumer.run({
+          eachMessage: async ({ message }) => {
+            if (text(message.headers?.['sb-correlation-id']) === correlation) done(toForeign(message));
+          },
+        });
+        await joined;
+        await producer.send({ topic: topicOf(dest), acks: -1, messages: [{ value: body, headers: { 'sb-reply-to': replyTopic, 'sb-correlation-id': correlation } }] });
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`no reply on ${replyTopic} within ${timeoutMs} ms`)), timeoutMs)));
+        try {
+          return await Promise.race([reply, timeout]);
+        } finally {
+          clearTimeout(timer);
+        }
+      } finally {
+        await consumer.disconnect().catch(() => undefined);
+        await admin.deleteGroups([group]).catch(() => undefined);
+        await admin.deleteTopics({ topics: [replyTopic] }).catch(() => undefined);
+      }
+    },
     async listObjects() {
       const [topics, { groups }] = await Promise.all([admin.listTopics(), admin.listGroups()]);
       return [...topics.map((t) => `topic:${t}`), ...groups.map((g) => `group:${g.groupId}`)];
@@ -89,9 +145,8 @@ export const kafkaForeign: ForeignSide = {
   typedHeaders: {
     reason: 'Kafka record headers have no types: every value is a byte string (Switchboard reads it as UTF-8), so there is no typed value to render',
   },
-  nativeRequestReply: {
-    reason:
-      'Kafka has no request/reply convention of its own; Switchboard uses a reply topic named in the sb-reply-to header and an sb-correlation-id header, documented in the Kafka README (Wire format) for clients that want to take part',
-  },
+  // Kafka has no reply convention of its own: respond/request follow Switchboard's documented one
+  // (packages/kafka/README.md, Wire format: sb-reply-to names the reply topic, sb-correlation-id the request).
+  nativeRequestReply: true,
   stableIds: true,
 };
