@@ -1,14 +1,13 @@
-import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import path from 'node:path';
 import { backendLabel, parseUrl, redactUrl } from '@switchboard/core';
 import { rawKafka, rawKafkaBatch } from './raw/kafka';
 import { rawNats, rawNatsFireAndForget } from './raw/nats';
 import { rawRabbitMQ } from './raw/rabbitmq';
 import { rawSqs } from './raw/sqs';
+import { runInChild, WORKER, type ChildResult } from './child-run';
 import { median, ratio, spread, type Spread } from './stats';
 import { switchboardTarget, type ConnectFn } from './switchboard-target';
 import { runOnce, WORKLOAD_DEFAULTS, type BenchParams, type HeapCheckpoint, type RunMeasurement, type TargetFactory } from './workload';
@@ -230,35 +229,12 @@ export interface IsolatedJob {
 }
 
 /** What the child process sends back. */
-export type IsolatedResult = { ok: true; measurement: RunMeasurement } | { ok: false; error: string };
+export type IsolatedResult = ChildResult<RunMeasurement>;
 
-const WORKER = path.join(__dirname, 'run-worker.js');
 
 /** Runs one job in a child process; the child is killed if it outlives its warm-up and run deadlines by 60 s. */
 function runIsolated(job: IsolatedJob): Promise<RunMeasurement> {
-  return new Promise((resolve, reject) => {
-    const child = fork(WORKER, [], { execArgv: ['--expose-gc', ...(job.execArgv ?? [])], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-    let stderr = '';
-    let settled = false;
-    child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 2 * job.params.deadlineMs + 60_000);
-    // Settle on exit, not on the message: a --cpu-prof profile is written as the child exits.
-    let result: IsolatedResult | undefined;
-    child.once('message', (r: IsolatedResult) => (result = r));
-    child.once('error', (err) => {
-      if (!settled) reject(err);
-      settled = true;
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(killer);
-      if (settled) return;
-      settled = true;
-      if (result?.ok) resolve(result.measurement);
-      else if (result) reject(new Error(result.error));
-      else reject(new Error(`run process exited (${signal ?? code}) without a result${stderr ? `: ${stderr.trim()}` : ''}`));
-    });
-    child.send(job);
-  });
+  return runInChild<RunMeasurement>(job, job.execArgv ?? [], 2 * job.params.deadlineMs + 60_000, 'run process');
 }
 
 export interface BenchReport {

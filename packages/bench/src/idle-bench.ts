@@ -1,10 +1,9 @@
-import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { redactUrl } from '@switchboard/core';
 import { backendName, errorText, rawBaselineFor } from './bench';
+import { runInChild, WORKER, type ChildResult } from './child-run';
 import { perConsumer, rawIdleFor, runIdle, switchboardIdle, type IdleMeasurement, type IdleParams, type IdlePerConsumer } from './idle-consumers';
 import { formatKiB, formatMs } from './stats';
 import type { ConnectFn } from './switchboard-target';
@@ -20,7 +19,7 @@ export interface IdleJob {
 }
 
 /** What the child process of an {@link IdleJob} sends back. */
-export type IdleJobResult = { ok: true; measurement: IdleMeasurement } | { ok: false; error: string };
+export type IdleJobResult = ChildResult<IdleMeasurement>;
 
 /** One implementation's idle-consumers measurement on one URL. */
 export interface IdleImplResult {
@@ -61,32 +60,8 @@ const RAW_IDLE_CLIENT: Record<string, string> = {
   sqs: 'a long-poll receive loop per queue',
 };
 
-const WORKER = path.join(__dirname, 'run-worker.js');
-
 function runIdleIsolated(job: IdleJob): Promise<IdleMeasurement> {
-  return new Promise((resolve, reject) => {
-    const child = fork(WORKER, [], { execArgv: ['--expose-gc'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-    let stderr = '';
-    let settled = false;
-    child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 4 * job.params.deadlineMs + job.params.idleMs + 180_000);
-    // Settle on exit, not on the message: a --cpu-prof profile is written as the child exits.
-    let result: IdleJobResult | undefined;
-    child.once('message', (r: IdleJobResult) => (result = r));
-    child.once('error', (err) => {
-      if (!settled) reject(err);
-      settled = true;
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(killer);
-      if (settled) return;
-      settled = true;
-      if (result?.ok) resolve(result.measurement);
-      else if (result) reject(new Error(result.error));
-      else reject(new Error(`idle process exited (${signal ?? code}) without a result${stderr ? `: ${stderr.trim()}` : ''}`));
-    });
-    child.send(job);
-  });
+  return runInChild<IdleMeasurement>(job, [], 4 * job.params.deadlineMs + job.params.idleMs + 180_000, 'idle process');
 }
 
 /**
