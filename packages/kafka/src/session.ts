@@ -172,23 +172,18 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
       const objects = await kafkaObjects(admin, dest);
       const groups = objects.filter((o) => o.type === 'consumer group').map((o) => o.name);
       const topicNames = [...new Set([kafkaTopic(dest), ...objects.filter((o) => o.type !== 'consumer group').map((o) => o.name)])];
-      try {
-        // Topics first, so the destination is gone even while a consumer is still open; a group can be
-        // deleted only once its members have left (deleteGroups waits a little for that).
-        await deleteTopics(admin, topicNames, options.requestTimeoutMs);
-        await deleteGroups(admin, groups);
-      } finally {
-        for (const t of topicNames) forget(t);
-      }
+      // Forgotten first, so that no metadata refresh of this connection names (and re-creates) them.
+      for (const t of topicNames) forget(t);
+      // Topics first, so the destination is gone even while a consumer is still open; a group can be
+      // deleted only once its members have left (deleteGroups waits a little for that).
+      await deleteTopics(admin, topicNames, options.requestTimeoutMs);
+      await deleteGroups(admin, groups);
     },
     async deleteGroup(dest, group) {
       const retry = retryTopic(dest, group);
-      try {
-        await deleteGroups(admin, [groupId(dest, group)]);
-        await deleteTopics(admin, [retry], options.requestTimeoutMs);
-      } finally {
-        forget(retry);
-      }
+      await deleteGroups(admin, [groupId(dest, group)]);
+      forget(retry);
+      await deleteTopics(admin, [retry], options.requestTimeoutMs);
     },
     listObjects: (dest) => kafkaObjects(admin, dest),
     classifyError,
@@ -279,14 +274,29 @@ async function deleteGroupsOnce(admin: KafkaAdmin, ids: string[]): Promise<void>
   }
 }
 
-async function deleteTopics(admin: KafkaAdmin, names: string[], timeoutMs: number): Promise<void> {
-  for (const t of names) {
+export async function deleteTopics(admin: KafkaAdmin, names: string[], timeoutMs: number): Promise<void> {
+  const deleteOnce = async (t: string): Promise<void> => {
     try {
       await admin.deleteTopics({ topics: [t], timeout: timeoutMs });
     } catch (err) {
       const c = classifyError(err);
       if (c.code !== 'not_found') throw c;
     }
+  };
+  for (const t of names) await deleteOnce(t);
+  // A delete is acknowledged once the controller has it; a broker may list the topic a little
+  // longer, and with `auto.create.topics.enable` (Kafka's default) a metadata request that was
+  // already on its way can create it again. Resolve only once no listed topic remains.
+  const deadline = Date.now() + timeoutMs;
+  for (let round = 1; ; round++) {
+    const listed = new Set(await admin.listTopics());
+    const left = names.filter((t) => listed.has(t));
+    if (left.length === 0) return;
+    if (Date.now() >= deadline) {
+      throw new SwitchboardError('timeout', `Kafka still lists ${left.join(', ')} ${timeoutMs} ms after deleting it`, { details: { topics: left } });
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    if (round % 5 === 0) for (const t of left) await deleteOnce(t);
   }
 }
 
