@@ -10,4 +10,3 @@ export { validateOptions, resolveConsumerOptions, consumerOptionsSchema, CONSUME
 export { normalizeMessages, messageSize, assertMessageSizes, type NormalizedMessage } from './message';
 export { createReply, PendingReplies } from './request';
 export { addBackend, builtInBackend, type BackendInfo } from './backends';
-export { z } from 'zod';

@@ -304,3 +304,13 @@ describe('consume', () => {
     await conn.close();
   });
 });
+
+describe('entry points - what each public entry exports', () => {
+  test('entry points - neither the application entry nor the driver entry re-exports zod', async () => {
+    const app = await import('@switchboard/core');
+    const drv = await import('@switchboard/core/driver');
+    expect(app).not.toHaveProperty('z');
+    expect(drv).not.toHaveProperty('z');
+    expect(drv).toHaveProperty('validateOptions');
+  });
+});

@@ -1,5 +1,6 @@
 import { SwitchboardError } from '@switchboard/core';
-import { resolveConsumerOptions, validateOptions, z } from '@switchboard/core/driver';
+import { z } from 'zod';
+import { resolveConsumerOptions, validateOptions } from '@switchboard/core/driver';
 import { validateSendOptions } from '../src/options';
 
 const q = { kind: 'queue', name: 'orders' } as const;

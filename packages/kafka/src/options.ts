@@ -1,7 +1,8 @@
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { ConsumerConfig } from 'kafkajs';
 import { configurationError, formatHosts, type ParsedUrl } from '@switchboard/core';
-import { validateOptions, z } from '@switchboard/core/driver';
+import { validateOptions } from '@switchboard/core/driver';
+import { z } from 'zod';
 
 /** SASL settings; credentials may also come from the URL's user info. */
 export interface KafkaSaslOptions {

@@ -1,5 +1,6 @@
 import { parseUrl, registerDriver, type Connection } from '@switchboard/core';
-import { builtInBackend, defineDriver, validateOptions, z, type ConnectOptions, type DriverHost, type DriverSession } from '@switchboard/core/driver';
+import { z } from 'zod';
+import { builtInBackend, defineDriver, validateOptions, type ConnectOptions, type DriverHost, type DriverSession } from '@switchboard/core/driver';
 import { MemoryBroker, type MemoryBrokerOptions } from './broker';
 import { memorySession } from './session';
 

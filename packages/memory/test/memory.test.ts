@@ -1,5 +1,5 @@
 import { connect, HEADERS, registerDriver, type ErrorEvent } from '@switchboard/core';
-import { z } from '@switchboard/core/driver';
+import { z } from 'zod';
 import { connectMemory, driver, MemoryBroker } from '@switchboard/memory';
 
 registerDriver(driver);

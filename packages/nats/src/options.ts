@@ -1,5 +1,6 @@
 import type { ParsedUrl } from '@switchboard/core';
-import { validateOptions, z } from '@switchboard/core/driver';
+import { validateOptions } from '@switchboard/core/driver';
+import { z } from 'zod';
 
 /** Which NATS API a connection uses. */
 export type NatsMode = 'jetstream' | 'core';

@@ -1,5 +1,6 @@
 import { configurationError, type ConnectOptions, type ParsedUrl } from '@switchboard/core';
-import { validateOptions, z } from '@switchboard/core/driver';
+import { validateOptions } from '@switchboard/core/driver';
+import { z } from 'zod';
 
 /** RabbitMQ 4.x lowered the default `max_message_size` to 16 MiB (3.x: 128 MiB); this default is safe on both. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;

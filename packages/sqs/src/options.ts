@@ -1,5 +1,6 @@
 import { configurationError, type ParsedUrl } from '@switchboard/core';
-import { validateOptions, z } from '@switchboard/core/driver';
+import { validateOptions } from '@switchboard/core/driver';
+import { z } from 'zod';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './codec';
 
 /** Static credentials, or any AWS SDK credential provider. */
