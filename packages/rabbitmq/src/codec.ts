@@ -31,27 +31,55 @@ export const SENT_AT = 'sb-ts';
 /** Headers RabbitMQ adds (dead-lettering, quorum queues, streams). */
 const BROKER = /^x-(death|first-death-.*|last-death-.*|delivery-count|stream-.*|opt-.*|received-from)$/;
 
+/** What {@link publishOptions} adds to a message besides its own headers. */
+export interface PublishExtra {
+  attempt?: number;
+  replyTo?: string;
+  correlationId?: string;
+  expiration?: number;
+  /**
+   * Adds the `sb-ts` header (send time in ms). Topic sends need it: a topic's stream retains only
+   * messages carrying it, and replay from a timestamp reads it. A queue send goes without (the
+   * `timestamp` property carries the send time in seconds), so a message with no headers, key or
+   * long id carries no header table at all. Default true.
+   */
+  stamp?: boolean;
+}
+
 /**
  * Publish properties of an outgoing message: persistent, with its id, key and attempt carried in
  * properties/headers. An id longer than an AMQP short string (255 UTF-8 bytes) goes in `sb-message-id`.
+ * Headers are sent only when there is something to carry: the message's own headers object is
+ * passed as it is when nothing is added to it, and no table at all when it is empty and nothing is added.
  */
-export function publishOptions(m: NormalizedMessage, extra: { attempt?: number; replyTo?: string; correlationId?: string; expiration?: number } = {}): Options.Publish {
+export function publishOptions(m: NormalizedMessage, extra: PublishExtra = {}): Options.Publish {
   const now = Date.now();
-  const headers: Record<string, string | number> = { ...m.headers, [SENT_AT]: String(now) };
-  if (m.key !== undefined) headers[HEADERS.key] = m.key;
-  if (extra.attempt !== undefined && extra.attempt > 1) headers[HEADERS.attempt] = String(extra.attempt);
   const o: Options.Publish = {
     persistent: true,
     timestamp: Math.floor(now / 1000),
-    headers,
   };
+  const longId = Buffer.byteLength(m.id, 'utf8') > SHORTSTR_MAX;
+  const retried = extra.attempt !== undefined && extra.attempt > 1;
+  const stamp = extra.stamp !== false;
+  if (stamp || longId || retried || m.key !== undefined) {
+    const headers: Record<string, string | number> = { ...m.headers };
+    if (stamp) headers[SENT_AT] = String(now);
+    if (m.key !== undefined) headers[HEADERS.key] = m.key;
+    if (retried) headers[HEADERS.attempt] = String(extra.attempt);
+    if (longId) headers[HEADERS.messageId] = m.id;
+    o.headers = headers;
+  } else if (hasKeys(m.headers)) o.headers = m.headers;
   // message-id is an AMQP short string (255 bytes); a longer id travels in a header instead.
-  if (Buffer.byteLength(m.id, 'utf8') <= SHORTSTR_MAX) o.messageId = m.id;
-  else headers[HEADERS.messageId] = m.id;
+  if (!longId) o.messageId = m.id;
   if (extra.replyTo !== undefined) o.replyTo = extra.replyTo;
   if (extra.correlationId !== undefined) o.correlationId = extra.correlationId;
   if (extra.expiration !== undefined) o.expiration = String(extra.expiration);
   return o;
+}
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 /**
@@ -172,25 +200,40 @@ export function generatedId(source: string): string {
 
 /**
  * Turns an amqplib message into the pieces of a Delivery. `fallbackId` is the id of a message
- * without `message_id` (see {@link generatedId}).
+ * without `message_id` (see {@link generatedId}); a function is called only for such a message.
  */
-export function decodeMessage(msg: Message, fallbackId: string): DecodedMessage {
-  const raw = msg.properties.headers ?? {};
-  const headers: Headers = {};
-  for (const [k, v] of Object.entries(raw)) {
-    if (INTERNAL.has(k) || BROKER.test(k)) continue;
-    headers[k] = renderHeaderValue(v);
-  }
-  const carried = Number(headerText(raw[HEADERS.attempt]) ?? '1');
-  const base = Number.isInteger(carried) && carried >= 1 ? carried : 1;
-  const ts = Number(headerText(raw[SENT_AT]) ?? NaN) || (typeof msg.properties.timestamp === 'number' ? msg.properties.timestamp * 1000 : Date.now());
+export function decodeMessage(msg: Message, fallbackId: string | (() => string)): DecodedMessage {
   const p = msg.properties;
+  const raw = p.headers as Record<string, unknown> | undefined;
+  const headers: Headers = {};
+  let attempt = 1;
+  let sentAt: number | undefined;
+  let key: string | undefined;
+  let longId: string | undefined;
+  if (raw !== undefined) {
+    for (const k in raw) {
+      if (!Object.hasOwn(raw, k)) continue;
+      const v = raw[k];
+      if (INTERNAL.has(k)) {
+        if (k === HEADERS.attempt) {
+          const carried = Number(headerText(v) ?? '1');
+          if (Number.isInteger(carried) && carried >= 1) attempt = carried;
+        } else if (k === SENT_AT) sentAt = Number(headerText(v) ?? NaN) || undefined;
+        else if (k === HEADERS.key) key = headerText(v);
+        else if (k === HEADERS.messageId) longId = headerText(v);
+        continue;
+      }
+      if (BROKER.test(k)) continue;
+      headers[k] = renderHeaderValue(v);
+    }
+  }
+  const ts = sentAt ?? (typeof p.timestamp === 'number' ? p.timestamp * 1000 : Date.now());
   return {
-    id: nonEmpty(headerText(p.messageId)) ?? nonEmpty(headerText(raw[HEADERS.messageId])) ?? fallbackId,
+    id: nonEmpty(headerText(p.messageId)) ?? nonEmpty(longId) ?? (typeof fallbackId === 'string' ? fallbackId : fallbackId()),
     body: new Uint8Array(msg.content.buffer, msg.content.byteOffset, msg.content.byteLength),
-    key: headerText(raw[HEADERS.key]),
+    key,
     headers,
-    attempt: base + (msg.fields.redelivered ? 1 : 0),
+    attempt: attempt + (msg.fields.redelivered ? 1 : 0),
     timestamp: new Date(ts),
     replyTo: headerText(p.replyTo),
     correlationId: headerText(p.correlationId),
@@ -291,20 +334,31 @@ export function headerTableLimit(o: Options.Publish, frameMax: number): number {
  * Throws before anything is sent when a message cannot go out as it is: a header name longer than an
  * AMQP short string (`invalid_argument`), or headers whose encoded field table exceeds what amqplib
  * and the connection's `frameMax` take, minus {@link HEADER_RESERVE} (`payload_too_large`, with the
- * encoded size and the limit). Sizes are counted as amqplib encodes them.
+ * encoded size and the limit). Sizes are counted as amqplib encodes them, for the headers
+ * {@link publishOptions} sends with the same `stamp`.
  */
-export function assertSendable(m: NormalizedMessage, index: number, frameMax: number): void {
-  for (const k of Object.keys(m.headers)) {
+export function assertSendable(m: NormalizedMessage, index: number, frameMax: number, stamp = true): void {
+  let size = 4;
+  for (const k in m.headers) {
+    const v = m.headers[k];
+    if (v === undefined) continue;
     const n = Buffer.byteLength(k, 'utf8');
     if (n > SHORTSTR_MAX) {
       throw new SwitchboardError('invalid_argument', `message ${index} (id ${m.id.slice(0, 100)}): header name "${k.slice(0, 40)}…" is ${n} bytes; AMQP header names are short strings of at most ${SHORTSTR_MAX} bytes`, {
         details: { index, header: k.slice(0, 300), size: n, limit: SHORTSTR_MAX },
       });
     }
+    size += 1 + n + encodedValueSize(v);
   }
-  const o = publishOptions(m);
-  const size = encodedTableSize(o.headers as Record<string, unknown>);
-  const hard = headerTableLimit(o, frameMax);
+  // What publishOptions adds (counted without building it: this runs for every message sent).
+  const idBytes = Buffer.byteLength(m.id, 'utf8');
+  const longId = idBytes > SHORTSTR_MAX;
+  if (stamp) size += 1 + SENT_AT.length + 1 + 4 + String(Date.now()).length;
+  if (m.key !== undefined) size += 1 + HEADERS.key.length + 1 + 4 + Buffer.byteLength(m.key, 'utf8');
+  if (longId) size += 1 + HEADERS.messageId.length + 1 + 4 + idBytes;
+  // Besides the table: delivery-mode (1), timestamp (8), message-id when it fits a short string.
+  const others = 1 + 8 + (longId ? 0 : 1 + idBytes);
+  const hard = Math.min(AMQPLIB_TABLE_BUFFER, frameMax - HEADER_FRAME_OVERHEAD - others);
   const limit = hard - HEADER_RESERVE;
   if (size > limit) {
     throw new SwitchboardError(

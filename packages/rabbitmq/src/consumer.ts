@@ -3,7 +3,7 @@ import { SwitchboardError, type Destination, type Headers } from '@switchboard/c
 import type { ConsumerDriver, InboundMessage, InboundSink, ResolvedConsumerOptions } from '@switchboard/core/driver';
 import { ChannelSlot, connectionLost } from './channels';
 import { classifyError } from './classify-error';
-import { decodeMessage, generatedId, republishOptions } from './codec';
+import { decodeMessage, generatedId, republishOptions, type DecodedMessage } from './codec';
 import { keepTrying, shared, sleep, type Recoverable } from './link';
 import type { RabbitContext } from './session';
 import type { Target } from './topology';
@@ -88,9 +88,15 @@ export class QueueConsumer implements ConsumerDriver<QueueHandle>, Recoverable {
     this.sink.deliver(this.inbound(ch, msg));
   }
 
+  /** A message without `message_id` gets a generated id; the others do not pay for one. */
+  private readonly newId = (): string => generatedId(this.queue);
+
+  /** The decoded message becomes the inbound one (one object per delivery, not a copy). */
   private inbound(ch: amqp.Channel, msg: amqp.Message): InboundMessage<QueueHandle> {
-    const dec = decodeMessage(msg, generatedId(this.queue));
-    return { ...dec, handle: { ch, msg, attempt: dec.attempt, id: dec.id }, receipt: String(msg.fields.deliveryTag) };
+    const dec = decodeMessage(msg, this.newId) as DecodedMessage & { handle?: QueueHandle; receipt?: string };
+    dec.handle = { ch, msg, attempt: dec.attempt, id: dec.id };
+    dec.receipt = String(msg.fields.deliveryTag);
+    return dec as InboundMessage<QueueHandle>;
   }
 
   /** `basic.get` up to `max`; while nothing is there, asks again every `pollIntervalMs` until `waitMs` passed. */

@@ -98,9 +98,10 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
     classifyError,
 
     /** Header names and the encoded headers table, as amqplib and frame_max take them, and the delay: nothing of a batch goes out unless all fit. */
-    checkMessages(_dest, messages) {
+    checkMessages(dest, messages) {
+      const stamp = dest.kind === 'topic';
       messages.forEach((m, i) => {
-        assertSendable(m, i, link.frameMax);
+        assertSendable(m, i, link.frameMax, stamp);
         if (m.delayMs !== undefined) assertDelay(m.delayMs, i);
       });
     },
@@ -108,10 +109,12 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
     publish(dest, messages, { confirm, signal }) {
       const target = targetOf(dest);
       target.catch(() => undefined);
+      // Only a topic's stream needs sb-ts (it retains what carries it): see publishOptions.
+      const extra = { stamp: dest.kind === 'topic' };
       return messages.map(async (m) => {
         let to = await target;
         if (m.delayMs !== undefined && m.delayMs > 0) to = { exchange: '', routingKey: await topology.delay(to, m.delayMs) };
-        return publisher.publish(to.exchange, to.routingKey, content(m), publishOptions(m), confirm, signal);
+        return publisher.publish(to.exchange, to.routingKey, content(m), publishOptions(m, extra), confirm, signal);
       });
     },
 
@@ -120,12 +123,12 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
       const target = await targetOf(dest);
       const ch = await replySlot.get(meta.timeoutMs, meta.signal);
       const left = Math.max(1, meta.timeoutMs - (Date.now() - started));
-      ch.publish(target.exchange, target.routingKey, content(m), publishOptions(m, { replyTo: DIRECT_REPLY_TO, correlationId: meta.correlationId, expiration: Math.ceil(left) }));
+      ch.publish(target.exchange, target.routingKey, content(m), publishOptions(m, { replyTo: DIRECT_REPLY_TO, correlationId: meta.correlationId, expiration: Math.ceil(left), stamp: dest.kind === 'topic' }));
     },
 
     async reply(replyTo, correlationId, m) {
-      assertSendable(m, 0, link.frameMax);
-      await publisher.publish('', replyTo, content(m), publishOptions(m, correlationId === undefined ? {} : { correlationId }), true);
+      assertSendable(m, 0, link.frameMax, false);
+      await publisher.publish('', replyTo, content(m), publishOptions(m, correlationId === undefined ? { stamp: false } : { correlationId, stamp: false }), true);
     },
 
     async consumer(source, o: ResolvedConsumerOptions): Promise<ConsumerDriver<unknown>> {

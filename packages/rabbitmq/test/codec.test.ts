@@ -63,3 +63,39 @@ describe('codec - message encoding round trip', () => {
     expect(d.headers).toEqual({ n: '5', b: 'base64:YnVm', t: 'true' });
   });
 });
+
+describe('codec - a send carries only what has information (no per-message header table on a plain queue send)', () => {
+  const plain = normalizeMessages({ id: 'm-2', body: 'b' })[0]!;
+  const withHeaders = normalizeMessages({ id: 'm-3', body: 'b', headers: { color: 'red' } })[0]!;
+
+  it('a queue send without headers or key has no headers table; its time is the timestamp property', () => {
+    const o = publishOptions(plain, { stamp: false });
+    expect(o.headers).toBeUndefined();
+    expect(o.messageId).toBe('m-2');
+    const d = decodeMessage(received(o), 'x');
+    expect(d.id).toBe('m-2');
+    expect(d.headers).toEqual({});
+    expect(d.timestamp.getTime()).toBe(o.timestamp! * 1000);
+  });
+
+  it('a queue send with headers and nothing added passes the message headers as they are (no copy)', () => {
+    const o = publishOptions(withHeaders, { stamp: false });
+    expect(o.headers).toBe(withHeaders.headers);
+    expect(withHeaders.headers).toEqual({ color: 'red' });
+  });
+
+  it('a topic send (stamp, the default) adds sb-ts to a copy, leaving the message headers alone', () => {
+    const o = publishOptions(withHeaders);
+    expect(o.headers).not.toBe(withHeaders.headers);
+    expect(Object.keys(o.headers)).toEqual(['color', SENT_AT]);
+    expect(withHeaders.headers).toEqual({ color: 'red' });
+  });
+
+  it('decodeMessage makes a fallback id only for a message without message_id', () => {
+    const fallback = jest.fn(() => 'generated');
+    expect(decodeMessage(received(publishOptions(plain, { stamp: false })), fallback).id).toBe('m-2');
+    expect(fallback).not.toHaveBeenCalled();
+    expect(decodeMessage(received({ ...publishOptions(plain, { stamp: false }), messageId: undefined }), fallback).id).toBe('generated');
+    expect(fallback).toHaveBeenCalledTimes(1);
+  });
+});

@@ -88,6 +88,18 @@ describe('limits - assertSendable refuses up front with the size and the limit',
     expect(() => assertSendable(message({ h: 'v'.repeat(limit - base + 1) }), 0, 131072)).toThrow(expect.objectContaining({ code: 'payload_too_large' }));
   });
 
+  it('the limit is exact without sb-ts too (queue sends): assertSendable counts what publishOptions sends', () => {
+    const limit = AMQPLIB_TABLE_BUFFER - HEADER_RESERVE;
+    const base = encodedTableSize(publishOptions(message({ h: '' }), { stamp: false }).headers as Record<string, unknown>);
+    expect(() => assertSendable(message({ h: 'v'.repeat(limit - base) }), 0, 131072, false)).not.toThrow();
+    expect(() => assertSendable(message({ h: 'v'.repeat(limit - base + 1) }), 0, 131072, false)).toThrow(expect.objectContaining({ code: 'payload_too_large' }));
+    const long = 'i'.repeat(300);
+    const baseLong = encodedTableSize(publishOptions(message({ h: '' }, long), { stamp: false }).headers as Record<string, unknown>);
+    const hard = headerTableLimit(publishOptions(message({ h: '' }, long), { stamp: false }), 4096);
+    expect(() => assertSendable(message({ h: 'v'.repeat(hard - HEADER_RESERVE - baseLong) }, long), 0, 4096, false)).not.toThrow();
+    expect(() => assertSendable(message({ h: 'v'.repeat(hard - HEADER_RESERVE - baseLong + 1) }, long), 0, 4096, false)).toThrow(expect.objectContaining({ code: 'payload_too_large' }));
+  });
+
   it('a small negotiated frame_max lowers the limit below amqplib buffer', () => {
     const m = message({ h: 'v'.repeat(5000) });
     expect(() => assertSendable(m, 0, 131072)).not.toThrow();
