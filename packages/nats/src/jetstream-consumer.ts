@@ -23,10 +23,19 @@ export const BACKSTOP_MARGIN_MS = 5000;
  * How often an open member checks that the durable consumer still has at least its backstop (first
  * after {@link RECHECK_FIRST_MS}): two members joining at the same moment can each read the old
  * config and the smaller value can be written last (JetStream has no compare-and-set on a consumer
- * config), so the one whose value was lost widens it again.
+ * config), so the one whose value was lost widens it again. Only a write based on a read from
+ * before this member's last write can lose its value, and such a write lands within that request's
+ * deadline; so a member stops checking once a check made at least {@link recheckQuietMs} after its
+ * last write found nothing to widen (an idle member makes two checks, not one every 15 s for ever).
+ * A failed check (server away) is tried again.
  */
 export const RECHECK_EVERY_MS = 15_000;
 export const RECHECK_FIRST_MS = 1000;
+
+/** How long after a member's last write of the consumer config its checks go on (see {@link RECHECK_EVERY_MS}). */
+export function recheckQuietMs(apiTimeoutMs: number): number {
+  return Math.max(RECHECK_EVERY_MS, 2 * apiTimeoutMs);
+}
 
 /** The server-side ack_wait a member needs: its own ack deadline plus {@link BACKSTOP_MARGIN_MS}. */
 export function backstopMs(ackTimeoutMs: number): number {
@@ -222,9 +231,15 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
   /** The server's ack_wait as last seen (only grows while this member runs). */
   let ackWaitMs = joined.ackWaitMs;
   const nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`;
-  const inboxBase = createInbox();
   const atMostOnce = o.ackMode === 'at-most-once';
+  /** Acks written without waiting for the server's answer (the connection's `ackConfirm: false`). */
+  const ackUnconfirmed = !ctx.options.ackConfirm;
   const requests = new Set<PullRequest>();
+  /** The open push pull requests by the last token of their reply subject (`<pushInbox>.<n>`). */
+  const pushPulls = new Map<number, PullRequest>();
+  /** One subscription for every push pull request, while pushing; `undefined` when stopped. */
+  let pushSub: NatsSubscription | undefined;
+  let pushInbox = '';
   /** Handed to core and not settled yet: at most `prefetch` of them. */
   const unsettled = new Set<JsHandle>();
   let reqSeq = 0;
@@ -232,44 +247,48 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
   let closed = false;
   let pushing = false;
   let sink: InboundSink<JsHandle> | undefined;
-  let pumping: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
+  /** A pull could not be sent (connection closing): the next attempt waits for this timer. */
+  let retryTimer: NodeJS.Timeout | undefined;
   /** Widens the durable consumer again if a member joining at the same moment wrote a smaller backstop. */
   let recheckTimer: NodeJS.Timeout | undefined;
-  const recheck = async () => {
+  /** When this member last wrote the consumer config (joining counts as one). */
+  let lastWrite = Date.now();
+  /** Resolves true when another check is needed: it widened the config, failed, or is too early to be the last. */
+  const recheck = async (): Promise<boolean> => {
+    const at = Date.now();
     try {
       const cfg = (await ctx.jsm!.consumers.info(stream, durable)).config;
       const wanted = sharedSettings(o.ackTimeoutMs, cfg);
       const now = wanted ? (await ctx.jsm!.consumers.update(stream, durable, wanted)).config : cfg;
       ackWaitMs = Math.max(1, Math.floor((now.ack_wait ?? 0) / 1e6));
+      if (wanted) lastWrite = Date.now();
+      return wanted !== undefined || at < lastWrite + recheckQuietMs(ctx.options.apiTimeoutMs);
     } catch {
-      // Tolerated (server away, consumer deleted, update refused): the next round tries again.
+      return true; // tolerated (server away, consumer deleted, update refused): the next round tries again
     }
   };
   const scheduleRecheck = (ms: number) => {
     recheckTimer = setTimeout(() => {
-      void recheck().finally(() => {
-        if (!closed) scheduleRecheck(RECHECK_EVERY_MS);
+      void recheck().then((again) => {
+        if (again && !closed) scheduleRecheck(RECHECK_EVERY_MS);
       });
     }, ms);
     recheckTimer.unref?.();
   };
   scheduleRecheck(RECHECK_FIRST_MS);
+  /** Something changed what prefetch allows (a settle, an accepted message, a pull that ended): top up. */
   const kick = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
+    if (pushing && !closed) topUp();
   };
 
-  const ackRequest = async (reply: string, payload: Uint8Array): Promise<void> => {
-    try {
-      await ctx.nc.request(reply, payload, { timeout: ctx.options.apiTimeoutMs });
-    } catch (err) {
-      throw classifyError(err);
-    }
-  };
+  /** A settle the server answers (one shared reply subscription per connection, see createAckRequests). */
+  const ackRequest = (reply: string, payload: Uint8Array): Promise<void> => ctx.acks.send(reply, payload);
 
   const delayKey = (info: AckInfo) => `${info.stream}:${info.consumer}:${info.streamSequence}`;
+  /** Forgets the delay -NAKs of a settled message (the map is empty unless delayed messages came early). */
+  const forgetDelays = (info: AckInfo) => {
+    if (ctx.delayNaks.size > 0) ctx.delayNaks.delete(delayKey(info));
+  };
 
   const stopWorking = (h: JsHandle) => {
     if (h.working) clearInterval(h.working);
@@ -280,8 +299,25 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
   const settle = async (h: JsHandle, payload: Uint8Array, final: boolean) => {
     await ackRequest(h.reply, payload);
     stopWorking(h);
-    if (final) ctx.delayNaks.delete(delayKey(h.info));
+    if (final) forgetDelays(h.info);
     if (unsettled.delete(h)) kick();
+  };
+
+  /**
+   * `ackConfirm: false`: `+ACK` is written to the connection without a reply subject and the ack
+   * resolves at once; a lost ack (connection cut before the server read it, consumer gone) is not
+   * reported, the server redelivers the message after ack_wait.
+   */
+  const ackNoWait = (h: JsHandle): Promise<void> => {
+    try {
+      ctx.nc.publish(h.reply, ACK);
+    } catch (err) {
+      return Promise.reject(classifyError(err));
+    }
+    stopWorking(h);
+    forgetDelays(h.info);
+    if (unsettled.delete(h)) kick();
+    return Promise.resolve();
   };
 
   const deadLetter = async (h: JsHandle, to: Destination, headers: Record<string, string>) => {
@@ -310,9 +346,9 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
     if (!info) return undefined;
     const reply = msg.reply!;
     const r = readHeaders(msg.headers);
-    const key = delayKey(info);
-    const now = Date.now();
-    if (r.notBefore !== undefined && r.notBefore > now + 2) {
+    if (r.notBefore !== undefined && r.notBefore > Date.now() + 2) {
+      const now = Date.now();
+      const key = delayKey(info);
       ctx.delayNaks.set(key, (ctx.delayNaks.get(key) ?? 0) + 1);
       await ackRequest(reply, nakAfter(r.notBefore - now + 5)).catch(() => undefined);
       return undefined;
@@ -321,7 +357,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
       await ackRequest(reply, ACK).catch(() => undefined);
       return undefined;
     }
-    const attempt = Math.max(1, info.deliveryCount - (ctx.delayNaks.get(key) ?? 0));
+    const attempt = Math.max(1, info.deliveryCount - (ctx.delayNaks.size > 0 ? (ctx.delayNaks.get(delayKey(info)) ?? 0) : 0));
     const handle: JsHandle = { reply, info, msg, id: r.id ?? foreignStoredId(stream, info.streamSequence, joined.created), key: r.key, working: undefined };
     if (atMostOnce) {
       try {
@@ -361,13 +397,38 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
       });
   };
 
+  /** What a pull request's inbox got: a status ends it, a stored message is collected or pushed. */
+  const onPullMessage = (rq: PullRequest | undefined, msg: Msg) => {
+    const code = msg.headers?.code ?? 0;
+    if (code > 0 && msg.data.byteLength === 0 && !msg.reply) {
+      if (code !== 100) rq?.done();
+      return;
+    }
+    if (rq?.got && requests.has(rq)) rq.got.push(msg);
+    else if (pushing && !closed) push(msg);
+    // A fetch's message after the fetch ended (a race with UNSUB): back to the broker.
+    else if (msg.reply) void ackRequest(msg.reply, NAK).catch(() => undefined);
+    if (rq) {
+      rq.remaining -= 1;
+      if (rq.remaining <= 0) rq.done();
+    }
+  };
+
+  const pullBody = (batch: number, expiresMs: number, noWait: boolean): Uint8Array => {
+    const body: Record<string, unknown> = { batch };
+    if (noWait) body.no_wait = true;
+    if (expiresMs > 0) body.expires = nanos(expiresMs);
+    return enc.encode(JSON.stringify(body));
+  };
+
   /**
-   * Sends a pull request on its own inbox; resolves when it ends: batch filled, the server's
-   * 404 / 408 / 409 status (no messages, expired, limits), or a client-side deadline.
+   * A fetch's pull request, on its own inbox (unsubscribed when it ends, so the server drops what
+   * is left of it); resolves when it ends: batch filled, the server's 404 / 408 / 409 status (no
+   * messages, expired, limits), or a client-side deadline.
    */
-  const pull = (batch: number, expiresMs: number, noWait: boolean, collect: Msg[] | undefined): Promise<void> =>
+  const pull = (batch: number, expiresMs: number, noWait: boolean, collect: Msg[]): Promise<void> =>
     new Promise<void>((resolve) => {
-      const inbox = `${inboxBase}.${++reqSeq}`;
+      const inbox = `${createInbox()}.${++reqSeq}`;
       let sub: NatsSubscription | undefined;
       const rq: PullRequest = {
         remaining: batch,
@@ -387,58 +448,89 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
       };
       requests.add(rq);
       try {
-        sub = ctx.nc.subscribe(inbox, {
-          callback: (err, msg) => {
-            if (err) return rq.done();
-            const code = msg.headers?.code ?? 0;
-            if (code > 0 && msg.data.byteLength === 0 && !msg.reply) {
-              if (code !== 100) rq.done();
-              return;
-            }
-            if (rq.got && requests.has(rq)) rq.got.push(msg);
-            else if (pushing && !closed) push(msg);
-            // A fetch's message after the fetch ended (a race with UNSUB): back to the broker.
-            else if (msg.reply) void ackRequest(msg.reply, NAK).catch(() => undefined);
-            rq.remaining -= 1;
-            if (rq.remaining <= 0) rq.done();
-          },
-        });
-        const body: Record<string, unknown> = { batch };
-        if (noWait) body.no_wait = true;
-        if (expiresMs > 0) body.expires = nanos(expiresMs);
-        ctx.nc.publish(nextSubject, enc.encode(JSON.stringify(body)), { reply: inbox });
+        sub = ctx.nc.subscribe(inbox, { callback: (err, msg) => (err ? rq.done() : onPullMessage(rq, msg)) });
+        ctx.nc.publish(nextSubject, pullBody(batch, expiresMs, noWait), { reply: inbox });
       } catch {
         rq.done();
       }
     });
 
-  /** Keeps pull requests open for what prefetch allows, while pushing. */
-  const pump = async () => {
-    while (pushing && !closed) {
-      let open = 0;
-      let asked = 0;
-      for (const r of requests) {
-        if (r.got) continue;
-        open += 1;
-        asked += r.remaining;
-      }
-      const want = o.prefetch - (atMostOnce ? 0 : unsettled.size) - accepting - asked;
-      if (want > 0 && (open === 0 || (open < 2 && want >= Math.max(1, Math.floor(o.prefetch / 2))))) {
-        void pull(want, ctx.options.pullExpiresMs, false, undefined).then(kick);
-      }
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, 250).unref?.();
+  /**
+   * A push pull request for `batch` messages, replied to `<pushInbox>.<n>` on the one push
+   * subscription (no subscription per pull). It ends on the server's status (expired after
+   * `pullExpiresMs`, 404 / 409), when filled, or on a client-side deadline a second after it
+   * expired; then {@link topUp} runs again. So an idle member sends one pull request per
+   * `pullExpiresMs` and has no timer of its own beyond the open request's deadline.
+   */
+  const pushPull = (batch: number): boolean => {
+    if (!pushSub) {
+      pushInbox = createInbox();
+      const base = pushInbox.length + 1;
+      pushSub = ctx.nc.subscribe(`${pushInbox}.*`, {
+        callback: (err, msg) => {
+          if (err) return;
+          onPullMessage(pushPulls.get(Number(msg.subject.slice(base))), msg);
+        },
       });
+    }
+    const n = ++reqSeq;
+    const expiresMs = ctx.options.pullExpiresMs;
+    const rq: PullRequest = {
+      remaining: batch,
+      got: undefined,
+      timer: setTimeout(() => rq.done(), expiresMs + 1000),
+      done: () => {
+        if (pushPulls.get(n) !== rq) return;
+        pushPulls.delete(n);
+        requests.delete(rq);
+        clearTimeout(rq.timer);
+        kick();
+      },
+    };
+    rq.timer.unref?.();
+    pushPulls.set(n, rq);
+    requests.add(rq);
+    try {
+      ctx.nc.publish(nextSubject, pullBody(batch, expiresMs, false), { reply: `${pushInbox}.${n}` });
+      return true;
+    } catch {
+      pushPulls.delete(n);
+      requests.delete(rq);
+      clearTimeout(rq.timer);
+      return false;
     }
   };
 
-  /** Ends the push pull requests (UNSUB reaches the server before any later -NAK) and the pump. */
+  /** Keeps push pull requests open for what prefetch allows (called whenever that may have changed). */
+  const topUp = () => {
+    if (retryTimer) return;
+    let asked = 0;
+    for (const r of pushPulls.values()) asked += r.remaining;
+    const open = pushPulls.size;
+    const want = o.prefetch - (atMostOnce ? 0 : unsettled.size) - accepting - asked;
+    if (want > 0 && (open === 0 || (open < 2 && want >= Math.max(1, Math.floor(o.prefetch / 2))))) {
+      if (!pushPull(want)) {
+        retryTimer = setTimeout(() => {
+          retryTimer = undefined;
+          kick();
+        }, 250);
+        retryTimer.unref?.();
+      }
+    }
+  };
+
+  /** Ends the push pull requests and their subscription (the UNSUB reaches the server before any later -NAK). */
   const stopPushing = async () => {
     pushing = false;
-    for (const r of [...requests]) if (!r.got) r.done();
-    kick();
-    await pumping;
+    if (retryTimer) clearTimeout(retryTimer);
+    retryTimer = undefined;
+    for (const r of [...pushPulls.values()]) r.done();
+    try {
+      pushSub?.unsubscribe();
+    } catch {
+      /* connection gone */
+    }
+    pushSub = undefined;
   };
 
   return {
@@ -448,7 +540,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
     start(s) {
       sink = s;
       pushing = true;
-      pumping = pump();
+      topUp();
     },
 
     stop: stopPushing,
@@ -476,7 +568,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
       return out;
     },
 
-    ack: (h) => settle(h, ACK, true),
+    ack: (h) => (ackUnconfirmed ? ackNoWait(h) : settle(h, ACK, true)),
     retry: (h, delayMs) => settle(h, delayMs > 0 ? nakAfter(delayMs) : NAK, false),
     deadLetter,
     release,

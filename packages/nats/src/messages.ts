@@ -68,27 +68,43 @@ export interface ReadHeaders {
   notBefore: number | undefined;
 }
 
+/**
+ * Reads a delivery's headers in one pass over the header map (its iterator; `get`/`has`/`values`
+ * of nats.js copy and filter the key list on every call). Percent-decodes the values named in
+ * `sb-encoded-headers`, and builds that set only when the header is there.
+ */
 export function readHeaders(h: MsgHdrs | undefined): ReadHeaders {
   const user: Headers = {};
   const out: ReadHeaders = { user, id: undefined, key: undefined, replyTo: undefined, correlationId: undefined, notBefore: undefined };
   if (!h) return out;
-  const encoded = new Set((h.has(ENCODED_HEADERS) ? h.get(ENCODED_HEADERS) : '').split(',').filter(Boolean).map((n) => safeDecode(n)));
-  for (const k of h.keys()) {
+  let natsMsgId: string | undefined;
+  let encodedList: string | undefined;
+  for (const [k, values] of h) {
     // A name sent more than once: the first value, deliberately, as NATS's own clients read it
     // (nats.js `headers.get`, nats.go `Header.Get`); the later values are dropped.
-    const v = firstValue(h, k);
+    const v = values[0] ?? '';
     if (!INTERNAL.has(k)) {
-      user[k] = encoded.has(k) ? safeDecode(v) : v;
+      user[k] = v;
       continue;
     }
     if (k === HEADERS.messageId) out.id = v;
-    else if (k === NATS_MSG_ID) out.id ??= v;
+    else if (k === NATS_MSG_ID) natsMsgId = v;
     else if (k === HEADERS.key) out.key = v;
     else if (k === HEADERS.replyTo) out.replyTo = v;
     else if (k === HEADERS.correlationId) out.correlationId = v;
+    else if (k === ENCODED_HEADERS) encodedList = v;
     else if (k === HEADERS.notBefore) {
       const n = Number(v);
       out.notBefore = Number.isFinite(n) ? n : undefined;
+    }
+  }
+  out.id ??= natsMsgId;
+  if (encodedList) {
+    for (const n of encodedList.split(',')) {
+      if (!n) continue;
+      const name = safeDecode(n);
+      const v = user[name];
+      if (v !== undefined) user[name] = safeDecode(v);
     }
   }
   return out;

@@ -34,6 +34,14 @@ export interface NatsOptions {
   apiTimeoutMs?: number;
   /** How long one pull request of a push subscription waits on the server (default 2000 ms). */
   pullExpiresMs?: number;
+  /**
+   * JetStream: whether `delivery.ack()` waits for the server to confirm the ack (default `true`).
+   * `false` is a cheaper, weaker guarantee (what nats.js's `msg.ack()` does): the ack is written to
+   * the connection and resolves at once, so an ack lost on the way (connection cut, consumer
+   * deleted) is never reported and the message is delivered again after the consumer's ack_wait.
+   * Still at-least-once; nacks, dead-lettering, extend and at-most-once acks still wait.
+   */
+  ackConfirm?: boolean;
 }
 
 export interface ResolvedNatsOptions {
@@ -49,10 +57,13 @@ export interface ResolvedNatsOptions {
   reconnectTimeWaitMs: number;
   apiTimeoutMs: number;
   pullExpiresMs: number;
+  ackConfirm: boolean;
 }
 
 const intFromString = (min: number, max: number) =>
   z.union([z.number(), z.string().regex(/^\d+$/, 'must be an integer').transform(Number)]).pipe(z.number().int().min(min).max(max));
+
+const boolFromString = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 
 const token = z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only').min(1).max(32);
 
@@ -70,6 +81,7 @@ export const natsOptionsSchema = z
     reconnectTimeWaitMs: intFromString(1, 600_000).optional(),
     apiTimeoutMs: intFromString(100, 600_000).optional(),
     pullExpiresMs: intFromString(100, 600_000).optional(),
+    ackConfirm: boolFromString.optional(),
   })
   .strict();
 
@@ -100,5 +112,6 @@ export function resolveNatsOptions(url: ParsedUrl, options: NatsOptions | Record
     reconnectTimeWaitMs: o.reconnectTimeWaitMs ?? 250,
     apiTimeoutMs: o.apiTimeoutMs ?? 5000,
     pullExpiresMs: o.pullExpiresMs ?? 2000,
+    ackConfirm: o.ackConfirm ?? true,
   };
 }

@@ -2,6 +2,7 @@ import { connect as natsConnect, createInbox, nanos, type MsgHdrs, type NatsConn
 import { DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { formatHosts, SwitchboardError, throwIfAborted, type BrokerObject, type Destination, type DestinationOptions, type ParsedUrl } from '@switchboard/core';
 import { createReply, type ConnectOptions, type DriverHost, type DriverSession, type NormalizedMessage } from '@switchboard/core/driver';
+import { createAckRequests, type AckRequests } from './ack-requests';
 import { selectCapabilities } from './capabilities';
 import { openCoreConsumer } from './core-consumer';
 import { classifyError } from './errors';
@@ -21,7 +22,10 @@ export interface NatsContext {
   readonly nc: NatsConnection;
   readonly options: ResolvedNatsOptions;
   readonly jsm: JetStreamManager | undefined;
+  /** The stream and subject of a JetStream destination, computed once per destination ({@link nameCache}). */
   names(d: Destination): StreamNames;
+  /** Confirmed settles of every JetStream consumer of the connection (one reply subscription). */
+  readonly acks: AckRequests;
   ensureStream(d: Destination, options?: DestinationOptions): Promise<void>;
   /** Publishes one message into a JetStream destination and waits for the PubAck; returns the stream sequence. */
   publishStored(d: Destination, m: NormalizedMessage, h: MsgHdrs, msgId?: string): Promise<number>;
@@ -48,6 +52,31 @@ export function groupOfDurable(d: Destination, durable: string): string | undefi
     } else bytes.push(s.charCodeAt(i));
   }
   return Buffer.from(bytes).toString('utf8');
+}
+
+/** Destinations whose names are cached; past it the cache starts again (names are cheap to recompute). */
+export const NAME_CACHE_SIZE = 10_000;
+
+/**
+ * {@link streamNames} per destination, computed once: the stream name encodes the destination name
+ * byte by byte, and every publish and settle would otherwise do it again. Returns the same object
+ * for the same destination until {@link NAME_CACHE_SIZE} destinations were seen.
+ */
+export function nameCache(streamPrefix: string, subjectPrefix: string): (d: Destination) => StreamNames {
+  const byKind = { queue: new Map<string, StreamNames>(), topic: new Map<string, StreamNames>() };
+  return (d) => {
+    const m = byKind[d.kind];
+    let n = m.get(d.name);
+    if (n === undefined) {
+      if (byKind.queue.size + byKind.topic.size >= NAME_CACHE_SIZE) {
+        byKind.queue.clear();
+        byKind.topic.clear();
+      }
+      n = streamNames(d, streamPrefix, subjectPrefix);
+      m.set(d.name, n);
+    }
+    return n;
+  };
 }
 
 /** Whether the URL gives a user (with or without password) or a token. */
@@ -82,6 +111,9 @@ export async function openNatsSession(parsed: ParsedUrl, raw: ConnectOptions, ho
       reconnectJitter: 50,
       waitOnFirstConnect: false,
       pingInterval: 10_000,
+      // No client-side Error (stack capture) per request: JetStream publishes and API calls are
+      // requests; their failures are still classified (SwitchboardError with the client's error as cause).
+      noAsyncTraces: true,
       ...auth,
     });
   } catch (err) {
@@ -111,7 +143,8 @@ export async function openNatsSession(parsed: ParsedUrl, raw: ConnectOptions, ho
 function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: NatsConnection, js: JetStreamClient | undefined, jsm: JetStreamManager | undefined, host: DriverHost): DriverSession {
   const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
   const streams = new Map<string, Promise<void>>();
-  const names = (d: Destination) => streamNames(d, options.streamPrefix, options.subjectPrefix);
+  const names = nameCache(options.streamPrefix, options.subjectPrefix);
+  const acks = createAckRequests(nc, options.apiTimeoutMs);
 
   const ensureStream = (d: Destination, o?: DestinationOptions): Promise<void> => {
     const { stream, subject } = names(d);
@@ -162,6 +195,7 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
     options,
     jsm,
     names,
+    acks,
     ensureStream,
     publishStored,
     store,
@@ -338,6 +372,7 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
     async close() {
       stopWatching();
       replySub?.unsubscribe();
+      acks.close();
       try {
         await nc.drain();
       } catch {

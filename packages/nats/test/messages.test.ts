@@ -13,6 +13,22 @@ describe('messages - headers on the wire and back', () => {
     expect(r).toMatchObject({ id: 'm-1', key: 'k-ä', replyTo: '_INBOX.r', correlationId: 'c-1', notBefore: undefined });
   });
 
+  it('read - one pass over the header map: never the per-name get/has/values/keys (each copies and filters the key list)', () => {
+    const [m] = normalizeMessages({ id: 'm-2', body: 'x', headers: { 'x-a': '1', 'x-nl': 'a\nb' } });
+    const h = buildHeaders(m!, {}, true);
+    const onlyIterable = { [Symbol.iterator]: () => h[Symbol.iterator]() };
+    for (const k of ['get', 'has', 'values', 'keys', 'last']) {
+      Object.defineProperty(onlyIterable, k, {
+        value: () => {
+          throw new Error(`readHeaders called ${k}`);
+        },
+      });
+    }
+    const r = readHeaders(onlyIterable as unknown as typeof h);
+    expect(r.user).toEqual({ 'x-a': '1', 'x-nl': 'a\nb' });
+    expect(r.id).toBe('m-2');
+  });
+
   it('refuses a message over max_payload counting headers and body', () => {
     const [m] = normalizeMessages({ body: new Uint8Array(1000) });
     const h = buildHeaders(m!);

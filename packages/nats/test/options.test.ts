@@ -18,6 +18,14 @@ describe('options - URL parameters, defaults, validation', () => {
     expect(o.subjectPrefix).toBe('sb');
   });
 
+  it('ackConfirm - acks wait for the server by default; false from the URL or code turns it off; anything else is a configuration error', () => {
+    expect(resolveNatsOptions(parseUrl('nats://h')).ackConfirm).toBe(true);
+    expect(resolveNatsOptions(parseUrl('nats://h?ackConfirm=false')).ackConfirm).toBe(false);
+    expect(resolveNatsOptions(parseUrl('nats://h?ackConfirm=false'), { ackConfirm: true }).ackConfirm).toBe(true);
+    expect(resolveNatsOptions(parseUrl('nats://h'), { ackConfirm: false }).ackConfirm).toBe(false);
+    expect(() => resolveNatsOptions(parseUrl('nats://h?ackConfirm=no'))).toThrow(expect.objectContaining({ code: 'configuration' }) as unknown as Error);
+  });
+
   it('lists every problem in one configuration error', () => {
     let err: SwitchboardError | undefined;
     try {
