@@ -23,9 +23,11 @@ export interface RawBaseline {
  * Ids of the implementations a URL can be benchmarked with: `raw` is the raw client with the same
  * guarantee as Switchboard's defaults; `raw-batch` (kafkajs `eachBatch`) and `raw-ack` (NATS
  * fire-and-forget `msg.ack()`) are further raw baselines; `switchboard` runs Switchboard's defaults
- * and `switchboard-amo` its cheaper guarantee, `ackMode: 'at-most-once'`.
+ * and `switchboard-amo` its cheaper guarantee, `ackMode: 'at-most-once'`; `switchboard-ack` (NATS
+ * JetStream only) runs with the connection option `ackConfirm=false`, acks that do not wait for the
+ * server, the same guarantee as `raw-ack`.
  */
-export const IMPL_IDS = ['raw', 'raw-batch', 'raw-ack', 'switchboard', 'switchboard-amo'] as const;
+export const IMPL_IDS = ['raw', 'raw-batch', 'raw-ack', 'switchboard', 'switchboard-ack', 'switchboard-amo'] as const;
 
 /** One of {@link IMPL_IDS}. */
 export type ImplId = (typeof IMPL_IDS)[number];
@@ -102,6 +104,9 @@ export function implsFor(url: string, only?: readonly ImplId[]): ImplSpec[] {
     }
   }
   specs.push({ id: 'switchboard', kind: 'switchboard', client: 'switchboard', guarantee: sbGuarantee, equalGuarantee: false });
+  if (backend === 'nats-jetstream') {
+    specs.push({ id: 'switchboard-ack', kind: 'switchboard', client: 'switchboard ackConfirm=false', guarantee: 'ack after handling, fire-and-forget', equalGuarantee: false });
+  }
   specs.push({ id: 'switchboard-amo', kind: 'switchboard', client: 'switchboard at-most-once', guarantee: 'settled on receipt, before handling', equalGuarantee: false });
   return only ? specs.filter((s) => only.includes(s.id)) : specs;
 }
@@ -118,9 +123,16 @@ export function implFactory(url: string, id: ImplId, connect?: ConnectFn): Targe
       return backend === 'nats-jetstream' ? rawNatsFireAndForget : undefined;
     case 'switchboard':
       return switchboardTarget(connect);
+    case 'switchboard-ack':
+      return backend === 'nats-jetstream' ? (u, params) => switchboardTarget(connect)(withQuery(u, 'ackConfirm=false'), params) : undefined;
     case 'switchboard-amo':
       return switchboardTarget(connect, { ackMode: 'at-most-once' });
   }
+}
+
+/** `url` with one more query parameter. */
+function withQuery(url: string, param: string): string {
+  return `${url}${url.includes('?') ? '&' : '?'}${param}`;
 }
 
 /** Median and min-max of each metric over the measured repetitions. */
@@ -341,7 +353,8 @@ export function ratioRows(impls: readonly ImplResult[]): RatioRow[] {
         switchboard: sb.id,
         raw: raw.id,
         label: `${sb.client} / ${raw.client}`,
-        equalGuarantee: sb.id === 'switchboard' && raw.equalGuarantee,
+        // NATS: acks that do not wait (ackConfirm=false) give what fire-and-forget msg.ack() gives.
+        equalGuarantee: (sb.id === 'switchboard' && raw.equalGuarantee) || (sb.id === 'switchboard-ack' && raw.id === 'raw-ack'),
         ratios: ratios(sb.summary, raw.summary),
       });
     }

@@ -1,4 +1,4 @@
-import { checkpointLines, formatKiB, formatSpread, implsFor, ratioRows, spread, summarize, type BenchReport, type ImplResult, type RunMeasurement } from '@switchboard/bench';
+import { checkpointLines, formatKiB, formatSpread, implFactory, implsFor, ratioRows, spread, summarize, type BenchReport, type ImplResult, type RunMeasurement } from '@switchboard/bench';
 
 function run(over: Partial<RunMeasurement>): RunMeasurement {
   const memory = { rssStart: 100, rssPeak: 200, rssDelta: 100, heapStart: 10, heapPeak: 30, heapDelta: 20, samples: 3 };
@@ -56,7 +56,7 @@ describe('implementations', () => {
   test('implementations - each backend lists its equal-guarantee raw baseline, the other raw ones and both Switchboard modes', () => {
     const ids = (url: string) => implsFor(url).map((s) => s.id);
     expect(ids('kafka://127.0.0.1:9092')).toEqual(['raw', 'raw-batch', 'switchboard', 'switchboard-amo']);
-    expect(ids('nats://127.0.0.1:4222')).toEqual(['raw', 'raw-ack', 'switchboard', 'switchboard-amo']);
+    expect(ids('nats://127.0.0.1:4222')).toEqual(['raw', 'raw-ack', 'switchboard', 'switchboard-ack', 'switchboard-amo']);
     expect(ids('amqp://127.0.0.1')).toEqual(['raw', 'switchboard', 'switchboard-amo']);
     expect(ids('sqs+http://127.0.0.1:4566')).toEqual(['raw', 'switchboard', 'switchboard-amo']);
     expect(ids('memory://')).toEqual(['switchboard', 'switchboard-amo']);
@@ -83,6 +83,21 @@ describe('implementations', () => {
     expect(rows[0]!.ratios.endToEndRate).toBe(0.5);
     expect(rows[0]!.ratios.p99Ms).toBe(2);
     expect(rows[3]!.ratios.endToEndRate).toBe(0.75);
+  });
+
+  test('implementations - NATS acks that do not wait are their own row, equal to the fire-and-forget raw ack and to nothing else', () => {
+    expect(implsFor('nats://127.0.0.1:4222').find((s) => s.id === 'switchboard-ack')).toMatchObject({ kind: 'switchboard', client: 'switchboard ackConfirm=false' });
+    expect(implFactory('nats://127.0.0.1:4222', 'switchboard-ack')).toBeDefined();
+    expect(implFactory('memory://', 'switchboard-ack')).toBeUndefined();
+    const rows = ratioRows([
+      impl('raw', 'raw', [run({})], true),
+      impl('raw-ack', 'raw', [run({})]),
+      impl('switchboard-ack', 'switchboard', [run({})]),
+    ]);
+    expect(rows.map((r) => [r.switchboard, r.raw, r.equalGuarantee])).toEqual([
+      ['switchboard-ack', 'raw', false],
+      ['switchboard-ack', 'raw-ack', true],
+    ]);
   });
 
   test('implementations - soak checkpoints render as one line per run with the growth from first to last', () => {
