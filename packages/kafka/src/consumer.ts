@@ -9,11 +9,13 @@ import { decodeRecord, KAFKA_HEADERS, type KafkaRecord } from './records';
 import { retrying } from './retrying';
 import type { KafkaClient } from './session';
 
-/** A fetched record while this member holds it: the handle core gives back on every settle. */
-export interface KafkaEntry {
-  readonly rec: KafkaRecord;
+/**
+ * A fetched record while this member holds it: the handle core gives back on every settle, and
+ * the message handed to core (one object per record: the message fields read through to `rec`).
+ */
+export class KafkaEntry implements InboundMessage<KafkaEntry> {
   /** buffered: fetched, not handed to core; out: handed to core; done: settled (its offset may be committed). */
-  state: 'buffered' | 'out' | 'done';
+  state: 'buffered' | 'out' | 'done' = 'buffered';
   /** The partition went to another member, which will deliver the record again: settles do nothing. */
   revoked?: boolean;
   /** A handler held it past the close grace (core released it as seen): a copy re-published at close counts a new attempt. */
@@ -22,6 +24,45 @@ export interface KafkaEntry {
   settling?: Promise<void>;
   /** The next try of a retry or dead letter whose append failed. */
   again?: NodeJS.Timeout;
+
+  constructor(
+    readonly rec: KafkaRecord,
+    /** The offsets of the record's partition (this member's, for as long as it holds the partition). */
+    readonly tracker: PartitionTracker,
+    /** `Delivery.position`, when the source keeps a log to replay. */
+    readonly position: string | undefined,
+  ) {}
+
+  get handle(): KafkaEntry {
+    return this;
+  }
+  get id(): string {
+    return this.rec.id;
+  }
+  get body(): Uint8Array {
+    return this.rec.value;
+  }
+  get key(): string | undefined {
+    return this.rec.key;
+  }
+  get headers(): Headers {
+    return this.rec.headers;
+  }
+  get attempt(): number {
+    return this.rec.attempt;
+  }
+  get receipt(): string {
+    return this.rec.originRef;
+  }
+  get timestamp(): Date {
+    return this.rec.timestamp;
+  }
+  get replyTo(): string | undefined {
+    return this.rec.replyTo;
+  }
+  get correlationId(): string | undefined {
+    return this.rec.correlationId;
+  }
 }
 
 /** The longest close waits for its last commit (and the re-publishing of gaps) before it leaves the group. */
@@ -36,7 +77,6 @@ const debug = (...a: unknown[]) => {
 };
 
 const tpKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
-const entryKey = (r: KafkaRecord) => `${r.topic}\u0000${r.partition}\u0000${r.offset}`;
 const REBALANCE_TYPES = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'NOT_COORDINATOR', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'COORDINATOR_NOT_AVAILABLE']);
 
 /**
@@ -86,7 +126,8 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
   private readonly trackers = new Map<string, PartitionTracker>();
   private assigned = new Set<string>();
   private buffered: KafkaEntry[] = [];
-  private readonly out = new Map<string, KafkaEntry>();
+  /** Records handed to core and not yet settled. */
+  private readonly out = new Set<KafkaEntry>();
   private readonly capacityPaused = new Set<string>();
   private readonly delayPaused = new Map<string, NodeJS.Timeout>();
   private sink: InboundSink<KafkaEntry> | undefined;
@@ -99,6 +140,8 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
   private closeP: Promise<void> | undefined;
   private committing: Promise<void> | undefined;
   private commitWanted = false;
+  /** A commit round is scheduled for the end of this event-loop turn (acks of one turn share it). */
+  private commitScheduled = false;
   private ready!: { resolve: () => void; reject: (e: unknown) => void; done: boolean };
   private inBatch: Promise<void> | undefined;
   private restarts = 0;
@@ -360,10 +403,10 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
     if (t) clearTimeout(t);
     this.delayPaused.delete(tp);
     this.buffered = this.buffered.filter((e) => tpKey(e.rec.topic, e.rec.partition) !== tp);
-    for (const [k, e] of this.out) {
+    for (const e of this.out) {
       if (tpKey(e.rec.topic, e.rec.partition) !== tp) continue;
       e.revoked = true;
-      this.out.delete(k);
+      this.out.delete(e);
     }
   }
 
@@ -377,66 +420,88 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
     return this.capacityPaused.has(tp) || this.delayPaused.has(tp);
   }
 
+  /**
+   * Takes a fetched batch in, whole: records become entries, handed to core up to `prefetch` and
+   * buffered beyond (see the end); a member that already holds `prefetch` pauses the partition. kafkajs learns how far the batch was taken with one
+   * `resolveOffset` at the end (each call parses the offset into a Long), not one per record.
+   */
   private async eachBatch({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     const tp = tpKey(topic, partition);
     debug(this.gid, 'batch', topic, partition, batch.firstOffset(), batch.lastOffset(), batch.messages.length, 'paused', this.isPaused(tp), 'held', this.held);
     const tracker = this.tracker(tp);
-    const kc = this.kc!;
-    const early: KafkaRecord[] = [];
-    for (const m of batch.messages) {
-      if (this.closing || !isRunning() || isStale() || this.isPaused(tp) || !this.assigned.has(tp)) break;
-      const offset = Number(m.offset);
-      if (tracker.seen(offset)) {
-        resolveOffset(m.offset);
-        continue;
-      }
-      const rec = decodeRecord(topic, partition, m);
-      if (rec.notBefore !== undefined && rec.notBefore > Date.now()) {
-        if (topic === this.retryTopic) {
-          this.pauseUntil(tp, rec.notBefore);
-          break;
-        }
-        // A delayed send: park it in this group's retry topic, which waits until it is due.
-        tracker.add(offset);
-        try {
-          await this.republish(rec, rec.attempt, rec.notBefore);
-        } catch {
-          // Not moved: it stays open, so the commit cannot pass it; fetch it again shortly.
-          this.pauseUntil(tp, Date.now() + 500);
-          break;
-        }
-        tracker.finish(offset);
-        resolveOffset(m.offset);
-        void this.requestCommit();
-        continue;
-      }
-      if (this.opts.filter && !Object.entries(this.opts.filter).every(([k, v]) => rec.headers[k] === v)) {
-        tracker.add(offset, true);
-        resolveOffset(m.offset);
-        void this.requestCommit();
-        continue;
-      }
-      if (this.held >= this.opts.prefetch) {
-        this.capacityPaused.add(tp);
-        kc.pause([{ topic, partitions: [partition] }]);
-        break;
-      }
-      tracker.add(offset);
-      resolveOffset(m.offset);
-      if (this.atMostOnce) {
-        tracker.finish(offset);
-        early.push(rec);
-      } else this.accept({ rec, state: 'buffered' });
+    const early: KafkaEntry[] = [];
+    const filter = this.opts.filter ? Object.entries(this.opts.filter) : undefined;
+    if (this.held >= this.opts.prefetch) {
+      // Full: the batch is fetched again once the member holds fewer than prefetch.
+      this.pauseForCapacity(tp);
+      return;
     }
+    let resolved: string | undefined;
+    try {
+      for (const m of batch.messages) {
+        if (this.closing || !isRunning() || isStale() || this.isPaused(tp) || !this.assigned.has(tp)) break;
+        const offset = Number(m.offset);
+        if (tracker.seen(offset)) {
+          resolved = m.offset;
+          continue;
+        }
+        const rec = decodeRecord(topic, partition, m);
+        if (rec.notBefore !== undefined && rec.notBefore > Date.now()) {
+          if (topic === this.retryTopic) {
+            this.pauseUntil(tp, rec.notBefore);
+            break;
+          }
+          // A delayed send: park it in this group's retry topic, which waits until it is due.
+          tracker.add(offset);
+          try {
+            await this.republish(rec, rec.attempt, rec.notBefore);
+          } catch {
+            // Not moved: it stays open, so the commit cannot pass it; fetch it again shortly.
+            this.pauseUntil(tp, Date.now() + 500);
+            break;
+          }
+          tracker.finish(offset);
+          resolved = m.offset;
+          this.scheduleCommit();
+          continue;
+        }
+        if (filter && !filter.every(([k, v]) => rec.headers[k] === v)) {
+          tracker.add(offset, true);
+          resolved = m.offset;
+          this.scheduleCommit();
+          continue;
+        }
+        tracker.add(offset);
+        resolved = m.offset;
+        const e = new KafkaEntry(rec, tracker, this.positionOf(rec));
+        if (this.atMostOnce) {
+          tracker.finish(offset);
+          early.push(e);
+        } else this.accept(e);
+      }
+    } finally {
+      if (resolved !== undefined) resolveOffset(resolved);
+    }
+    // The whole batch was taken (kafkajs decoded it already; dropping its tail would fetch and
+    // decode it again): core gets at most prefetch of it at a time, the rest waits in the buffer,
+    // and the partition pauses until the member holds fewer than prefetch.
+    if (this.held >= this.opts.prefetch) this.pauseForCapacity(tp);
     if (early.length > 0) {
       // At-most-once: the offsets are committed before core sees the records. When the commit did
       // not go through (a rebalance took the partition), they are not handed out.
       await this.requestCommit();
       const t = this.trackers.get(tp);
-      if (!t || !this.assigned.has(tp) || t.committed < early[early.length - 1]!.offset + 1) return;
-      for (const rec of early) this.accept({ rec, state: 'buffered' });
+      if (!t || !this.assigned.has(tp) || t.committed < early[early.length - 1]!.rec.offset + 1) return;
+      for (const e of early) this.accept(e);
     }
+  }
+
+  private pauseForCapacity(tp: string): void {
+    if (this.capacityPaused.has(tp)) return;
+    this.capacityPaused.add(tp);
+    const [topic, p] = tp.split('\u0000');
+    this.kc!.pause([{ topic: topic!, partitions: [Number(p)] }]);
   }
 
   private pauseUntil(tp: string, due: number): void {
@@ -458,7 +523,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
   }
 
   private releaseCapacity(): void {
-    if (this.closing || this.capacityPaused.size === 0 || this.held >= this.opts.prefetch) return;
+    if (this.closing || this.capacityPaused.size === 0 || this.buffered.length > 0 || this.held >= this.opts.prefetch) return;
     for (const tp of [...this.capacityPaused]) {
       this.capacityPaused.delete(tp);
       if (this.delayPaused.has(tp)) continue;
@@ -473,35 +538,36 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
     this.drain();
   }
 
-  /** Hands buffered records to core while it takes them (as many as were buffered: a record core gives back waits). */
+  /**
+   * Hands buffered records to core while it takes them and fewer than `prefetch` are out unsettled
+   * (as many as were buffered: a record core gives back waits).
+   */
   private drain(): void {
-    for (let n = this.buffered.length; n > 0 && this.pushing && this.buffered.length > 0; n--) this.handOut(this.buffered.shift()!);
+    const limit = this.atMostOnce ? Infinity : this.opts.prefetch;
+    for (let n = this.buffered.length; n > 0 && this.pushing && this.buffered.length > 0 && this.out.size < limit; n--) this.handOut(this.buffered.shift()!);
+  }
+
+  /** Drains at the end of this turn: not from inside a settle core is running. */
+  private scheduleDrain(): void {
+    if (this.drainScheduled || !this.pushing) return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      this.drain();
+    });
   }
 
   private handOut(e: KafkaEntry): void {
-    const rec = e.rec;
     // At-most-once records were committed before they got here: they no longer count as held.
     e.state = this.atMostOnce ? 'done' : 'out';
-    if (!this.atMostOnce) this.out.set(entryKey(rec), e);
-    const m: InboundMessage<KafkaEntry> = {
-      handle: e,
-      id: rec.id,
-      body: rec.value,
-      key: rec.key,
-      headers: rec.headers,
-      attempt: rec.attempt,
-      receipt: rec.originRef,
-      position: this.positionOf(rec),
-      timestamp: rec.timestamp,
-      replyTo: rec.rawHeaders[HEADERS.replyTo],
-      correlationId: rec.rawHeaders[HEADERS.correlationId],
-    };
-    this.sink!.deliver(m);
+    if (!this.atMostOnce) this.out.add(e);
+    this.sink!.deliver(e);
   }
 
   /** `Delivery.position`: where the record (a retry's origin record) sits in the source topic; none on a queue, which is not replayed. */
   private positionOf(rec: KafkaRecord): string | undefined {
     if (this.source.kind === 'queue' || rec.originTopic !== this.topic || rec.originTimestamp === undefined) return undefined;
+    if (rec.topic === this.topic) return formatPosition(rec.partition, rec.offset, rec.originTimestamp);
     const ref = parseRef(rec.originRef);
     return ref?.partition === undefined ? undefined : formatPosition(ref.partition, ref.offset, rec.originTimestamp);
   }
@@ -537,7 +603,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
   async release(e: KafkaEntry, how: { readonly seen: boolean }): Promise<void> {
     if (e.state !== 'out' || e.revoked || e.settling) return;
     if (how.seen) e.seen = true;
-    this.out.delete(entryKey(e.rec));
+    this.out.delete(e);
     e.state = 'buffered';
     const tp = tpKey(e.rec.topic, e.rec.partition);
     let idx = -1;
@@ -552,12 +618,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
     }
     this.buffered.splice(idx < 0 ? 0 : idx, 0, e);
     // Not at once: core may be releasing because nothing takes deliveries right now.
-    if (this.drainScheduled || !this.pushing) return;
-    this.drainScheduled = true;
-    setImmediate(() => {
-      this.drainScheduled = false;
-      this.drain();
-    });
+    this.scheduleDrain();
   }
 
   private async settle(e: KafkaEntry, publish: () => Promise<void>): Promise<void> {
@@ -582,10 +643,24 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
   private finish(e: KafkaEntry): void {
     if (e.state !== 'out') return;
     e.state = 'done';
-    this.out.delete(entryKey(e.rec));
-    if (!e.revoked) this.trackers.get(tpKey(e.rec.topic, e.rec.partition))?.finish(e.rec.offset);
-    this.releaseCapacity();
-    void this.requestCommit();
+    this.out.delete(e);
+    if (!e.revoked) e.tracker.finish(e.rec.offset);
+    if (this.buffered.length > 0) this.scheduleDrain();
+    else this.releaseCapacity();
+    this.scheduleCommit();
+  }
+
+  /**
+   * Asks for a commit round at the end of this event-loop turn: the acks of one turn (a whole
+   * fetched batch, typically) cost one check of the partitions, not one each.
+   */
+  private scheduleCommit(): void {
+    if (this.commitScheduled) return;
+    this.commitScheduled = true;
+    setImmediate(() => {
+      this.commitScheduled = false;
+      void this.requestCommit();
+    });
   }
 
   private normalized(rec: KafkaRecord, headers = rec.headers): NormalizedMessage {
@@ -601,10 +676,8 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
     };
     if (rec.originTimestamp !== undefined) extra[KAFKA_HEADERS.originTimestamp] = String(rec.originTimestamp);
     if (notBefore !== undefined) extra[HEADERS.notBefore] = String(notBefore);
-    const replyTo = rec.rawHeaders[HEADERS.replyTo];
-    const corr = rec.rawHeaders[HEADERS.correlationId];
-    if (replyTo) extra[HEADERS.replyTo] = replyTo;
-    if (corr) extra[HEADERS.correlationId] = corr;
+    if (rec.replyTo) extra[HEADERS.replyTo] = rec.replyTo;
+    if (rec.correlationId) extra[HEADERS.correlationId] = rec.correlationId;
     await Promise.all(this.client.append(this.retryTopic, [this.normalized(rec)], () => extra));
   }
 
@@ -691,8 +764,9 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
   }
 
   private async closeGaps(): Promise<void> {
+    const entryKey = (r: KafkaRecord) => `${r.topic}\u0000${r.partition}\u0000${r.offset}`;
     const open = new Map<string, KafkaEntry>();
-    for (const e of [...this.out.values(), ...this.buffered]) open.set(entryKey(e.rec), e);
+    for (const e of [...this.out, ...this.buffered]) open.set(entryKey(e.rec), e);
     for (const [tp, t] of this.trackers) {
       if (!this.assigned.has(tp)) continue;
       const [topic, p] = tp.split('\u0000');
@@ -702,7 +776,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
         try {
           await this.republish(e.rec, e.seen ? e.rec.attempt + 1 : e.rec.attempt, undefined);
           e.state = 'done';
-          this.out.delete(entryKey(e.rec));
+          this.out.delete(e);
           t.finish(offset);
         } catch {
           break; // cannot move it: the commit stops before it (acked ones after it may come again)

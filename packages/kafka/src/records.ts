@@ -25,21 +25,22 @@ const INTERNAL = new Set<string>([
   KAFKA_HEADERS.originTimestamp,
 ]);
 
-/** A fetched record, decoded once. */
+/** A fetched record, decoded once: one object per record, with nothing copied from the fetch buffer. */
 export interface KafkaRecord {
   readonly topic: string;
   readonly partition: number;
   readonly offset: number;
   readonly key: string | undefined;
+  /** A view of the record value in kafkajs's fetch buffer (not a copy). */
   readonly value: Uint8Array;
-  /** Every header as a string (a name that occurs more than once keeps its last value, as the Java client's `lastHeader`). */
-  readonly rawHeaders: Headers;
-  /** Application headers (internal ones removed). */
+  /** Application headers (internal ones removed). A name that occurs more than once keeps its last value, as the Java client's `lastHeader`. */
   readonly headers: Headers;
   readonly id: string;
   readonly attempt: number;
   readonly notBefore: number | undefined;
   readonly timestamp: Date;
+  readonly replyTo: string | undefined;
+  readonly correlationId: string | undefined;
   /** Topic and `<partition>:<offset>` of the record's first append (differs for retries). */
   readonly originTopic: string;
   readonly originRef: string;
@@ -61,8 +62,8 @@ export function headerText(v: IHeaders[string]): string | undefined {
 export function decodeHeaders(h: IHeaders | undefined): Headers {
   const out: Headers = {};
   if (!h) return out;
-  for (const [k, v] of Object.entries(h)) {
-    const t = headerText(v);
+  for (const k in h) {
+    const t = headerText(h[k]);
     if (t !== undefined) out[k] = t;
   }
   return out;
@@ -71,7 +72,7 @@ export function decodeHeaders(h: IHeaders | undefined): Headers {
 /** Removes this adapter's internal headers. */
 export function applicationHeaders(h: Headers): Headers {
   const out: Headers = {};
-  for (const [k, v] of Object.entries(h)) if (!INTERNAL.has(k)) out[k] = v;
+  for (const k in h) if (!INTERNAL.has(k)) out[k] = h[k]!;
   return out;
 }
 
@@ -92,26 +93,61 @@ export function foreignId(topic: string, partition: number, offset: number | str
   return `${topic}:${partition}:${offset}@${timestamp}`;
 }
 
+/** A shared empty body: a record without a value allocates nothing for it. */
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Decodes a fetched record in one pass over its headers: internal headers go to their fields,
+ * the others to one application header map. The value is a view of kafkajs's buffer, not a copy
+ * (kafkajs hands each record its own slice and never reuses it).
+ */
 export function decodeRecord(topic: string, partition: number, m: KafkaMessage): KafkaRecord {
-  const raw = decodeHeaders(m.headers);
+  const headers: Headers = {};
+  let id: string | undefined;
+  let attempt: string | undefined;
+  let notBefore: string | undefined;
+  let replyTo: string | undefined;
+  let correlationId: string | undefined;
+  let originTopic: string | undefined;
+  let originRef: string | undefined;
+  let originTs: string | undefined;
+  const h = m.headers;
+  if (h) {
+    for (const k in h) {
+      const t = headerText(h[k]);
+      if (t === undefined) continue;
+      if (!k.startsWith('sb-') || !INTERNAL.has(k)) headers[k] = t;
+      else if (k === HEADERS.messageId) id = t;
+      else if (k === HEADERS.attempt) attempt = t;
+      else if (k === HEADERS.notBefore) notBefore = t;
+      else if (k === HEADERS.replyTo) replyTo = t;
+      else if (k === HEADERS.correlationId) correlationId = t;
+      else if (k === KAFKA_HEADERS.originTopic) originTopic = t;
+      else if (k === KAFKA_HEADERS.originRef) originRef = t;
+      else if (k === KAFKA_HEADERS.originTimestamp) originTs = t;
+    }
+  }
   const offset = Number(m.offset);
-  const attempt = Number(raw[HEADERS.attempt] ?? '1');
-  const nb = raw[HEADERS.notBefore] === undefined ? undefined : Number(raw[HEADERS.notBefore]);
+  const n = attempt === undefined ? 1 : Number(attempt);
+  const nb = notBefore === undefined ? undefined : Number(notBefore);
+  const v = m.value;
+  const ts = Number(m.timestamp);
   return {
     topic,
     partition,
     offset,
     key: m.key === null || m.key === undefined ? undefined : m.key.toString('utf8'),
-    value: m.value ? new Uint8Array(m.value) : new Uint8Array(0),
-    rawHeaders: raw,
-    headers: applicationHeaders(raw),
-    id: raw[HEADERS.messageId] ?? foreignId(topic, partition, offset, m.timestamp),
-    attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : 1,
+    value: v ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : EMPTY,
+    headers,
+    id: id ?? foreignId(topic, partition, offset, m.timestamp),
+    attempt: Number.isInteger(n) && n > 0 ? n : 1,
     notBefore: nb !== undefined && Number.isFinite(nb) ? nb : undefined,
-    timestamp: new Date(Number(m.timestamp)),
-    originTopic: raw[KAFKA_HEADERS.originTopic] ?? topic,
-    originRef: raw[KAFKA_HEADERS.originRef] ?? `${partition}:${offset}`,
-    originTimestamp: raw[KAFKA_HEADERS.originRef] === undefined ? Number(m.timestamp) : optionalNumber(raw[KAFKA_HEADERS.originTimestamp]),
+    timestamp: new Date(ts),
+    replyTo,
+    correlationId,
+    originTopic: originTopic ?? topic,
+    originRef: originRef ?? `${partition}:${offset}`,
+    originTimestamp: originRef === undefined ? ts : optionalNumber(originTs),
   };
 }
 
@@ -122,11 +158,34 @@ export interface EncodedRecord {
   readonly message: Message;
 }
 
-/** Encodes a normalized message for `partition`, with the message id and `extra` headers added. */
-export function encodeRecord(m: NormalizedMessage, partition: number, extra: Record<string, string>): EncodedRecord {
-  const headers: Record<string, string> = { ...m.headers, [HEADERS.messageId]: m.id, ...extra };
+/** UTF-8 length of an ASCII-only string without scanning it twice: Buffer.byteLength otherwise. */
+const byteLength = (s: string): number => Buffer.byteLength(s);
+
+/**
+ * Encodes a normalized message for `partition`: its headers, `sb-message-id` (the id core gave
+ * the message and put in its receipt; it is the only header a plain send adds), and `extra`.
+ * The value is a view of the body, not a copy.
+ */
+export function encodeRecord(m: NormalizedMessage, partition: number, extra?: Record<string, string>): EncodedRecord {
+  const headers: Record<string, string> = {};
+  let size = 0;
+  for (const k in m.headers) {
+    const v = m.headers[k]!;
+    headers[k] = v;
+    size += byteLength(k) + byteLength(v) + 2;
+  }
+  headers[HEADERS.messageId] = m.id;
+  size += ID_HEADER_BYTES + byteLength(m.id);
+  if (extra) {
+    for (const k in extra) {
+      const v = extra[k]!;
+      headers[k] = v;
+      size += byteLength(k) + byteLength(v) + 2;
+    }
+  }
   const value = Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength);
-  let size = value.byteLength + (m.key ? Buffer.byteLength(m.key) : 0);
-  for (const [k, v] of Object.entries(headers)) size += Buffer.byteLength(k) + Buffer.byteLength(v) + 2;
+  size += value.byteLength + (m.key ? byteLength(m.key) : 0);
   return { partition, size, message: { key: m.key ?? null, value, headers, partition } };
 }
+
+const ID_HEADER_BYTES = Buffer.byteLength(HEADERS.messageId) + 2;

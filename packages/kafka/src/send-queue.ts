@@ -2,13 +2,20 @@ import type { Message, Producer as KafkaProducer } from 'kafkajs';
 import { classifyError } from './classify-error';
 import { formatRef } from './naming';
 
+/** The messages of one push: settled together once each has its `<partition>:<offset>` or error. */
+interface Group {
+  readonly results: (string | Error)[];
+  left: number;
+  readonly resolve: (results: readonly (string | Error)[]) => void;
+}
+
 interface Item {
   topic: string;
   partition: number;
   message: Message;
   size: number;
-  resolve: (ref: string) => void;
-  reject: (err: unknown) => void;
+  group: Group;
+  index: number;
 }
 
 /**
@@ -59,16 +66,29 @@ export class SendQueue {
     return this.queue.length;
   }
 
-  /** Queues messages for one topic; each promise resolves with its `<partition>:<offset>`. */
-  push(topic: string, messages: readonly { partition: number; message: Message; size: number }[]): Promise<string>[] {
-    const out = messages.map(
-      (m) =>
-        new Promise<string>((resolve, reject) => {
-          this.queue.push({ topic, partition: m.partition, message: m.message, size: m.size, resolve, reject });
-        }),
-    );
+  /**
+   * Queues messages for one topic. One promise for all of them (not one per message), resolving
+   * once every message was sent or failed: with its `<partition>:<offset>`, or its classified error,
+   * at its index (messages of one push may go in different requests, so some may fail alone).
+   */
+  push(topic: string, messages: readonly { partition: number; message: Message; size: number }[]): Promise<readonly (string | Error)[]> {
+    const p = new Promise<readonly (string | Error)[]>((resolve) => {
+      const group: Group = { results: new Array<string | Error>(messages.length), left: messages.length, resolve };
+      for (let i = 0; i < messages.length; i++) {
+        const m = messages[i]!;
+        const message = m.message.partition === m.partition ? m.message : { ...m.message, partition: m.partition };
+        this.queue.push({ topic, partition: m.partition, message, size: m.size, group, index: i });
+      }
+      if (messages.length === 0) resolve(group.results);
+    });
     this.schedule();
-    return out;
+    return p;
+  }
+
+  private static settle(it: Item, result: string | Error): void {
+    const g = it.group;
+    g.results[it.index] = result;
+    if (--g.left === 0) g.resolve(g.results);
   }
 
   /** Resolves once everything queued so far was sent (or failed). */
@@ -102,14 +122,15 @@ export class SendQueue {
         n++;
       }
       const chunk = this.queue.splice(0, n);
-      const byTopic = new Map<string, Message[]>();
+      // Per topic: its messages, and per partition the base offset and how many were counted.
+      const byTopic = new Map<string, { messages: Message[]; base: number[]; next: number[] }>();
       for (const it of chunk) {
-        let list = byTopic.get(it.topic);
-        if (!list) byTopic.set(it.topic, (list = []));
-        list.push({ ...it.message, partition: it.partition });
+        let t = byTopic.get(it.topic);
+        if (!t) byTopic.set(it.topic, (t = { messages: [], base: [], next: [] }));
+        t.messages.push(it.message);
       }
       try {
-        const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+        const topicMessages = [...byTopic].map(([topic, { messages }]) => ({ topic, messages }));
         let meta;
         try {
           meta = await this.producer.sendBatch({ topicMessages, acks: -1 });
@@ -118,19 +139,20 @@ export class SendQueue {
           this.producer = await this.renew(this.producer);
           meta = await this.producer.sendBatch({ topicMessages, acks: -1 });
         }
-        const base = new Map<string, number>();
-        for (const m of meta) base.set(`${m.topicName}\u0000${m.partition}`, Number(m.baseOffset));
-        const seen = new Map<string, number>();
+        for (const m of meta) {
+          const t = byTopic.get(m.topicName);
+          if (t) t.base[m.partition] = Number(m.baseOffset);
+        }
         for (const it of chunk) {
-          const k = `${it.topic}\u0000${it.partition}`;
-          const i = seen.get(k) ?? 0;
-          seen.set(k, i + 1);
-          const b = base.get(k);
-          it.resolve(b === undefined || !Number.isFinite(b) ? formatRef(it.partition, 'unknown') : formatRef(it.partition, b + i));
+          const t = byTopic.get(it.topic)!;
+          const i = t.next[it.partition] ?? 0;
+          t.next[it.partition] = i + 1;
+          const b = t.base[it.partition];
+          SendQueue.settle(it, b === undefined || !Number.isFinite(b) ? formatRef(it.partition, 'unknown') : formatRef(it.partition, b + i));
         }
       } catch (err) {
         const e = classifyError(err);
-        for (const it of chunk) it.reject(e);
+        for (const it of chunk) SendQueue.settle(it, e);
       }
     }
   }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { HEADERS, SwitchboardError, type Destination } from '@switchboard/core';
 import type { BrokerObject } from '@switchboard/core';
 import type { DriverHost, DriverSession, NormalizedMessage } from '@switchboard/core/driver';
-import { Kafka, logLevel as kafkaLogLevel, Partitioners, type Admin as KafkaAdmin, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel as kafkaLogLevel, Partitioners, type Admin as KafkaAdmin, type ICustomPartitioner, type KafkaConfig, type PartitionMetadata, type SASLOptions } from 'kafkajs';
 import { kafkaCapabilitiesFor } from './capabilities';
 import { classifyError } from './classify-error';
 import { openKafkaConsumer } from './consumer';
@@ -45,7 +45,7 @@ export interface KafkaClient {
    * Sends of one event-loop turn share one produce request. One promise per message, in order,
    * resolving with its `<partition>:<offset>` once Kafka acknowledged it with acks=all.
    */
-  append(topic: string, messages: readonly NormalizedMessage[], extra?: (m: NormalizedMessage) => Record<string, string>): Promise<string>[];
+  append(topic: string, messages: readonly NormalizedMessage[], extra?: (m: NormalizedMessage) => Record<string, string> | undefined): Promise<string>[];
 }
 
 /**
@@ -107,12 +107,7 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
     await fresh.connect();
     return fresh;
   });
-  const partitioner = Partitioners.DefaultPartitioner();
-  /** The partition of a message, the way the Java client picks it (murmur2 of the key, else round-robin). */
-  const partitionFor = (topic: string, partitions: number, key: string | undefined) => {
-    const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({ partitionErrorCode: 0, partitionId: i, leader: 0, replicas: [0], isr: [0] }));
-    return partitioner({ topic, partitionMetadata, message: { key: key ?? null, value: null } });
-  };
+  const partitionFor = partitionChooser();
   /**
    * Forgets a deleted topic: the topic cache, and the topic lists of this connection's kafkajs
    * clusters. kafkajs keeps every topic a producer ever sent to in its metadata requests, and the
@@ -123,18 +118,25 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
     topics.forget(topic);
     for (const c of clusters) c.targetTopics?.delete(topic);
   };
+  /** One promise for the whole call (see {@link SendQueue.push}). */
+  const appendAll = (topic: string, messages: readonly NormalizedMessage[], extra?: (m: NormalizedMessage) => Record<string, string> | undefined) => {
+    const known = topics.partitionsOf(topic);
+    const encode = (n: number) => sendQueue.push(topic, messages.map((m) => encodeRecord(m, partitionFor(topic, n, m.key), extra?.(m))));
+    if (known === undefined) return topics.ensure([topic]).then(([n]) => encode(n!));
+    try {
+      return encode(known);
+    } catch (err) {
+      return Promise.reject(classifyError(err));
+    }
+  };
   const client: KafkaClient = {
     options,
     kafka,
     consumerKafka,
     admin,
     topics,
-    append(topic, messages, extra = () => ({})) {
-      const queued = topics
-        .ensure([topic])
-        .then(([n]) => sendQueue.push(topic, messages.map((m) => encodeRecord(m, partitionFor(topic, n!, m.key), extra(m)))));
-      queued.catch(() => undefined);
-      return messages.map((_, i) => queued.then((refs) => refs[i]!));
+    append(topic, messages, extra) {
+      return perMessage(appendAll(topic, messages, extra), messages.length, true) as Promise<string>[];
     },
   };
   const replies = new ReplyReader(client, replyTopic(randomUUID().replace(/-/g, '').slice(0, 16)), host.replies);
@@ -146,9 +148,8 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
     limitName: `a Kafka topic (max.message.bytes ${options.maxMessageBytes}, ${FRAMING_RESERVE} bytes kept for framing and Switchboard headers)`,
     checkDestination: assertTopicName,
     publish(dest, messages, { confirm }) {
-      const notBefore = (m: NormalizedMessage): Record<string, string> => (m.delayMs && m.delayMs > 0 ? { [HEADERS.notBefore]: String(Date.now() + m.delayMs) } : {});
-      const refs = client.append(kafkaTopic(dest), messages, notBefore);
-      return confirm ? refs : refs.map((r) => r.then(() => undefined));
+      const notBefore = (m: NormalizedMessage) => (m.delayMs && m.delayMs > 0 ? { [HEADERS.notBefore]: String(Date.now() + m.delayMs) } : undefined);
+      return perMessage(appendAll(kafkaTopic(dest), messages, notBefore), messages.length, confirm);
     },
     async request(dest, message, meta) {
       const replyTo = await replies.ready();
@@ -193,6 +194,41 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
       await sendQueue.flush().catch(() => undefined);
       await Promise.allSettled([sendQueue.current.disconnect(), admin.disconnect()]);
     },
+  };
+}
+
+/**
+ * One promise per message over the one promise of a whole append (core's publish contract): each
+ * resolves with its `<partition>:<offset>` (undefined when `refs` is false) or rejects with its error.
+ */
+function perMessage(all: Promise<readonly (string | Error)[]>, n: number, refs: boolean): Promise<string | undefined>[] {
+  all.catch(() => undefined);
+  const out = new Array<Promise<string | undefined>>(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = all.then((r) => {
+      const x = r[i];
+      if (x instanceof Error) throw x;
+      return refs ? x : undefined;
+    });
+  }
+  return out;
+}
+
+/**
+ * The partition of a message, the way the Java client picks it (murmur2 of the key, else
+ * round-robin), through kafkajs's default partitioner. The partition metadata it reads is built
+ * once per partition count, not per message.
+ */
+export function partitionChooser(make: ICustomPartitioner = Partitioners.DefaultPartitioner): (topic: string, partitions: number, key: string | undefined) => number {
+  const partitioner = make();
+  const metadata = new Map<number, PartitionMetadata[]>();
+  return (topic, partitions, key) => {
+    let partitionMetadata = metadata.get(partitions);
+    if (!partitionMetadata) {
+      partitionMetadata = Array.from({ length: partitions }, (_, i) => ({ partitionErrorCode: 0, partitionId: i, leader: 0, replicas: [0], isr: [0], offlineReplicas: [] }));
+      metadata.set(partitions, partitionMetadata);
+    }
+    return partitioner({ topic, partitionMetadata, message: { key: key ?? null, value: null } });
   };
 }
 

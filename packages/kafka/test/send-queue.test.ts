@@ -33,23 +33,23 @@ describe('send-queue - coalescing and per-message offsets', () => {
     const q = new SendQueue(producer, 512 * 1024);
     const a = q.push('t', [msg(0), msg(1), msg(0)]);
     const b = q.push('u', [msg(2)]);
-    expect(await Promise.all([...a, ...b])).toEqual(['0:0', '1:0', '0:1', '2:0']);
+    expect([...(await a), ...(await b)]).toEqual(['0:0', '1:0', '0:1', '2:0']);
     expect(calls).toHaveLength(1);
-    expect(await Promise.all(q.push('t', [msg(0)]))).toEqual(['0:2']);
+    expect(await q.push('t', [msg(0)])).toEqual(['0:2']);
   });
   test('batches are cut by size', async () => {
     const { producer, calls } = fakeProducer();
     const q = new SendQueue(producer, 1000);
     const refs = q.push('t', [msg(0, 600), msg(0, 600), msg(0, 600)]);
-    expect(await Promise.all(refs)).toEqual(['0:0', '0:1', '0:2']);
+    expect(await refs).toEqual(['0:0', '0:1', '0:2']);
     expect(calls).toHaveLength(3);
   });
   test('a failed request rejects its messages with a classified error', async () => {
     const err = Object.assign(new Error('Connection error: connect ECONNREFUSED'), { name: 'KafkaJSConnectionError' });
     const { producer } = fakeProducer(err);
     const q = new SendQueue(producer, 1000);
-    const [p] = q.push('t', [msg(0)]);
-    await expect(p).rejects.toMatchObject({ code: 'connection' });
+    const [r] = await q.push('t', [msg(0)]);
+    expect(r).toMatchObject({ code: 'connection' });
     await q.flush();
   });
   test('send-queue - a batch refused for out-of-step sequence numbers goes again through a new producer', async () => {
@@ -62,11 +62,11 @@ describe('send-queue - coalescing and per-message offsets', () => {
       renewed.push(old);
       return fresh.producer;
     });
-    expect(await Promise.all(q.push('t', [msg(0), msg(1)]))).toEqual(['0:0', '1:0']);
+    expect(await q.push('t', [msg(0), msg(1)])).toEqual(['0:0', '1:0']);
     expect(renewed).toEqual([broken.producer]);
     expect(q.current).toBe(fresh.producer);
     expect(fresh.calls).toHaveLength(1);
-    expect(await Promise.all(q.push('t', [msg(0)]))).toEqual(['0:1']);
+    expect(await q.push('t', [msg(0)])).toEqual(['0:1']);
     expect(broken.calls).toHaveLength(1);
   });
   test('send-queue - other errors do not replace the producer', async () => {
@@ -77,8 +77,29 @@ describe('send-queue - coalescing and per-message offsets', () => {
       renewed++;
       return old;
     });
-    await expect(q.push('t', [msg(0)])[0]).rejects.toMatchObject({ code: 'connection' });
+    expect((await q.push('t', [msg(0)]))[0]).toMatchObject({ code: 'connection' });
     expect(renewed).toBe(0);
+  });
+  test('send-queue - a push split across requests settles once, with each message\'s own result', async () => {
+    let n = 0;
+    const producer = {
+      sendBatch: async ({ topicMessages }: { topicMessages: TopicMessages[] }) => {
+        if (n++ === 1) throw Object.assign(new Error('Connection error'), { name: 'KafkaJSConnectionError' });
+        return topicMessages.map((tm) => ({ topicName: tm.topic, partition: 0, errorCode: 0, baseOffset: '7' }));
+      },
+    } as unknown as KafkaProducer;
+    const q = new SendQueue(producer, 1000);
+    const results = await q.push('t', [msg(0, 600), msg(0, 600)]);
+    expect(results[0]).toBe('0:7');
+    expect(results[1]).toMatchObject({ code: 'connection' });
+  });
+  test('send-queue - messages keep their partition and are not copied when it is set', async () => {
+    const { producer, calls } = fakeProducer();
+    const q = new SendQueue(producer, 512 * 1024);
+    const set = { key: null, value: Buffer.alloc(1), partition: 1 };
+    await q.push('t', [{ partition: 1, size: 1, message: set }, msg(2)]);
+    expect(calls[0]![0]!.messages[0]).toBe(set);
+    expect(calls[0]![0]!.messages[1]!.partition).toBe(2);
   });
   test('send-queue - isSequenceDesync looks through wrapping errors', () => {
     expect(isSequenceDesync({ type: 'UNKNOWN_PRODUCER_ID' })).toBe(true);

@@ -1,0 +1,96 @@
+import { EventEmitter } from 'node:events';
+import type { InboundMessage, ResolvedConsumerOptions } from '@switchboard/core/driver';
+import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
+import { openKafkaConsumer, type KafkaEntry } from '../src/consumer';
+import { resolveKafkaOptions } from '../src/options';
+import type { KafkaClient } from '../src/session';
+
+const EVENTS = { GROUP_JOIN: 'join', REBALANCING: 'rebalancing', FETCH_START: 'fetch_start', STOP: 'stop', DISCONNECT: 'disconnect', CRASH: 'crash' };
+
+/** A kafkajs consumer that runs nothing by itself: the test hands it batches. */
+function fakeKafka() {
+  const emitter = new EventEmitter();
+  const calls = { resolveOffset: [] as string[], pause: [] as unknown[], resume: [] as unknown[], commits: [] as unknown[] };
+  let eachBatch: ((p: EachBatchPayload) => Promise<void>) | undefined;
+  const kc = {
+    events: EVENTS,
+    on: (e: string, f: (...a: unknown[]) => void) => emitter.on(e, f),
+    connect: async () => undefined,
+    subscribe: async () => undefined,
+    run: async (o: { eachBatch: (p: EachBatchPayload) => Promise<void> }) => {
+      eachBatch = o.eachBatch;
+      setImmediate(() => {
+        emitter.emit('join', { payload: { memberAssignment: { t: [0], 't.sb-retry.g': [0] } } });
+        emitter.emit('fetch_start', {});
+      });
+    },
+    pause: (x: unknown) => void calls.pause.push(x),
+    resume: (x: unknown) => void calls.resume.push(x),
+    commitOffsets: async (x: unknown) => void calls.commits.push(x),
+    seek: () => undefined,
+    disconnect: async () => undefined,
+  };
+  const client = {
+    options: resolveKafkaOptions(undefined, { brokers: ['127.0.0.1:9092'] }),
+    consumerKafka: { consumer: () => kc },
+    admin: { fetchOffsets: async () => [{ topic: 't', partitions: [{ partition: 0, offset: '0' }] }] },
+    topics: { ensure: async (t: string[]) => t.map(() => 1), partitionsOf: () => 1 },
+    append: () => [],
+  } as unknown as KafkaClient;
+  const batch = (from: number, n: number) => {
+    const messages: KafkaMessage[] = Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from('x'), timestamp: '1', attributes: 0, offset: String(from + i), headers: {} }) as KafkaMessage);
+    return eachBatch!({
+      batch: { topic: 't', partition: 0, messages, firstOffset: () => String(from), lastOffset: () => String(from + n - 1) },
+      resolveOffset: (o: string) => void calls.resolveOffset.push(o),
+      isRunning: () => true,
+      isStale: () => false,
+      heartbeat: async () => undefined,
+    } as unknown as EachBatchPayload);
+  };
+  return { client, calls, batch };
+}
+
+const options = (prefetch: number): ResolvedConsumerOptions =>
+  ({ group: 'g', from: 'earliest', prefetch, ackMode: 'at-least-once', ackTimeoutMs: 30_000, maxAttempts: undefined, deadLetter: { kind: 'queue', name: 'dl' }, filter: undefined, signal: undefined }) as unknown as ResolvedConsumerOptions;
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+describe('kafka consumer - fetched batches', () => {
+  test('batches - a batch larger than prefetch is taken whole (one resolveOffset), at most prefetch out, the rest handed out as acks come', async () => {
+    const { client, calls, batch } = fakeKafka();
+    const c = await openKafkaConsumer(client, { kind: 'topic', name: 't' }, options(10));
+    const got: InboundMessage<KafkaEntry>[] = [];
+    c.start({ deliver: (m) => void got.push(m), fail: (e) => { throw e; } });
+    await batch(0, 1000);
+    // kafkajs decoded the whole batch already: it is not dropped and fetched again.
+    expect(calls.resolveOffset).toEqual(['999']);
+    expect(got).toHaveLength(10);
+    expect(calls.pause).toHaveLength(1);
+    // One object per record: the message core gets is the handle it gives back.
+    expect(got[0]!.handle).toBe(got[0]);
+    for (let acked = 0; acked < 1000; ) {
+      const now = got.slice(acked);
+      expect(now.length).toBeLessThanOrEqual(10);
+      for (const m of now) await c.ack(m.handle);
+      acked += now.length;
+      await turn();
+    }
+    expect(got.map((m) => m.receipt)).toEqual(Array.from({ length: 1000 }, (_, i) => `0:${i}`));
+    expect(calls.resume).toHaveLength(1);
+    await c.close();
+    expect(calls.commits.at(-1)).toEqual([{ topic: 't', partition: 0, offset: '1000' }]);
+  });
+
+  test('batches - a member that holds prefetch already takes nothing of a new batch and pauses', async () => {
+    const { client, calls, batch } = fakeKafka();
+    const c = await openKafkaConsumer(client, { kind: 'topic', name: 't' }, options(5));
+    const got: InboundMessage<KafkaEntry>[] = [];
+    c.start({ deliver: (m) => void got.push(m), fail: (e) => { throw e; } });
+    await batch(0, 5);
+    await batch(5, 5);
+    expect(got).toHaveLength(5);
+    expect(calls.resolveOffset).toEqual(['4']);
+    expect(calls.pause).toHaveLength(1);
+    await c.close();
+  });
+});
