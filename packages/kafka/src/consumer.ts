@@ -83,7 +83,9 @@ const REBALANCE_TYPES = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_G
  * Runs a kafkajs admin offset lookup again when it hits kafkajs's metadata race: concurrent lookups
  * on one admin client refresh the shared metadata for their own topics, and one that lands late can
  * drop another's new topic, which then fails inside kafkajs with a TypeError ("Cannot destructure
- * property 'partitions' of 'low.pop(...)'"). Seen with many consumers opening at once.
+ * property 'partitions' of 'low.pop(...)'"). Seen with many consumers opening at once. Lookups go
+ * one at a time ({@link KafkaClient.offsetLookups}); this is the backstop for other admin calls
+ * (topic creation, metadata) that refresh the same metadata meanwhile.
  */
 async function raced<T>(lookup: () => Promise<T>): Promise<T> {
   for (let i = 0; ; i++) {
@@ -298,7 +300,8 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
     const committed = await admin.fetchOffsets({ groupId: this.gid, topics: [topic] });
     let open = (committed.find((t) => t.topic === topic)?.partitions ?? []).filter((p) => Number(p.offset) < 0).map((p) => p.partition);
     if (open.length === 0) return seeks;
-    const marks = await raced(() => admin.fetchTopicOffsets(topic));
+    const lookups = this.client.offsetLookups;
+    const marks = await raced(() => lookups.run(() => admin.fetchTopicOffsets(topic)));
     const lowHigh = new Map(marks.map((m) => [m.partition, { low: Number(m.low), high: Number(m.high) }]));
     // A group whose id changed (a "." in its name) goes on from where its old group id stopped.
     const legacy = legacyGroupId(this.source, this.opts.group);
@@ -321,7 +324,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
     let byTime: Map<number, number> | undefined;
     const ts = pos ? pos.timestamp : typeof from === 'object' && 'timestamp' in from ? from.timestamp : undefined;
     if (ts !== undefined) {
-      const r = await raced(() => admin.fetchTopicOffsetsByTimestamp(topic, ts instanceof Date ? ts.getTime() : ts));
+      const r = await raced(() => lookups.run(() => admin.fetchTopicOffsetsByTimestamp(topic, ts instanceof Date ? ts.getTime() : ts)));
       byTime = new Map(r.map((x) => [x.partition, Number(x.offset)]));
     }
     if (typeof from === 'object' && 'offset' in from) {
@@ -432,8 +435,8 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
     const tracker = this.tracker(tp);
     const early: KafkaEntry[] = [];
     const filter = this.opts.filter ? Object.entries(this.opts.filter) : undefined;
-    if (this.held >= this.opts.prefetch) {
-      // Full: the batch is fetched again once the member holds fewer than prefetch.
+    if (this.buffered.length >= this.opts.prefetch) {
+      // Full: the batch is fetched again once fewer than prefetch records wait in the buffer.
       this.pauseForCapacity(tp);
       return;
     }
@@ -485,8 +488,9 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
     }
     // The whole batch was taken (kafkajs decoded it already; dropping its tail would fetch and
     // decode it again): core gets at most prefetch of it at a time, the rest waits in the buffer,
-    // and the partition pauses until the member holds fewer than prefetch.
-    if (this.held >= this.opts.prefetch) this.pauseForCapacity(tp);
+    // and the partition pauses while prefetch or more wait there. It resumes below that, so the
+    // next fetch is on its way while core still has records to work on.
+    if (this.buffered.length >= this.opts.prefetch) this.pauseForCapacity(tp);
     if (early.length > 0) {
       // At-most-once: the offsets are committed before core sees the records. When the commit did
       // not go through (a rebalance took the partition), they are not handed out.
@@ -523,7 +527,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
   }
 
   private releaseCapacity(): void {
-    if (this.closing || this.capacityPaused.size === 0 || this.buffered.length > 0 || this.held >= this.opts.prefetch) return;
+    if (this.closing || this.capacityPaused.size === 0 || this.buffered.length >= this.opts.prefetch) return;
     for (const tp of [...this.capacityPaused]) {
       this.capacityPaused.delete(tp);
       if (this.delayPaused.has(tp)) continue;
@@ -646,7 +650,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
     this.out.delete(e);
     if (!e.revoked) e.tracker.finish(e.rec.offset);
     if (this.buffered.length > 0) this.scheduleDrain();
-    else this.releaseCapacity();
+    this.releaseCapacity();
     this.scheduleCommit();
   }
 

@@ -12,6 +12,7 @@ import { CONSUMER_RETRY, type ResolvedKafkaOptions } from './options';
 import { encodeRecord } from './records';
 import { ReplyReader } from './replies';
 import { SendQueue } from './send-queue';
+import { Serial } from './serial';
 import { Topics } from './topics';
 
 const LOG_LEVELS = {
@@ -40,6 +41,12 @@ export interface KafkaClient {
   readonly consumerKafka: Kafka;
   readonly admin: KafkaAdmin;
   readonly topics: Topics;
+  /**
+   * Start-offset lookups on {@link admin} go through here one at a time: kafkajs's admin refreshes
+   * one shared metadata for the topics of each lookup, and concurrent lookups (consumers opened at
+   * once) can drop each other's topic from it and fail inside kafkajs with a TypeError.
+   */
+  readonly offsetLookups: Serial;
   /**
    * Appends messages to `topic` (created on first use), with the message id and `extra` headers.
    * Sends of one event-loop turn share one produce request. One promise per message, in order,
@@ -135,6 +142,7 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
     consumerKafka,
     admin,
     topics,
+    offsetLookups: new Serial(),
     append(topic, messages, extra) {
       return perMessage(appendAll(topic, messages, extra), messages.length, true) as Promise<string>[];
     },

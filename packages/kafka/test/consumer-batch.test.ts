@@ -3,25 +3,27 @@ import type { InboundMessage, ResolvedConsumerOptions } from '@switchboard/core/
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { openKafkaConsumer, type KafkaEntry } from '../src/consumer';
 import { resolveKafkaOptions } from '../src/options';
+import { Serial } from '../src/serial';
 import type { KafkaClient } from '../src/session';
 
 const EVENTS = { GROUP_JOIN: 'join', REBALANCING: 'rebalancing', FETCH_START: 'fetch_start', STOP: 'stop', DISCONNECT: 'disconnect', CRASH: 'crash' };
 
-/** A kafkajs consumer that runs nothing by itself: the test hands it batches. */
-function fakeKafka() {
-  const emitter = new EventEmitter();
+/** kafkajs consumers that run nothing by themselves: the test hands batches to the last one made. */
+function fakeKafka(admin: Record<string, unknown> = { fetchOffsets: async () => [{ topic: 't', partitions: [{ partition: 0, offset: '0' }] }] }) {
+  let emitter = new EventEmitter();
   const calls = { resolveOffset: [] as string[], pause: [] as unknown[], resume: [] as unknown[], commits: [] as unknown[] };
   let eachBatch: ((p: EachBatchPayload) => Promise<void>) | undefined;
-  const kc = {
+  const newConsumer = () => ({
     events: EVENTS,
-    on: (e: string, f: (...a: unknown[]) => void) => emitter.on(e, f),
+    on: (name: string, f: (...a: unknown[]) => void) => emitter.on(name, f),
     connect: async () => undefined,
     subscribe: async () => undefined,
     run: async (o: { eachBatch: (p: EachBatchPayload) => Promise<void> }) => {
       eachBatch = o.eachBatch;
+      const e = emitter;
       setImmediate(() => {
-        emitter.emit('join', { payload: { memberAssignment: { t: [0], 't.sb-retry.g': [0] } } });
-        emitter.emit('fetch_start', {});
+        e.emit('join', { payload: { memberAssignment: { t: [0], 't.sb-retry.g': [0] } } });
+        e.emit('fetch_start', {});
       });
     },
     pause: (x: unknown) => void calls.pause.push(x),
@@ -29,11 +31,17 @@ function fakeKafka() {
     commitOffsets: async (x: unknown) => void calls.commits.push(x),
     seek: () => undefined,
     disconnect: async () => undefined,
-  };
+  });
   const client = {
     options: resolveKafkaOptions(undefined, { brokers: ['127.0.0.1:9092'] }),
-    consumerKafka: { consumer: () => kc },
-    admin: { fetchOffsets: async () => [{ topic: 't', partitions: [{ partition: 0, offset: '0' }] }] },
+    consumerKafka: {
+      consumer: () => {
+        emitter = new EventEmitter();
+        return newConsumer();
+      },
+    },
+    admin,
+    offsetLookups: new Serial(),
     topics: { ensure: async (t: string[]) => t.map(() => 1), partitionsOf: () => 1 },
     append: () => [],
   } as unknown as KafkaClient;
@@ -81,16 +89,39 @@ describe('kafka consumer - fetched batches', () => {
     expect(calls.commits.at(-1)).toEqual([{ topic: 't', partition: 0, offset: '1000' }]);
   });
 
-  test('batches - a member that holds prefetch already takes nothing of a new batch and pauses', async () => {
+  test('batches - while prefetch records wait in the buffer a new batch is not taken, and the partition pauses', async () => {
     const { client, calls, batch } = fakeKafka();
     const c = await openKafkaConsumer(client, { kind: 'topic', name: 't' }, options(5));
     const got: InboundMessage<KafkaEntry>[] = [];
     c.start({ deliver: (m) => void got.push(m), fail: (e) => { throw e; } });
-    await batch(0, 5);
-    await batch(5, 5);
+    await batch(0, 20);
+    await batch(20, 5);
     expect(got).toHaveLength(5);
-    expect(calls.resolveOffset).toEqual(['4']);
+    expect(calls.resolveOffset).toEqual(['19']);
     expect(calls.pause).toHaveLength(1);
     await c.close();
+  });
+});
+
+describe('kafka consumer - opening many at once', () => {
+  test('start offsets - consumers opened together look offsets up one at a time (kafkajs admin metadata race)', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const admin = {
+      fetchOffsets: async ({ topics }: { topics: string[] }) => [{ topic: topics[0], partitions: [{ partition: 0, offset: '-1' }] }],
+      fetchTopicOffsets: async () => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        // What kafkajs does when another lookup's metadata refresh dropped this topic.
+        if (most > 1) throw new TypeError("Cannot destructure property 'partitions' of 'low.pop(...)' as it is undefined.");
+        return [{ partition: 0, offset: '0', high: '0', low: '0' }];
+      },
+    };
+    const { client } = fakeKafka(admin);
+    const opened = await Promise.all(Array.from({ length: 8 }, () => openKafkaConsumer(client, { kind: 'topic', name: 't' }, { ...options(5), from: 'earliest' })));
+    expect(most).toBe(1);
+    await Promise.all(opened.map((c) => c.close()));
   });
 });
