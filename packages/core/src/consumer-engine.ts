@@ -3,7 +3,7 @@ import { createConsumer, type ConsumerParts, type PushHandle } from './consumer'
 import { deadLetterHeaders } from './dead-letter';
 import { silentDiagnostics, type Diagnostics } from './diagnostics';
 import type { Tracing } from './tracing';
-import { createDelivery } from './delivery';
+import { CoreDelivery, type DeliveryOps } from './delivery';
 import { formatDestination } from './destination';
 import { closedError, SwitchboardError } from './errors';
 import type { NormalizedMessage } from './message';
@@ -125,11 +125,22 @@ export interface ConsumerEngineContext {
   onClosed?(): void;
 }
 
+/**
+ * The engine's state of one delivery it handed out (the delivery's own state in {@link CoreDelivery}).
+ * Unsettled ones sit on the consumer's open list, ordered by ack deadline when core emulates it.
+ */
 interface Tracked<H> {
   readonly m: InboundMessage<H>;
-  timer: NodeJS.Timeout | undefined;
+  /** When the emulated ack deadline passes (`performance.now()` ms); Infinity without one. */
+  due: number;
+  prev: Tracked<H> | undefined;
+  next: Tracked<H> | undefined;
+  /** On the open list. */
+  listed: boolean;
   expired: boolean;
   done: boolean;
+  /** At-most-once, for a driver that counts untaken messages: not taken by the application yet. */
+  untaken: boolean;
 }
 
 interface PollWaiter {
@@ -146,7 +157,7 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
   const { source, options: o, capabilities } = ctx;
   const atMostOnce = o.ackMode === 'at-most-once' || driver.settlesOnReceipt === true;
   const emulateDeadline = !atMostOnce && !driver.native?.ackTimeout;
-  const open = new Map<Delivery, Tracked<H>>();
+  const open = new OpenList<H>();
   const what = `consumer of ${formatDestination(source)}`;
   const diagnostics = ctx.diagnostics ?? silentDiagnostics;
   /** Reports a failure of work nobody awaits (the broker keeps the message, or redelivers it). */
@@ -163,21 +174,16 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
   const waiters = new Set<PollWaiter>();
   let failure: unknown;
 
-  /** At-most-once deliveries not yet taken by the application, for drivers that count them (`taken`). */
-  const untaken = new WeakMap<Delivery, H>();
   const markTaken = (d: Delivery) => {
-    // A handle may itself be undefined (a driver with nothing to settle): ask the map, not the value.
-    if (!untaken.has(d)) return;
-    const h = untaken.get(d) as H;
-    untaken.delete(d);
-    driver.taken?.(h);
+    const t = CoreDelivery.stateOf<Tracked<H>>(d);
+    if (!t?.untaken) return;
+    t.untaken = false;
+    driver.taken?.(t.m.handle);
   };
 
-  const finish = (t: Tracked<H>, d: Delivery) => {
+  const finish = (t: Tracked<H>) => {
     t.done = true;
-    if (t.timer) clearTimeout(t.timer);
-    t.timer = undefined;
-    open.delete(d);
+    open.remove(t);
   };
 
   const guard = (t: Tracked<H>, verb: string) => {
@@ -197,39 +203,58 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
 
   const attemptsUsed = (t: Tracked<H>) => o.maxAttempts !== undefined && t.m.attempt >= o.maxAttempts;
 
-  const arm = (t: Tracked<H>, d: Delivery, ms: number) => {
-    if (t.timer) clearTimeout(t.timer);
-    t.timer = setTimeout(() => {
-      t.timer = undefined;
-      if (t.done) return;
-      t.expired = true;
-      finish(t, d);
-      const after = attemptsUsed(t)
-        ? deadLetter(t, `ack timeout after ${o.ackTimeoutMs} ms (attempt ${t.m.attempt} of ${o.maxAttempts})`)
-        : driver.retry(t.m.handle, 0);
-      // A failed hand-back leaves the message with the broker, which redelivers it.
-      after.catch(background(t.m, attemptsUsed(t) ? 'dead-lettering at the ack timeout' : 'handing back at the ack timeout'));
-    }, ms);
-    t.timer.unref?.();
+  /** The emulated ack deadline of `t` passed: the attempt failed. */
+  const expire = (t: Tracked<H>) => {
+    t.expired = true;
+    t.done = true;
+    const after = attemptsUsed(t)
+      ? deadLetter(t, `ack timeout after ${o.ackTimeoutMs} ms (attempt ${t.m.attempt} of ${o.maxAttempts})`)
+      : driver.retry(t.m.handle, 0);
+    // A failed hand-back leaves the message with the broker, which redelivers it.
+    after.catch(background(t.m, attemptsUsed(t) ? 'dead-lettering at the ack timeout' : 'handing back at the ack timeout'));
+  };
+  const deadlines = emulateDeadline ? new DeadlineTimer(open, expire) : undefined;
+
+  /**
+   * Settles `t` through `run`. Meanwhile it stays open (close waits for it) with its deadline
+   * stopped; a failed settle leaves it pending with its deadline running again.
+   */
+  const settleWith = async (t: Tracked<H>, verb: string, run: () => Promise<void>) => {
+    guard(t, verb);
+    const due = t.due;
+    if (due !== Infinity) open.reorder(t, Infinity);
+    try {
+      await run();
+    } catch (err) {
+      if (!t.done && due !== Infinity) {
+        open.reorder(t, due);
+        deadlines?.watch(t);
+      }
+      throw err;
+    }
+    finish(t);
+  };
+
+  /** One object for every delivery of this consumer: settles at the broker through the driver. */
+  const ops: DeliveryOps<Tracked<H>> = {
+    capabilities,
+    ack: (t) => settleWith(t, 'ack', () => driver.ack(t.m.handle)),
+    nack: (t, delayMs, reason) =>
+      settleWith(t, 'nack', () => (attemptsUsed(t) ? deadLetter(t, reason ?? `failed ${t.m.attempt} of ${o.maxAttempts} attempts`) : driver.retry(t.m.handle, delayMs ?? 0))),
+    reject: (t, reason) => settleWith(t, 'reject', () => deadLetter(t, `rejected: ${reason}`)),
+    async extend(t, ms) {
+      guard(t, 'extend');
+      // An emulated deadline restarts here; a native extend also pushes the broker's own deadline
+      // (a driver may emulate per-member deadlines over a broker backstop it extends as well).
+      if (deadlines) deadlines.restart(t, ms);
+      if (driver.native?.extend && driver.extend) await driver.extend(t.m.handle, ms);
+    },
+    respond: (_t, replyTo, correlationId, message) => ctx.reply(replyTo, correlationId, message),
   };
 
   const toDelivery = (m: InboundMessage<H>): Delivery => {
-    const t: Tracked<H> = { m, timer: undefined, expired: false, done: atMostOnce };
-    let d: Delivery;
-    const settleWith = async (verb: string, run: () => Promise<void>) => {
-      guard(t, verb);
-      // The deadline stops while the broker settles; a failed settle leaves the delivery pending and armed again.
-      if (t.timer) clearTimeout(t.timer);
-      t.timer = undefined;
-      try {
-        await run();
-      } catch (err) {
-        if (emulateDeadline && !t.done) arm(t, d, o.ackTimeoutMs);
-        throw err;
-      }
-      finish(t, d);
-    };
-    d = createDelivery(
+    const t: Tracked<H> = { m, due: Infinity, prev: undefined, next: undefined, listed: false, expired: false, done: atMostOnce, untaken: atMostOnce && driver.taken !== undefined };
+    const d = new CoreDelivery<Tracked<H>>(
       {
         id: m.id,
         body: m.body,
@@ -244,31 +269,13 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
         correlationId: m.correlationId,
         preAcked: atMostOnce,
       },
-      {
-        ack: () => settleWith('ack', () => driver.ack(m.handle)),
-        nack: (delayMs, reason) =>
-          settleWith('nack', () =>
-            attemptsUsed(t)
-              ? deadLetter(t, reason ?? `failed ${t.m.attempt} of ${o.maxAttempts} attempts`)
-              : driver.retry(m.handle, delayMs ?? 0),
-          ),
-        reject: (reason) => settleWith('reject', () => deadLetter(t, `rejected: ${reason}`)),
-        extend: async (ms) => {
-          guard(t, 'extend');
-          // An emulated deadline restarts here; a native extend also pushes the broker's own deadline
-          // (a driver may emulate per-member deadlines over a broker backstop it extends as well).
-          if (emulateDeadline) arm(t, d, ms);
-          if (driver.native?.extend && driver.extend) await driver.extend(m.handle, ms);
-        },
-        respond: (replyTo, correlationId, message) => ctx.reply(replyTo, correlationId, message),
-      },
-      capabilities,
+      ops,
+      t,
     );
     if (!atMostOnce) {
-      open.set(d, t);
-      if (emulateDeadline) arm(t, d, o.ackTimeoutMs);
-    } else if (driver.taken) {
-      untaken.set(d, m.handle);
+      if (deadlines) t.due = performance.now() + o.ackTimeoutMs;
+      open.add(t);
+      deadlines?.watch(t);
     }
     return d;
   };
@@ -383,9 +390,9 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
     },
     taken: markTaken,
     release: async (d, how = UNSEEN) => {
-      const t = open.get(d);
+      const t = CoreDelivery.stateOf<Tracked<H>>(d);
       if (!t || t.done) return;
-      finish(t, d);
+      finish(t);
       await driver.release(t.m.handle, how);
     },
     close: async (graceMs) => {
@@ -401,9 +408,10 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
       // Deliveries the application still holds get a moment to be settled, then go back.
       const grace = Math.min(ctx.closeGraceMs ?? Number.POSITIVE_INFINITY, graceMs());
       for (let waited = 0; open.size > 0 && waited < grace; waited += 25) await new Promise((r) => setTimeout(r, 25));
-      const left = [...open];
-      for (const [d, t] of left) finish(t, d);
-      await Promise.allSettled(left.map(([, t]) => driver.release(t.m.handle, { seen: true })));
+      deadlines?.stop();
+      const left = open.drain();
+      for (const t of left) t.done = true;
+      await Promise.allSettled(left.map((t) => driver.release(t.m.handle, { seen: true })));
       try {
         await driver.close();
       } finally {
@@ -415,4 +423,115 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
   const consumer = createConsumer(parts, diagnostics, ctx.tracing);
   o.signal?.addEventListener('abort', () => void consumer.close(), { once: true });
   return consumer;
+}
+
+/**
+ * The unsettled deliveries of one consumer: a doubly linked list through their {@link Tracked}
+ * records, so adding and removing cost O(1) and allocate nothing. With emulated ack deadlines it
+ * is kept in deadline order (a new delivery's deadline is the latest, so it goes to the tail).
+ */
+class OpenList<H> {
+  head: Tracked<H> | undefined;
+  tail: Tracked<H> | undefined;
+  size = 0;
+
+  /** Inserts `t` in `due` order, searching from the tail (where a fresh deadline belongs). */
+  add(t: Tracked<H>): void {
+    if (t.listed) return;
+    let after = this.tail;
+    while (after && after.due > t.due) after = after.prev;
+    t.prev = after;
+    t.next = after ? after.next : this.head;
+    if (t.next) t.next.prev = t;
+    else this.tail = t;
+    if (after) after.next = t;
+    else this.head = t;
+    t.listed = true;
+    this.size++;
+  }
+
+  remove(t: Tracked<H>): void {
+    if (!t.listed) return;
+    if (t.prev) t.prev.next = t.next;
+    else this.head = t.next;
+    if (t.next) t.next.prev = t.prev;
+    else this.tail = t.prev;
+    t.prev = t.next = undefined;
+    t.listed = false;
+    this.size--;
+  }
+
+  /** Moves a listed `t` to where deadline `due` belongs. */
+  reorder(t: Tracked<H>, due: number): void {
+    if (!t.listed) return;
+    this.remove(t);
+    t.due = due;
+    this.add(t);
+  }
+
+  /** Empties the list, returning what it held in order. */
+  drain(): Tracked<H>[] {
+    const out: Tracked<H>[] = [];
+    for (let t = this.head; t; ) {
+      const next = t.next;
+      t.prev = t.next = undefined;
+      t.listed = false;
+      out.push(t);
+      t = next;
+    }
+    this.head = this.tail = undefined;
+    this.size = 0;
+    return out;
+  }
+}
+
+/**
+ * Emulated ack deadlines of one consumer with a single timer: it is set for the earliest deadline
+ * on the (deadline-ordered) open list, and when it fires every delivery whose deadline passed
+ * expires. Settling a delivery only unlinks it; the timer is not touched per delivery.
+ */
+class DeadlineTimer<H> {
+  private timer: NodeJS.Timeout | undefined;
+  /** When the timer fires (`performance.now()` ms). */
+  private at = Infinity;
+
+  constructor(
+    private readonly open: OpenList<H>,
+    private readonly expire: (t: Tracked<H>) => void,
+  ) {}
+
+  /** `t` was (re)listed with a new deadline: fire no later than it. */
+  watch(t: Tracked<H>): void {
+    if (t.due < this.at) this.arm(t.due);
+  }
+
+  /** Restarts the deadline of `t` at `ms` from now. */
+  restart(t: Tracked<H>, ms: number): void {
+    this.open.reorder(t, performance.now() + ms);
+    this.watch(t);
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.at = Infinity;
+  }
+
+  private arm(due: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.at = due;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, due - performance.now()));
+    this.timer.unref?.();
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.at = Infinity;
+    const now = performance.now();
+    for (let t = this.open.head; t && t.due <= now; t = this.open.head) {
+      this.open.remove(t);
+      this.expire(t);
+    }
+    if (this.open.head && this.open.head.due !== Infinity) this.arm(this.open.head.due);
+  }
 }

@@ -69,7 +69,7 @@ export function createConsumer(parts: ConsumerParts, diagnostics: Diagnostics = 
       const concurrency = consumeConcurrency(options);
       const sub = consumer.subscribe({ signal: options?.signal });
       const where = { destination: formatDestination(parts.source), group: parts.group };
-      const traced = tracing ? (d: Delivery) => tracing.process(d, parts.source, parts.group, async () => handler(d)) : handler;
+      const traced = tracing ? (d: Delivery) => (tracing.active() ? tracing.process(d, parts.source, parts.group, async () => handler(d)) : handler(d)) : handler;
       const h = runConsume(sub, traced, options ?? {}, concurrency, (d) => parts.release(d, SEEN), {
         handlerFailed: (d, err) =>
           diagnostics.report({ origin: 'handler', error: err, ...where, messageId: d.id, attempt: d.attempt }, `handler failed on ${where.destination}; the delivery was nacked`),
@@ -248,42 +248,57 @@ function runConsume(
   handBack: (d: Delivery) => Promise<void>,
   report: { handlerFailed(d: Delivery, err: unknown): void; settleFailed(d: Delivery, verb: string, err: unknown): void; loopFailed(err: unknown): void },
 ): ConsumeHandle {
-  const running = new Set<Promise<void>>();
+  /** Handlers running now. */
+  let running = 0;
   /** Deliveries whose handler runs now. */
   const inHand = new Set<Delivery>();
   /** Per key being handled: the deliveries of that key waiting their turn, in arrival order. */
   const waitingByKey = new Map<string, Delivery[]>();
   let stopping = false;
-  let stop!: () => void;
-  /** Resolves when close begins: a loop waiting for a free handler slot stops waiting. */
-  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  /** Wakes the loop when a handler slot frees, close begins, or the last handler finished. */
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const nextWake = () => new Promise<void>((resolve) => (wake = resolve));
   const deadline = new CloseDeadline();
   /** Set once the deadline passed and every unsettled delivery was handed back. */
   let abandoned: Promise<void> | undefined;
 
+  const finished = (d: Delivery) => {
+    inHand.delete(d);
+    running--;
+    if (d.key !== undefined && !abandoned) {
+      const next = waitingByKey.get(d.key)?.shift();
+      if (next) start(next);
+      else waitingByKey.delete(d.key);
+    }
+    notify();
+  };
+
+  /** Runs the handler of `d` and settles it; the slot frees (and the next of its key starts) once settled. */
   const handle = async (d: Delivery) => {
     try {
-      await handler(d);
-    } catch (err) {
-      report.handlerFailed(d, err);
-      if (d.state === 'pending') await d.nack({ reason: err instanceof Error ? err.message : String(err) }).catch((e: unknown) => report.settleFailed(d, 'nack', e));
-      return;
+      try {
+        await handler(d);
+      } catch (err) {
+        report.handlerFailed(d, err);
+        if (d.state === 'pending') await d.nack({ reason: err instanceof Error ? err.message : String(err) }).catch((e: unknown) => report.settleFailed(d, 'nack', e));
+        return;
+      }
+      // A failed ack is not the handler's failure: the message stays with the broker, which delivers it again.
+      if (d.state === 'pending') await d.ack().catch((e: unknown) => report.settleFailed(d, 'ack', e));
+    } finally {
+      finished(d);
     }
-    // A failed ack is not the handler's failure: the message stays with the broker, which delivers it again.
-    if (d.state === 'pending') await d.ack().catch((e: unknown) => report.settleFailed(d, 'ack', e));
   };
 
   const start = (d: Delivery): void => {
     inHand.add(d);
-    const p = handle(d).finally(() => {
-      inHand.delete(d);
-      running.delete(p);
-      if (d.key === undefined || abandoned) return;
-      const next = waitingByKey.get(d.key)?.shift();
-      if (next) start(next);
-      else waitingByKey.delete(d.key);
-    });
-    running.add(p);
+    running++;
+    void handle(d);
   };
 
   const take = (d: Delivery): void => {
@@ -310,7 +325,7 @@ function runConsume(
     const it = sub[Symbol.asyncIterator]();
     try {
       while (!stopping) {
-        while (running.size >= concurrency && !stopping) await Promise.race([...running, stopped]);
+        while (running >= concurrency && !stopping) await nextWake();
         if (stopping) break;
         const r = await it.next();
         if (r.done) break;
@@ -319,13 +334,13 @@ function runConsume(
     } finally {
       // Handlers in flight, and the ones queued behind them on a key, finish and settle, unless
       // the close deadline passes first.
-      const passed = deadline.passed.then(() => 'passed' as const);
-      while (running.size > 0) {
-        if ((await Promise.race([Promise.allSettled([...running]), passed])) === 'passed') {
-          await abandon();
-          break;
-        }
-      }
+      let passed = false;
+      void deadline.passed.then(() => {
+        passed = true;
+        notify();
+      });
+      while (running > 0 && !passed) await nextWake();
+      if (running > 0) await abandon();
       deadline.dispose();
     }
   })();
@@ -344,7 +359,7 @@ function runConsume(
       }
       closing ??= (async () => {
         stopping = true;
-        stop();
+        notify();
         await Promise.race([sub.close(), deadline.passed]);
         await loop.catch(() => undefined);
       })();

@@ -13,6 +13,19 @@ export interface DeliverySettler {
   respond(replyTo: string, correlationId: string | undefined, message: NormalizedMessage): Promise<void>;
 }
 
+/**
+ * What settles deliveries at the broker: one object per consumer, shared by all its deliveries,
+ * each call given the delivery's own state `T` (so a delivery carries no closures of its own).
+ */
+export interface DeliveryOps<T> {
+  readonly capabilities: Capabilities;
+  ack(state: T): Promise<void>;
+  nack(state: T, delayMs: number | undefined, reason: string | undefined): Promise<void>;
+  reject(state: T, reason: string): Promise<void>;
+  extend(state: T, ms: number): Promise<void>;
+  respond(state: T, replyTo: string, correlationId: string | undefined, message: NormalizedMessage): Promise<void>;
+}
+
 export interface DeliveryInit {
   id: string;
   body: Uint8Array;
@@ -31,71 +44,155 @@ export interface DeliveryInit {
 }
 
 /**
- * Wraps an adapter's settler in the contract every Delivery keeps: settling is idempotent, a
- * conflicting settle throws `already_settled`, capabilities are checked before the broker is
- * touched, and a failed settle leaves the delivery pending so it can be retried.
+ * The one Delivery implementation. It keeps the contract every delivery has: settling is
+ * idempotent, a conflicting settle throws `already_settled`, capabilities are checked before the
+ * broker is touched, and a failed settle leaves the delivery pending so it can be retried.
+ *
+ * Its methods live on the prototype and its bookkeeping in private fields, so a delivery costs one
+ * object. A wrapper made with `Object.create(delivery, { ... })` (as middleware does) keeps working:
+ * every method finds the delivery it wraps. Spreading a delivery (`{ ...d }`) copies only its data.
  */
-export function createDelivery(init: DeliveryInit, settler: DeliverySettler, capabilities: Capabilities): Delivery {
-  let state: DeliveryState = init.preAcked ? 'acked' : 'pending';
-  let inFlight: Promise<void> | undefined;
+export class CoreDelivery<T> implements Delivery {
+  readonly id: string;
+  readonly body: Uint8Array;
+  readonly key: string | undefined;
+  readonly headers: Headers;
+  readonly attempt: number;
+  readonly destination: string;
+  readonly receipt: string;
+  readonly position: string | undefined;
+  readonly timestamp: Date;
+  readonly replyTo: string | undefined;
+  readonly correlationId: string | undefined;
+  #state: DeliveryState;
+  #inFlight: Promise<void> | undefined = undefined;
+  readonly #ops: DeliveryOps<T>;
+  readonly #own: T;
 
-  const settle = async (target: Exclude<DeliveryState, 'pending'>, run: () => Promise<void>): Promise<void> => {
-    if (state === target) return inFlight ?? Promise.resolve();
-    if (state !== 'pending') {
-      throw new SwitchboardError('already_settled', `delivery ${init.id} is already ${state}; cannot ${verb(target)} it`);
+  constructor(init: DeliveryInit, ops: DeliveryOps<T>, own: T) {
+    this.id = init.id;
+    this.body = init.body;
+    this.key = init.key;
+    this.headers = init.headers;
+    this.attempt = init.attempt;
+    this.destination = init.destination;
+    this.receipt = init.receipt;
+    this.position = init.position;
+    this.timestamp = init.timestamp;
+    this.replyTo = init.replyTo;
+    this.correlationId = init.correlationId;
+    this.#state = init.preAcked ? 'acked' : 'pending';
+    this.#ops = ops;
+    this.#own = own;
+  }
+
+  /** The state `T` a delivery (or a wrapper of one) was made with; undefined for any other object. */
+  static stateOf<T>(d: object): T | undefined {
+    const core = CoreDelivery.find(d);
+    return core ? (core.#own as unknown as T) : undefined;
+  }
+
+  /** `d` itself, or the CoreDelivery a wrapper made with `Object.create` inherits from. */
+  private static find(d: object | null): CoreDelivery<unknown> | undefined {
+    for (let o = d; o !== null; o = Object.getPrototypeOf(o) as object | null) if (#state in o) return o as CoreDelivery<unknown>;
+    return undefined;
+  }
+
+  private static core<T>(d: CoreDelivery<T>): CoreDelivery<T> {
+    if (#state in d) return d;
+    const found = CoreDelivery.find(d);
+    if (!found) throw new TypeError('not a delivery');
+    return found as CoreDelivery<T>;
+  }
+
+  get state(): DeliveryState {
+    return CoreDelivery.core(this).#state;
+  }
+
+  text(): string {
+    return bytesToText(this.body);
+  }
+
+  json<J = unknown>(): J {
+    return JSON.parse(bytesToText(this.body)) as J;
+  }
+
+  ack(): Promise<void> {
+    return CoreDelivery.core(this).settle('acked', undefined, undefined);
+  }
+
+  async nack(options?: NackOptions): Promise<void> {
+    const self = CoreDelivery.core(this);
+    const delayMs = options?.delayMs;
+    if (delayMs !== undefined) {
+      if (!Number.isFinite(delayMs) || delayMs < 0) throw new SwitchboardError('invalid_argument', 'nack delayMs must be a non-negative number');
+      if (delayMs > 0) requireCapability(self.#ops.capabilities, 'nackDelay');
     }
-    state = target;
-    inFlight = run().catch((err: unknown) => {
-      state = 'pending';
-      inFlight = undefined;
-      throw err;
-    });
-    return inFlight;
-  };
+    return self.settle('nacked', delayMs, options?.reason);
+  }
 
-  const delivery: Delivery = {
-    id: init.id,
-    body: init.body,
-    key: init.key,
-    headers: init.headers,
-    attempt: init.attempt,
-    destination: init.destination,
-    receipt: init.receipt,
-    position: init.position,
-    timestamp: init.timestamp,
-    replyTo: init.replyTo,
-    correlationId: init.correlationId,
-    get state() {
-      return state;
-    },
-    text: () => bytesToText(init.body),
-    json: <T>() => JSON.parse(bytesToText(init.body)) as T,
-    ack: () => settle('acked', () => settler.ack()),
-    nack: async (options?: NackOptions) => {
-      const delayMs = options?.delayMs;
-      if (delayMs !== undefined) {
-        if (!Number.isFinite(delayMs) || delayMs < 0) throw new SwitchboardError('invalid_argument', 'nack delayMs must be a non-negative number');
-        if (delayMs > 0) requireCapability(capabilities, 'nackDelay');
-      }
-      return settle('nacked', () => settler.nack(delayMs, options?.reason));
-    },
-    reject: async (reason: string) => {
-      requireCapability(capabilities, 'reject');
-      return settle('rejected', () => settler.reject(String(reason)));
-    },
-    extend: async (ms: number) => {
-      requireCapability(capabilities, 'extend');
-      if (!Number.isFinite(ms) || ms <= 0) throw new SwitchboardError('invalid_argument', 'extend(ms) needs a positive number of milliseconds');
-      if (state !== 'pending') throw new SwitchboardError('already_settled', `delivery ${init.id} is already ${state}; cannot extend it`);
-      await settler.extend(ms);
-    },
-    respond: async (message: OutgoingMessage | Body) => {
-      if (!init.replyTo) throw new SwitchboardError('invalid_argument', `delivery ${init.id} is not a request: it has no reply-to`);
-      const [m] = normalizeMessages(message);
-      await settler.respond(init.replyTo, init.correlationId, m!);
-    },
-  };
-  return delivery;
+  async reject(reason: string): Promise<void> {
+    const self = CoreDelivery.core(this);
+    requireCapability(self.#ops.capabilities, 'reject');
+    return self.settle('rejected', undefined, String(reason));
+  }
+
+  async extend(ms: number): Promise<void> {
+    const self = CoreDelivery.core(this);
+    requireCapability(self.#ops.capabilities, 'extend');
+    if (!Number.isFinite(ms) || ms <= 0) throw new SwitchboardError('invalid_argument', 'extend(ms) needs a positive number of milliseconds');
+    if (self.#state !== 'pending') throw new SwitchboardError('already_settled', `delivery ${self.id} is already ${self.#state}; cannot extend it`);
+    await self.#ops.extend(self.#own, ms);
+  }
+
+  async respond(message: OutgoingMessage | Body): Promise<void> {
+    const self = CoreDelivery.core(this);
+    if (!self.replyTo) throw new SwitchboardError('invalid_argument', `delivery ${self.id} is not a request: it has no reply-to`);
+    const [m] = normalizeMessages(message);
+    await self.#ops.respond(self.#own, self.replyTo, self.correlationId, m!);
+  }
+
+  private settle(target: Exclude<DeliveryState, 'pending'>, delayMs: number | undefined, reason: string | undefined): Promise<void> {
+    if (this.#state === target) return this.#inFlight ?? Promise.resolve();
+    if (this.#state !== 'pending') {
+      return Promise.reject(new SwitchboardError('already_settled', `delivery ${this.id} is already ${this.#state}; cannot ${verb(target)} it`));
+    }
+    this.#state = target;
+    this.#inFlight = this.run(target, delayMs, reason);
+    return this.#inFlight;
+  }
+
+  private async run(target: Exclude<DeliveryState, 'pending'>, delayMs: number | undefined, reason: string | undefined): Promise<void> {
+    try {
+      if (target === 'acked') await this.#ops.ack(this.#own);
+      else if (target === 'nacked') await this.#ops.nack(this.#own, delayMs, reason);
+      else await this.#ops.reject(this.#own, reason!);
+    } catch (err) {
+      this.#state = 'pending';
+      this.#inFlight = undefined;
+      throw err;
+    }
+  }
+}
+
+/** Adapts one settler per delivery (tests, simple adapters) to {@link DeliveryOps}. */
+const SETTLER_OPS_CACHE = new WeakMap<Capabilities, DeliveryOps<DeliverySettler>>();
+
+/** A delivery over a per-delivery {@link DeliverySettler}. */
+export function createDelivery(init: DeliveryInit, settler: DeliverySettler, capabilities: Capabilities): Delivery {
+  let ops = SETTLER_OPS_CACHE.get(capabilities);
+  if (!ops) {
+    ops = {
+      capabilities,
+      ack: (s) => s.ack(),
+      nack: (s, delayMs, reason) => s.nack(delayMs, reason),
+      reject: (s, reason) => s.reject(reason),
+      extend: (s, ms) => s.extend(ms),
+      respond: (s, replyTo, correlationId, m) => s.respond(replyTo, correlationId, m),
+    };
+    SETTLER_OPS_CACHE.set(capabilities, ops);
+  }
+  return new CoreDelivery(init, ops, settler);
 }
 
 function verb(s: DeliveryState): string {

@@ -37,40 +37,47 @@ export function normalizeMessages(input: OutgoingMessage | Body | readonly (Outg
   const list = Array.isArray(input) ? (input as readonly (OutgoingMessage | Body)[]) : [input as OutgoingMessage | Body];
   if (list.length === 0) throw new SwitchboardError('invalid_argument', 'send needs at least one message');
   if (list.length > 1 && options.id !== undefined) throw new SwitchboardError('invalid_argument', 'options.id applies to a single message; give each message its own id');
-  return list.map((m, i) => {
+  const shared = options.headers;
+  const out: NormalizedMessage[] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const m = list[i]!;
     const msg: OutgoingMessage = isOutgoing(m) ? m : { body: m };
     if (msg.body === undefined || msg.body === null) throw new SwitchboardError('invalid_argument', `message ${i} has no body`);
-    const headers: Headers = { ...(options.headers ?? {}), ...(msg.headers ?? {}) };
-    for (const [k, v] of Object.entries(headers)) {
-      if (typeof v !== 'string') throw new SwitchboardError('invalid_argument', `message ${i}: header "${k}" must be a string`);
+    // Always a fresh object: tracing and drivers may add to a message's headers.
+    const headers: Headers = msg.headers === undefined ? (shared === undefined ? {} : { ...shared }) : shared === undefined ? { ...msg.headers } : { ...shared, ...msg.headers };
+    for (const k in headers) {
+      if (typeof headers[k] !== 'string') throw new SwitchboardError('invalid_argument', `message ${i}: header "${k}" must be a string`);
     }
     const key = msg.key ?? options.key;
     if (key !== undefined && typeof key !== 'string') throw new SwitchboardError('invalid_argument', `message ${i}: key must be a string`);
-    return {
+    out[i] = {
       id: msg.id ?? (list.length === 1 ? options.id : undefined) ?? randomUUID(),
       body: toBytes(msg.body),
       key,
       headers,
       delayMs: options.delayMs,
     };
-  });
+  }
+  return out;
 }
 
 /** Total size of a message as most brokers count it: body, key, header names and values. */
 export function messageSize(m: NormalizedMessage): number {
   let n = m.body.byteLength + (m.key ? Buffer.byteLength(m.key) : 0);
-  for (const [k, v] of Object.entries(m.headers)) n += Buffer.byteLength(k) + Buffer.byteLength(v);
+  const h = m.headers;
+  for (const k in h) n += Buffer.byteLength(k) + Buffer.byteLength(h[k]!);
   return n;
 }
 
 /** Throws `payload_too_large` naming the message and the limit, before anything is sent. */
 export function assertMessageSizes(messages: readonly NormalizedMessage[], limitBytes: number, what: string): void {
-  messages.forEach((m, i) => {
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
     const size = messageSize(m);
     if (size > limitBytes) {
       throw new SwitchboardError('payload_too_large', `message ${i} (id ${m.id}) is ${size} bytes; ${what} accepts at most ${limitBytes}`, {
         details: { size, limit: limitBytes, index: i },
       });
     }
-  });
+  }
 }

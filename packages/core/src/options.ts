@@ -96,8 +96,46 @@ const sendOptionsSchema = z
   })
   .strict();
 
+/** True when every field of `o` is a send option of the right type (the common case, checked without zod). */
+function plainSendOptions(o: object): boolean {
+  for (const k in o) {
+    const v = (o as Record<string, unknown>)[k];
+    if (v === undefined) continue;
+    switch (k) {
+      case 'confirm':
+        if (typeof v !== 'boolean') return false;
+        break;
+      case 'key':
+        if (typeof v !== 'string') return false;
+        break;
+      case 'id':
+        if (typeof v !== 'string' || v.length === 0) return false;
+        break;
+      case 'delayMs':
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) return false;
+        break;
+      case 'signal':
+        if (!(v instanceof AbortSignal)) return false;
+        break;
+      case 'headers':
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+        for (const h in v) if (typeof (v as Record<string, unknown>)[h] !== 'string') return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Validates send options against `sendOptionsSchema`; bad ones are `invalid_argument` naming each
+ * problem. Options that are plainly valid skip the schema (a send is a hot path); anything else
+ * goes through it, so the schema alone decides what is accepted and how a problem is worded.
+ */
 export function validateSendOptions<T>(options: T): T {
   if (options === undefined) return options;
+  if (typeof options === 'object' && options !== null && Object.getPrototypeOf(options) === Object.prototype && plainSendOptions(options)) return options;
   try {
     validateOptions(sendOptionsSchema, options, 'send options');
   } catch (e) {

@@ -1,4 +1,4 @@
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import { SwitchboardError } from './errors';
 import type { NormalizedMessage } from './message';
 import type { Delivery, Destination, Headers } from './types';
@@ -12,6 +12,11 @@ import type { Delivery, Destination, Headers } from './types';
  * Span names and attributes follow the OpenTelemetry messaging semantic conventions.
  */
 export interface Tracing {
+  /**
+   * Whether an application installed a tracer provider (an SDK), asked per call so that one
+   * installed after connecting is used. Without one, callers skip tracing altogether.
+   */
+  active(): boolean;
   /** Starts the producer span of one send (or request) and injects its context into every message. */
   send(destination: Destination, messages: readonly NormalizedMessage[], operation: 'send' | 'request'): SpanHandle;
   /** Runs `handle` in the consumer span of one delivery handed to a `consume` handler. */
@@ -30,6 +35,18 @@ export interface SpanHandle {
 const SYSTEMS: Readonly<Record<string, string>> = { kafka: 'kafka', rabbitmq: 'rabbitmq', sqs: 'aws_sqs', nats: 'nats', memory: 'switchboard.memory' };
 
 const TRACER = '@switchboard/core';
+
+/**
+ * The tracer of an installed SDK, or undefined when none is: the API's global provider is a proxy
+ * whose delegate is set when an SDK registers. Duck-typed, so a second copy of the API still works
+ * (a provider that is not such a proxy counts as installed).
+ */
+function installedTracer(): Tracer | undefined {
+  const provider = trace.getTracerProvider() as TracerProvider & { getDelegateTracer?: (name: string) => Tracer | undefined };
+  return typeof provider.getDelegateTracer === 'function' ? provider.getDelegateTracer(TRACER) : provider.getTracer(TRACER);
+}
+
+const NO_SPAN: SpanHandle = { end: () => undefined };
 
 const headerGetter = {
   keys: (carrier: Headers) => Object.keys(carrier),
@@ -50,7 +67,6 @@ function fail(span: Span, error: unknown): void {
 /** The tracing of one connection to `backend`. */
 export function createTracing(backend: string): Tracing {
   const system = SYSTEMS[backend] ?? backend;
-  const tracer = () => trace.getTracer(TRACER);
   const base = (dest: Destination, operation: string, type: string): Attributes => ({
     'messaging.system': system,
     'messaging.operation.name': operation,
@@ -60,7 +76,11 @@ export function createTracing(backend: string): Tracing {
   });
 
   return {
+    active: () => installedTracer() !== undefined,
+
     send(destination, messages, operation) {
+      const tracer = installedTracer();
+      if (!tracer) return NO_SPAN;
       const attributes: Attributes = base(destination, operation, 'send');
       if (messages.length === 1) {
         attributes['messaging.message.id'] = messages[0]!.id;
@@ -68,7 +88,7 @@ export function createTracing(backend: string): Tracing {
       } else {
         attributes['messaging.batch.message_count'] = messages.length;
       }
-      const span = tracer().startSpan(`${operation} ${destination.name}`, { kind: SpanKind.PRODUCER, attributes });
+      const span = tracer.startSpan(`${operation} ${destination.name}`, { kind: SpanKind.PRODUCER, attributes });
       // Without an SDK the span is a no-op with an invalid context: nothing is added to the messages.
       if (trace.isSpanContextValid(span.spanContext())) {
         const ctx = trace.setSpan(context.active(), span);
@@ -87,6 +107,8 @@ export function createTracing(backend: string): Tracing {
     },
 
     async process(d, source, group, handle) {
+      const tracer = installedTracer();
+      if (!tracer) return handle();
       const parent: Context = propagation.extract(ROOT_CONTEXT, d.headers, headerGetter);
       const producer = trace.getSpanContext(parent);
       const links: Link[] = producer ? [{ context: producer }] : [];
@@ -98,7 +120,7 @@ export function createTracing(backend: string): Tracing {
         'messaging.message.delivery_attempt': d.attempt,
       };
       if (d.correlationId !== undefined) attributes['messaging.message.conversation_id'] = d.correlationId;
-      const span = tracer().startSpan(`process ${source.name}`, { kind: SpanKind.CONSUMER, attributes, links }, parent);
+      const span = tracer.startSpan(`process ${source.name}`, { kind: SpanKind.CONSUMER, attributes, links }, parent);
       return context.with(trace.setSpan(parent, span), async () => {
         try {
           return await handle();

@@ -1,4 +1,4 @@
-import { HEADERS, SwitchboardError, parseUrl, type Connection } from '@switchboard/core';
+import { HEADERS, SwitchboardError, parseUrl, type Connection, type Delivery } from '@switchboard/core';
 import {
   CAPABILITIES_ALL_NATIVE,
   fakeSession,
@@ -312,5 +312,75 @@ describe('entry points - what each public entry exports', () => {
     expect(app).not.toHaveProperty('z');
     expect(drv).not.toHaveProperty('z');
     expect(drv).toHaveProperty('validateOptions');
+  });
+});
+
+describe('deliveries - one object each, one deadline timer per consumer', () => {
+  test('deliveries - 1000 open deliveries with emulated deadlines arm a handful of timers, not one each', async () => {
+    const { conn, fake } = await open();
+    const c = await conn.consumer('queue:q', { ackTimeoutMs: 60_000, prefetch: 1000 });
+    const it = c.subscribe()[Symbol.asyncIterator]();
+    const spy = jest.spyOn(global, 'setTimeout');
+    try {
+      const got: Delivery[] = [];
+      for (let i = 0; i < 1000; i++) fake.consumers[0]!.push(`m${i}`);
+      for (let i = 0; i < 1000; i++) got.push((await it.next()).value!);
+      for (const d of got) await d.ack();
+      expect(spy.mock.calls.length).toBeLessThan(5);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(fake.consumers[0]!.calls.filter(([v]) => v === 'ack')).toHaveLength(1000);
+    await conn.close();
+  });
+
+  test('deliveries - deadlines expire in deadline order, whatever order extend left them in', async () => {
+    const { conn, fake } = await open();
+    const c = await conn.consumer('queue:q', { ackTimeoutMs: 80 });
+    const it = c.subscribe()[Symbol.asyncIterator]();
+    for (const id of ['a', 'b', 'c']) fake.consumers[0]!.push(id);
+    const [a, b] = [(await it.next()).value!, (await it.next()).value!];
+    await (await it.next()).value!.ack();
+    await a.extend(300); // a now after b
+    await b.extend(20); // b sooner than it was
+    await new Promise((r) => setTimeout(r, 150));
+    expect(fake.consumers[0]!.calls).toEqual([['ack', 'c'], ['retry', 'b', 0]]);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(fake.consumers[0]!.calls).toEqual([['ack', 'c'], ['retry', 'b', 0], ['retry', 'a', 0]]);
+    await conn.close();
+  });
+
+  test('deliveries - a wrapper made with Object.create settles the delivery it wraps; a spread copies the data', async () => {
+    const { conn, fake } = await open();
+    const c = await conn.consumer('queue:q');
+    const it = c.subscribe()[Symbol.asyncIterator]();
+    fake.consumers[0]!.push('w', { key: 'k', headers: { h: '1' } });
+    const d = (await it.next()).value!;
+    const wrapped = Object.create(d, { data: { value: 42, enumerable: true } }) as Delivery & { data: number };
+    expect(wrapped.id).toBe('w');
+    await wrapped.ack();
+    expect(d.state).toBe('acked');
+    expect(wrapped.state).toBe('acked');
+    await expect(wrapped.nack()).rejects.toMatchObject({ code: 'already_settled' });
+    expect({ ...d }).toMatchObject({ id: 'w', key: 'k', headers: { h: '1' }, attempt: 1, destination: 'q' });
+    expect(JSON.parse(JSON.stringify(d))).toMatchObject({ id: 'w', receipt: 'receipt-w' });
+    expect(fake.consumers[0]!.calls).toEqual([['ack', 'w']]);
+    await conn.close();
+  });
+
+  test('deliveries - close waits for a settle in flight (the delivery is still open) before closing the driver', async () => {
+    const { conn, fake } = await open({ ackDelayMs: 200 });
+    const c = await conn.consumer('queue:q');
+    const it = c.subscribe()[Symbol.asyncIterator]();
+    fake.consumers[0]!.push('slow');
+    const slow = (await it.next()).value!;
+    const acking = slow.ack();
+    await c.close();
+    await acking;
+    const calls = fake.consumers[0]!.calls;
+    expect(calls).toContainEqual(['ack', 'slow']);
+    expect(calls).not.toContainEqual(['release', 'slow', 'seen']);
+    expect(calls.findIndex(([v, h]) => v === 'ack' && h === 'slow')).toBeLessThan(calls.findIndex(([v]) => v === 'close'));
+    await conn.close();
   });
 });

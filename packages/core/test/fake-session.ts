@@ -9,7 +9,7 @@ export interface FakeConsumer {
   push(id: string, extra?: { attempt?: number; headers?: Record<string, string>; key?: string; handle?: string | undefined }): void;
 }
 
-export function fakeSession(o: { failIndex?: number; maxMessageBytes?: number; nativeDeadline?: boolean; settlesOnReceipt?: boolean }) {
+export function fakeSession(o: { ackDelayMs?: number; failIndex?: number; maxMessageBytes?: number; nativeDeadline?: boolean; settlesOnReceipt?: boolean }) {
   const published: NormalizedMessage[] = [];
   const consumers: FakeConsumer[] = [];
   const bind = (_host: DriverHost): DriverSession => ({
@@ -32,7 +32,10 @@ export function fakeSession(o: { failIndex?: number; maxMessageBytes?: number; n
         ...(o.settlesOnReceipt ? { settlesOnReceipt: true } : {}),
         start: (s) => void (sink = s),
         stop: async () => void (sink = undefined),
-        ack: async (h) => void calls.push(['ack', h]),
+        ack: async (h) => {
+          if (o.ackDelayMs) await new Promise((r) => setTimeout(r, o.ackDelayMs));
+          calls.push(['ack', h]);
+        },
         retry: async (h, delayMs) => void calls.push(['retry', h, delayMs]),
         deadLetter: async (h, to, headers) => void calls.push(['deadLetter', h, to, headers]),
         extend: async (h, ms) => void calls.push(['extend', h, ms]),

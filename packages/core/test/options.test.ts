@@ -6,6 +6,36 @@ import { validateSendOptions } from '../src/options';
 const q = { kind: 'queue', name: 'orders' } as const;
 
 describe('options', () => {
+  test('options - send options: the fast check accepts exactly what the schema accepts', () => {
+    const ok = [{}, { confirm: false }, { key: 'k', id: 'i', delayMs: 0 }, { headers: { a: 'b' } }, { signal: new AbortController().signal }, { key: undefined }];
+    for (const o of ok) expect(validateSendOptions(o)).toBe(o);
+    const bad: unknown[] = [
+      { nope: 1 },
+      { confirm: 'yes' },
+      { key: 7 },
+      { id: '' },
+      { delayMs: -1 },
+      { delayMs: 1.5 },
+      { headers: { a: 1 } },
+      { headers: ['x'] },
+      { headers: null },
+      { signal: {} },
+      Object.assign(Object.create({ inherited: 1 }) as object, { key: 'k', bogus: true }),
+    ];
+    for (const o of bad) {
+      const err = (() => {
+        try {
+          validateSendOptions(o);
+          return undefined;
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err).toBeInstanceOf(SwitchboardError);
+      expect(err).toMatchObject({ code: 'invalid_argument' });
+    }
+  });
+
   test('options - consumer defaults are filled in one place', () => {
     expect(resolveConsumerOptions(q, undefined)).toMatchObject({
       group: 'default',
