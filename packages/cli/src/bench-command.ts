@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { listBackends, parseUrl } from '@switchboard/core';
 import {
   IDLE_LIMITS,
@@ -21,7 +20,8 @@ import {
   type IdleReport,
   type ImplId,
 } from '@switchboard/bench';
-import { type Output, UsageError } from './output';
+import { type CommandSpec, parseFlags, stringFlag } from './flags';
+import { type Output, UsageError, writeUserFile } from './output';
 
 /** Backend packages of the registry that are installed, for a run's child process to register. */
 function installedDriverModules(): string[] {
@@ -86,35 +86,56 @@ function integer(flag: string, value: string | undefined, fallback: number, min 
   return n;
 }
 
+/** `switchboard bench`: its help and its flags (parsed from this table, so the help lists every flag). */
+export const BENCH_COMMAND: CommandSpec = {
+  name: 'bench',
+  summary: 'Time the raw clients and Switchboard on each URL (or K idle consumers with --consumers).',
+  synopsis: '[--url URL ...] [flags]   |   switchboard bench --consumers K [--url URL ...] [flags]',
+  description: `Runs one workload through the raw client of each URL and through Switchboard on the same broker, alternately, and prints throughput, latency, CPU and memory with the Switchboard/raw ratio (median and min-max of the repetitions). memory:// has no raw client, so only Switchboard runs there. Each run is a child process of its own when the CLI runs compiled.
+
+With --consumers K it measures idle consumers instead: K consumers on one connection, each on its own queue, raw and Switchboard: heap, RSS, sockets, idle CPU over --idle-seconds and creation time per consumer.
+
+Results go to stdout (a table, or one JSON document with --json); progress and errors go to stderr.`,
+  flags: {
+    url: { type: 'string', multiple: true, value: 'URL', help: `A broker to measure; repeat for several (default ${BENCH_DEFAULTS.urls.join(', ')}).` },
+    messages: { type: 'string', value: 'N', help: `Messages per run (default ${BENCH_DEFAULTS.messages}). From ${BENCH_DEFAULTS.soakFrom} on, heap checkpoints and a backlog limit turn on (see --heap-every, --max-backlog).` },
+    'min-seconds': { type: 'string', value: 'S', help: `Keep sending at least S seconds, whichever of N messages or S seconds is longer (default ${BENCH_DEFAULTS.minSeconds}; 0 to 3600; 0 sends exactly N).` },
+    size: { type: 'string', value: 'BYTES', help: `Message body size (default ${BENCH_DEFAULTS.size}; ${MIN_MESSAGE_SIZE} to 16777216).` },
+    repeat: { type: 'string', value: 'R', help: `Repetitions of each implementation, alternating (default ${BENCH_DEFAULTS.repeat}; 1 to 100).` },
+    impls: { type: 'string', value: 'ID,ID...', help: `Only these implementations: ${IMPL_IDS.join(', ')} (default: every one the URL has).` },
+    'heap-every': { type: 'string', value: 'N', help: `Force a GC and record the heap every N acked messages (default ${BENCH_DEFAULTS.soakHeapEvery} from --messages ${BENCH_DEFAULTS.soakFrom} on, else 0: off).` },
+    'max-backlog': { type: 'string', value: 'N', help: `The producer waits while N messages are sent and not acked (default ${BENCH_DEFAULTS.soakMaxBacklog} when --heap-every is on, else 0: no limit).` },
+    'cpu-prof': { type: 'string', value: 'DIR', help: 'Write a V8 CPU profile of every run to DIR and a summary to DIR/summary.md.' },
+    deadline: { type: 'string', value: 'S', help: `Give up a run after S seconds (default ${BENCH_DEFAULTS.deadlineSeconds}; at most 86400).` },
+    consumers: { type: 'string', value: 'K', help: `Measure K idle consumers instead (1 to ${IDLE_LIMITS.maxConsumers}); the throughput flags do not apply then.` },
+    'idle-seconds': { type: 'string', value: 'S', help: `With --consumers: how long they sit idle while CPU is measured (default ${IDLE_LIMITS.defaultIdleSeconds}).` },
+    probes: { type: 'string', value: 'P', help: `With --consumers: confirmed sends to P distinct consumers' queues afterwards, timed (default ${IDLE_LIMITS.defaultProbes}; 0: none).` },
+    json: { type: 'boolean', help: 'Print one JSON document on stdout instead of the table.' },
+    out: { type: 'string', value: 'FILE.md', help: 'Also write the results as Markdown to FILE.md.' },
+  },
+  exitStatus: '0  every run finished\n1  a run failed (it is listed; the others still report)\n2  usage error',
+};
+
 /** Parses the arguments after `bench`; throws {@link UsageError} on anything wrong. */
 export function parseBenchArgs(args: readonly string[]): BenchArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      options: {
-        url: { type: 'string', multiple: true },
-        messages: { type: 'string' },
-        'min-seconds': { type: 'string' },
-        size: { type: 'string' },
-        repeat: { type: 'string' },
-        'heap-every': { type: 'string' },
-        'max-backlog': { type: 'string' },
-        impls: { type: 'string' },
-        'cpu-prof': { type: 'string' },
-        deadline: { type: 'string' },
-        consumers: { type: 'string' },
-        'idle-seconds': { type: 'string' },
-        probes: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        out: { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values: raw } = parseFlags(BENCH_COMMAND, args);
+  const values = {
+    url: raw.url as string[] | undefined,
+    messages: stringFlag(raw, 'messages'),
+    'min-seconds': stringFlag(raw, 'min-seconds'),
+    size: stringFlag(raw, 'size'),
+    repeat: stringFlag(raw, 'repeat'),
+    'heap-every': stringFlag(raw, 'heap-every'),
+    'max-backlog': stringFlag(raw, 'max-backlog'),
+    impls: stringFlag(raw, 'impls'),
+    'cpu-prof': stringFlag(raw, 'cpu-prof'),
+    deadline: stringFlag(raw, 'deadline'),
+    consumers: stringFlag(raw, 'consumers'),
+    'idle-seconds': stringFlag(raw, 'idle-seconds'),
+    probes: stringFlag(raw, 'probes'),
+    json: raw.json === true,
+    out: stringFlag(raw, 'out'),
+  };
   const urls = values.url?.length ? values.url : [...BENCH_DEFAULTS.urls];
   for (const u of urls) {
     try {
@@ -205,7 +226,7 @@ export async function benchCommand(argv: readonly string[], out: Output): Promis
     for (const r of report.results) for (const i of r.impls) if (i.error) out.log(`${r.backend} ${i.impl}: ${i.error}`);
     out.stdout(`${args.json ? jsonOf(report) : renderIdleText(report)}\n`);
     if (args.out) {
-      fs.writeFileSync(args.out, renderIdleMarkdown(report));
+      writeUserFile(args.out, renderIdleMarkdown(report));
       out.log(`wrote ${args.out}`);
     }
     return report.ok ? 0 : 1;
@@ -232,7 +253,7 @@ export async function benchCommand(argv: readonly string[], out: Output): Promis
   for (const r of report.results) for (const e of r.errors) out.log(`${r.backend}: ${e}`);
   out.stdout(`${args.json ? toJson(report) : renderText(report)}\n`);
   if (args.out) {
-    fs.writeFileSync(args.out, renderMarkdown(report));
+    writeUserFile(args.out, renderMarkdown(report));
     out.log(`wrote ${args.out}`);
   }
   if (args.cpuProf && report.params.isolation === 'process') {

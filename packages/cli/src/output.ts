@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import { SwitchboardError } from '@switchboard/core';
+
 /** Where the CLI writes: stdout carries only the result (e.g. the JSON report); everything else goes to stderr. */
 export interface Output {
   stdout(text: string): void;
@@ -6,32 +9,74 @@ export interface Output {
   progress?: (line: string | undefined) => void;
 }
 
+/** A mistake in the command line: `main` prints its message in one line, a hint to `--help`, and exits 2. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-export function processOutput(): Output {
-  const tty = process.stderr.isTTY;
+/** Width assumed when the terminal does not tell its own (`columns` undefined, 0 or not a number). */
+export const DEFAULT_COLUMNS = 80;
+
+/**
+ * Fits a progress line into a terminal `columns` wide without reaching the last column (which
+ * would wrap it): cut with an ellipsis when too long, empty when nothing fits. A width the terminal
+ * does not tell (undefined, 0, not a finite number) counts as {@link DEFAULT_COLUMNS}.
+ */
+export function fitLine(line: string, columns: number | undefined): string {
+  const width = columns !== undefined && Number.isFinite(columns) && columns > 0 ? Math.floor(columns) : DEFAULT_COLUMNS;
+  const room = width - 1;
+  const single = line.replace(/[\r\n]+/g, ' ');
+  if (single.length <= room) return single;
+  if (room < 2) return '';
+  return `${single.slice(0, room - 1)}…`;
+}
+
+/** What {@link processOutput} writes to: `process.stdout` and `process.stderr` by default. */
+export interface OutputStreams {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown; isTTY?: boolean; columns?: number };
+}
+
+/**
+ * The CLI's {@link Output} over real streams: a progress line only when stderr is a TTY, fitted
+ * to its width as it is at each update (see {@link fitLine}).
+ */
+export function processOutput(streams: OutputStreams = { stdout: process.stdout, stderr: process.stderr }): Output {
+  const { stdout, stderr } = streams;
   let shown = false;
   const clear = () => {
-    if (shown) process.stderr.write('\r\x1b[K');
+    if (shown) stderr.write('\r\x1b[K');
     shown = false;
   };
   return {
-    stdout: (text) => void process.stdout.write(text),
+    stdout: (text) => void stdout.write(text),
     log: (text) => {
       clear();
-      process.stderr.write(`${text}\n`);
+      stderr.write(`${text}\n`);
     },
-    progress: tty
+    progress: stderr.isTTY
       ? (line) => {
           clear();
-          if (line !== undefined) {
-            const width = process.stderr.columns ?? 100;
-            process.stderr.write(line.length > width - 1 ? `${line.slice(0, width - 2)}…` : line);
-            shown = true;
-          }
+          if (line === undefined) return;
+          const fitted = fitLine(line, stderr.columns);
+          if (fitted === '') return;
+          stderr.write(fitted);
+          shown = true;
         }
       : undefined,
   };
+}
+
+/**
+ * Writes a file the user named (`--out`, `--report`). A failure (no such folder, no permission)
+ * throws a `SwitchboardError` (`invalid_argument`) with a one-line message instead of a stack trace.
+ */
+export function writeUserFile(file: string, text: string): void {
+  try {
+    fs.writeFileSync(file, text);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'its folder does not exist' : e.code === 'EISDIR' ? 'it is a folder' : e.code === 'EACCES' ? 'permission denied' : e.message;
+    throw new SwitchboardError('invalid_argument', `cannot write ${file}: ${why}`, { cause: err });
+  }
 }

@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-import { parseArgs } from 'node:util';
 import { parseUrl, redactUrl, SwitchboardError } from '@switchboard/core';
 import {
   MIN_SOAK_MESSAGE_SIZE,
@@ -12,7 +10,8 @@ import {
   toJson,
   type SoakResult,
 } from '@switchboard/soak';
-import { type Output, UsageError } from './output';
+import { type CommandSpec, parseFlags, stringFlag } from './flags';
+import { type Output, UsageError, writeUserFile } from './output';
 
 /** Defaults of `switchboard soak` (beyond those of the soak engine). */
 export const SOAK_COMMAND_DEFAULTS = { duration: '2m', rate: 200, restartEvery: '30s' } as const;
@@ -48,26 +47,29 @@ function integer(flag: string, value: string | undefined, fallback: number, min 
   return n;
 }
 
-function parseSoakFlags(args: readonly string[]) {
-  return parseArgs({
-    args: [...args],
-    options: {
-      url: { type: 'string' },
-      duration: { type: 'string' },
-      rate: { type: 'string' },
-      consumers: { type: 'string' },
-      concurrency: { type: 'string' },
-      size: { type: 'string' },
-      'restart-command': { type: 'string' },
-      'restart-every': { type: 'string' },
-      drain: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      out: { type: 'string' },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-}
+/** `switchboard soak`: its help and its flags (parsed from this table, so the help lists every flag). */
+export const SOAK_COMMAND: CommandSpec = {
+  name: 'soak',
+  summary: 'Send at a steady rate for a while, restart the broker now and then, and count what was lost.',
+  synopsis: '[--url URL] [--duration D] [--rate R] [--restart-command CMD --restart-every D] [flags]',
+  description: `Sends at RATE messages per second for DURATION to a fresh queue read by competing consumers, runs CMD (which must return once the broker serves again) every interval, then drains, and counts sent, confirmed, received, duplicates and lost, send errors by code and the time to resume after each restart. The queue is deleted at the end. SIGINT or SIGTERM ends the run early; it then reports what it has and exits 1.
+
+The report goes to stdout (text, or one JSON document with --json); progress lines go to stderr. Durations are a number with ms, s, m or h (e.g. 30s, 2m, 1m30s; a bare number is seconds).`,
+  flags: {
+    url: { type: 'string', value: 'URL', help: 'The broker (default: $SWITCHBOARD_URL, else memory://).' },
+    duration: { type: 'string', value: 'D', help: `How long to send (default ${SOAK_COMMAND_DEFAULTS.duration}).` },
+    rate: { type: 'string', value: 'R', help: `Messages per second, paced evenly; "200" or "200/s" (default ${SOAK_COMMAND_DEFAULTS.rate}).` },
+    consumers: { type: 'string', value: 'N', help: `Competing consumers of one group, each on its own connection (default ${SOAK_DEFAULTS.consumers}).` },
+    concurrency: { type: 'string', value: 'N', help: `Handlers each consumer runs at once, its consume({ concurrency }) (default ${SOAK_DEFAULTS.concurrency}).` },
+    size: { type: 'string', value: 'BYTES', help: `Message body size (default ${SOAK_DEFAULTS.size}; at least ${MIN_SOAK_MESSAGE_SIZE}).` },
+    'restart-command': { type: 'string', value: 'CMD', help: "A shell command (run with bash -c) that restarts the broker and returns once it serves again, e.g. './scripts/brokers restart nats'." },
+    'restart-every': { type: 'string', value: 'D', help: `Run --restart-command every D, while that is inside --duration (default ${SOAK_COMMAND_DEFAULTS.restartEvery}; needs --restart-command).` },
+    drain: { type: 'string', value: 'D', help: `After sending, how long to wait at most for pending sends and every confirmed message (default ${SOAK_DEFAULTS.drainMs / 1000}s).` },
+    json: { type: 'boolean', help: 'Print the result as one JSON document on stdout instead of the text report.' },
+    out: { type: 'string', value: 'FILE.md', help: 'Also write the report as Markdown to FILE.md.' },
+  },
+  exitStatus: '0  nothing lost, no failure\n1  a loss or another failure, or the run could not start or was interrupted\n2  usage error',
+};
 
 /**
  * Parses the arguments after `soak`; throws {@link UsageError} on anything wrong: an unknown flag,
@@ -76,12 +78,20 @@ function parseSoakFlags(args: readonly string[]) {
  * `env` supplies `SWITCHBOARD_URL` (default `process.env`).
  */
 export function parseSoakArgs(args: readonly string[], env: NodeJS.ProcessEnv = process.env): SoakArgs {
-  let values: ReturnType<typeof parseSoakFlags>['values'];
-  try {
-    ({ values } = parseSoakFlags(args));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values: raw } = parseFlags(SOAK_COMMAND, args);
+  const values = {
+    url: stringFlag(raw, 'url'),
+    duration: stringFlag(raw, 'duration'),
+    rate: stringFlag(raw, 'rate'),
+    consumers: stringFlag(raw, 'consumers'),
+    concurrency: stringFlag(raw, 'concurrency'),
+    size: stringFlag(raw, 'size'),
+    'restart-command': stringFlag(raw, 'restart-command'),
+    'restart-every': stringFlag(raw, 'restart-every'),
+    drain: stringFlag(raw, 'drain'),
+    json: raw.json === true,
+    out: stringFlag(raw, 'out'),
+  };
   const url = values.url ?? env.SWITCHBOARD_URL ?? 'memory://';
   try {
     parseUrl(url);
@@ -169,7 +179,7 @@ export async function soakCommand(argv: readonly string[], out: Output, signal?:
   }
   out.stdout(`${args.json ? toJson(result) : renderText(result)}\n`);
   if (args.out) {
-    fs.writeFileSync(args.out, renderMarkdown(result));
+    writeUserFile(args.out, renderMarkdown(result));
     out.log(`wrote ${args.out}`);
   }
   return result.passed ? 0 : 1;

@@ -61,7 +61,7 @@ describe('cli bench', () => {
     for (const args of [['bench', '--messages', '0'], ['bench', '--size', '8'], ['bench', '--repeat', 'x'], ['bench', '--out', 'x.txt'], ['bench', '--url', 'nourl'], ['bench', '--nope']]) {
       const o = capture();
       expect(await main(args, o)).toBe(2);
-      expect(o.err).toMatch(/switchboard:/);
+      expect(o.err).toMatch(/^switchboard( \w+)?: .+\nrun 'switchboard( \w+)? --help' for usage\n$/);
       expect(o.out).toBe('');
     }
   });

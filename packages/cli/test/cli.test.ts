@@ -36,7 +36,7 @@ describe('cli', () => {
     for (const args of [['conformance', '--nope'], ['conformance', '--only', 'ZZ9'], ['conformance', '--load-count', '-3'], ['frobnicate']]) {
       const o = capture();
       expect(await main(args, o)).toBe(2);
-      expect(o.err).toMatch(/switchboard:/);
+      expect(o.err).toMatch(/^switchboard( \w+)?: .+\nrun 'switchboard( \w+)? --help' for usage\n$/);
       expect(o.out).toBe('');
     }
   });
@@ -44,7 +44,7 @@ describe('cli', () => {
   test('cli - a bad URL exits 2 with a configuration error and no password', async () => {
     const o = capture();
     expect(await main(['conformance', '--url', 'nosuch://u:topsecret@h:1'], o)).toBe(2);
-    expect(o.err).toMatch(/configuration/);
+    expect(o.err).toMatch(/^switchboard conformance: configuration error: [^\n]+\n$/);
     expect(o.err).not.toContain('topsecret');
   });
 });
