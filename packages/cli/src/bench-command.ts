@@ -89,7 +89,7 @@ function integer(flag: string, value: string | undefined, fallback: number, min 
 /** `switchboard bench`: its help and its flags (parsed from this table, so the help lists every flag). */
 export const BENCH_COMMAND: CommandSpec = {
   name: 'bench',
-  summary: 'Time the raw clients and Switchboard on each URL (or K idle consumers with --consumers).',
+  summary: 'Time Switchboard against the raw client on each URL, or K idle consumers.',
   synopsis: '[--url URL ...] [flags]   |   switchboard bench --consumers K [--url URL ...] [flags]',
   description: `Runs one workload through the raw client of each URL and through Switchboard on the same broker, alternately, and prints throughput, latency, CPU and memory with the Switchboard/raw ratio (median and min-max of the repetitions). memory:// has no raw client, so only Switchboard runs there. Each run is a child process of its own when the CLI runs compiled.
 

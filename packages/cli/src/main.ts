@@ -14,8 +14,8 @@ export const USAGE = `switchboard: one messaging API over real brokers, and proo
 Usage: switchboard <command> [flags]
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(14)}${c.summary}`).join('\n')}
-  ${'help [COMMAND]'.padEnd(14)}This overview, or a command's help.
+${COMMANDS.map((c) => `  ${c.name.padEnd(16)}${c.summary}`).join('\n')}
+  ${'help [COMMAND]'.padEnd(16)}This overview, or a command's help.
 
 Run 'switchboard <command> --help' for a command's flags, defaults and exit status.
 

@@ -50,7 +50,7 @@ function integer(flag: string, value: string | undefined, fallback: number, min 
 /** `switchboard soak`: its help and its flags (parsed from this table, so the help lists every flag). */
 export const SOAK_COMMAND: CommandSpec = {
   name: 'soak',
-  summary: 'Send at a steady rate for a while, restart the broker now and then, and count what was lost.',
+  summary: 'Send steadily, restart the broker at intervals, count what was lost.',
   synopsis: '[--url URL] [--duration D] [--rate R] [--restart-command CMD --restart-every D] [flags]',
   description: `Sends at RATE messages per second for DURATION to a fresh queue read by competing consumers, runs CMD (which must return once the broker serves again) every interval, then drains, and counts sent, confirmed, received, duplicates and lost, send errors by code and the time to resume after each restart. The queue is deleted at the end. SIGINT or SIGTERM ends the run early; it then reports what it has and exits 1.
 
