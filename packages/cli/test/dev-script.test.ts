@@ -100,10 +100,14 @@ describe('scripts/dev', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ args: ['conformance', '--json'] });
     expect(fs.existsSync(path.join(dir, '.tools/.install-stamp'))).toBe(true);
+    const shim = path.join(dir, '.tools/bin/switchboard');
+    expect(fs.statSync(shim).mode & 0o111).toBe(0o111);
+    const inode = fs.statSync(shim).ino;
     // Set up now: a second run installs nothing and stdout is again the command's alone.
     const again = dev(['node', '-e', 'console.log(JSON.stringify({ second: true }))'], { script: path.join(dir, 'scripts/dev'), env: { PATH: '/usr/bin:/bin', HOME: dir } });
     expect(again.code).toBe(0);
     expect(again.stderr).not.toMatch(/pnpm install/);
     expect(JSON.parse(again.stdout)).toEqual({ second: true });
+    expect(fs.statSync(shim).ino).toBe(inode); // unchanged, so not rewritten under a running switchboard
   });
 });
