@@ -53,3 +53,13 @@ export function natsCapabilitiesFor(url: string, options: NatsOptions = {}): Cap
   const parsed = parseUrl(url);
   return selectCapabilities(resolveNatsOptions(parsed, options).mode, hasCredentials(parsed));
 }
+
+declare module '@switchboard/core' {
+  interface BackendConnectOptions {
+    /**
+     * Options of nats:// and nats+core:// connections (see {@link NatsOptions}), used when the URL selects this
+     * backend: `connect(url, { nats: { … } })`.
+     */
+    nats?: NatsOptions;
+  }
+}

@@ -190,6 +190,18 @@ function deliverPolicy(source: Destination, o: ResolvedConsumerOptions): Partial
   return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: t.toISOString() };
 }
 
+/**
+ * One subscription for push pull requests, one request open at a time: JetStream delivers a stored
+ * message with its stream subject, not the request's reply subject, so only the subscription tells
+ * which request it filled (and the server may share messages between open requests).
+ */
+interface PushLane {
+  inbox: string;
+  sub: NatsSubscription | undefined;
+  /** The open request and its token (the last token of its reply subject `<inbox>.<n>`). */
+  open: { n: number; rq: PullRequest } | undefined;
+}
+
 interface PullRequest {
   remaining: number;
   timer: NodeJS.Timeout;
@@ -235,11 +247,14 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
   /** Acks written without waiting for the server's answer (the connection's `ackConfirm: false`). */
   const ackUnconfirmed = !ctx.options.ackConfirm;
   const requests = new Set<PullRequest>();
-  /** The open push pull requests by the last token of their reply subject (`<pushInbox>.<n>`). */
-  const pushPulls = new Map<number, PullRequest>();
-  /** One subscription for every push pull request, while pushing; `undefined` when stopped. */
-  let pushSub: NatsSubscription | undefined;
-  let pushInbox = '';
+  /**
+   * The two lanes of push pull requests (at most one open request each, see {@link pushPull}); a
+   * lane's subscription is made when it is first used and ends when pushing stops.
+   */
+  const lanes: PushLane[] = [
+    { inbox: '', sub: undefined, open: undefined },
+    { inbox: '', sub: undefined, open: undefined },
+  ];
   /** Handed to core and not settled yet: at most `prefetch` of them. */
   const unsettled = new Set<JsHandle>();
   let reqSeq = 0;
@@ -456,20 +471,24 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
     });
 
   /**
-   * A push pull request for `batch` messages, replied to `<pushInbox>.<n>` on the one push
-   * subscription (no subscription per pull). It ends on the server's status (expired after
-   * `pullExpiresMs`, 404 / 409), when filled, or on a client-side deadline a second after it
-   * expired; then {@link topUp} runs again. So an idle member sends one pull request per
-   * `pullExpiresMs` and has no timer of its own beyond the open request's deadline.
+   * A push pull request for `batch` messages on a free lane, replied to `<lane inbox>.<n>`: no
+   * subscription per pull. It ends on the server's status (expired after `pullExpiresMs`, 404 /
+   * 409; a status of an older request of the lane is ignored by its token), when filled, or on a
+   * client-side deadline a second after it expired; then {@link topUp} runs again. So an idle
+   * member sends one pull request per `pullExpiresMs` and has no timer beyond that request's deadline.
    */
-  const pushPull = (batch: number): boolean => {
-    if (!pushSub) {
-      pushInbox = createInbox();
-      const base = pushInbox.length + 1;
-      pushSub = ctx.nc.subscribe(`${pushInbox}.*`, {
+  const pushPull = (lane: PushLane, batch: number): boolean => {
+    if (!lane.sub) {
+      lane.inbox = createInbox();
+      const base = lane.inbox.length + 1;
+      lane.sub = ctx.nc.subscribe(`${lane.inbox}.*`, {
         callback: (err, msg) => {
           if (err) return;
-          onPullMessage(pushPulls.get(Number(msg.subject.slice(base))), msg);
+          const open = lane.open;
+          // A status names its request by token; a stored message belongs to the lane's open request.
+          const isStatus = (msg.headers?.code ?? 0) > 0 && msg.data.byteLength === 0 && !msg.reply;
+          if (isStatus && open && Number(msg.subject.slice(base)) !== open.n) return;
+          onPullMessage(open?.rq, msg);
         },
       });
     }
@@ -480,21 +499,21 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
       got: undefined,
       timer: setTimeout(() => rq.done(), expiresMs + 1000),
       done: () => {
-        if (pushPulls.get(n) !== rq) return;
-        pushPulls.delete(n);
+        if (lane.open?.rq !== rq) return;
+        lane.open = undefined;
         requests.delete(rq);
         clearTimeout(rq.timer);
         kick();
       },
     };
     rq.timer.unref?.();
-    pushPulls.set(n, rq);
+    lane.open = { n, rq };
     requests.add(rq);
     try {
-      ctx.nc.publish(nextSubject, pullBody(batch, expiresMs, false), { reply: `${pushInbox}.${n}` });
+      ctx.nc.publish(nextSubject, pullBody(batch, expiresMs, false), { reply: `${lane.inbox}.${n}` });
       return true;
     } catch {
-      pushPulls.delete(n);
+      lane.open = undefined;
       requests.delete(rq);
       clearTimeout(rq.timer);
       return false;
@@ -505,11 +524,17 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
   const topUp = () => {
     if (retryTimer) return;
     let asked = 0;
-    for (const r of pushPulls.values()) asked += r.remaining;
-    const open = pushPulls.size;
+    let open = 0;
+    let free: PushLane | undefined;
+    for (const lane of lanes) {
+      if (lane.open) {
+        open += 1;
+        asked += lane.open.rq.remaining;
+      } else free ??= lane;
+    }
     const want = o.prefetch - (atMostOnce ? 0 : unsettled.size) - accepting - asked;
-    if (want > 0 && (open === 0 || (open < 2 && want >= Math.max(1, Math.floor(o.prefetch / 2))))) {
-      if (!pushPull(want)) {
+    if (free && want > 0 && (open === 0 || want >= Math.max(1, Math.floor(o.prefetch / 2)))) {
+      if (!pushPull(free, want)) {
         retryTimer = setTimeout(() => {
           retryTimer = undefined;
           kick();
@@ -524,13 +549,15 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
     pushing = false;
     if (retryTimer) clearTimeout(retryTimer);
     retryTimer = undefined;
-    for (const r of [...pushPulls.values()]) r.done();
-    try {
-      pushSub?.unsubscribe();
-    } catch {
-      /* connection gone */
+    for (const lane of lanes) {
+      lane.open?.rq.done();
+      try {
+        lane.sub?.unsubscribe();
+      } catch {
+        /* connection gone */
+      }
+      lane.sub = undefined;
     }
-    pushSub = undefined;
   };
 
   return {

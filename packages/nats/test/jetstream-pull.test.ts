@@ -49,7 +49,8 @@ function fakeContext(options: { ackConfirm: boolean }) {
     const m =
       msg.code !== undefined
         ? { subject: reply, data: new Uint8Array(0), headers: { code: msg.code }, reply: '' }
-        : { subject: reply, data: new Uint8Array([1]), headers: undefined, reply: `$JS.ACK.SB_Q_jobs.mailbox.1.${msg.seq}.${msg.seq}.1700000000000000000.0` };
+        : // JetStream delivers a stored message with its stream subject, not the pull's reply subject.
+          { subject: 'sb.q.jobs', data: new Uint8Array([1]), headers: undefined, reply: `$JS.ACK.SB_Q_jobs.mailbox.1.${msg.seq}.${msg.seq}.1700000000000000000.0` };
     sub.callback(null, m as unknown as Msg);
   };
   return { ctx, subs, published, confirmed, pulls, toPull };
