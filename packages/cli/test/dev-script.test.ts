@@ -5,6 +5,13 @@ import path from 'node:path';
 
 const repo = path.resolve(__dirname, '../../..');
 const script = path.join(repo, 'scripts/dev');
+const made: string[] = [];
+const tempDir = (prefix: string) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
 /** Runs scripts/dev (or a sandbox copy of it) with bash and the given environment. */
 function dev(args: string[], opts: { script?: string; env?: NodeJS.ProcessEnv } = {}) {
@@ -19,7 +26,7 @@ function write(file: string, text: string, mode = 0o644): void {
 
 /** A checkout-shaped folder with a copy of scripts/dev and nothing installed. */
 function sandbox(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-dev-'));
+  const dir = tempDir('sb-dev-');
   write(path.join(dir, 'scripts/dev'), fs.readFileSync(script, 'utf8'), 0o755);
   write(path.join(dir, 'package.json'), JSON.stringify({ name: 'sandbox', private: true, packageManager: 'pnpm@10.34.8' }));
   write(path.join(dir, 'pnpm-lock.yaml'), 'lockfileVersion: 9.0\n');
@@ -28,7 +35,7 @@ function sandbox(): string {
 
 /** A folder of links to just the tools scripts/dev needs besides node and npm. */
 function barePath(): string {
-  const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bin-'));
+  const bin = tempDir('sb-bin-');
   for (const tool of ['bash', 'dirname', 'mkdir', 'uname', 'ln', 'cat', 'chmod', 'mktemp', 'rm', 'tar', 'touch']) {
     const found = spawnSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
     if (found) fs.symlinkSync(found, path.join(bin, tool));

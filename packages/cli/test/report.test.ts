@@ -12,6 +12,7 @@ function capture(): Output & { out: string; err: string } {
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-report-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 const file = (name: string, text: string) => {
   const f = path.join(dir, name);
   fs.writeFileSync(f, text);
