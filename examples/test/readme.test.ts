@@ -19,6 +19,27 @@ export function tsBlocks(markdown: string): { line: number; code: string }[] {
   return blocks;
 }
 
+/** Type errors of `files` compiled as an application would (strict, the real packages). */
+export function typeErrors(files: string[]): string[] {
+  const program = ts.createProgram(files, {
+    target: ts.ScriptTarget.ES2023,
+    lib: ['lib.es2023.d.ts', 'lib.esnext.disposable.d.ts'],
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    strict: true,
+    noUncheckedIndexedAccess: true,
+    esModuleInterop: true,
+    skipLibCheck: true,
+    noEmit: true,
+    types: ['node', 'jest'],
+    typeRoots: [path.join(__dirname, '../../node_modules/@types')],
+  });
+  return ts.getPreEmitDiagnostics(program).map((d) => {
+    const where = d.file ? `${path.basename(d.file.fileName)}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}` : '';
+    return `${where} ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
+  });
+}
+
 test('readme - every TypeScript block in README.md typechecks', () => {
   const blocks = tsBlocks(fs.readFileSync(README, 'utf8'));
   expect(blocks.length).toBeGreaterThanOrEqual(5);
@@ -31,24 +52,41 @@ test('readme - every TypeScript block in README.md typechecks', () => {
       fs.writeFileSync(file, `${code}\nexport {};\n`);
       return file;
     });
-    const program = ts.createProgram(files, {
-      target: ts.ScriptTarget.ES2023,
-      lib: ['lib.es2023.d.ts', 'lib.esnext.disposable.d.ts'],
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      strict: true,
-      noUncheckedIndexedAccess: true,
-      esModuleInterop: true,
-      skipLibCheck: true,
-      noEmit: true,
-      types: ['node', 'jest'],
-      typeRoots: [path.join(__dirname, '../../node_modules/@types')],
-    });
-    const problems = ts.getPreEmitDiagnostics(program).map((d) => {
-      const where = d.file ? `${path.basename(d.file.fileName)}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}` : '';
-      return `${where} ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
-    });
+    const problems = typeErrors(files);
     expect(problems).toEqual([]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}, 120_000);
+
+test('readme - connect options are typed per backend: a misspelt or misplaced option is a type error', () => {
+  const dir = fs.mkdtempSync(path.join(__dirname, '../.readme-check-'));
+  try {
+    const file = path.join(dir, 'connect-options.ts');
+    fs.writeFileSync(
+      file,
+      [
+        "import { connect } from '@switchboard/core';",
+        "import '@switchboard/kafka';",
+        "import '@switchboard/memory';",
+        "import '@switchboard/nats';",
+        "import '@switchboard/rabbitmq';",
+        "import '@switchboard/sqs';",
+        '// One options object for every backend the app may run on; the URL picks.',
+        "await connect('memory://', { connectTimeoutMs: 5000, kafka: { clientId: 'app' }, rabbitmq: { heartbeat: 5 }, nats: { name: 'app' }, sqs: { region: 'eu-west-1' }, memory: { maxMessageBytes: 1024 } });",
+        '// @ts-expect-error: misspelt common option',
+        "await connect('memory://', { conectTimeoutMs: 5000 });",
+        '// @ts-expect-error: a backend option must go under its backend name',
+        "await connect('memory://', { clientId: 'app' });",
+        '// @ts-expect-error: misspelt backend option',
+        "await connect('memory://', { kafka: { clientID: 'app' } });",
+        '// @ts-expect-error: wrong type',
+        "await connect('memory://', { memory: { maxMessageBytes: '1k' } });",
+        'export {};',
+        '',
+      ].join('\n'),
+    );
+    expect(typeErrors([file])).toEqual([]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

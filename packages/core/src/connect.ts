@@ -1,12 +1,12 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { backendForScheme, listBackends } from './backends';
-import { registerDriver, registeredDriver, type ConnectOptions, type Driver } from './driver-connection';
+import { registerDriver, registeredDriver, registeredDriverNames, type ConnectOptions, type Driver, type DriverConnectOptions } from './driver-connection';
 import { configurationError, SwitchboardError } from './errors';
 import { parseUrl } from './url';
 import type { Connection } from './types';
 
-export type { ConnectOptions, Driver } from './driver-connection';
+export type { BackendConnectOptions, ConnectOptions, Driver, DriverConnectOptions } from './driver-connection';
 export { registerDriver } from './driver-connection';
 
 /**
@@ -57,7 +57,27 @@ function findDriver(scheme: string, given: readonly Driver[] | undefined): Drive
 export async function connect(url?: string, options: ConnectOptions = {}): Promise<Connection> {
   const target = url ?? process.env.SWITCHBOARD_URL ?? 'memory://';
   const parsed = parseUrl(target);
-  const { drivers, ...rest } = options;
+  const { drivers, logger, onError, connectTimeoutMs, ...perBackend } = options as ConnectOptions & Record<string, unknown>;
   const driver = findDriver(parsed.scheme, drivers);
-  return driver.connect(parsed, rest);
+  return driver.connect(parsed, driverOptions(driver, perBackend, drivers, { logger, onError, connectTimeoutMs }));
+}
+
+/**
+ * The options `driver` gets: its own entry of `perBackend`, flat, with the common ones over it.
+ * Entries of other backends are left for them; a name that is no backend's is a `configuration`
+ * error (a flat backend option gets a hint to move it under the backend's name).
+ */
+function driverOptions(driver: Driver, perBackend: Record<string, unknown>, given: readonly Driver[] | undefined, common: DriverConnectOptions): DriverConnectOptions {
+  const backends = new Set([...listBackends().map((b) => b.name), ...registeredDriverNames(), ...(given ?? []).map((d) => d.name), driver.name]);
+  const problems: string[] = [];
+  for (const key of Object.keys(perBackend)) {
+    if (backends.has(key)) continue;
+    problems.push(`unknown option "${key}"; options of one backend go under its name, e.g. { ${driver.name}: { ${key}: … } }`);
+  }
+  const own = perBackend[driver.name];
+  if (own !== undefined && (typeof own !== 'object' || own === null || Array.isArray(own))) problems.push(`options.${driver.name} must be an object of ${driver.name} options`);
+  if (problems.length > 0) throw configurationError('options', problems);
+  const out: Record<string, unknown> = { ...(own as Record<string, unknown> | undefined) };
+  for (const [k, v] of Object.entries(common)) if (v !== undefined) out[k] = v;
+  return out as DriverConnectOptions;
 }

@@ -123,15 +123,33 @@ export interface DriverHost {
   report(event: ErrorEvent, message: string, level?: 'debug' | 'info' | 'warn' | 'error'): void;
 }
 
-/** Options every backend understands; drivers accept more, validated by their option schema. */
-export interface ConnectOptions extends DiagnosticsOptions {
+/**
+ * Options of each backend, under the backend's name. A backend package adds its entry when
+ * imported, by module augmentation (`kafka?: KafkaConnectOptions`), so that
+ * `connect(url, { kafka: { clientId } })` is type-checked. One options object can hold the
+ * options of every backend an application may run on; `connect` hands the driver the URL selects
+ * only the entry under its name, and that driver rejects names it does not know.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface BackendConnectOptions {}
+
+/**
+ * Options of `connect(url, options)`: the ones every backend understands, and each backend's own
+ * under its name (see {@link BackendConnectOptions}). There is no catch-all: a misspelt option is
+ * a type error, and at run time a `configuration` error naming it.
+ */
+export interface ConnectOptions extends DiagnosticsOptions, BackendConnectOptions {
   /** Give up connecting after this long (default 10000 ms) with a `connection` error. */
   connectTimeoutMs?: number;
   /** Drivers to use before the registry: `connect(url, { drivers: [kafka] })` works in bundles. */
   drivers?: readonly Driver[];
-  /** Backend-specific options, validated by the driver. */
-  [key: string]: unknown;
 }
+
+/**
+ * What a driver's `connect` receives: the common options (not `drivers`) and its own backend's
+ * options, flat, validated by the driver's option schema (unknown names are a `configuration` error).
+ */
+export type DriverConnectOptions = DiagnosticsOptions & { readonly connectTimeoutMs?: number } & { readonly [key: string]: unknown };
 
 /** What a backend package exports as `driver`: `connect(url)` reaches the backend through it. */
 export interface Driver {
@@ -141,12 +159,12 @@ export interface Driver {
   readonly schemes: readonly string[];
   /** Its entry in the backend registry. */
   readonly info?: BackendInfo;
-  connect(url: ParsedUrl, options: ConnectOptions): Promise<Connection>;
+  connect(url: ParsedUrl, options: DriverConnectOptions): Promise<Connection>;
 }
 
 /** A driver described once: registry data plus the function that opens a session. */
 export interface DriverDefinition extends BackendInfo {
-  open(url: ParsedUrl, options: ConnectOptions, host: DriverHost): Promise<DriverSession>;
+  open(url: ParsedUrl, options: DriverConnectOptions, host: DriverHost): Promise<DriverSession>;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -229,7 +247,7 @@ function reportingDrops(replies: PendingReplies, diagnostics: Diagnostics, backe
  * The connect deadline: `connectTimeoutMs` from the code options, else from the URL's query, else
  * {@link DEFAULT_CONNECT_TIMEOUT_MS}. A bad value is a configuration error naming where it came from.
  */
-function connectTimeoutOf(url: ParsedUrl, options: ConnectOptions): number {
+function connectTimeoutOf(url: ParsedUrl, options: DriverConnectOptions): number {
   const fromUrl = url.params.connectTimeoutMs;
   const raw: unknown = options.connectTimeoutMs ?? (fromUrl === undefined ? undefined : Number(fromUrl));
   if (raw === undefined) return DEFAULT_CONNECT_TIMEOUT_MS;
@@ -252,6 +270,11 @@ export function registerDriver(driver: Driver): void {
 /** The registered driver of a scheme, if any. */
 export function registeredDriver(scheme: string): Driver | undefined {
   return registered.get(scheme.toLowerCase());
+}
+
+/** Names of the registered drivers. */
+export function registeredDriverNames(): string[] {
+  return [...new Set([...registered.values()].map((d) => d.name))];
 }
 
 /**

@@ -34,3 +34,13 @@ export async function connectKafka(options: KafkaConnectOptions & { brokers: str
   const brokers = Array.isArray(options.brokers) && options.brokers.length > 0 ? options.brokers.join(',') : 'localhost';
   return driver.connect(parseUrl(`kafka://${brokers}`), { ...options });
 }
+
+declare module '@switchboard/core' {
+  interface BackendConnectOptions {
+    /**
+     * Options of kafka:// connections (see {@link KafkaConnectOptions}), used when the URL selects this
+     * backend: `connect(url, { kafka: { … } })`.
+     */
+    kafka?: KafkaConnectOptions;
+  }
+}

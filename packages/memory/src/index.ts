@@ -78,3 +78,13 @@ export async function connectMemory(options: MemoryConnectOptions = {}): Promise
   const { name, broker, ...rest } = options;
   return driver.connect(parseUrl(`memory://${name && name !== 'default' ? name : ''}`), { ...rest, ...(broker ? { broker } : {}), ...(name ? { name } : {}) });
 }
+
+declare module '@switchboard/core' {
+  interface BackendConnectOptions {
+    /**
+     * Options of memory:// connections (see {@link MemoryConnectOptions}), used when the URL selects this
+     * backend: `connect(url, { memory: { … } })`.
+     */
+    memory?: MemoryConnectOptions;
+  }
+}

@@ -138,10 +138,25 @@ describe('memory tracing without an SDK', () => {
 
 describe('memory options', () => {
   test('memory - unknown or malformed code options are a configuration error listing each', async () => {
-    await expect(connect('memory://opts', { retentionMesages: 10, dedupWindowMs: -1 } as never)).rejects.toMatchObject({
+    // @ts-expect-error: a misspelt option is a type error too (no index signature on the options)
+    await expect(connect('memory://opts', { memory: { retentionMesages: 10, dedupWindowMs: -1 } })).rejects.toMatchObject({
       code: 'configuration',
       details: { problems: expect.arrayContaining([expect.stringContaining('retentionMesages'), expect.stringContaining('dedupWindowMs')]) },
     });
+  });
+
+  test('memory - options under the backend name reach the driver; other backends\' entries are left to them', async () => {
+    const conn = await connect('memory://by-name', { memory: { maxMessageBytes: 100 }, kafka: { clientId: 'app' } as never });
+    expect(conn.limits.maxMessageBytes).toBe(100);
+    await conn.close();
+  });
+
+  test('memory - a flat backend option is a type error and a configuration error that says where it goes', async () => {
+    // @ts-expect-error: backend options go under the backend's name
+    const err = await connect('memory://flat', { maxMessageBytes: 100 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'configuration', details: { problems: [expect.stringContaining('{ memory: { maxMessageBytes')] } });
+    // @ts-expect-error: a misspelt common option
+    await expect(connect('memory://flat', { conectTimeoutMs: 5 })).rejects.toMatchObject({ code: 'configuration' });
   });
 });
 

@@ -27,5 +27,15 @@ registerDriver(driver);
  * The password never appears in errors or in `connection.url`.
  */
 export function connectRabbitMQ(url: string, options: RabbitMQOptions = {}): Promise<Connection> {
-  return driver.connect(parseUrl(url), options);
+  return driver.connect(parseUrl(url), { ...options });
+}
+
+declare module '@switchboard/core' {
+  interface BackendConnectOptions {
+    /**
+     * Options of amqp:// and amqps:// connections (see {@link RabbitMQOptions}), used when the URL selects this
+     * backend: `connect(url, { rabbitmq: { … } })`.
+     */
+    rabbitmq?: RabbitMQOptions;
+  }
 }

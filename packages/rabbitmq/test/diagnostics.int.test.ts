@@ -65,7 +65,7 @@ async function until(ok: () => boolean, ms: number, what: string): Promise<void>
     const printed: string[] = [];
     const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => (printed.push(String(chunk)), true));
     const err = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: unknown) => (printed.push(String(chunk)), true));
-    const conn = await connect(proxy.url, { drivers: [driver], logger, onError: (e) => events.push(e), reconnectDelayMs: 50 });
+    const conn = await connect(proxy.url, { drivers: [driver], logger, onError: (e) => events.push(e), rabbitmq: { reconnectDelayMs: 50 } });
     try {
       await conn.admin.ensureDestination('queue:sbt.diagnostics');
       proxy.cut();

@@ -51,3 +51,13 @@ export {
   type DecodedMessage,
 } from './codec';
 export { physicalName, groupQueueName, groupOfQueue, assertValidDestination, encodeNameBase, decodeDottedBase, fifoToken, type PhysicalName } from './names';
+
+declare module '@switchboard/core' {
+  interface BackendConnectOptions {
+    /**
+     * Options of sqs:// and sqs+http:// connections (see {@link SqsOptions}), used when the URL selects this
+     * backend: `connect(url, { sqs: { … } })`.
+     */
+    sqs?: SqsOptions;
+  }
+}

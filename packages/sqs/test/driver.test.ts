@@ -28,7 +28,7 @@ describe('driver - registration', () => {
 
   it('an unreachable endpoint is a connection error within the connect timeout', async () => {
     const started = Date.now();
-    const err = await connect('sqs+http://127.0.0.1:1?region=us-east-1', { connectTimeoutMs: 2000, sdkMaxAttempts: 1 }).catch((e: unknown) => e);
+    const err = await connect('sqs+http://127.0.0.1:1?region=us-east-1', { connectTimeoutMs: 2000, sqs: { sdkMaxAttempts: 1 } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SwitchboardError);
     expect((err as SwitchboardError).code).toBe('connection');
     expect(Date.now() - started).toBeLessThan(3000);
