@@ -4,12 +4,12 @@ import { requireCapability, type Capabilities } from './capabilities';
 import { createDriverConsumer, type ConsumerDriver } from './consumer-engine';
 import { formatDestination, toDestination } from './destination';
 import { createTracing, type Tracing } from './tracing';
-import { typedConsumer } from './typed';
+import { typedConsumer, typedProducer } from './typed';
 import { CloseDeadline, HAND_BACK_MS, sleep } from './close-deadline';
 import { checkDiagnosticsOptions, createDiagnostics, silentDiagnostics, type Diagnostics, type DiagnosticsOptions, type ErrorEvent, type Logger } from './diagnostics';
 import { abortedError, closedError, SwitchboardError, throwIfAborted, toSwitchboardError } from './errors';
 import { assertMessageSizes, normalizeMessages, type NormalizedMessage } from './message';
-import { resolveConsumerOptions, validateSendOptions, type ResolvedConsumerOptions } from './options';
+import { resolveConsumerOptions, resolveProducerOptions, validateSendOptions, type ResolvedConsumerOptions } from './options';
 import { DEFAULT_REQUEST_TIMEOUT_MS, PendingReplies } from './request';
 import type { ParsedUrl } from './url';
 import type {
@@ -375,12 +375,14 @@ export function createConnection(backend: string, session: DriverSession, replie
     url: session.url,
     capabilities: caps,
     admin,
-    producer() {
+    // One implementation behind both overloads (typed and untyped).
+    producer: ((options?: unknown) => {
       assertOpen();
+      const typed = resolveProducerOptions(options);
       const p = createProducer({ backend, session, replies, assertConnectionOpen: assertOpen, checked, classify, tracing, onClosed: () => producers.delete(p) });
       producers.add(p);
-      return p;
-    },
+      return typed ? typedProducer(p, typed.schema, typed.serializer) : p;
+    }) as Connection['producer'],
     // One implementation behind both overloads (typed and untyped).
     consumer: openConsumer as Connection['consumer'],
     close(options?: CloseOptions) {

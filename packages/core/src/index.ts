@@ -11,7 +11,7 @@ export { DEAD_LETTER_REASON_MAX } from './dead-letter';
 export { DEFAULT_REQUEST_TIMEOUT_MS } from './request';
 export { DEFAULT_CLOSE_TIMEOUT_MS } from './options';
 export { connect, registerDriver, type Driver, type ConnectOptions, type BackendConnectOptions } from './connect';
-export { jsonSerializer, isStandardSchema, type Serializer, type Schema, type TypedDelivery } from './typed';
+export { jsonSerializer, isStandardSchema, type Serializer, type Schema, type TypedDelivery, type TypedMessage, type TypedProducer } from './typed';
 export { silentLogger, type Logger, type ErrorEvent, type ErrorOrigin, type DiagnosticsOptions } from './diagnostics';
 export { listBackends, backendForScheme, backendByName, backendLabel, defaultPortFor, type BackendInfo, type BackendVariant } from './backends';
 export { withRetry, retry, backoffDelay, type RetryOptions } from './middleware/retry';

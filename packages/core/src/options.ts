@@ -85,6 +85,27 @@ export function resolveConsumerOptions(source: Destination, options: ConsumerOpt
   };
 }
 
+const producerOptionsSchema = z
+  .object({
+    schema: z.custom<Schema>(isStandardSchema, 'must be a Standard Schema validator (zod, valibot, arktype, ...)'),
+    serializer: z
+      .custom<Serializer>((v) => typeof (v as Serializer | null)?.decode === 'function' && typeof (v as Serializer | null)?.encode === 'function', 'must have decode and encode functions')
+      .optional(),
+  })
+  .strict();
+
+/** Validates `producer(options)`: a typed producer needs a Standard Schema, and takes a serializer (default JSON). */
+export function resolveProducerOptions(options: unknown): { schema: Schema; serializer: Serializer } | undefined {
+  if (options === undefined) return undefined;
+  let o: z.output<typeof producerOptionsSchema>;
+  try {
+    o = validateOptions(producerOptionsSchema, options, 'producer options');
+  } catch (e) {
+    throw new SwitchboardError('invalid_argument', (e as Error).message, { details: (e as SwitchboardError).details });
+  }
+  return { schema: o.schema, serializer: o.serializer ?? jsonSerializer };
+}
+
 const sendOptionsSchema = z
   .object({
     confirm: z.boolean().optional(),

@@ -3,7 +3,8 @@ import type { Diagnostics } from './diagnostics';
 import { formatDestination } from './destination';
 import { bytesToText } from './message';
 import { admittingConsumer } from './admitting-consumer';
-import type { Consumer, Delivery, Headers } from './types';
+import { SwitchboardError } from './errors';
+import type { Consumer, Delivery, DestinationLike, Headers, OutgoingMessage, Producer, Reply, RequestOptions, SendOptions, SendReceipt } from './types';
 
 /** Turns message bodies into values and back. JSON (UTF-8) by default; bytes stay reachable as `body`. */
 export interface Serializer {
@@ -79,4 +80,72 @@ export function typedConsumer<T>(inner: Consumer, schema: Schema<T>, serializer:
   };
 
   return admittingConsumer(inner, admit);
+}
+
+/** One message of a typed producer's batch: the value as `data`, with the usual per-message fields. */
+export interface TypedMessage<T> {
+  readonly data: T;
+  readonly key?: string;
+  readonly headers?: Headers;
+  readonly id?: string;
+}
+
+/**
+ * A producer of values checked against a schema (see `Connection.producer({ schema })`). Each value
+ * is validated, then encoded by the serializer (UTF-8 JSON by default); a value that fails is an
+ * `invalid_argument` error listing the schema's issues (`details.issues`), and nothing is sent (for a
+ * batch: none of it). The schema's output is what is encoded, so transforms and defaults apply.
+ */
+export interface TypedProducer<T> extends AsyncDisposable {
+  send(destination: DestinationLike, data: T, options?: SendOptions): Promise<SendReceipt>;
+  /** Sends a batch; like `Producer.send` with an array. */
+  sendBatch(destination: DestinationLike, messages: readonly TypedMessage<T>[], options?: SendOptions): Promise<SendReceipt[]>;
+  /** Request/response with a typed request body; the reply is untyped bytes as with `Producer.request`. */
+  request(destination: DestinationLike, data: T, options?: RequestOptions): Promise<Reply>;
+  /** The untyped producer underneath, for bytes. */
+  readonly untyped: Producer;
+  close(): Promise<void>;
+}
+
+/** Builds a typed producer over `inner`. */
+export function typedProducer<T>(inner: Producer, schema: Schema<T>, serializer: Serializer): TypedProducer<T> {
+  const encode = async (values: readonly TypedMessage<T>[]): Promise<OutgoingMessage[]> => {
+    const out: OutgoingMessage[] = [];
+    for (let i = 0; i < values.length; i++) {
+      const m = values[i]!;
+      const result = await schema['~standard'].validate(m.data);
+      if (result.issues) {
+        const where = values.length > 1 ? `message ${i}: ` : '';
+        throw new SwitchboardError('invalid_argument', `${where}the value does not match the producer's schema: ${formatIssues(result.issues)}`, {
+          details: { index: i, issues: result.issues.map((x) => ({ message: x.message, path: (x.path ?? []).map((p) => (typeof p === 'object' ? p.key : p)) })) },
+        });
+      }
+      let body: Uint8Array;
+      try {
+        body = serializer.encode(result.value);
+      } catch (err) {
+        throw new SwitchboardError('invalid_argument', `${values.length > 1 ? `message ${i}: ` : ''}the value could not be encoded: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
+      out.push({ body, ...(m.key !== undefined ? { key: m.key } : {}), ...(m.headers !== undefined ? { headers: m.headers } : {}), ...(m.id !== undefined ? { id: m.id } : {}) });
+    }
+    return out;
+  };
+  const p: TypedProducer<T> = {
+    untyped: inner,
+    async send(destination, data, options) {
+      const [m] = await encode([{ data }]);
+      return inner.send(destination, m!, options);
+    },
+    async sendBatch(destination, messages, options) {
+      if (!Array.isArray(messages)) throw new SwitchboardError('invalid_argument', 'sendBatch needs an array of { data } messages');
+      return inner.send(destination, await encode(messages), options);
+    },
+    async request(destination, data, options) {
+      const [m] = await encode([{ data }]);
+      return inner.request(destination, m!, options);
+    },
+    close: () => inner.close(),
+    [Symbol.asyncDispose]: () => inner.close(),
+  };
+  return p;
 }

@@ -1,4 +1,4 @@
-import type { Schema, Serializer, TypedDelivery } from './typed';
+import type { Schema, Serializer, TypedDelivery, TypedProducer } from './typed';
 import type { Capabilities } from './capabilities';
 
 /** Message headers: string keys and values, as every broker can carry them. */
@@ -132,6 +132,13 @@ export interface ConsumerOptions {
   /** Only deliver messages whose headers have these exact values (capability `headerFilter`). */
   filter?: Headers;
   signal?: AbortSignal;
+}
+
+/** Options of a typed producer (see `Connection.producer`). */
+export interface TypedProducerOptions<T> {
+  schema: Schema<T>;
+  /** Encodes each value after validation (default: UTF-8 JSON). */
+  serializer?: Serializer;
 }
 
 /** Options of a typed consumer (see `Connection.consumer`). */
@@ -302,6 +309,12 @@ export interface Connection extends AsyncDisposable {
   readonly capabilities: Capabilities;
   readonly admin: Admin;
   producer(): Producer;
+  /**
+   * A typed producer: each value is validated against `schema` (any Standard Schema validator) and
+   * encoded by `serializer` (JSON by default) before it is sent; a value that fails is an
+   * `invalid_argument` error listing the issues, and nothing is sent.
+   */
+  producer<T>(options: TypedProducerOptions<T>): TypedProducer<T>;
   /**
    * Joins a group on `source`. With `schema` (any Standard Schema validator: zod, valibot, arktype),
    * each delivery's body is decoded (`serializer`, JSON by default) and validated first: `d.data` is

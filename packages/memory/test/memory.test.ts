@@ -124,6 +124,48 @@ describe('memory typed consumers', () => {
   });
 });
 
+describe('memory typed producers', () => {
+  const order = z.object({ sku: z.string().min(1), qty: z.number().int().positive(), note: z.string().default('none') });
+
+  test('typed producer - values are validated and encoded with the schema output; a typed consumer reads them back', async () => {
+    const conn = await connect('memory://typed-p1');
+    const orders = conn.producer({ schema: order });
+    const c = await conn.consumer('orders', { schema: order });
+    const r = await orders.send('orders', { sku: 'A-1', qty: 2, note: 'gift' });
+    expect(r.confirmed).toBe(true);
+    const batch = await orders.sendBatch('orders', [{ data: { sku: 'B-2', qty: 1 } as never, key: 'b' }, { data: { sku: 'C-3', qty: 3, note: 'x' }, headers: { h: '1' } }]);
+    expect(batch).toHaveLength(2);
+    const got = await c.poll({ max: 10, waitMs: 200 });
+    expect(got.map((d) => d.data)).toEqual([
+      { sku: 'A-1', qty: 2, note: 'gift' },
+      { sku: 'B-2', qty: 1, note: 'none' },
+      { sku: 'C-3', qty: 3, note: 'x' },
+    ]);
+    expect(got[1]!.key).toBe('b');
+    expect(got[2]!.headers.h).toBe('1');
+    await conn.close();
+  });
+
+  test('typed producer - an invalid value is invalid_argument with the issues, and nothing of the batch is sent', async () => {
+    const conn = await connect('memory://typed-p2');
+    const orders = conn.producer({ schema: order });
+    const err = await orders.send('orders', { sku: '', qty: 1.5 } as never).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/sku: .+; qty: .+/), details: { issues: [expect.objectContaining({ path: ['sku'] }), expect.objectContaining({ path: ['qty'] })] } });
+    const batchErr = await orders.sendBatch('orders', [{ data: { sku: 'ok', qty: 1 } }, { data: { sku: 'bad', qty: -1 } }]).catch((e: unknown) => e);
+    expect(batchErr).toMatchObject({ code: 'invalid_argument', message: expect.stringContaining('message 1:'), details: { index: 1 } });
+    const c = await conn.consumer('orders');
+    expect(await c.poll({ max: 10, waitMs: 100 })).toEqual([]);
+    await conn.close();
+  });
+
+  test('typed producer - producer options are checked: a non-schema is invalid_argument', async () => {
+    const conn = await connect('memory://typed-p3');
+    expect(() => conn.producer({ schema: { parse: () => 1 } as never })).toThrow(expect.objectContaining({ code: 'invalid_argument', message: expect.stringContaining('Standard Schema') }));
+    expect(() => conn.producer({ schema: order, bogus: 1 } as never)).toThrow(expect.objectContaining({ code: 'invalid_argument' }));
+    await conn.close();
+  });
+});
+
 describe('memory tracing without an SDK', () => {
   test('tracing - without an OpenTelemetry SDK nothing is added to messages', async () => {
     const conn = await connect('memory://untraced');
