@@ -400,13 +400,16 @@ interface BatchFailure {
   SenderFault?: boolean | undefined;
 }
 
-function outcomes(
+/** Per-entry outcomes of a batch call from its `Successful` and `Failed` lists (by entry `Id`, the index). */
+export function outcomes(
   n: number,
   ok: readonly { Id?: string | undefined; MessageId?: string | undefined }[] | undefined,
   failed: readonly BatchFailure[] | undefined,
   what: string,
 ): EntryOutcome<string>[] {
-  const out: EntryOutcome<string>[] = Array.from({ length: n }, () => ({ ok: false, error: new SwitchboardError('internal', `${what}: no result for this entry`) }));
+  // Filled from the response; an error is made only for an entry the response left out (an Error per
+  // entry up front cost about 4 % of the CPU of a busy consumer: stack traces).
+  const out = new Array<EntryOutcome<string> | undefined>(n);
   for (const s of ok ?? []) {
     const i = Number(s.Id);
     if (Number.isInteger(i) && i >= 0 && i < n) out[i] = { ok: true, value: s.MessageId ?? '' };
@@ -418,7 +421,8 @@ function outcomes(
     const e = classifyError(err, what);
     out[i] = { ok: false, error: f.SenderFault === false && e.code === 'internal' ? new SwitchboardError('internal', e.message, { cause: err, retryable: true }) : e };
   }
-  return out;
+  for (let i = 0; i < n; i++) out[i] ??= { ok: false, error: new SwitchboardError('internal', `${what}: no result for this entry`) };
+  return out as EntryOutcome<string>[];
 }
 
 /** FIFO message group (the key, else the id) and deduplication id (the message id). */
