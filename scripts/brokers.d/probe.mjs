@@ -11,6 +11,7 @@
 //                                       /healthz?js-enabled-only=true, then a core NATS CONNECT and a
 //                                       JetStream API request ($JS.API.INFO) answered without error.
 //   node probe.mjs sqs      host:port   SQS ListQueues (JSON protocol) and SNS ListTopics (query protocol).
+//   node probe.mjs redis    host:port   PING, then INFO persistence: answers PONG and the append-only file is on.
 //
 // Exit 0 when the broker serves; 1 with a one-line reason on stderr otherwise. One attempt per call:
 // the caller loops.
@@ -304,9 +305,31 @@ async function sqs() {
   return `SQS ListQueues ok (${queues.length} queues), SNS ListTopics ok`;
 }
 
-const probes = { kafka, rabbitmq, nats, sqs };
+// ---------------------------------------------------------------- Redis
+async function redis() {
+  const conn = await connect(target);
+  try {
+    // RESP: the inline PING answers +PONG; INFO answers a bulk string ($<len>\r\n<text>\r\n).
+    const line = (buf) => { const i = buf.indexOf('\r\n'); return i < 0 ? 0 : i + 2; };
+    conn.write('PING\r\n');
+    const pong = (await conn.take(line)).toString();
+    if (!pong.startsWith('+PONG')) throw new Error(`redis: PING answered ${pong.trim()}`);
+    conn.write('INFO persistence\r\n');
+    const head = (await conn.take(line)).toString();
+    if (!head.startsWith('$')) throw new Error(`redis: INFO answered ${head.trim()}`);
+    const len = Number(head.slice(1));
+    const info = (await conn.take((buf) => (buf.length >= len + 2 ? len + 2 : 0))).toString();
+    if (/loading:1/.test(info)) throw new Error('redis: still loading its data');
+    const aof = /aof_enabled:(\d)/.exec(info)?.[1];
+    return `PONG, aof_enabled:${aof ?? '?'}`;
+  } finally {
+    conn.close();
+  }
+}
+
+const probes = { kafka, rabbitmq, nats, sqs, redis };
 if (!probes[kind] || !target) {
-  console.error('usage: probe.mjs kafka|rabbitmq|nats|sqs host:port [nats-monitor-port]');
+  console.error('usage: probe.mjs kafka|rabbitmq|nats|sqs|redis host:port [nats-monitor-port]');
   process.exit(2);
 }
 const timer = setTimeout(() => { console.error(`${kind}: no answer within ${TIMEOUT_MS} ms`); process.exit(1); }, TIMEOUT_MS);
