@@ -37,6 +37,15 @@ export function recheckQuietMs(apiTimeoutMs: number): number {
   return Math.max(RECHECK_EVERY_MS, 2 * apiTimeoutMs);
 }
 
+/**
+ * The idle heartbeat asked on a push pull request that waits `expiresMs`: half of it, at most
+ * 15 s (nats.js `consume()` uses 15 s on its 30 s requests); a request whose heartbeats stopped
+ * for two of them is taken as lost and replaced.
+ */
+export function pullHeartbeatMs(expiresMs: number): number {
+  return Math.min(15_000, Math.floor(expiresMs / 2));
+}
+
 /** The server-side ack_wait a member needs: its own ack deadline plus {@link BACKSTOP_MARGIN_MS}. */
 export function backstopMs(ackTimeoutMs: number): number {
   return ackTimeoutMs + BACKSTOP_MARGIN_MS;
@@ -244,6 +253,8 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
   let ackWaitMs = joined.ackWaitMs;
   const nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`;
   const atMostOnce = o.ackMode === 'at-most-once';
+  /** The server's idle heartbeat on a waiting push pull request (see {@link pullHeartbeatMs}). */
+  const heartbeatMs = pullHeartbeatMs(ctx.options.pullExpiresMs);
   /** Acks written without waiting for the server's answer (the connection's `ackConfirm: false`). */
   const ackUnconfirmed = !ctx.options.ackConfirm;
   const requests = new Set<PullRequest>();
@@ -429,10 +440,11 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
     }
   };
 
-  const pullBody = (batch: number, expiresMs: number, noWait: boolean): Uint8Array => {
+  const pullBody = (batch: number, expiresMs: number, noWait: boolean, heartbeatMs = 0): Uint8Array => {
     const body: Record<string, unknown> = { batch };
     if (noWait) body.no_wait = true;
     if (expiresMs > 0) body.expires = nanos(expiresMs);
+    if (heartbeatMs > 0) body.idle_heartbeat = nanos(heartbeatMs);
     return enc.encode(JSON.stringify(body));
   };
 
@@ -473,9 +485,11 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
   /**
    * A push pull request for `batch` messages on a free lane, replied to `<lane inbox>.<n>`: no
    * subscription per pull. It ends on the server's status (expired after `pullExpiresMs`, 404 /
-   * 409; a status of an older request of the lane is ignored by its token), when filled, or on a
-   * client-side deadline a second after it expired; then {@link topUp} runs again. So an idle
-   * member sends one pull request per `pullExpiresMs` and has no timer beyond that request's deadline.
+   * 409; a status of an older request of the lane is ignored by its token), when filled, when the
+   * client reconnected, or when the server's idle heartbeats (every `heartbeatMs`) stopped for two
+   * of them; then {@link topUp} runs again. So an idle member sends one pull request per
+   * `pullExpiresMs` and gets a heartbeat per `heartbeatMs`, and has no timer of its own beyond that
+   * request's deadline (refreshed, not re-created, by each message).
    */
   const pushPull = (lane: PushLane, batch: number): boolean => {
     if (!lane.sub) {
@@ -488,6 +502,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
           // A status names its request by token; a stored message belongs to the lane's open request.
           const isStatus = (msg.headers?.code ?? 0) > 0 && msg.data.byteLength === 0 && !msg.reply;
           if (isStatus && open && Number(msg.subject.slice(base)) !== open.n) return;
+          open?.rq.timer.refresh();
           onPullMessage(open?.rq, msg);
         },
       });
@@ -497,7 +512,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
     const rq: PullRequest = {
       remaining: batch,
       got: undefined,
-      timer: setTimeout(() => rq.done(), expiresMs + 1000),
+      timer: setTimeout(() => rq.done(), Math.min(expiresMs, 2 * heartbeatMs) + 1000),
       done: () => {
         if (lane.open?.rq !== rq) return;
         lane.open = undefined;
@@ -510,7 +525,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
     lane.open = { n, rq };
     requests.add(rq);
     try {
-      ctx.nc.publish(nextSubject, pullBody(batch, expiresMs, false), { reply: `${lane.inbox}.${n}` });
+      ctx.nc.publish(nextSubject, pullBody(batch, expiresMs, false, heartbeatMs), { reply: `${lane.inbox}.${n}` });
       return true;
     } catch {
       lane.open = undefined;
@@ -519,6 +534,11 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
       return false;
     }
   };
+
+  /** The client reconnected: the server may have lost the open push requests, so they are replaced. */
+  const forgetReconnect = ctx.onReconnect(() => {
+    for (const lane of lanes) lane.open?.rq.done();
+  });
 
   /** Keeps push pull requests open for what prefetch allows (called whenever that may have changed). */
   const topUp = () => {
@@ -622,6 +642,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
     async close() {
       closed = true;
       sink = undefined;
+      forgetReconnect();
       try {
         requests$.unsubscribe();
       } catch {

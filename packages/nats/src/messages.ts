@@ -1,4 +1,5 @@
-import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
+import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
+import { JetStreamApiError } from '@nats-io/jetstream';
 import { HEADERS, SwitchboardError, type Headers } from '@switchboard/core';
 import type { NormalizedMessage } from '@switchboard/core/driver';
 import { classifyError } from './errors';
@@ -132,6 +133,31 @@ export function isPubAck(headers: MsgHdrs | undefined, body: Uint8Array): boolea
   } catch {
     return false;
   }
+}
+
+const pubAckDecoder = new TextDecoder();
+
+/**
+ * The stream sequence from the server's answer to a JetStream publish (`{"stream","seq"}`), or the
+ * error it is: a 503 status is `no_responders` (no stream takes the subject), a JetStream API error
+ * is classified as nats.js's own `JetStreamApiError` would be (e.g. 10059 -> `not_found`), an
+ * answer that is neither is `internal`.
+ */
+export function parsePubAck(msg: Msg): number {
+  if (msg.headers?.code === 503 && msg.data.byteLength === 0) {
+    throw new SwitchboardError('no_responders', 'nats: no responders: no stream takes the subject of the publish');
+  }
+  let v: { stream?: unknown; seq?: unknown; error?: { code: number; err_code: number; description: string } };
+  try {
+    v = JSON.parse(pubAckDecoder.decode(msg.data)) as typeof v;
+  } catch (err) {
+    throw new SwitchboardError('internal', 'nats: the answer to a JetStream publish is not a PubAck', { cause: err });
+  }
+  if (v.error) throw classifyError(new JetStreamApiError(v.error));
+  if (typeof v.stream !== 'string' || v.stream === '' || typeof v.seq !== 'number') {
+    throw new SwitchboardError('internal', 'nats: the answer to a JetStream publish is not a PubAck');
+  }
+  return v.seq;
 }
 
 /** Exact-match header filter (PS4). */

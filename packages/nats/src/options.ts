@@ -32,7 +32,11 @@ export interface NatsOptions {
   reconnectTimeWaitMs?: number;
   /** Deadline of JetStream API calls and publish acknowledgements (default 5000 ms). */
   apiTimeoutMs?: number;
-  /** How long one pull request of a push subscription waits on the server (default 2000 ms). */
+  /**
+   * How long one pull request of a consuming member waits on the server (default 30000 ms). While it
+   * waits the server sends an idle heartbeat every half of it (at most every 15 s); a request whose
+   * heartbeats stop is replaced, and so is every open request when the client reconnects.
+   */
   pullExpiresMs?: number;
   /**
    * JetStream: whether `delivery.ack()` waits for the server to confirm the ack (default `true`).
@@ -111,7 +115,7 @@ export function resolveNatsOptions(url: ParsedUrl, options: NatsOptions | Record
     retentionMs: o.retentionMs,
     reconnectTimeWaitMs: o.reconnectTimeWaitMs ?? 250,
     apiTimeoutMs: o.apiTimeoutMs ?? 5000,
-    pullExpiresMs: o.pullExpiresMs ?? 2000,
+    pullExpiresMs: o.pullExpiresMs ?? 30_000,
     ackConfirm: o.ackConfirm ?? true,
   };
 }

@@ -1,5 +1,5 @@
 import { connect as natsConnect, createInbox, nanos, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { formatHosts, SwitchboardError, throwIfAborted, type BrokerObject, type Destination, type DestinationOptions, type ParsedUrl } from '@switchboard/core';
 import { createReply, type ConnectOptions, type DriverHost, type DriverSession, type NormalizedMessage } from '@switchboard/core/driver';
 import { createAckRequests, type AckRequests } from './ack-requests';
@@ -7,7 +7,7 @@ import { selectCapabilities } from './capabilities';
 import { openCoreConsumer } from './core-consumer';
 import { classifyError } from './errors';
 import { openJetStreamConsumer } from './jetstream-consumer';
-import { assertWireSize, buildHeaders, isPubAck, publishReply, readHeaders } from './messages';
+import { assertWireSize, buildHeaders, isPubAck, NATS_MSG_ID, parsePubAck, publishReply, readHeaders } from './messages';
 import { assertCoreName, assertDurableFits, assertGroupName, assertJetStreamName, coreSubject, durableName, requestSubject, streamNames, type StreamNames } from './names';
 import { watchStatus } from './status';
 import { resolveNatsOptions, type ResolvedNatsOptions } from './options';
@@ -24,7 +24,7 @@ export interface NatsContext {
   readonly jsm: JetStreamManager | undefined;
   /** The stream and subject of a JetStream destination, computed once per destination ({@link nameCache}). */
   names(d: Destination): StreamNames;
-  /** Confirmed settles of every JetStream consumer of the connection (one reply subscription). */
+  /** Confirmed settles of every JetStream consumer and JetStream publishes (PubAcks) of the connection: one reply subscription. */
   readonly acks: AckRequests;
   ensureStream(d: Destination, options?: DestinationOptions): Promise<void>;
   /** Publishes one message into a JetStream destination and waits for the PubAck; returns the stream sequence. */
@@ -34,6 +34,11 @@ export interface NatsContext {
   /** The core subject where a JetStream destination takes NATS requests ({@link requestSubject}). */
   requestSubject(d: Destination): string;
   readonly host: DriverHost;
+  /**
+   * Calls `fn` each time the client reconnected (open pull requests may be lost with the old
+   * connection); returns the function that removes it.
+   */
+  onReconnect(fn: () => void): () => void;
   /** -NAKs sent to hold back a delayed message, by `stream:consumer:sequence` (they are not attempts). */
   readonly delayNaks: Map<string, number>;
 }
@@ -121,7 +126,6 @@ export async function openNatsSession(parsed: ParsedUrl, raw: ConnectOptions, ho
     const code = e.code === 'auth' ? 'auth' : e.code === 'configuration' ? 'configuration' : 'connection';
     throw new SwitchboardError(code, `cannot connect to ${parsed.redacted}: ${e.message.replace(/^nats: /, '')}`, { cause: err });
   }
-  let js: JetStreamClient | undefined;
   let jsm: JetStreamManager | undefined;
   try {
     throwIfAborted(host.signal);
@@ -131,20 +135,20 @@ export async function openNatsSession(parsed: ParsedUrl, raw: ConnectOptions, ho
         if (e.code === 'auth') throw new SwitchboardError('auth', `JetStream at ${parsed.redacted}: ${e.message}`, { cause: err });
         throw new SwitchboardError('unsupported', `JetStream is not available at ${parsed.redacted} (${e.message}); use nats+core:// for core NATS`, { cause: err });
       });
-      js = jetstream(nc, { timeout: options.apiTimeoutMs });
     }
   } catch (err) {
     await nc.close().catch(() => undefined);
     throw err;
   }
-  return createSession(parsed, options, nc, js, jsm, host);
+  return createSession(parsed, options, nc, jsm, host);
 }
 
-function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: NatsConnection, js: JetStreamClient | undefined, jsm: JetStreamManager | undefined, host: DriverHost): DriverSession {
+function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: NatsConnection, jsm: JetStreamManager | undefined, host: DriverHost): DriverSession {
   const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
   const streams = new Map<string, Promise<void>>();
   const names = nameCache(options.streamPrefix, options.subjectPrefix);
   const acks = createAckRequests(nc, options.apiTimeoutMs);
+  const reconnectHooks = new Set<() => void>();
 
   const ensureStream = (d: Destination, o?: DestinationOptions): Promise<void> => {
     const { stream, subject } = names(d);
@@ -177,15 +181,18 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
 
   const store = async (d: Destination, body: Uint8Array, h: MsgHdrs, msgId: string | undefined): Promise<number> => {
     await ensureStream(d);
-    const go = () => js!.publish(names(d).subject, body, { headers: h, ...(msgId === undefined ? {} : { msgID: msgId }), timeout: options.apiTimeoutMs });
+    // The header as nats.js's js.publish({ msgID }) sets it; sent as a request on the connection's
+    // one reply subscription (see createAckRequests), not a nats.js request per message.
+    if (msgId !== undefined) h.set(NATS_MSG_ID, msgId);
+    const go = async () => parsePubAck(await acks.request(names(d).subject, body, h));
     try {
-      return (await go()).seq;
+      return await go();
     } catch (err) {
       if (classifyError(err).code !== 'no_responders') throw err;
       // The stream went away (deleted behind our back): make it again, once.
       streams.delete(names(d).stream);
       await ensureStream(d);
-      return (await go()).seq;
+      return await go();
     }
   };
   const publishStored = (d: Destination, m: NormalizedMessage, h: MsgHdrs, msgId: string = m.id) => store(d, m.body, h, msgId);
@@ -202,8 +209,14 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
     requestSubject: (d) => requestSubject(d, options.subjectPrefix),
     host,
     delayNaks: new Map(),
+    onReconnect: (fn) => {
+      reconnectHooks.add(fn);
+      return () => void reconnectHooks.delete(fn);
+    },
   };
-  const stopWatching = watchStatus(nc, host, parsed.redacted);
+  const stopWatching = watchStatus(nc, host, parsed.redacted, () => {
+    for (const fn of [...reconnectHooks]) fn();
+  });
 
   // One reply inbox per connection, for both modes: `<inbox>.<correlation id>`. Core NATS answers a
   // request nobody subscribes to with a 503 status on it (no responders). A JetStream request that
@@ -372,12 +385,12 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
     async close() {
       stopWatching();
       replySub?.unsubscribe();
-      acks.close();
       try {
-        await nc.drain();
+        await nc.drain(); // answers that arrive while draining still settle their requests
       } catch {
         await nc.close().catch(() => undefined);
       }
+      acks.close();
     },
   };
 }

@@ -54,15 +54,24 @@ export function describeStatus(s: Status, url: string): { level: Level; message:
 /**
  * Routes the NATS client's status events (its only log: nats.js prints nothing unless its `debug`
  * option is on, which the adapter never sets) to `host.logger`, and lost / regained connections to
- * `host.report({ origin: 'reconnect' })`. Returns a function that stops watching.
+ * `host.report({ origin: 'reconnect' })`; calls `onReconnect` once the client reconnected (the
+ * consumers send new pull requests: the server may have lost the open ones). Returns a function
+ * that stops watching.
  */
-export function watchStatus(nc: NatsConnection, host: DriverHost, url: string): () => void {
+export function watchStatus(nc: NatsConnection, host: DriverHost, url: string, onReconnect: () => void = () => undefined): () => void {
   let stopped = false;
   const events = nc.status();
   void (async () => {
     try {
       for await (const s of events) {
         if (stopped) break;
+        if (s.type === 'reconnect') {
+          try {
+            onReconnect();
+          } catch {
+            // A consumer's hook must not stop the watch.
+          }
+        }
         const d = describeStatus(s, url);
         if (!d) continue;
         if (d.report) host.report({ origin: 'reconnect', error: d.report, ...(d.state ? { state: d.state } : {}) }, d.message, d.level);

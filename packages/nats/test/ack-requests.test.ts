@@ -45,6 +45,16 @@ describe('ack requests - confirmed settles on one reply subscription', () => {
     acks.close();
   });
 
+  it('request - resolves with the answer itself (a publish reads its PubAck), headers sent along', async () => {
+    const f = fakeConnection();
+    const acks = createAckRequests(f.nc, 5000);
+    const p = acks.request('sb.q.x', new Uint8Array([1]));
+    f.answer(f.published[0]!.reply!, 503);
+    await expect(p).resolves.toMatchObject({ headers: { code: 503 } });
+    expect(f.subs).toHaveLength(1);
+    acks.close();
+  });
+
   it('no responders - the 503 status of a gone consumer rejects that ack with no_responders', async () => {
     const f = fakeConnection();
     const acks = createAckRequests(f.nc, 5000);

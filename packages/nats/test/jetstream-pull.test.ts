@@ -12,6 +12,7 @@ function fakeContext(options: { ackConfirm: boolean }) {
   const subs: { subject: string; callback: Callback; unsubscribed: boolean }[] = [];
   const published: { subject: string; data: string; reply: string | undefined }[] = [];
   const confirmed: { subject: string; data: string }[] = [];
+  const reconnectHooks = new Set<() => void>();
   const nc = {
     subscribe: (subject: string, opts: { callback: Callback }) => {
       const s = { subject, callback: opts.callback, unsubscribed: false };
@@ -40,6 +41,10 @@ function fakeContext(options: { ackConfirm: boolean }) {
     ensureStream: async () => undefined,
     delayNaks: new Map(),
     host: { report: () => undefined },
+    onReconnect: (fn: () => void) => {
+      reconnectHooks.add(fn);
+      return () => void reconnectHooks.delete(fn);
+    },
   } as unknown as NatsContext;
   const pulls = () => published.filter((p) => p.subject.startsWith('$JS.API.CONSUMER.MSG.NEXT.'));
   /** The server's answer to the pull request `i`: a status (408 expired) or a stored message. */
@@ -53,7 +58,8 @@ function fakeContext(options: { ackConfirm: boolean }) {
           { subject: 'sb.q.jobs', data: new Uint8Array([1]), headers: undefined, reply: `$JS.ACK.SB_Q_jobs.mailbox.1.${msg.seq}.${msg.seq}.1700000000000000000.0` };
     sub.callback(null, m as unknown as Msg);
   };
-  return { ctx, subs, published, confirmed, pulls, toPull };
+  const reconnect = () => reconnectHooks.forEach((fn) => fn());
+  return { ctx, subs, published, confirmed, pulls, toPull, reconnect, reconnectHooks };
 }
 
 const open = (ctx: NatsContext, prefetch = 10) => openJetStreamConsumer(ctx, queue('jobs'), resolveConsumerOptions(queue('jobs'), { prefetch }));
@@ -68,7 +74,7 @@ describe('jetstream consumer - pull requests and acks', () => {
     c.start({ deliver: () => undefined, fail: () => undefined });
     const subsAfterStart = f.subs.length;
     expect(f.pulls()).toHaveLength(1);
-    expect(JSON.parse(f.pulls()[0]!.data)).toMatchObject({ batch: 10, expires: 2_000_000_000 });
+    expect(JSON.parse(f.pulls()[0]!.data)).toMatchObject({ batch: 10, expires: 2_000_000_000, idle_heartbeat: 1_000_000_000 });
     for (let i = 0; i < 20; i++) {
       f.toPull(i, { code: 408 }); // expired on the server: the next one goes out at once
       expect(f.pulls()).toHaveLength(i + 2);
@@ -116,6 +122,36 @@ describe('jetstream consumer - pull requests and acks', () => {
     await c.retry(got[1]!.handle, 0);
     expect(f.confirmed.map((a) => a.data)).toEqual(['-NAK']);
     await c.close();
+  });
+});
+
+describe('jetstream consumer - a waiting pull request is kept alive by the server, not by polling', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('heartbeats - while they arrive the request stays open; when two are missed it is replaced', async () => {
+    jest.useFakeTimers();
+    const f = fakeContext({ ackConfirm: true }); // pullExpiresMs 2000: heartbeat every 1000 ms
+    const c = await open(f.ctx);
+    c.start({ deliver: () => undefined, fail: () => undefined });
+    for (let i = 0; i < 10; i++) {
+      jest.advanceTimersByTime(900);
+      f.toPull(0, { code: 100 });
+    }
+    expect(f.pulls()).toHaveLength(1);
+    jest.advanceTimersByTime(3001);
+    expect(f.pulls()).toHaveLength(2);
+    await c.close();
+  });
+
+  it('reconnect - the open request is replaced at once, and a closed member no longer listens', async () => {
+    const f = fakeContext({ ackConfirm: true });
+    const c = await open(f.ctx);
+    c.start({ deliver: () => undefined, fail: () => undefined });
+    expect(f.pulls()).toHaveLength(1);
+    f.reconnect();
+    expect(f.pulls()).toHaveLength(2);
+    await c.close();
+    expect(f.reconnectHooks.size).toBe(0);
   });
 });
 

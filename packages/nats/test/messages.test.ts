@@ -1,6 +1,7 @@
 import { HEADERS, SwitchboardError } from '@switchboard/core';
 import { normalizeMessages } from '@switchboard/core/driver';
-import { assertWireSize, buildHeaders, matchesFilter, readHeaders } from '../src/messages';
+import { assertWireSize, buildHeaders, matchesFilter, parsePubAck, readHeaders } from '../src/messages';
+import type { Msg } from '@nats-io/nats-core';
 
 describe('messages - headers on the wire and back', () => {
   it('round-trips user headers, id, key, reply-to and correlation id, hiding the adapter\'s own', () => {
@@ -27,6 +28,25 @@ describe('messages - headers on the wire and back', () => {
     const r = readHeaders(onlyIterable as unknown as typeof h);
     expect(r.user).toEqual({ 'x-a': '1', 'x-nl': 'a\nb' });
     expect(r.id).toBe('m-2');
+  });
+
+  it('pub ack - the stream sequence of a PubAck; 503, API errors and anything else are typed errors', () => {
+    const msg = (body: string, code?: number) => ({ data: new TextEncoder().encode(body), headers: code === undefined ? undefined : { code } }) as unknown as Msg;
+    expect(parsePubAck(msg('{"stream":"SB_Q_x","seq":42}'))).toBe(42);
+    expect(parsePubAck(msg('{"stream":"SB_Q_x","seq":7,"duplicate":true}'))).toBe(7);
+    const codeOf = (m: Msg) => {
+      try {
+        parsePubAck(m);
+      } catch (err) {
+        return err instanceof SwitchboardError ? err.code : 'not typed';
+      }
+      return 'no error';
+    };
+    expect(codeOf(msg('', 503))).toBe('no_responders');
+    expect(codeOf(msg('{"error":{"code":404,"err_code":10059,"description":"stream not found"}}'))).toBe('not_found');
+    expect(codeOf(msg('{"error":{"code":500,"err_code":10077,"description":"maximum messages exceeded"}}'))).toBe('internal');
+    expect(codeOf(msg('not json'))).toBe('internal');
+    expect(codeOf(msg('{"seq":1}'))).toBe('internal');
   });
 
   it('refuses a message over max_payload counting headers and body', () => {

@@ -30,6 +30,7 @@ function fakeContext() {
     nc: { subscribe: () => ({ unsubscribe: () => undefined }), flush: async () => undefined },
     jsm,
     options: { ackConfirm: true, apiTimeoutMs: 5000, pullExpiresMs: 2000 },
+    onReconnect: () => () => undefined,
     requestSubject: () => 'sb.rq.x',
     names: (d: Parameters<NatsContext['names']>[0]) => streamNames(d, 'SB', 'sb'),
     ensureStream: async (d: Parameters<NatsContext['names']>[0]) => void created.streams.push(streamNames(d, 'SB', 'sb').stream),
