@@ -549,6 +549,8 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
   private drain(): void {
     const limit = this.atMostOnce ? Infinity : this.opts.prefetch;
     for (let n = this.buffered.length; n > 0 && this.pushing && this.buffered.length > 0 && this.out.size < limit; n--) this.handOut(this.buffered.shift()!);
+    // At-most-once records never come back through an ack: the buffer emptying is what frees room.
+    if (this.capacityPaused.size > 0) this.releaseCapacity();
   }
 
   /** Drains at the end of this turn: not from inside a settle core is running. */

@@ -103,6 +103,21 @@ describe('kafka consumer - fetched batches', () => {
   });
 });
 
+describe('kafka consumer - at-most-once', () => {
+  test('batches - a partition paused while nothing took deliveries resumes once start() empties the buffer', async () => {
+    const { client, calls, batch } = fakeKafka();
+    const c = await openKafkaConsumer(client, { kind: 'topic', name: 't' }, { ...options(5), ackMode: 'at-most-once' });
+    await batch(0, 20);
+    await batch(20, 5);
+    expect(calls.pause).toHaveLength(1);
+    const got: InboundMessage<KafkaEntry>[] = [];
+    c.start({ deliver: (m) => void got.push(m), fail: (e) => { throw e; } });
+    expect(got).toHaveLength(20);
+    expect(calls.resume).toHaveLength(1);
+    await c.close();
+  });
+});
+
 describe('kafka consumer - opening many at once', () => {
   test('start offsets - consumers opened together look offsets up one at a time (kafkajs admin metadata race)', async () => {
     let inFlight = 0;
