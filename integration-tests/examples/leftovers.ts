@@ -8,12 +8,25 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { SwitchboardError, type Connection, type Destination } from '@switchboard/core';
 import amqp from 'amqplib';
+import { createClient } from '@redis/client';
 import { Kafka, logLevel } from 'kafkajs';
 import { sqsEndpoint, type BrokerName } from '../harness';
 
 /** Names of the broker objects that are still there for `made` (every name holding `suffix`). */
 export async function leftovers(name: BrokerName, url: string, suffix: string, made: readonly Destination[], groups: readonly string[] = []): Promise<string[]> {
   switch (name) {
+    case 'redis': {
+      // Every key (streams, due sets, reply streams) whose name holds the suffix.
+      const client = createClient({ url: url.split('?')[0] });
+      await client.connect();
+      try {
+        const keys: string[] = [];
+        for await (const batch of client.scanIterator({ MATCH: `*${suffix}*`, COUNT: 1000 })) keys.push(...batch);
+        return keys;
+      } finally {
+        client.destroy();
+      }
+    }
     case 'kafka': {
       const admin = new Kafka({ brokers: [new URL(url).host], logLevel: logLevel.NOTHING }).admin();
       await admin.connect();

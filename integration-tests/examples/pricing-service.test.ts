@@ -9,7 +9,7 @@ import { expectNothingListed, expectPricingRun, expectPricingTraces } from '../.
 import { BROKER_NAMES, describeWithBroker } from '../harness';
 import { expectFreshConsumersFindNothing, leftovers, listsObjects } from './leftovers';
 
-const SYSTEMS: Record<string, string> = { kafka: 'kafka', rabbitmq: 'rabbitmq', nats: 'nats', sqs: 'aws_sqs' };
+const SYSTEMS: Record<string, string> = { kafka: 'kafka', rabbitmq: 'rabbitmq', nats: 'nats', sqs: 'aws_sqs', redis: 'redis' };
 
 const exporter = new InMemorySpanExporter();
 let tracing: { shutdown(): Promise<void> };

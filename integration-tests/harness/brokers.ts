@@ -16,7 +16,7 @@ import { backendByName, listBackends } from '@switchboard/core';
 import { startBrokerContainer, stopContainers } from './containers';
 
 /** The registry's backends that run as a broker process (all but the in-process one). */
-export type BrokerName = 'kafka' | 'rabbitmq' | 'nats' | 'sqs';
+export type BrokerName = 'kafka' | 'rabbitmq' | 'nats' | 'sqs' | 'redis';
 export const BROKER_NAMES: readonly BrokerName[] = listBackends()
   .filter((b) => b.localUrl !== undefined)
   .map((b) => b.name as BrokerName);

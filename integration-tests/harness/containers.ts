@@ -86,6 +86,17 @@ export async function startBrokerContainer(name: BrokerName): Promise<string> {
         .start();
       started.push(container);
       return `sqs+http://${container.getHost()}:${container.getMappedPort(4566)}?region=us-east-1`;
+    case 'redis':
+      // AOF on, as scripts/brokers runs it.
+      container = await new GenericContainer(IMAGES.redis)
+        .withCommand(['redis-server', '--appendonly', 'yes', '--save', ''])
+        .withExposedPorts(6379)
+        .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
+        .withStartupTimeout(60_000)
+        .withReuse()
+        .start();
+      started.push(container);
+      return `redis://${container.getHost()}:${container.getMappedPort(6379)}`;
   }
 }
 

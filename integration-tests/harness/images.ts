@@ -5,4 +5,5 @@ export const IMAGES = {
   rabbitmq: 'rabbitmq:4.1.4-management',
   nats: 'nats:2.12.15-alpine',
   sqs: 'kibertoad/fauxqs:2.4.1',
+  redis: 'redis:7.0.15-alpine',
 } as const;

@@ -53,6 +53,7 @@ const BUILT_IN: readonly BackendInfo[] = [
       { name: 'nats-core', displayName: 'NATS core', schemes: ['nats+core'] },
     ],
   },
+  { name: 'redis', displayName: 'Redis Streams', package: '@switchboard/redis', schemes: ['redis', 'rediss'], defaultPort: 6379, localUrl: 'redis://127.0.0.1:6379' },
 ];
 
 const known = new Map<string, BackendInfo>(BUILT_IN.map((b) => [b.name, b]));

@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+import { SwitchboardError, type Destination, type Headers } from '@switchboard/core';
+import type { ConsumerDriver, InboundMessage, InboundSink, ResolvedConsumerOptions } from '@switchboard/core/driver';
+import { decodeFields, encodeFields, keysOf, PARKED, startId, streamKey, type Field, type Keys } from './names';
+import { CLAIM, PARK } from './scripts';
+import type { RedisLink } from './session';
+
+/** What the driver needs to settle one delivery: its entry and the attempt it was handed out as. */
+export interface RedisHandle {
+  readonly entryId: string;
+  readonly fields: readonly Buffer[];
+  readonly attempt: number;
+}
+
+type Entry = [Buffer, Buffer[]];
+
+/**
+ * A member of a consumer group: one blocking connection reads new entries (XREADGROUP BLOCK);
+ * between reads it claims due retries from the group's due set, and about once a second the
+ * entries of members that are gone. Hands out at most `prefetch` unsettled deliveries.
+ */
+export async function openRedisConsumer(link: RedisLink, source: Destination, o: ResolvedConsumerOptions): Promise<ConsumerDriver<RedisHandle>> {
+  const keys: Keys = keysOf(link.options.prefix, source, o.group);
+  const me = randomUUID();
+  const liveKey = `${link.options.prefix}:live:${me}`;
+  const liveTtl = 2 * link.options.blockMs + 1000;
+  const atMostOnce = o.ackMode === 'at-most-once';
+  try {
+    await link.cmd(['XGROUP', 'CREATE', keys.stream, keys.group, source.kind === 'queue' ? '0' : startId(o.from), 'MKSTREAM']);
+  } catch (err) {
+    if (!/BUSYGROUP/.test(String((err as Error).message))) throw err;
+  }
+  await link.cmd(['SET', liveKey, '1', 'PX', String(liveTtl)]);
+  const reader = await link.blockingClient();
+
+  let sink: InboundSink<RedisHandle> | undefined;
+  let running: Promise<void> | undefined;
+  let inFlight = 0;
+  let blocked = false;
+  let wakeSlot: (() => void) | undefined;
+  let lastSweep = 0;
+  let lastLive = Date.now();
+  let nextDue = Infinity;
+  const timers = new Set<NodeJS.Timeout>();
+
+  /** Ends a blocking read at once (CLIENT UNBLOCK from the command connection). */
+  const wake = () => {
+    wakeSlot?.();
+    if (blocked && reader.id !== undefined) void link.cmd(['CLIENT', 'UNBLOCK', String(reader.id)]).catch(() => undefined);
+  };
+  const settled = () => {
+    inFlight--;
+    wakeSlot?.();
+  };
+  const toInbound = (entryId: string, fields: Buffer[], attempt: number): InboundMessage<RedisHandle> => {
+    const d = decodeFields(entryId, fields);
+    return {
+      handle: { entryId, fields, attempt },
+      id: d.id,
+      body: d.body,
+      key: d.key,
+      headers: d.headers,
+      attempt,
+      receipt: entryId,
+      position: source.kind === 'topic' ? entryId : undefined,
+      timestamp: d.timestamp,
+      replyTo: d.replyTo,
+      correlationId: d.correlationId,
+    };
+  };
+  const claim = async (mode: 'due' | 'orphans', max: number) => {
+    const rows = await link.cmd<[Buffer, Buffer[], number][]>(['EVAL', CLAIM, '2', keys.stream, keys.due, keys.group, me, String(Date.now()), String(max), mode, `${link.options.prefix}:live:`]);
+    return rows.map(([id, fields, count]) => toInbound(id.toString(), fields, Number(count)));
+  };
+  const readNew = async (max: number): Promise<InboundMessage<RedisHandle>[]> => {
+    const args: Field[] = ['XREADGROUP', 'GROUP', keys.group, me, 'COUNT', String(max), 'BLOCK', String(link.options.blockMs)];
+    if (atMostOnce) args.push('NOACK');
+    args.push('STREAMS', keys.stream, '>');
+    blocked = true;
+    try {
+      const reply = await reader.cmd<[Buffer, Entry[]][] | null>(args);
+      return (reply?.[0]?.[1] ?? []).filter((e) => e[1]).map(([id, fields]) => toInbound(id.toString(), fields, 1));
+    } finally {
+      blocked = false;
+    }
+  };
+
+  const loop = async (s: InboundSink<RedisHandle>) => {
+    let backoff = 0;
+    while (sink === s) {
+      try {
+        if (inFlight >= o.prefetch) {
+          await new Promise<void>((r) => (wakeSlot = r));
+          wakeSlot = undefined;
+          continue;
+        }
+        const room = o.prefetch - inFlight;
+        const now = Date.now();
+        if (now - lastLive > link.options.blockMs / 2) {
+          lastLive = now;
+          await link.cmd(['SET', liveKey, '1', 'PX', String(liveTtl)]);
+        }
+        let got: InboundMessage<RedisHandle>[] = [];
+        if (now - lastSweep > 1000 || nextDue <= now) {
+          if (now - lastSweep > 1000) {
+            lastSweep = now;
+            void link.moveDelayed();
+            got = await claim('orphans', room);
+          }
+          nextDue = Infinity;
+          if (got.length < room) got = got.concat(await claim('due', room - got.length));
+        }
+        if (got.length === 0 && sink === s) got = await readNew(room);
+        backoff = 0;
+        for (const m of got) {
+          if (sink !== s) {
+            // Stopped while reading: give it back unseen.
+            void release(m.handle, false).catch(() => undefined);
+            continue;
+          }
+          inFlight++;
+          s.deliver(m);
+        }
+      } catch (err) {
+        if (sink !== s) break;
+        const e = link.classify(err);
+        if (e.code === 'not_found') {
+          s.fail(new SwitchboardError('not_found', `Redis: the consumer group of ${source.kind}:${source.name} is gone (the destination or group was deleted)`, { cause: err }));
+          break;
+        }
+        link.report(e, `redis: reading ${source.kind}:${source.name} failed; retrying`);
+        backoff = Math.min(2000, backoff ? backoff * 2 : 100);
+        await new Promise((r) => setTimeout(r, backoff));
+      }
+    }
+  };
+
+  const dueAt = async (h: RedisHandle, delayMs: number) => {
+    const at = Date.now() + delayMs;
+    await link.cmd(['ZADD', keys.due, String(at), h.entryId]);
+    if (delayMs <= 0) {
+      nextDue = 0;
+      wake();
+      return;
+    }
+    const t = setTimeout(() => {
+      timers.delete(t);
+      nextDue = 0;
+      wake();
+    }, delayMs);
+    t.unref();
+    timers.add(t);
+  };
+  const release = async (h: RedisHandle, seen: boolean) => {
+    // Unseen: the delivery count goes back, so the next claim hands it out as the same attempt.
+    if (!seen) await link.cmd(['XCLAIM', keys.stream, keys.group, me, '0', h.entryId, 'JUSTID', 'RETRYCOUNT', String(Math.max(0, h.attempt - 1))]);
+    await dueAt(h, 0);
+  };
+  const ackEntry = async (h: RedisHandle) => {
+    await link.cmd(['XACK', keys.stream, keys.group, h.entryId]);
+    if (source.kind === 'queue') await link.cmd(['XDEL', keys.stream, h.entryId]);
+  };
+
+  return {
+    native: { extend: true },
+    start(s) {
+      sink = s;
+      running = loop(s);
+    },
+    async stop() {
+      // Nothing is delivered once the sink is gone; what a read still in progress returns is released.
+      sink = undefined;
+      wake();
+    },
+    async ack(h) {
+      await ackEntry(h);
+      settled();
+    },
+    async retry(h, delayMs) {
+      await dueAt(h, delayMs);
+      settled();
+    },
+    async deadLetter(h, to: Destination, headers: Headers) {
+      const d = decodeFields(h.entryId, [...h.fields]);
+      const fields = encodeFields({ id: d.id, body: d.body, key: d.key, headers: d.headers, delayMs: undefined }, undefined, headers);
+      await link.cmd(['XADD', streamKey(link.options.prefix, to), '*', ...fields]);
+      await ackEntry(h);
+      settled();
+    },
+    async extend(h) {
+      await link.cmd(['XCLAIM', keys.stream, keys.group, me, '0', h.entryId, 'JUSTID']);
+    },
+    async release(h, how) {
+      await release(h, how.seen);
+      settled();
+    },
+    ...(atMostOnce ? { taken: () => settled() } : {}),
+    async close() {
+      sink = undefined;
+      for (const t of timers) clearTimeout(t);
+      // Closing the reader ends a blocking read at once; entries it had taken stay pending and are parked.
+      await reader.close();
+      await running;
+      await link.cmd(['EVAL', PARK, '2', keys.stream, liveKey, keys.group, me, PARKED]).catch((err: unknown) => {
+        if (link.classify(err).code !== 'not_found') throw err;
+      });
+    },
+  };
+}
