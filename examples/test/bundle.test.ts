@@ -27,7 +27,9 @@ beforeAll(async () => {
     target: 'node22',
     outfile: bundle,
     logLevel: 'silent',
-    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+    // The CommonJS dependencies (kafkajs, amqplib) call require(); the alias keeps the banner's name
+    // clear of the ES modules' own `import { createRequire } from 'node:module'` (esbuild cannot rename it).
+    banner: { js: "import { createRequire as bannerCreateRequire } from 'node:module'; const require = bannerCreateRequire(import.meta.url);" },
   });
 }, 60_000);
 
