@@ -202,7 +202,9 @@ describe('packaging - the root README memory:// example runs in the installed ap
   test.each(FORMATS)('%s', async (_, format) => {
     expect(example).toBeDefined();
     // It connects by URL alone: memory:// is found as the installed @switchboard/memory package.
-    await runBlock(example!, `root-readme.${format === 'esm' ? 'mjs' : 'cjs'}`, format);
+    const stdout = await runBlock(example!, `root-readme.${format === 'esm' ? 'mjs' : 'cjs'}`, format);
+    // The handler ran before the worker closed: the example shows a delivery, not just a clean exit.
+    expect(stdout).toMatch(/^order \S+ \{"sku":"A-1"\} attempt 1$/m);
   }, 120_000);
 });
 
