@@ -6,6 +6,7 @@ import { backendLabel, parseUrl, redactUrl } from '@switchboard/core';
 import { rawKafka, rawKafkaBatch } from './raw/kafka';
 import { rawNats, rawNatsFireAndForget } from './raw/nats';
 import { rawRabbitMQ } from './raw/rabbitmq';
+import { rawRedis } from './raw/redis';
 import { rawSqs } from './raw/sqs';
 import { runInChild, WORKER, type ChildResult } from './child-run';
 import { median, ratio, spread, type Spread } from './stats';
@@ -77,6 +78,8 @@ export function rawBaselineFor(url: string): RawBaseline | undefined {
       return { client: `@aws-sdk/client-sqs ${versionOf('@aws-sdk/client-sqs', '3.1175.0')}`, factory: rawSqs };
     case 'nats-jetstream':
       return { client: `@nats-io/jetstream ${versionOf('@nats-io/jetstream', '3.4.0')}`, factory: rawNats };
+    case 'redis':
+      return { client: `@redis/client ${versionOf('@redis/client', '6.3.1')}`, factory: rawRedis };
     default:
       return undefined;
   }

@@ -17,6 +17,7 @@ export {
 export { switchboardTarget, type ConnectFn, type SwitchboardTargetOptions } from './switchboard-target';
 export { rawKafka, rawKafkaBatch, RAW_KAFKA_PARTITIONS, type KafkaConsumeStyle } from './raw/kafka';
 export { rawRabbitMQ } from './raw/rabbitmq';
+export { rawRedis } from './raw/redis';
 export { rawSqs, sqsClientConfig, sqsReceiveLoops } from './raw/sqs';
 export { rawNats, rawNatsFireAndForget, type NatsAckStyle } from './raw/nats';
 export {
