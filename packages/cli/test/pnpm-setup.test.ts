@@ -59,3 +59,15 @@ describe('pnpm set-up', () => {
     expect([...approved, ...ignored].filter((n) => !withScripts.includes(n))).toEqual([]);
   });
 });
+
+describe('pnpm set-up - the switchboard bin', () => {
+  test('pnpm set-up - the bin is a committed file, so a fresh install links it before any build', () => {
+    const dir = path.join(__dirname, '..');
+    const pkg = JSON.parse(fs.readFileSync(`${dir}/package.json`, 'utf8')) as { bin: Record<string, string>; files: string[] };
+    const bin = pkg.bin.switchboard!;
+    expect(bin.startsWith('./dist/')).toBe(false);
+    expect(fs.existsSync(`${dir}/${bin}`)).toBe(true);
+    expect(pkg.files).toContain(bin.replace(/^\.\//, '').split('/')[0]);
+    expect(fs.readFileSync(`${dir}/${bin}`, 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
+  });
+});
