@@ -69,7 +69,8 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
     };
   };
   const claim = async (mode: 'due' | 'orphans', max: number) => {
-    const rows = await link.cmd<[Buffer, Buffer[], number][]>(['EVAL', CLAIM, '2', keys.stream, keys.due, keys.group, me, String(Date.now()), String(max), mode, `${link.options.prefix}:live:`]);
+    const grace = String(link.options.blockMs + 1000);
+    const rows = await link.cmd<[Buffer, Buffer[], number][]>(['EVAL', CLAIM, '3', keys.stream, keys.due, keys.from, keys.group, me, String(Date.now()), String(max), mode, `${link.options.prefix}:live:`, PARKED, grace]);
     return rows.map(([id, fields, count]) => toInbound(id.toString(), fields, Number(count)));
   };
   const readNew = async (max: number): Promise<InboundMessage<RedisHandle>[]> => {
@@ -137,6 +138,7 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
 
   const dueAt = async (h: RedisHandle, delayMs: number) => {
     const at = Date.now() + delayMs;
+    await link.cmd(['HSET', keys.from, h.entryId, me]);
     await link.cmd(['ZADD', keys.due, String(at), h.entryId]);
     if (delayMs <= 0) {
       nextDue = 0;

@@ -18,6 +18,8 @@ export interface Keys {
   readonly group: string;
   /** Sorted set of entry ids due for redelivery to this group (score: due time, ms since epoch). */
   readonly due: string;
+  /** Hash of who gave each due entry back (entry id -> member). */
+  readonly from: string;
 }
 
 export const streamKey = (prefix: string, d: Destination) => `${prefix}:${d.kind === 'queue' ? 'q' : 't'}:${d.name}`;
@@ -26,7 +28,7 @@ export const streamKey = (prefix: string, d: Destination) => `${prefix}:${d.kind
 export function keysOf(prefix: string, d: Destination, group: string): Keys {
   const stream = streamKey(prefix, d);
   const g = d.kind === 'queue' ? QUEUE_GROUP : group;
-  return { stream, group: g, due: `${prefix}:due:${stream}|${g}` };
+  return { stream, group: g, due: `${prefix}:due:${stream}|${g}`, from: `${prefix}:from:${stream}|${g}` };
 }
 
 /**

@@ -7,19 +7,41 @@
 /**
  * Claims up to `max` entries for member `me` and returns `{ entry id, fields, delivery count }` per
  * entry. Mode `due`: the entry ids in the group's due set whose time came (nacks, ack timeouts,
- * releases). Mode `orphans`: pending entries held by a member whose liveness key expired (a crashed
+ * releases); an entry `me` gave back itself is left, for `grace` ms after it came due, to the
+ * group's other live members, if there are any (a stuck member would only take it again).
+ * Mode `orphans`: pending entries held by a member whose liveness key expired (a crashed
  * process) or by the parked name (a closed member), skipping entries in the due set.
  * XCLAIM adds 1 to each entry's delivery count, which is the next attempt's number.
  *
- * KEYS: stream, due set. ARGV: group, me, now (ms), max, mode, liveness key prefix.
+ * KEYS: stream, due set, givers hash (entry id -> member). ARGV: group, me, now (ms), max, mode,
+ * liveness key prefix, parked name, grace (ms).
  */
 export const CLAIM = `
-local stream, due = KEYS[1], KEYS[2]
-local group, me, max = ARGV[1], ARGV[2], tonumber(ARGV[4])
+local stream, due, from = KEYS[1], KEYS[2], KEYS[3]
+local group, me, now, max = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local ids = {}
 if ARGV[5] == 'due' then
-  ids = redis.call('ZRANGEBYSCORE', due, '-inf', ARGV[3], 'LIMIT', 0, max)
-  if #ids > 0 then redis.call('ZREM', due, unpack(ids)) end
+  local others = nil
+  local cand = redis.call('ZRANGEBYSCORE', due, '-inf', ARGV[3], 'WITHSCORES', 'LIMIT', 0, max * 4)
+  for i = 1, #cand, 2 do
+    if #ids >= max then break end
+    local id = cand[i]
+    local leave = false
+    if tonumber(cand[i + 1]) > now - tonumber(ARGV[8]) and redis.call('HGET', from, id) == me then
+      if others == nil then
+        others = false
+        for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', stream, group)) do
+          if c[2] ~= me and c[2] ~= ARGV[7] and redis.call('EXISTS', ARGV[6] .. c[2]) == 1 then others = true break end
+        end
+      end
+      leave = others
+    end
+    if not leave then ids[#ids + 1] = id end
+  end
+  if #ids > 0 then
+    redis.call('ZREM', due, unpack(ids))
+    redis.call('HDEL', from, unpack(ids))
+  end
 else
   local pending = redis.call('XPENDING', stream, group, '-', '+', 1000)
   for _, e in ipairs(pending) do

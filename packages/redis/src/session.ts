@@ -224,13 +224,13 @@ export async function openRedisSession(url: ParsedUrl, raw: DriverConnectOptions
     deleteDestination: async (d) => {
       const stream = streamKey(options.prefix, d);
       const groups = await groupsOf(stream);
-      await cmd(['DEL', stream, ...groups.map((g) => keysOf(options.prefix, d, g).due)]);
+      await cmd(['DEL', stream, ...groups.flatMap((g) => [keysOf(options.prefix, d, g).due, keysOf(options.prefix, d, g).from])]);
     },
     deleteGroup: async (d, group) => {
       if (d.kind === 'queue') return; // one shared group, which the queue's deletion removes
       const k = keysOf(options.prefix, d, group);
       if ((await groupsOf(k.stream)).includes(group)) await cmd(['XGROUP', 'DESTROY', k.stream, group]);
-      await cmd(['DEL', k.due]);
+      await cmd(['DEL', k.due, k.from]);
     },
     listObjects: async (d) => {
       const stream = streamKey(options.prefix, d);
@@ -238,8 +238,9 @@ export async function openRedisSession(url: ParsedUrl, raw: DriverConnectOptions
       const out: BrokerObject[] = [{ type: 'stream', name: stream }];
       for (const g of await groupsOf(stream)) {
         out.push({ type: 'consumer group', name: g, group: g });
-        const due = keysOf(options.prefix, d, g).due;
+        const { due, from } = keysOf(options.prefix, d, g);
         if (Number(await cmd(['EXISTS', due])) === 1) out.push({ type: 'sorted set', name: due, group: g });
+        if (Number(await cmd(['EXISTS', from])) === 1) out.push({ type: 'hash', name: from, group: g });
       }
       return out;
     },

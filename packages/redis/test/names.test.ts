@@ -2,9 +2,9 @@ import { decodeFields, encodeFields, idBefore, keysOf, startId } from '../src/na
 
 describe('names - keys, wire format, start ids', () => {
   it('keys - a queue shares one group; topic groups get due sets of their own; kinds never share a stream', () => {
-    expect(keysOf('sb', { kind: 'queue', name: 'jobs' }, 'g1')).toEqual({ stream: 'sb:q:jobs', group: 'sb', due: 'sb:due:sb:q:jobs|sb' });
+    expect(keysOf('sb', { kind: 'queue', name: 'jobs' }, 'g1')).toEqual({ stream: 'sb:q:jobs', group: 'sb', due: 'sb:due:sb:q:jobs|sb', from: 'sb:from:sb:q:jobs|sb' });
     expect(keysOf('sb', { kind: 'queue', name: 'jobs' }, 'g2').group).toBe('sb');
-    expect(keysOf('sb', { kind: 'topic', name: 'jobs' }, 'g1')).toEqual({ stream: 'sb:t:jobs', group: 'g1', due: 'sb:due:sb:t:jobs|g1' });
+    expect(keysOf('sb', { kind: 'topic', name: 'jobs' }, 'g1')).toEqual({ stream: 'sb:t:jobs', group: 'g1', due: 'sb:due:sb:t:jobs|g1', from: 'sb:from:sb:t:jobs|g1' });
     // a.b + c against a + b.c: the stream part has no "|", so the composite cannot collide.
     expect(keysOf('sb', { kind: 'topic', name: 'a.b' }, 'c').due).not.toBe(keysOf('sb', { kind: 'topic', name: 'a' }, 'b.c').due);
   });
