@@ -90,7 +90,8 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
     let backoff = 0;
     while (sink === s) {
       try {
-        if (inFlight >= o.prefetch) {
+        // Read again once half the prefetch window is free (or nothing is held): few large reads, not one per ack.
+        if (inFlight > 0 && o.prefetch - inFlight < Math.max(1, Math.floor(o.prefetch / 2))) {
           await new Promise<void>((r) => (wakeSlot = r));
           wakeSlot = undefined;
           continue;
@@ -159,8 +160,10 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
     await dueAt(h, 0);
   };
   const ackEntry = async (h: RedisHandle) => {
-    await link.cmd(['XACK', keys.stream, keys.group, h.entryId]);
-    if (source.kind === 'queue') await link.cmd(['XDEL', keys.stream, h.entryId]);
+    // Both go out together on the one connection (one round trip); the XACK decides the outcome.
+    const acked = link.cmd(['XACK', keys.stream, keys.group, h.entryId]);
+    if (source.kind === 'queue') await Promise.all([acked, link.cmd(['XDEL', keys.stream, h.entryId])]);
+    else await acked;
   };
 
   return {
