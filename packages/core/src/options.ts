@@ -17,6 +17,19 @@ export function validateOptions<S extends z.ZodType>(schema: S, input: unknown, 
   );
 }
 
+/**
+ * {@link validateOptions} for the options of a call (send, close, producer): a problem is a bad
+ * argument to that call, `invalid_argument`, not a bad configuration; the message and
+ * `details.problems` are the same.
+ */
+function validateArgument<S extends z.ZodType>(schema: S, input: unknown, subject: string): z.output<S> {
+  try {
+    return validateOptions(schema, input, subject);
+  } catch (e) {
+    throw new SwitchboardError('invalid_argument', (e as Error).message, { details: (e as SwitchboardError).details });
+  }
+}
+
 const positiveInt = z.number().int().positive();
 const headerMap = z.record(z.string(), z.string());
 const destinationLike = z.union([
@@ -31,6 +44,14 @@ const startPosition = z.union([
   z.object({ timestamp: z.union([z.number().nonnegative(), z.date()]) }).strict(),
 ]);
 
+/** A Standard Schema validator (typed consumers and producers). */
+const standardSchema = z.custom<Schema>(isStandardSchema, 'must be a Standard Schema validator (zod, valibot, arktype, ...)');
+/** A body serializer: `decode` and `encode` functions. */
+const serializerShape = z.custom<Serializer>(
+  (v) => typeof (v as Serializer | null)?.decode === 'function' && typeof (v as Serializer | null)?.encode === 'function',
+  'must have decode and encode functions',
+);
+
 export const consumerOptionsSchema = z
   .object({
     group: z.string().min(1).max(200).optional(),
@@ -42,10 +63,8 @@ export const consumerOptionsSchema = z
     deadLetter: destinationLike.optional(),
     filter: headerMap.optional(),
     signal: z.instanceof(AbortSignal).optional(),
-    schema: z.custom<Schema>(isStandardSchema, 'must be a Standard Schema validator (zod, valibot, arktype, ...)').optional(),
-    serializer: z
-      .custom<Serializer>((v) => typeof (v as Serializer | null)?.decode === 'function' && typeof (v as Serializer | null)?.encode === 'function', 'must have decode and encode functions')
-      .optional(),
+    schema: standardSchema.optional(),
+    serializer: serializerShape.optional(),
   })
   .strict();
 
@@ -87,22 +106,15 @@ export function resolveConsumerOptions(source: Destination, options: ConsumerOpt
 
 const producerOptionsSchema = z
   .object({
-    schema: z.custom<Schema>(isStandardSchema, 'must be a Standard Schema validator (zod, valibot, arktype, ...)'),
-    serializer: z
-      .custom<Serializer>((v) => typeof (v as Serializer | null)?.decode === 'function' && typeof (v as Serializer | null)?.encode === 'function', 'must have decode and encode functions')
-      .optional(),
+    schema: standardSchema,
+    serializer: serializerShape.optional(),
   })
   .strict();
 
 /** Validates `producer(options)`: a typed producer needs a Standard Schema, and takes a serializer (default JSON). */
 export function resolveProducerOptions(options: unknown): { schema: Schema; serializer: Serializer } | undefined {
   if (options === undefined) return undefined;
-  let o: z.output<typeof producerOptionsSchema>;
-  try {
-    o = validateOptions(producerOptionsSchema, options, 'producer options');
-  } catch (e) {
-    throw new SwitchboardError('invalid_argument', (e as Error).message, { details: (e as SwitchboardError).details });
-  }
+  const o = validateArgument(producerOptionsSchema, options, 'producer options');
   return { schema: o.schema, serializer: o.serializer ?? jsonSerializer };
 }
 
@@ -157,12 +169,7 @@ function plainSendOptions(o: object): boolean {
 export function validateSendOptions<T>(options: T): T {
   if (options === undefined) return options;
   if (typeof options === 'object' && options !== null && Object.getPrototypeOf(options) === Object.prototype && plainSendOptions(options)) return options;
-  try {
-    validateOptions(sendOptionsSchema, options, 'send options');
-  } catch (e) {
-    // Bad send options are a bad argument to a call, not a bad configuration.
-    throw new SwitchboardError('invalid_argument', (e as Error).message, { details: (e as SwitchboardError).details });
-  }
+  validateArgument(sendOptionsSchema, options, 'send options');
   return options;
 }
 
@@ -173,11 +180,7 @@ export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 
 /** Validates close options; returns the close deadline's length in milliseconds. */
 export function resolveCloseTimeout(options: CloseOptions | undefined): number {
-  try {
-    return validateOptions(closeOptionsSchema, options, 'close options').timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
-  } catch (e) {
-    throw new SwitchboardError('invalid_argument', (e as Error).message, { details: (e as SwitchboardError).details });
-  }
+  return validateArgument(closeOptionsSchema, options, 'close options').timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
 }
 
 export { z };

@@ -33,9 +33,14 @@ export function isStandardSchema(value: unknown): value is Schema {
 
 const ISSUES_SHOWN = 10;
 
+/** An issue's path as keys (Standard Schema allows `{ key }` segments). */
+function issuePath(issue: StandardSchemaV1.Issue): PropertyKey[] {
+  return (issue.path ?? []).map((p) => (typeof p === 'object' ? p.key : p));
+}
+
 function formatIssues(issues: readonly StandardSchemaV1.Issue[]): string {
   const shown = issues.slice(0, ISSUES_SHOWN).map((i) => {
-    const path = (i.path ?? []).map((p) => String(typeof p === 'object' ? p.key : p)).join('.');
+    const path = issuePath(i).map(String).join('.');
     return path ? `${path}: ${i.message}` : i.message;
   });
   const more = issues.length > ISSUES_SHOWN ? `; and ${issues.length - ISSUES_SHOWN} more` : '';
@@ -117,7 +122,7 @@ export function typedProducer<T>(inner: Producer, schema: Schema<T>, serializer:
       if (result.issues) {
         const where = values.length > 1 ? `message ${i}: ` : '';
         throw new SwitchboardError('invalid_argument', `${where}the value does not match the producer's schema: ${formatIssues(result.issues)}`, {
-          details: { index: i, issues: result.issues.map((x) => ({ message: x.message, path: (x.path ?? []).map((p) => (typeof p === 'object' ? p.key : p)) })) },
+          details: { index: i, issues: result.issues.map((x) => ({ message: x.message, path: issuePath(x) })) },
         });
       }
       let body: Uint8Array;
