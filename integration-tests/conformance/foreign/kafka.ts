@@ -40,6 +40,24 @@ async function open(url: string): Promise<ForeignClient> {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   await Promise.all([admin.connect(), producer.connect()]);
   const readers: { consumer: Consumer; group: string }[] = [];
+  /** A plain kafkajs consumer in a group of its own, and a promise that settles when it joined. */
+  const groupConsumer = () => {
+    const group = `ix-foreign.${randomUUID()}`;
+    const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 500, maxWaitTimeInMs: 100, allowAutoTopicCreation: false });
+    const joined = new Promise<void>((res) => {
+      const off = consumer.on(consumer.events.GROUP_JOIN, () => (off(), res()));
+    });
+    return { consumer, group, joined };
+  };
+  /**
+   * Reads `topic` from the beginning (the destination is new, and a reader that starts at "latest"
+   * could miss a record sent while kafkajs looks up its first offsets).
+   */
+  const read = async (consumer: Consumer, topic: string, eachMessage: (message: KafkaMessage) => Promise<void>) => {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({ eachMessage: ({ message }) => eachMessage(message) });
+  };
   return {
     async publish(dest, m) {
       const headers: Record<string, string> = { ...(m.headers ?? {}) };
@@ -47,8 +65,7 @@ async function open(url: string): Promise<ForeignClient> {
       await producer.send({ topic: topicOf(dest), acks: -1, messages: [{ key: m.key ?? null, value: Buffer.from(m.body), headers }] });
     },
     async receive(dest, n, timeoutMs) {
-      const group = `ix-foreign.${randomUUID()}`;
-      const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 500, maxWaitTimeInMs: 100, allowAutoTopicCreation: false });
+      const { consumer, group, joined } = groupConsumer();
       readers.push({ consumer, group });
       const got: ForeignMessage[] = [];
       let done!: (m: ForeignMessage[]) => void;
@@ -56,39 +73,22 @@ async function open(url: string): Promise<ForeignClient> {
       const messages = new Promise<ForeignMessage[]>((res, rej) => ((done = res), (fail = rej)));
       const timer = setTimeout(() => fail(new Error(`the foreign consumer got ${got.length} of ${n} messages within ${timeoutMs} ms`)), timeoutMs);
       messages.then(() => clearTimeout(timer), () => undefined);
-      const joined = new Promise<void>((res) => {
-        const off = consumer.on(consumer.events.GROUP_JOIN, () => (off(), res()));
-      });
-      await consumer.connect();
-      // From the beginning: the destination is new, and a reader that starts at "latest" could miss a
-      // record sent while kafkajs looks up its first offsets.
-      await consumer.subscribe({ topics: [topicOf(dest)], fromBeginning: true });
-      await consumer.run({
-        eachMessage: async ({ message }) => {
-          if (got.length >= n) return;
-          got.push(toForeign(message));
-          if (got.length === n) done(got);
-        },
+      await read(consumer, topicOf(dest), async (message) => {
+        if (got.length >= n) return;
+        got.push(toForeign(message));
+        if (got.length === n) done(got);
       });
       return { ready: joined, messages };
     },
     async respond(dest, answer) {
       // Switchboard's documented convention: reply to the topic in sb-reply-to, with the request's sb-correlation-id.
-      const group = `ix-foreign.${randomUUID()}`;
-      const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 500, maxWaitTimeInMs: 100, allowAutoTopicCreation: false });
+      const { consumer, group, joined } = groupConsumer();
       readers.push({ consumer, group });
-      const joined = new Promise<void>((res) => {
-        const off = consumer.on(consumer.events.GROUP_JOIN, () => (off(), res()));
-      });
-      await consumer.connect();
-      await consumer.subscribe({ topics: [topicOf(dest)], fromBeginning: true });
-      await consumer.run({
-        eachMessage: async ({ message }) => {
-          const replyTo = text(message.headers?.['sb-reply-to']);
-          const correlation = text(message.headers?.['sb-correlation-id']);
-          if (!replyTo || !correlation) return;
-          await producer.send({ topic: replyTo, acks: -1, messages: [{ value: answer(toForeign(message)), headers: { 'sb-correlation-id': correlation } }] });
-        },
+      await read(consumer, topicOf(dest), async (message) => {
+        const replyTo = text(message.headers?.['sb-reply-to']);
+        const correlation = text(message.headers?.['sb-correlation-id']);
+        if (!replyTo || !correlation) return;
+        await producer.send({ topic: replyTo, acks: -1, messages: [{ value: answer(toForeign(message)), headers: { 'sb-correlation-id': correlation } }] });
       });
       await joined;
       return { close: () => consumer.disconnect() };
@@ -97,20 +97,12 @@ async function open(url: string): Promise<ForeignClient> {
       const replyTopic = `ix-reply.${randomUUID()}`;
       const correlation = randomUUID();
       await admin.createTopics({ topics: [{ topic: replyTopic, numPartitions: 1 }], waitForLeaders: true });
-      const group = `ix-foreign.${randomUUID()}`;
-      const consumer = kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 500, maxWaitTimeInMs: 100, allowAutoTopicCreation: false });
+      const { consumer, group, joined } = groupConsumer();
       try {
         let done!: (m: ForeignMessage) => void;
         const reply = new Promise<ForeignMessage>((res) => (done = res));
-        const joined = new Promise<void>((res) => {
-          const off = consumer.on(consumer.events.GROUP_JOIN, () => (off(), res()));
-        });
-        await consumer.connect();
-        await consumer.subscribe({ topics: [replyTopic], fromBeginning: true });
-        await consumer.run({
-          eachMessage: async ({ message }) => {
-            if (text(message.headers?.['sb-correlation-id']) === correlation) done(toForeign(message));
-          },
+        await read(consumer, replyTopic, async (message) => {
+          if (text(message.headers?.['sb-correlation-id']) === correlation) done(toForeign(message));
         });
         await joined;
         await producer.send({ topic: topicOf(dest), acks: -1, messages: [{ value: body, headers: { 'sb-reply-to': replyTopic, 'sb-correlation-id': correlation } }] });
