@@ -9,4 +9,5 @@ export { assertDestinationName } from './destination';
 export { validateOptions, resolveConsumerOptions, consumerOptionsSchema, CONSUMER_DEFAULTS, type ResolvedConsumerOptions } from './options';
 export { normalizeMessages, messageSize, assertMessageSizes, type NormalizedMessage } from './message';
 export { createReply, PendingReplies } from './request';
+export { shardOf, fnv1a32 } from './shard';
 export { addBackend, builtInBackend, type BackendInfo } from './backends';
