@@ -95,8 +95,40 @@ export const natsJetStreamCapabilitiesWithoutAuth: Capabilities = withAuthentica
 /** {@link natsCoreCapabilities} for a URL without credentials: authentication is none. */
 export const natsCoreCapabilitiesWithoutAuth: Capabilities = withAuthentication(natsCoreCapabilities, NO_CREDENTIALS);
 
-/** The table of a connection: by mode, and whether the URL carries credentials. */
-export function selectCapabilities(mode: 'jetstream' | 'core', hasCredentials: boolean): Capabilities {
+/**
+ * What `partitions` (N shards per destination, one durable consumer per shard and group with
+ * `max_ack_pending: 1`) changes in the JetStream table; everything else stays as it is.
+ */
+export function partitionedOverrides(partitions: number): Partial<Record<CapabilityName, Support>> {
+  return {
+    orderingPerKey: emulated(
+      `${partitions} shards per destination: a keyed message goes to shard FNV-1a-32(key) mod ${partitions} (subject <prefix>.qp.<name>.<shard>), and each group reads every shard through its own durable consumer with max_ack_pending 1, so the server hands out one message of a shard at a time to the whole group (members leave, join and crash without any rebalancing: whoever pulls gets the next one). Cost: one message per shard in flight, so a shard (every key in it) runs at most one handler at a time: throughput per shard is about 1 / (handler time + an ack round trip), and a group runs at most ${partitions} handlers at once however many members and concurrency it has. No rebalancing pause on join or close; when a member dies mid-message its shard waits for the ack_wait backstop (ackTimeoutMs + 5 s) and the message is redelivered before any later one of the shard`,
+    ),
+    orderingPerKeyAfterNack: emulated(
+      'blocking: a nacked message (with or without delay), a delayed send waiting for its time and a message whose ack deadline expired stay pending on the shard consumer (max_ack_pending 1), so no later message of the shard is delivered until it is handled, dead-lettered or rejected; a nack delay holds the whole shard for that long',
+    ),
+    competingConsumers: native(`members of a group pull from every shard's durable consumer; each shard serves one message at a time, so up to ${partitions} messages are in flight across the group`),
+    prefetch: native(`a member holds at most one message per shard and at most its prefetch in all (its pull requests over the ${partitions} shard consumers never ask for more than prefetch minus what it holds)`),
+    polling: emulated('poll() takes from the push stream: with partitions a member pulls from every shard consumer in the background, bounded by prefetch'),
+    longPolling: emulated('poll({ waitMs }) waits on the push stream (pull requests with expires on every shard consumer)'),
+  };
+}
+
+const partitionedTables = new Map<string, Capabilities>();
+
+/**
+ * The table of a connection: by mode, whether the URL carries credentials, and the JetStream
+ * `partitions` option (see {@link partitionedOverrides}; core NATS has none).
+ */
+export function selectCapabilities(mode: 'jetstream' | 'core', hasCredentials: boolean, partitions?: number): Capabilities {
   if (mode === 'core') return hasCredentials ? natsCoreCapabilities : natsCoreCapabilitiesWithoutAuth;
-  return hasCredentials ? natsJetStreamCapabilities : natsJetStreamCapabilitiesWithoutAuth;
+  const base = hasCredentials ? natsJetStreamCapabilities : natsJetStreamCapabilitiesWithoutAuth;
+  if (partitions === undefined) return base;
+  const id = `${hasCredentials}:${partitions}`;
+  let t = partitionedTables.get(id);
+  if (!t) {
+    t = defineCapabilities({ ...(base as Record<CapabilityName, Support>), ...partitionedOverrides(partitions) });
+    partitionedTables.set(id, t);
+  }
+  return t;
 }

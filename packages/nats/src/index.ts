@@ -10,10 +10,11 @@ export {
   natsCoreCapabilitiesWithoutAuth,
   natsJetStreamCapabilitiesWithoutAuth,
   selectCapabilities,
+  partitionedOverrides,
 } from './capabilities';
 export { classifyError } from './errors';
-export { resolveNatsOptions, modeOfScheme, type NatsOptions, type NatsMode, type ResolvedNatsOptions } from './options';
-export { encodeName, streamNames, durableName, parseAckSubject, MAX_NAME_LENGTH, type AckInfo, type StreamNames } from './names';
+export { resolveNatsOptions, modeOfScheme, MAX_PARTITIONS, type NatsOptions, type NatsMode, type ResolvedNatsOptions } from './options';
+export { encodeName, streamNames, durableName, parseAckSubject, shardSubject, shardDurable, MAX_NAME_LENGTH, type AckInfo, type StreamNames } from './names';
 
 /** A Switchboard connection to NATS, with the mode it runs in. */
 export interface NatsConnection extends Connection {
@@ -46,12 +47,13 @@ export async function connectNats(url: string, options: NatsOptions = {}): Promi
 
 /**
  * The static capability table a connection to `url` will declare: core NATS for `nats+core://`
- * (or `?mode=core`), JetStream otherwise; `authentication` is none when the URL carries no
- * credentials. Needs no broker; throws `configuration` for a bad URL.
+ * (or `?mode=core`), JetStream otherwise (with `partitions`, per-key order is emulated:
+ * {@link partitionedOverrides}); `authentication` is none when the URL carries no credentials. Needs no broker; throws `configuration` for a bad URL.
  */
 export function natsCapabilitiesFor(url: string, options: NatsOptions = {}): Capabilities {
   const parsed = parseUrl(url);
-  return selectCapabilities(resolveNatsOptions(parsed, options).mode, hasCredentials(parsed));
+  const o = resolveNatsOptions(parsed, options);
+  return selectCapabilities(o.mode, hasCredentials(parsed), o.partitions);
 }
 
 declare module '@switchboard/core' {

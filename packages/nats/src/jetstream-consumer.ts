@@ -4,7 +4,7 @@ import { HEADERS, SwitchboardError, type Destination } from '@switchboard/core';
 import { type ConsumerDriver, type InboundMessage, type InboundSink, type ResolvedConsumerOptions } from '@switchboard/core/driver';
 import { classifyError } from './errors';
 import { buildHeaders, firstValue, matchesFilter, NATS_MSG_ID, readHeaders } from './messages';
-import { durableName, formatPosition, parseAckSubject, parsePosition, type AckInfo } from './names';
+import { durableName, formatPosition, parseAckSubject, parsePosition, shardDurable, type AckInfo } from './names';
 import type { NatsContext } from './session';
 
 const enc = new TextEncoder();
@@ -53,6 +53,31 @@ export function backstopMs(ackTimeoutMs: number): number {
 
 const nakAfter = (delayMs: number) => enc.encode(`-NAK ${JSON.stringify({ delay: nanos(delayMs) })}`);
 
+/**
+ * One shard of a partitioned destination, as one member reads it (see partitioned-consumer.ts):
+ * the shard's durable consumer, its filter, and the member-wide prefetch budget it shares with the
+ * member's other shards.
+ */
+export interface ShardPart {
+  readonly index: number;
+  /** The filter of the shard's durable consumer (shard 0 also takes the unpartitioned subject). */
+  readonly filterSubjects: string[];
+  /** How long this shard's pull requests wait (shorter when the member's prefetch is below the shard count). */
+  readonly pullExpiresMs: number;
+  /** How many more messages the member may ask for in all now: its prefetch minus what all its shards hold or asked. */
+  room(): number;
+  /** This shard's holding went down (a settle, a pull that ended): the member's other shards may top up. */
+  changed(): void;
+}
+
+/** What the partitioned consumer needs of one shard's driver beyond the ConsumerDriver. */
+export interface ShardDriver extends ConsumerDriver<JsHandle> {
+  /** Messages this shard holds, is accepting or has asked for (counts against the member's prefetch). */
+  load(): number;
+  /** Tops up this shard's pull requests if the member's budget allows. */
+  refill(): void;
+}
+
 /** The driver's reference to one JetStream delivery: its ack subject and what the dead letter needs. */
 export interface JsHandle {
   readonly reply: string;
@@ -60,6 +85,8 @@ export interface JsHandle {
   readonly msg: Msg;
   readonly id: string;
   readonly key: string | undefined;
+  /** The shard it came from (0 when unpartitioned). */
+  readonly shard: number;
   /** Re-sends `+WPI` while an extension longer than ack_wait runs. */
   working: NodeJS.Timeout | undefined;
 }
@@ -79,13 +106,14 @@ export interface SharedConsumerSettings {
  * max_ack_pending = -1 (each member caps itself by its pull sizing, at its own `prefetch`). Returns
  * `undefined` when the existing config needs no update. A consumer made by an older version (its
  * max_deliver = maxAttempts + 1, an ack_wait of the last member's ackTimeoutMs, max_ack_pending
- * 10000) is widened to these values.
+ * 10000) is widened to these values. A shard consumer (connection option `partitions`) asks
+ * `maxAckPending` 1 instead: one message of the shard in flight in the whole group.
  */
-export function sharedSettings(ackTimeoutMs: number, existing?: Partial<SharedConsumerSettings>): SharedConsumerSettings | undefined {
+export function sharedSettings(ackTimeoutMs: number, existing?: Partial<SharedConsumerSettings>, maxAckPending = -1): SharedConsumerSettings | undefined {
   const wanted: SharedConsumerSettings = {
     ack_wait: Math.max(nanos(backstopMs(ackTimeoutMs)), existing?.ack_wait ?? 0),
     max_deliver: -1,
-    max_ack_pending: -1,
+    max_ack_pending: maxAckPending,
   };
   if (!existing) return wanted;
   const same = existing.ack_wait === wanted.ack_wait && existing.max_deliver === wanted.max_deliver && existing.max_ack_pending === wanted.max_ack_pending;
@@ -101,10 +129,11 @@ export function sharedSettings(ackTimeoutMs: number, existing?: Partial<SharedCo
  * tolerated, never an error: the member joins with the server's config (core still applies the
  * member's own deadline and attempts).
  */
-async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions): Promise<{ stream: string; durable: string; ackWaitMs: number; created: number }> {
+async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions, shard?: ShardPart): Promise<{ stream: string; durable: string; ackWaitMs: number; created: number }> {
   const start = deliverPolicy(source, o);
   const { stream } = ctx.names(source);
-  const durable = durableName(source, o.group);
+  const durable = shard ? shardDurable(durableName(source, o.group), shard.index) : durableName(source, o.group);
+  const maxAckPending = shard ? 1 : -1;
   await ctx.ensureStream(source);
   const jsm = ctx.jsm!;
   const created = Date.parse((await jsm.streams.info(stream)).created);
@@ -120,7 +149,7 @@ async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedC
     }
     if (existing) {
       last = existing;
-      const wanted = sharedSettings(o.ackTimeoutMs, existing);
+      const wanted = sharedSettings(o.ackTimeoutMs, existing, maxAckPending);
       if (!wanted || tries >= TRIES) return done(existing);
       try {
         await jsm.consumers.update(stream, durable, wanted);
@@ -133,8 +162,9 @@ async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedC
       durable_name: durable,
       ack_policy: AckPolicy.Explicit,
       replay_policy: ReplayPolicy.Instant,
-      ...sharedSettings(o.ackTimeoutMs),
+      ...sharedSettings(o.ackTimeoutMs, undefined, maxAckPending),
       ...start,
+      ...(shard ? (shard.filterSubjects.length === 1 ? { filter_subject: shard.filterSubjects[0] } : { filter_subjects: shard.filterSubjects }) : {}),
     };
     try {
       const created = await jsm.consumers.add(stream, cfg);
@@ -180,7 +210,8 @@ export async function storeRequest(ctx: NatsContext, source: Destination, msg: M
     else if (msg.headers.has(HEADERS.messageId)) msgId = firstValue(msg.headers, HEADERS.messageId);
   }
   if (msg.reply) h.set(HEADERS.replyTo, msg.reply);
-  await ctx.store(source, msg.data, h, msgId);
+  const key = msg.headers?.has(HEADERS.key) ? firstValue(msg.headers, HEADERS.key) : undefined;
+  await ctx.store(source, msg.data, h, msgId, key);
 }
 
 function deliverPolicy(source: Destination, o: ResolvedConsumerOptions): Partial<ConsumerConfig> {
@@ -230,11 +261,12 @@ interface PullRequest {
  * Attempts and `maxAttempts` are the member's own, applied by core from the delivery count.
  * Acks, naks, terms and `+WPI` are requests that wait for the server's answer.
  */
-export async function openJetStreamConsumer(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions): Promise<ConsumerDriver<JsHandle>> {
-  const joined = await ensureDurable(ctx, source, o);
+export async function openJetStreamConsumer(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions, shard?: ShardPart): Promise<ShardDriver> {
+  const joined = await ensureDurable(ctx, source, o, shard);
   const { stream, durable } = joined;
-  // NATS requests on the destination's request subject go into the stream (see storeRequest).
-  const requests$ = ctx.nc.subscribe(ctx.requestSubject(source), {
+  // NATS requests on the destination's request subject go into the stream (see storeRequest); a
+  // partitioned member listens once (with its shard 0).
+  const requests$ = shard !== undefined && shard.index > 0 ? undefined : ctx.nc.subscribe(ctx.requestSubject(source), {
     queue: REQUEST_QUEUE_GROUP,
     callback: (err, msg) => {
       if (err) return;
@@ -246,7 +278,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
   try {
     await ctx.nc.flush();
   } catch (err) {
-    requests$.unsubscribe();
+    requests$?.unsubscribe();
     throw classifyError(err);
   }
   /** The server's ack_wait as last seen (only grows while this member runs). */
@@ -254,7 +286,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
   const nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`;
   const atMostOnce = o.ackMode === 'at-most-once';
   /** The server's idle heartbeat on a waiting push pull request (see {@link pullHeartbeatMs}). */
-  const heartbeatMs = pullHeartbeatMs(ctx.options.pullExpiresMs);
+  const heartbeatMs = pullHeartbeatMs(shard?.pullExpiresMs ?? ctx.options.pullExpiresMs);
   /** Acks written without waiting for the server's answer (the connection's `ackConfirm: false`). */
   const ackUnconfirmed = !ctx.options.ackConfirm;
   const requests = new Set<PullRequest>();
@@ -284,7 +316,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
     const at = Date.now();
     try {
       const cfg = (await ctx.jsm!.consumers.info(stream, durable)).config;
-      const wanted = sharedSettings(o.ackTimeoutMs, cfg);
+      const wanted = sharedSettings(o.ackTimeoutMs, cfg, shard ? 1 : -1);
       const now = wanted ? (await ctx.jsm!.consumers.update(stream, durable, wanted)).config : cfg;
       ackWaitMs = Math.max(1, Math.floor((now.ack_wait ?? 0) / 1e6));
       if (wanted) lastWrite = Date.now();
@@ -305,6 +337,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
   /** Something changed what prefetch allows (a settle, an accepted message, a pull that ended): top up. */
   const kick = () => {
     if (pushing && !closed) topUp();
+    shard?.changed();
   };
 
   /** A settle the server answers (one shared reply subscription per connection, see createAckRequests). */
@@ -384,7 +417,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
       return undefined;
     }
     const attempt = Math.max(1, info.deliveryCount - (ctx.delayNaks.size > 0 ? (ctx.delayNaks.get(delayKey(info)) ?? 0) : 0));
-    const handle: JsHandle = { reply, info, msg, id: r.id ?? foreignStoredId(stream, info.streamSequence, joined.created), key: r.key, working: undefined };
+    const handle: JsHandle = { reply, info, msg, id: r.id ?? foreignStoredId(stream, info.streamSequence, joined.created), key: r.key, shard: shard?.index ?? 0, working: undefined };
     if (atMostOnce) {
       try {
         await ackRequest(reply, ACK);
@@ -508,7 +541,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
       });
     }
     const n = ++reqSeq;
-    const expiresMs = ctx.options.pullExpiresMs;
+    const expiresMs = shard?.pullExpiresMs ?? ctx.options.pullExpiresMs;
     const rq: PullRequest = {
       remaining: batch,
       got: undefined,
@@ -552,7 +585,8 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
         asked += lane.open.rq.remaining;
       } else free ??= lane;
     }
-    const want = o.prefetch - (atMostOnce ? 0 : unsettled.size) - accepting - asked;
+    let want = o.prefetch - (atMostOnce ? 0 : unsettled.size) - accepting - asked;
+    if (shard) want = Math.min(want, shard.room());
     if (free && want > 0 && (open === 0 || want >= Math.max(1, Math.floor(o.prefetch / 2)))) {
       if (!pushPull(free, want)) {
         retryTimer = setTimeout(() => {
@@ -583,6 +617,16 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
   return {
     // The deadline is per member (core's timer); extend also pushes the server's backstop.
     native: { extend: true },
+
+    load() {
+      let asked = 0;
+      for (const lane of lanes) asked += lane.open?.rq.remaining ?? 0;
+      return (atMostOnce ? 0 : unsettled.size) + accepting + asked;
+    },
+
+    refill() {
+      if (pushing && !closed) topUp();
+    },
 
     start(s) {
       sink = s;
@@ -644,7 +688,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
       sink = undefined;
       forgetReconnect();
       try {
-        requests$.unsubscribe();
+        requests$?.unsubscribe();
       } catch {
         /* connection gone */
       }

@@ -53,7 +53,14 @@ export function assertCoreName(d: Destination, subjectPrefix: string): void {
   const refuse = (why: string) => {
     throw new SwitchboardError('invalid_argument', `invalid topic name "${d.name.slice(0, 300)}": ${why}`, { details: { destination: d.name.slice(0, 300) } });
   };
-  for (const [k, kind] of [['q', 'queue'], ['t', 'JetStream topic'], ['rq', 'JetStream queue requests'], ['rt', 'JetStream topic requests']] as const) {
+  for (const [k, kind] of [
+    ['q', 'queue'],
+    ['t', 'JetStream topic'],
+    ['qp', 'partitioned JetStream queue'],
+    ['tp', 'partitioned JetStream topic'],
+    ['rq', 'JetStream queue requests'],
+    ['rt', 'JetStream topic requests'],
+  ] as const) {
     const prefix = `${subjectPrefix}.${k}.`;
     if (d.name.startsWith(prefix)) {
       refuse(`in NATS it is the subject of ${kind} "${d.name.slice(prefix.length, 300)}" (${prefix}<name>), so the two would share one subject`);
@@ -133,6 +140,30 @@ export function streamNames(d: Destination, streamPrefix: string, subjectPrefix:
  */
 export function requestSubject(d: Destination, subjectPrefix: string): string {
   return `${subjectPrefix}.${d.kind === 'queue' ? 'rq' : 'rt'}.${d.name}`;
+}
+
+/**
+ * The subject of shard `shard` of a partitioned JetStream destination (connection option
+ * `partitions`): `<subjectPrefix>.qp.<name>.<shard>` for a queue, `<subjectPrefix>.tp.<name>.<shard>`
+ * for a topic. Its own kind token (`qp`, `tp`) keeps it apart from every unpartitioned subject
+ * (`sb.q.a.3` is queue "a.3", never shard 3 of queue "a"); the name's token count differs between
+ * two partitioned destinations, so `<...>.<name>.*` of one never matches a shard of another.
+ */
+export function shardSubject(d: Destination, subjectPrefix: string, shard: number): string {
+  return `${shardSubjectBase(d, subjectPrefix)}.${shard}`;
+}
+
+/** `<subjectPrefix>.qp.<name>` (or `.tp.`): the shard subjects without their last token. */
+export function shardSubjectBase(d: Destination, subjectPrefix: string): string {
+  return `${subjectPrefix}.${d.kind === 'queue' ? 'qp' : 'tp'}.${d.name}`;
+}
+
+/**
+ * The durable consumer of shard `shard` for a group: `<durableName>_p<shard>`. Unambiguous: in an
+ * encoded name "_" is always followed by two upper-case hex digits, never "p".
+ */
+export function shardDurable(durable: string, shard: number): string {
+  return `${durable}_p${shard}`;
 }
 
 /** The durable consumer of a group: queues have one shared consumer, topics one per group. */

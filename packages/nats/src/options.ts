@@ -1,4 +1,4 @@
-import type { ParsedUrl } from '@switchboard/core';
+import { SwitchboardError, type ParsedUrl } from '@switchboard/core';
 import { validateOptions } from '@switchboard/core/driver';
 import { z } from 'zod';
 
@@ -46,6 +46,17 @@ export interface NatsOptions {
    * Still at-least-once; nacks, dead-lettering, extend and at-most-once acks still wait.
    */
   ackConfirm?: boolean;
+  /**
+   * JetStream only: per-key order across competing consumers. Each queue and topic of the
+   * connection is split into `partitions` shards (subjects `<subjectPrefix>.qp.<name>.<shard>` /
+   * `.tp.`), a keyed message goes to shard `shardOf(key, partitions)` (FNV-1a 32 of the key's UTF-8
+   * bytes mod N), keyless ones round-robin. Every group has one durable consumer per shard with
+   * `max_ack_pending: 1`, so one message per shard is in flight in the whole group at a time
+   * (see the README, "Per-key order (partitions)"). Producers and consumers of one destination must
+   * use the same N: the stream records it, and a connection with another N (or none) is refused
+   * with a `configuration` error when it first uses the destination. Absent: unpartitioned.
+   */
+  partitions?: number;
 }
 
 export interface ResolvedNatsOptions {
@@ -62,7 +73,12 @@ export interface ResolvedNatsOptions {
   apiTimeoutMs: number;
   pullExpiresMs: number;
   ackConfirm: boolean;
+  /** Shards per destination (JetStream only); undefined = unpartitioned. */
+  partitions: number | undefined;
 }
+
+/** The largest `partitions` accepted (every group holds one durable consumer per shard). */
+export const MAX_PARTITIONS = 1024;
 
 const intFromString = (min: number, max: number) =>
   z.union([z.number(), z.string().regex(/^\d+$/, 'must be an integer').transform(Number)]).pipe(z.number().int().min(min).max(max));
@@ -86,6 +102,7 @@ export const natsOptionsSchema = z
     apiTimeoutMs: intFromString(100, 600_000).optional(),
     pullExpiresMs: intFromString(100, 600_000).optional(),
     ackConfirm: boolFromString.optional(),
+    partitions: intFromString(1, MAX_PARTITIONS).optional(),
   })
   .strict();
 
@@ -103,9 +120,15 @@ export function modeOfScheme(scheme: string): NatsMode | undefined {
 export function resolveNatsOptions(url: ParsedUrl, options: NatsOptions | Record<string, unknown> = {}): ResolvedNatsOptions {
   const merged = { ...url.params, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
   const o = validateOptions(natsOptionsSchema, merged, `NATS options for ${url.redacted}`);
+  const mode = o.mode ?? modeOfScheme(url.scheme) ?? 'jetstream';
+  if (mode === 'core' && o.partitions !== undefined) {
+    throw new SwitchboardError('configuration', `invalid NATS options for ${url.redacted}: partitions: core NATS (nats+core://) stores nothing and has no shards; use nats:// (JetStream) for partitions`, {
+      details: { option: 'partitions' },
+    });
+  }
   return {
     connectTimeoutMs: o.connectTimeoutMs ?? 10_000,
-    mode: o.mode ?? modeOfScheme(url.scheme) ?? 'jetstream',
+    mode,
     name: o.name ?? 'switchboard',
     subjectPrefix: o.subjectPrefix ?? 'sb',
     streamPrefix: o.streamPrefix ?? 'SB',
@@ -117,5 +140,6 @@ export function resolveNatsOptions(url: ParsedUrl, options: NatsOptions | Record
     apiTimeoutMs: o.apiTimeoutMs ?? 5000,
     pullExpiresMs: o.pullExpiresMs ?? 30_000,
     ackConfirm: o.ackConfirm ?? true,
+    partitions: o.partitions,
   };
 }

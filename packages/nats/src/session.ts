@@ -1,18 +1,46 @@
 import { connect as natsConnect, createInbox, nanos, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { formatHosts, SwitchboardError, throwIfAborted, type BrokerObject, type Destination, type DestinationOptions, type ParsedUrl } from '@switchboard/core';
-import { createReply, type ConnectOptions, type DriverHost, type DriverSession, type NormalizedMessage } from '@switchboard/core/driver';
+import { createReply, shardOf, type ConnectOptions, type DriverHost, type DriverSession, type NormalizedMessage } from '@switchboard/core/driver';
 import { createAckRequests, type AckRequests } from './ack-requests';
 import { selectCapabilities } from './capabilities';
 import { openCoreConsumer } from './core-consumer';
 import { classifyError } from './errors';
 import { openJetStreamConsumer } from './jetstream-consumer';
 import { assertWireSize, buildHeaders, isPubAck, NATS_MSG_ID, parsePubAck, publishReply, readHeaders } from './messages';
-import { assertCoreName, assertDurableFits, assertGroupName, assertJetStreamName, coreSubject, durableName, requestSubject, streamNames, type StreamNames } from './names';
+import { assertCoreName, assertDurableFits, assertGroupName, assertJetStreamName, coreSubject, durableName, requestSubject, shardDurable, shardSubject, shardSubjectBase, streamNames, type StreamNames } from './names';
+import { openPartitionedConsumer } from './partitioned-consumer';
 import { watchStatus } from './status';
 import { resolveNatsOptions, type ResolvedNatsOptions } from './options';
 
 const API_STREAM_NAME_IN_USE = 10058;
+/** Stream metadata key recording the connection's `partitions` (absent: unpartitioned). */
+export const PARTITIONS_METADATA = 'switchboard-partitions';
+
+/**
+ * The stream subjects of a JetStream destination: its subject, and with `partitions` also the
+ * shard subjects (`<subjectPrefix>.qp.<name>.*`; what a foreign producer publishes to the plain
+ * subject belongs to shard 0).
+ */
+export function streamSubjects(d: Destination, subject: string, subjectPrefix: string, partitions: number | undefined): string[] {
+  return partitions === undefined ? [subject] : [subject, `${shardSubjectBase(d, subjectPrefix)}.*`];
+}
+
+/**
+ * Refuses a stream made by a connection with another `partitions` than this one (its metadata
+ * {@link PARTITIONS_METADATA} records N): its producers would route to other shards than its
+ * consumers read. Returns the `configuration` error, or undefined when they agree.
+ */
+export function partitionsMismatch(d: Destination, stream: string, recorded: string | undefined, partitions: number | undefined): SwitchboardError | undefined {
+  const mine = partitions === undefined ? undefined : String(partitions);
+  if (recorded === mine) return undefined;
+  const what = (n: string | undefined) => (n === undefined ? 'without partitions' : `with partitions=${n}`);
+  return new SwitchboardError(
+    'configuration',
+    `nats: ${d.kind} "${d.name.slice(0, 200)}" (stream ${stream.slice(0, 200)}) was created ${what(recorded)}, this connection uses it ${what(mine)}; every producer and consumer of a destination must use the same partitions (delete the destination to change it)`,
+    { details: { option: 'partitions', recorded: recorded ?? null, configured: partitions ?? null } },
+  );
+}
 /** Confirmed JetStream publishes in flight per send; the next chunk starts when one is confirmed. */
 const PUBLISH_CHUNK = 256;
 const DEFAULT_PORT = 4222;
@@ -29,8 +57,11 @@ export interface NatsContext {
   ensureStream(d: Destination, options?: DestinationOptions): Promise<void>;
   /** Publishes one message into a JetStream destination and waits for the PubAck; returns the stream sequence. */
   publishStored(d: Destination, m: NormalizedMessage, h: MsgHdrs, msgId?: string): Promise<number>;
-  /** {@link NatsContext.publishStored} for raw bytes and headers (`msgId` absent: no Nats-Msg-Id dedup). */
-  store(d: Destination, body: Uint8Array, h: MsgHdrs, msgId: string | undefined): Promise<number>;
+  /**
+   * {@link NatsContext.publishStored} for raw bytes and headers (`msgId` absent: no Nats-Msg-Id
+   * dedup); `key` picks the shard of a partitioned destination (absent: round-robin).
+   */
+  store(d: Destination, body: Uint8Array, h: MsgHdrs, msgId: string | undefined, key?: string): Promise<number>;
   /** The core subject where a JetStream destination takes NATS requests ({@link requestSubject}). */
   requestSubject(d: Destination): string;
   readonly host: DriverHost;
@@ -47,7 +78,7 @@ export interface NatsContext {
 export function groupOfDurable(d: Destination, durable: string): string | undefined {
   if (d.kind === 'queue' || !durable.startsWith('g_')) return undefined;
   const bytes: number[] = [];
-  const s = durable.slice(2);
+  const s = durable.slice(2).replace(/_p[0-9]+$/, ''); // a shard's consumer (shardDurable)
   for (let i = 0; i < s.length; i++) {
     if (s[i] === '_') {
       const n = parseInt(s.slice(i + 1, i + 3), 16);
@@ -157,7 +188,8 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
       const retention = o?.retentionMs ?? options.retentionMs;
       const cfg: Partial<StreamConfig> & { name: string } = {
         name: stream,
-        subjects: [subject],
+        subjects: streamSubjects(d, subject, options.subjectPrefix, options.partitions),
+        ...(options.partitions === undefined ? {} : { metadata: { [PARTITIONS_METADATA]: String(options.partitions) } }),
         retention: d.kind === 'queue' ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
         storage: options.storage === 'memory' ? StorageType.Memory : StorageType.File,
         num_replicas: options.replicas,
@@ -168,9 +200,15 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
       };
       p = jsm!.streams.add(cfg).then(
         () => undefined,
-        (err: unknown) => {
+        async (err: unknown) => {
           const code = (err as { apiError?: () => { err_code?: number } }).apiError?.().err_code;
           if (code !== API_STREAM_NAME_IN_USE) throw classifyError(err);
+          // It exists with another config: made with the same partitions (or none on both sides)?
+          const info = await jsm!.streams.info(stream).catch((e: unknown) => {
+            throw classifyError(e);
+          });
+          const mismatch = partitionsMismatch(d, stream, info.config.metadata?.[PARTITIONS_METADATA], options.partitions);
+          if (mismatch) throw mismatch;
         },
       );
       streams.set(stream, p);
@@ -179,12 +217,23 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
     return p;
   };
 
-  const store = async (d: Destination, body: Uint8Array, h: MsgHdrs, msgId: string | undefined): Promise<number> => {
+  /** Keyless messages of partitioned destinations take the shards in turn. */
+  let roundRobin = 0;
+  /** Where a message goes: the destination's subject, or with `partitions` its key's shard. */
+  const subjectOf = (d: Destination, key: string | undefined): string => {
+    const n = options.partitions;
+    if (n === undefined) return names(d).subject;
+    const shard = key === undefined ? (roundRobin = (roundRobin + 1) % n) : shardOf(key, n);
+    return shardSubject(d, options.subjectPrefix, shard);
+  };
+
+  const store = async (d: Destination, body: Uint8Array, h: MsgHdrs, msgId: string | undefined, key?: string): Promise<number> => {
     await ensureStream(d);
     // The header as nats.js's js.publish({ msgID }) sets it; sent as a request on the connection's
     // one reply subscription (see createAckRequests), not a nats.js request per message.
     if (msgId !== undefined) h.set(NATS_MSG_ID, msgId);
-    const go = async () => parsePubAck(await acks.request(names(d).subject, body, h));
+    const subject = subjectOf(d, key);
+    const go = async () => parsePubAck(await acks.request(subject, body, h));
     try {
       return await go();
     } catch (err) {
@@ -195,7 +244,7 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
       return await go();
     }
   };
-  const publishStored = (d: Destination, m: NormalizedMessage, h: MsgHdrs, msgId: string = m.id) => store(d, m.body, h, msgId);
+  const publishStored = (d: Destination, m: NormalizedMessage, h: MsgHdrs, msgId: string = m.id) => store(d, m.body, h, msgId, m.key);
 
   const ctx: NatsContext = {
     nc,
@@ -261,7 +310,7 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
 
   return {
     url: parsed.redacted,
-    capabilities: selectCapabilities(options.mode, hasCredentials(parsed)),
+    capabilities: selectCapabilities(options.mode, hasCredentials(parsed), options.partitions),
     maxMessageBytes: maxPayload,
     limitName: 'the NATS server (max_payload)',
     checkDestination: (d) => (options.mode === 'core' ? assertCoreName(d, options.subjectPrefix) : assertJetStreamName(d, options.streamPrefix)),
@@ -276,9 +325,8 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
       }
       const built = build(messages, true);
       if (!confirm) {
-        const subject = names(dest).subject;
         const sent = ensureStream(dest).then(() => {
-          for (const { m, h } of built) nc.publish(subject, m.body, { headers: h });
+          for (const { m, h } of built) nc.publish(subjectOf(dest, m.key), m.body, { headers: h });
           return undefined;
         });
         return built.map(() => sent);
@@ -333,7 +381,8 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
         throw new SwitchboardError('invalid_argument', `invalid group "${o.group.slice(0, 200)}": printable ASCII without whitespace or wildcards`);
       }
       if (options.mode === 'jetstream') assertDurableFits(source, o.group);
-      return options.mode === 'core' ? openCoreConsumer(ctx, source, o) : openJetStreamConsumer(ctx, source, o);
+      if (options.mode === 'core') return openCoreConsumer(ctx, source, o);
+      return options.partitions === undefined ? openJetStreamConsumer(ctx, source, o) : openPartitionedConsumer(ctx, source, o, options.partitions);
     },
 
     async ensureDestination(d, o) {
@@ -343,10 +392,14 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
     async deleteGroup(d, group) {
       // A queue's members share one durable consumer whatever their group: it is the queue's, not a group's.
       if (options.mode === 'core' || d.kind === 'queue') return;
-      try {
-        await jsm!.consumers.delete(names(d).stream, durableName(d, group));
-      } catch (err) {
-        if (classifyError(err).code !== 'not_found') throw err;
+      const durable = durableName(d, group);
+      const all = options.partitions === undefined ? [durable] : Array.from({ length: options.partitions }, (_, i) => shardDurable(durable, i));
+      for (const name of all) {
+        try {
+          await jsm!.consumers.delete(names(d).stream, name);
+        } catch (err) {
+          if (classifyError(err).code !== 'not_found') throw err;
+        }
       }
     },
 
