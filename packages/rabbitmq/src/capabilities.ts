@@ -47,3 +47,38 @@ export const rabbitCapabilitiesWithoutStreams: Capabilities = defineCapabilities
   replayFromPosition: none('streams=false: nothing is retained to replay from'),
   committedPosition: none('streams=false: group queues are consumed destructively; there is no position to commit'),
 });
+
+/**
+ * The capability table of a connection, from its resolved options: `streams=false` drops replay, and
+ * `partitions` (N shard queues with single active consumer per queue and topic group) turns on per-key
+ * order across the members of a group, at the costs named here.
+ */
+export function rabbitCapabilitiesFor(o: { streams: boolean; partitions?: number | undefined }): Capabilities {
+  const base = o.streams ? rabbitCapabilities : rabbitCapabilitiesWithoutStreams;
+  const n = o.partitions;
+  if (n === undefined) return base;
+  const oneShard = n === 1;
+  return defineCapabilities({
+    ...base,
+    orderingPerKey: emulated(
+      `partitions=${n}: a keyed message goes to shard queue shardOf(key) (FNV-1a 32 of the key mod ${n}); each shard queue has x-single-active-consumer, so one member of a group consumes it at a time, in queue order. ` +
+        'Cost: one key (and one shard) is handled by one member at a time, so a shard\'s throughput is one member\'s; a group uses at most partitions members; each member has a channel per shard. ' +
+        'Rebalancing: a member active on more than ceil(partitions / members) shards (it checks every rebalanceIntervalMs) stops handing that shard out, waits until what it handed out is settled, then closes the shard\'s channel: the broker returns what it still held, in order, to the next waiting member, so a shard pauses for the handlers in flight. ' +
+        'A member that dies mid-message: the broker requeues what its channel held, in order, and activates the next member, which handles that message again (at-least-once) and then the rest of the key in order; the dead member\'s handler may have run partly',
+    ),
+    orderingPerKeyAfterNack: none(
+      'skip, not block: a nack republishes the message with attempt + 1 to the back of its shard (through a delay queue when delayed) and acks the original, so later messages of the key are handled before the retry; a dead-lettered message leaves its key\'s sequence',
+    ),
+    orderingTotal: oneShard
+      ? native('partitions=1: one shard queue with single active consumer is one FIFO for one producer and the group (retries go to the back)')
+      : none(`partitions=${n}: messages without a key are spread round-robin over the ${n} shards, and keyed ones by key; order holds per key (partitions=1 for one total order)`),
+    competingConsumers: oneShard
+      ? none('partitions=1: the one shard queue has a single active consumer, so one member of a group receives at a time (the others wait to take over)')
+      : emulated(`partitions=${n}: members share the ${n} shards, one member per shard at a time (single active consumer), at most ceil(${n} / members) each after a rebalance; a retried message without a key goes to a shard the member does not keep`),
+    prefetch: emulated('a member hands out at most prefetch unsettled messages over all its shards; basic.qos(prefetch) on each shard channel bounds what it holds unacked from the broker (prefetch per shard it is active on)'),
+    polling: emulated('core polls over the push stream of the shard consumers: basic.get would bypass single active consumer'),
+    longPolling: emulated('core waits on the push stream of the shard consumers'),
+    atMostOnce: native('a delivery is acked as the member hands it out, before the handler runs (what the member still holds unacked goes back in order on close)'),
+    gracefulClose: native('close stops handing out, waits for handlers, then closes the shard channels: the broker puts back what was not handled, in order, before it activates another member'),
+  });
+}

@@ -25,7 +25,9 @@ export const HEADER_RESERVE = 1024;
 export const SHORTSTR_MAX = 255;
 
 /** Headers the adapter writes for itself; they never reach the application's `headers`. */
-const INTERNAL = new Set<string>([HEADERS.attempt, HEADERS.key, HEADERS.messageId, HEADERS.notBefore, 'sb-ts']);
+const INTERNAL = new Set<string>([HEADERS.attempt, HEADERS.key, HEADERS.messageId, HEADERS.notBefore, 'sb-ts', 'sb-shard']);
+/** The shard of a message sent to a partitioned topic (decimal string): the group shard queues' bindings match on it. */
+export const SHARD_HEADER = 'sb-shard';
 /** Send time in ms (AMQP's timestamp property has second precision); used for stream replay by timestamp. */
 export const SENT_AT = 'sb-ts';
 /** Headers RabbitMQ adds (dead-lettering, quorum queues, streams). */
@@ -44,6 +46,8 @@ export interface PublishExtra {
    * long id carries no header table at all. Default true.
    */
   stamp?: boolean;
+  /** Adds the `sb-shard` header (a partitioned topic's group shard queues are bound on it). */
+  shard?: number;
 }
 
 /**
@@ -61,9 +65,10 @@ export function publishOptions(m: NormalizedMessage, extra: PublishExtra = {}): 
   const longId = Buffer.byteLength(m.id, 'utf8') > SHORTSTR_MAX;
   const retried = extra.attempt !== undefined && extra.attempt > 1;
   const stamp = extra.stamp !== false;
-  if (stamp || longId || retried || m.key !== undefined) {
+  if (stamp || longId || retried || m.key !== undefined || extra.shard !== undefined) {
     const headers: Record<string, string | number> = { ...m.headers };
     if (stamp) headers[SENT_AT] = String(now);
+    if (extra.shard !== undefined) headers[SHARD_HEADER] = String(extra.shard);
     if (m.key !== undefined) headers[HEADERS.key] = m.key;
     if (retried) headers[HEADERS.attempt] = String(extra.attempt);
     if (longId) headers[HEADERS.messageId] = m.id;
@@ -337,7 +342,7 @@ export function headerTableLimit(o: Options.Publish, frameMax: number): number {
  * encoded size and the limit). Sizes are counted as amqplib encodes them, for the headers
  * {@link publishOptions} sends with the same `stamp`.
  */
-export function assertSendable(m: NormalizedMessage, index: number, frameMax: number, stamp = true): void {
+export function assertSendable(m: NormalizedMessage, index: number, frameMax: number, stamp = true, sharded = false): void {
   let size = 4;
   for (const k in m.headers) {
     const v = m.headers[k];
@@ -355,6 +360,8 @@ export function assertSendable(m: NormalizedMessage, index: number, frameMax: nu
   const longId = idBytes > SHORTSTR_MAX;
   if (stamp) size += 1 + SENT_AT.length + 1 + 4 + String(Date.now()).length;
   if (m.key !== undefined) size += 1 + HEADERS.key.length + 1 + 4 + Buffer.byteLength(m.key, 'utf8');
+  // sb-shard of a partitioned topic: at most three digits (MAX_PARTITIONS is 256).
+  if (sharded) size += 1 + SHARD_HEADER.length + 1 + 4 + 3;
   if (longId) size += 1 + HEADERS.messageId.length + 1 + 4 + idBytes;
   // Besides the table: delivery-mode (1), timestamp (8), message-id when it fits a short string.
   const others = 1 + 8 + (longId ? 0 : 1 + idBytes);

@@ -4,9 +4,10 @@ import type { RabbitMQOptions } from './options';
 import { openRabbitSession } from './session';
 
 export { classifyError } from './classify-error';
-export { rabbitCapabilities, rabbitCapabilitiesWithoutStreams } from './capabilities';
-export { DEFAULT_MAX_MESSAGE_BYTES, resolveRabbitOptions, type RabbitMQOptions, type ResolvedRabbitMQOptions, type RabbitMQEndpoint } from './options';
-export { NAME_PATTERN, NAME_MAX, NAME_RULE, groupQueueName } from './names';
+export { rabbitCapabilities, rabbitCapabilitiesWithoutStreams, rabbitCapabilitiesFor } from './capabilities';
+export { DEFAULT_MAX_MESSAGE_BYTES, MAX_PARTITIONS, resolveRabbitOptions, type RabbitMQOptions, type ResolvedRabbitMQOptions, type RabbitMQEndpoint } from './options';
+export { NAME_PATTERN, NAME_MAX, NAME_RULE, groupQueueName, shardQueueName } from './names';
+export { ShardRouter, fairShare } from './partitions';
 
 /**
  * The RabbitMQ driver for `amqp://` and `amqps://`. Importing this package registers it, so

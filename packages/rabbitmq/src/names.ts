@@ -82,3 +82,15 @@ export function delayQueueName(target: { exchange: string; routingKey: string },
   const name = `sb.delay.${delayMs}.${t}`;
   return Buffer.byteLength(name) <= AMQP_NAME_BYTES ? name : `sb.delay.${delayMs}.h-${sha1(t)}`;
 }
+
+/**
+ * Shard `i` of a partitioned queue or topic group (option `partitions`): `<base>@@shard.<i>`, where
+ * `<base>` is the queue's name or the group's queue ({@link groupQueueName}); where that would pass
+ * 255 bytes (a long topic with a long group), `<topic>@h-<sha1 of the group>@@shard.<i>`. No
+ * destination name contains `@`, and no other derived object ends in `@@shard.<i>`.
+ */
+export function shardQueueName(base: string, i: number, topic?: { topic: string; group: string }): string {
+  const name = `${base}@@shard.${i}`;
+  if (Buffer.byteLength(name, 'utf8') <= AMQP_NAME_BYTES || !topic) return name;
+  return `${topic.topic}@h-${sha1(topic.group)}@@shard.${i}`;
+}

@@ -31,6 +31,19 @@ export interface RabbitMQOptions extends ConnectOptions {
   connectionName?: string;
   /** Bind a stream to every topic so groups can replay (default true; needs RabbitMQ 3.9+). false: topics are plain exchanges, no replay. */
   streams?: boolean;
+  /**
+   * Per-key order across the members of a group: every queue, and every group of every topic, of this
+   * connection becomes `partitions` shard queues with single active consumer, and a keyed message goes
+   * to shard `shardOf(key, partitions)` (see the README, "Per-key order (partitions)"). Absent: plain
+   * queues, no per-key order across members. Producers and consumers of one destination must use the
+   * same value: a shard beyond it found on the broker is a `configuration` error.
+   */
+  partitions?: number;
+  /**
+   * With `partitions`: how often a member compares the shards it is active on with its fair share
+   * (ceil(partitions / members)) and hands the excess to waiting members (default 1000 ms).
+   */
+  rebalanceIntervalMs?: number;
 }
 
 /** Options with every default filled in. */
@@ -46,7 +59,13 @@ export interface ResolvedRabbitMQOptions {
   streamRetentionMs: number;
   connectionName: string;
   streams: boolean;
+  /** Shards per queue and per topic group; undefined = unpartitioned. */
+  partitions: number | undefined;
+  rebalanceIntervalMs: number;
 }
+
+/** The most shards a destination may have (each is a queue, and each member consumes every one on a channel of its own). */
+export const MAX_PARTITIONS = 256;
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 
@@ -63,10 +82,12 @@ const schema = z
     streamRetentionMs: int(1000, 365 * 24 * 3600_000).optional(),
     connectionName: z.string().min(1).max(200).optional(),
     streams: z.boolean().optional(),
+    partitions: int(1, MAX_PARTITIONS).optional(),
+    rebalanceIntervalMs: int(50, 600_000).optional(),
   })
   .strict();
 
-const NUMERIC = new Set(['connectTimeoutMs', 'heartbeat', 'maxMessageBytes', 'reconnectDelayMs', 'reconnectMaxDelayMs', 'sendTimeoutMs', 'pollIntervalMs', 'streamRetentionMs']);
+const NUMERIC = new Set(['connectTimeoutMs', 'heartbeat', 'maxMessageBytes', 'reconnectDelayMs', 'reconnectMaxDelayMs', 'sendTimeoutMs', 'pollIntervalMs', 'streamRetentionMs', 'partitions', 'rebalanceIntervalMs']);
 const BOOLEAN = new Set(['reconnect', 'streams']);
 
 /** Where to connect: one entry per host of the URL, tried in order. */
@@ -132,6 +153,8 @@ export function resolveRabbitOptions(url: ParsedUrl, options: RabbitMQOptions = 
       streamRetentionMs: parsed.streamRetentionMs ?? 24 * 3600_000,
       connectionName: parsed.connectionName ?? 'switchboard',
       streams: parsed.streams ?? true,
+      partitions: parsed.partitions,
+      rebalanceIntervalMs: parsed.rebalanceIntervalMs ?? 1000,
     },
   };
 }

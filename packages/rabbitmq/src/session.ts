@@ -2,18 +2,23 @@ import type * as amqp from 'amqplib';
 import { requireCapability, SwitchboardError, type ParsedUrl } from '@switchboard/core';
 import { createReply, type ConsumerDriver, type DriverHost, type DriverSession, type NormalizedMessage, type ResolvedConsumerOptions } from '@switchboard/core/driver';
 import type { BrokerObject, Destination } from '@switchboard/core';
-import { rabbitCapabilities, rabbitCapabilitiesWithoutStreams } from './capabilities';
+import { rabbitCapabilitiesFor } from './capabilities';
 import { ChannelSlot, Publisher } from './channels';
 import { classifyError } from './classify-error';
 import { AMQPLIB_TABLE_BUFFER, assertSendable, decodeMessage, encodedTableSize, fitHeaders, publishOptions, SHORTSTR_MAX } from './codec';
 import { QueueConsumer } from './consumer';
 import { Link } from './link';
-import { assertRabbitName, groupQueueName, groupRegistryName, offsetQueueName, streamQueueName } from './names';
+import { assertRabbitName, groupQueueName, groupRegistryName, offsetQueueName, shardQueueName, streamQueueName } from './names';
+import { ShardRouter } from './partitions';
+import { ShardedConsumer } from './sharded-consumer';
 import { resolveRabbitOptions, type RabbitMQOptions, type ResolvedRabbitMQOptions } from './options';
 import { StreamConsumer, streamStart } from './stream-consumer';
 import { assertDelay, MAX_DELAY_MS, Topology, type Target } from './topology';
 
 const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
+
+/** A publish target; `shard` is set for a partitioned topic (sent as the `sb-shard` header). */
+export type ShardTarget = Target & { shard?: number };
 
 /** What the consumers of a session share with it. */
 export interface RabbitContext {
@@ -22,8 +27,11 @@ export interface RabbitContext {
   readonly topology: Topology;
   /** Publishes with a confirm; resolves the broker reference. */
   publish(target: Target, content: Buffer, options: amqp.Options.Publish): Promise<string | undefined>;
-  /** Resolves (and provisions) where messages for a destination go. */
-  targetOf(d: Destination): Promise<Target>;
+  /**
+   * Resolves (and provisions) where a message with `key` for a destination goes. With `partitions`, a
+   * queue's target is the key's shard queue, and a topic's carries the shard for the `sb-shard` header.
+   */
+  targetOf(d: Destination, key?: string): Promise<ShardTarget>;
 }
 
 /**
@@ -37,17 +45,25 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
   const link = new Link(endpoints, options, url.redacted, host);
   const topology = new Topology(link);
   const publisher = new Publisher(link);
-  const capabilities = options.streams ? rabbitCapabilities : rabbitCapabilitiesWithoutStreams;
+  const capabilities = rabbitCapabilitiesFor(options);
+  const partitions = options.partitions;
+  const router = partitions === undefined ? undefined : new ShardRouter(partitions);
 
-  const targetOf = async (d: Destination): Promise<Target> => {
+  /** Declares a destination (a partitioned queue: its shard queues) and returns how to reach it per shard. */
+  const provision = async (d: Destination): Promise<(shard: number | undefined) => ShardTarget> => {
     if (d.kind === 'queue') {
-      await topology.queue(d.name);
-      return { exchange: '', routingKey: d.name };
+      if (partitions === undefined) {
+        await topology.queue(d.name);
+        return () => ({ exchange: '', routingKey: d.name });
+      }
+      const shards = await topology.shardedQueue(d.name, partitions);
+      return (shard) => ({ exchange: '', routingKey: shards[shard!]! });
     }
     if (options.streams) await topology.stream(d.name, options.streamRetentionMs);
     else await topology.topic(d.name);
-    return { exchange: d.name, routingKey: '' };
+    return (shard) => (shard === undefined ? { exchange: d.name, routingKey: '' } : { exchange: d.name, routingKey: '', shard });
   };
+  const targetOf = async (d: Destination, key?: string): Promise<ShardTarget> => (await provision(d))(router?.shardOf(key));
   const ctx: RabbitContext = {
     link,
     options,
@@ -75,12 +91,21 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
   );
   link.add({ lost: repliesLost, recover: async () => undefined });
 
+  /** The shard queues of a queue or group queue `base` on this connection (none when unpartitioned). */
+  const shardsOf = (base: string, group?: { topic: string; group: string }): string[] =>
+    Array.from({ length: partitions ?? 0 }, (_, i) => shardQueueName(base, i, group));
+
   /** Deletes a topic group's queue and committed-offset queue (idempotent) and forgets their declarations. */
   const removeGroup = async (topic: string, group: string): Promise<void> => {
     const q = groupQueueName(topic, group);
     const offsets = offsetQueueName(topic, group);
     await topology.run((ch) => ch.deleteQueue(q));
     await topology.run((ch) => ch.deleteQueue(offsets));
+    for (const shard of shardsOf(q, { topic, group })) {
+      await topology.run((ch) => ch.deleteQueue(shard));
+      topology.forget(`b:${shard}:`);
+    }
+    topology.forgetKey(`p:${q}`);
     topology.forgetKey(`q:${q}`);
     topology.forgetKey(`o:${offsets}`);
     topology.forget(`b:${q}:`);
@@ -100,19 +125,23 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
     /** Header names and the encoded headers table, as amqplib and frame_max take them, and the delay: nothing of a batch goes out unless all fit. */
     checkMessages(dest, messages) {
       const stamp = dest.kind === 'topic';
+      const sharded = stamp && partitions !== undefined;
       messages.forEach((m, i) => {
-        assertSendable(m, i, link.frameMax, stamp);
+        assertSendable(m, i, link.frameMax, stamp, sharded);
         if (m.delayMs !== undefined) assertDelay(m.delayMs, i);
       });
     },
 
     publish(dest, messages, { confirm, signal }) {
-      const target = targetOf(dest);
-      target.catch(() => undefined);
+      const reach = provision(dest);
+      reach.catch(() => undefined);
       // Only a topic's stream needs sb-ts (it retains what carries it): see publishOptions.
-      const extra = { stamp: dest.kind === 'topic' };
-      return messages.map(async (m) => {
-        let to = await target;
+      const stamp = dest.kind === 'topic';
+      // Shards are picked now, in send order (round-robin for messages without a key).
+      const shards = messages.map((m) => router?.shardOf(m.key));
+      return messages.map(async (m, i) => {
+        let to: ShardTarget = (await reach)(shards[i]);
+        const extra = to.shard === undefined ? { stamp } : { stamp, shard: to.shard };
         if (m.delayMs !== undefined && m.delayMs > 0) to = { exchange: '', routingKey: await topology.delay(to, m.delayMs) };
         return publisher.publish(to.exchange, to.routingKey, content(m), publishOptions(m, extra), confirm, signal);
       });
@@ -120,10 +149,11 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
 
     async request(dest, m, meta) {
       const started = Date.now();
-      const target = await targetOf(dest);
+      const target = await targetOf(dest, m.key);
       const ch = await replySlot.get(meta.timeoutMs, meta.signal);
       const left = Math.max(1, meta.timeoutMs - (Date.now() - started));
-      ch.publish(target.exchange, target.routingKey, content(m), publishOptions(m, { replyTo: DIRECT_REPLY_TO, correlationId: meta.correlationId, expiration: Math.ceil(left), stamp: dest.kind === 'topic' }));
+      const extra = { replyTo: DIRECT_REPLY_TO, correlationId: meta.correlationId, expiration: Math.ceil(left), stamp: dest.kind === 'topic' };
+      ch.publish(target.exchange, target.routingKey, content(m), publishOptions(m, target.shard === undefined ? extra : { ...extra, shard: target.shard }));
     },
 
     async reply(replyTo, correlationId, m) {
@@ -147,13 +177,25 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
         const start = streamStart(o.from);
         // `from` is the start of a new group: a group that already has its queue goes on consuming it,
         // so a member joining with `from` competes with the others instead of reading everything again.
-        if (await topology.exists(groupQueueName(source.name, o.group))) return queueConsumer(await topology.group(source.name, o.group, o.filter));
+        if (partitions !== undefined && (await topology.exists(shardQueueName(groupQueueName(source.name, o.group), 0, { topic: source.name, group: o.group })))) {
+          return shardedConsumer(await topology.shardedGroup(source.name, o.group, o.filter, partitions));
+        }
+        if (partitions === undefined && (await topology.exists(groupQueueName(source.name, o.group)))) return queueConsumer(await topology.group(source.name, o.group, o.filter));
         const stream = await topology.stream(source.name, options.streamRetentionMs);
         const sc = new StreamConsumer(ctx, source, stream, o);
         await sc.init(start);
         return sc as ConsumerDriver<unknown>;
       }
+      if (partitions !== undefined) {
+        return shardedConsumer(source.kind === 'queue' ? await topology.shardedQueue(source.name, partitions) : await topology.shardedGroup(source.name, o.group, o.filter, partitions));
+      }
       return queueConsumer(source.kind === 'queue' ? (await targetOf(source), source.name) : await topology.group(source.name, o.group, o.filter));
+
+      async function shardedConsumer(queues: string[]): Promise<ConsumerDriver<unknown>> {
+        const sc = new ShardedConsumer(ctx, queues, o);
+        await sc.init();
+        return sc as ConsumerDriver<unknown>;
+      }
 
       async function queueConsumer(queue: string): Promise<ConsumerDriver<unknown>> {
         const qc = new QueueConsumer(ctx, queue, o);
@@ -169,8 +211,9 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
 
     async deleteDestination(dest) {
       if (dest.kind === 'queue') {
-        await topology.run((ch) => ch.deleteQueue(dest.name));
+        for (const q of [...shardsOf(dest.name), dest.name]) await topology.run((ch) => ch.deleteQueue(q));
         topology.forget(`q:${dest.name}`);
+        topology.forgetKey(`p:${dest.name}`);
         return;
       }
       // Per-group objects first, then the registry that names them: an interrupted delete can be run again.
@@ -196,14 +239,15 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
       const objects: BrokerObject[] = [];
       const has = (name: string) => topology.exists(name);
       if (dest.kind === 'queue') {
-        if (await has(dest.name)) objects.push({ type: 'queue', name: dest.name });
+        for (const name of [dest.name, ...shardsOf(dest.name)]) if (await has(name)) objects.push({ type: 'queue', name });
         return objects;
       }
       if (await topology.exchangeExists(dest.name)) objects.push({ type: 'exchange', name: dest.name });
       if (await has(streamQueueName(dest.name))) objects.push({ type: 'stream', name: streamQueueName(dest.name) });
       if (await has(groupRegistryName(dest.name))) objects.push({ type: 'queue', name: groupRegistryName(dest.name) });
       for (const group of await topology.groupsOf(dest.name)) {
-        for (const name of [groupQueueName(dest.name, group), offsetQueueName(dest.name, group)]) if (await has(name)) objects.push({ type: 'queue', name, group });
+        const base = groupQueueName(dest.name, group);
+        for (const name of [base, offsetQueueName(dest.name, group), ...shardsOf(base, { topic: dest.name, group })]) if (await has(name)) objects.push({ type: 'queue', name, group });
       }
       return objects;
     },
