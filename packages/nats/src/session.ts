@@ -27,6 +27,20 @@ export function streamSubjects(d: Destination, subject: string, subjectPrefix: s
 }
 
 /**
+ * Where a JetStream message goes: without `partitions` the destination's subject; with them, a
+ * keyed message to shard `shardOf(key, partitions)`, keyless ones to the shards in turn (one
+ * counter per connection, so no order is promised for them).
+ */
+export function messageRouter(subjectPrefix: string, partitions: number | undefined, names: (d: Destination) => StreamNames): (d: Destination, key: string | undefined) => string {
+  if (partitions === undefined) return (d) => names(d).subject;
+  let turn = 0;
+  return (d, key) => {
+    const shard = key === undefined ? (turn = (turn + 1) % partitions) : shardOf(key, partitions);
+    return shardSubject(d, subjectPrefix, shard);
+  };
+}
+
+/**
  * Refuses a stream made by a connection with another `partitions` than this one (its metadata
  * {@link PARTITIONS_METADATA} records N): its producers would route to other shards than its
  * consumers read. Returns the `configuration` error, or undefined when they agree.
@@ -217,15 +231,7 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
     return p;
   };
 
-  /** Keyless messages of partitioned destinations take the shards in turn. */
-  let roundRobin = 0;
-  /** Where a message goes: the destination's subject, or with `partitions` its key's shard. */
-  const subjectOf = (d: Destination, key: string | undefined): string => {
-    const n = options.partitions;
-    if (n === undefined) return names(d).subject;
-    const shard = key === undefined ? (roundRobin = (roundRobin + 1) % n) : shardOf(key, n);
-    return shardSubject(d, options.subjectPrefix, shard);
-  };
+  const subjectOf = messageRouter(options.subjectPrefix, options.partitions, names);
 
   const store = async (d: Destination, body: Uint8Array, h: MsgHdrs, msgId: string | undefined, key?: string): Promise<number> => {
     await ensureStream(d);
