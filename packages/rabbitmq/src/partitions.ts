@@ -25,14 +25,17 @@ export function fairShare(partitions: number, members: number): number {
 }
 
 /**
- * Which of the shards a member is active on it gives up so it keeps no more than its fair share:
- * the highest-numbered ones beyond the first `fairShare(partitions, members)` (deterministic, so a
- * member keeps the shards it had longest in number order). Empty when it holds no more than its share.
+ * Which of the shards a member is active on it gives up so it keeps no more than its fair share
+ * (`fairShare(partitions, members)`): it keeps `busy` shards first (those with messages handed out
+ * and not settled yet, which could only go once settled), then the lowest-numbered ones, and gives up
+ * the rest. Empty when it holds no more than its share.
  */
-export function shardsToRelease(active: Iterable<number>, partitions: number, members: number): number[] {
+export function shardsToRelease(active: Iterable<number>, partitions: number, members: number, busy: ReadonlySet<number> = new Set()): number[] {
   const mine = [...new Set(active)].sort((a, b) => a - b);
   const keep = fairShare(partitions, members);
-  return mine.length > keep ? mine.slice(keep) : [];
+  if (mine.length <= keep) return [];
+  const byPreference = [...mine.filter((s) => busy.has(s)), ...mine.filter((s) => !busy.has(s))];
+  return byPreference.slice(keep).sort((a, b) => a - b);
 }
 
 /**

@@ -10,6 +10,9 @@ import { retryShard, shardsToRelease } from './partitions';
 import type { RabbitContext } from './session';
 import type { Target } from './topology';
 
+/** While messages arrive, a member reads the group's member count at most this often (besides every rebalanceIntervalMs). */
+const ARRIVAL_CHECK_MS = 100;
+
 /** One shard queue as a member sees it: its own channel and consumer, and whether the broker made it the active consumer. */
 interface Shard {
   readonly index: number;
@@ -20,6 +23,8 @@ interface Shard {
   active: boolean;
   /** Giving the shard up: nothing more of it is handed out; once what was handed out is settled the channel closes. */
   releasing: boolean;
+  /** Just became active: nothing of it is handed out until a look at the member count decided whether to keep it. */
+  deciding: boolean;
   /** Handed out, not settled yet. */
   out: number;
   /** The subscription in progress. */
@@ -51,7 +56,7 @@ interface Arrival {
  *
  * - Flow: each shard channel has `basic.qos(prefetch)`; the member hands out at most `prefetch`
  *   unsettled messages over all its shards, in arrival order, and keeps the rest unacked.
- * - Fair share: every `rebalanceIntervalMs` (and when it becomes active on another shard) the member
+ * - Fair share: every `rebalanceIntervalMs` (and, while messages arrive, at most every 100 ms) the member
  *   reads the group's member count (`consumerCount` of a shard: active + waiting consumers) and gives
  *   up the shards it is active on beyond ceil(partitions / members): it stops handing out that shard,
  *   waits until what it handed out of it is settled, then closes the shard's channel (the broker puts
@@ -74,7 +79,10 @@ export class ShardedConsumer implements ConsumerDriver<ShardHandle>, Recoverable
   private readonly outstanding = new Set<ShardHandle>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private checking: Promise<void> | undefined;
+  private recheck = false;
   private tick = 0;
+  /** When the member count was last read (performance.now()). */
+  private lastCheck = -Infinity;
   private closed = false;
   /** A shard queue is gone: the subscription failed, nothing is subscribed again. */
   private failed = false;
@@ -87,7 +95,7 @@ export class ShardedConsumer implements ConsumerDriver<ShardHandle>, Recoverable
   ) {
     this.atMostOnce = o.ackMode === 'at-most-once';
     this.prefetch = o.prefetch;
-    this.shards = queues.map((queue, index) => ({ index, queue, ch: undefined, active: false, releasing: false, out: 0, subscribing: undefined }));
+    this.shards = queues.map((queue, index) => ({ index, queue, ch: undefined, active: false, releasing: false, deciding: false, out: 0, subscribing: undefined }));
   }
 
   /** Waits for the connection so the consumer is ready before `connection.consumer()` resolves. */
@@ -164,19 +172,29 @@ export class ShardedConsumer implements ConsumerDriver<ShardHandle>, Recoverable
       return;
     }
     if (s.ch !== ch) return;
-    if (!s.active) {
-      s.active = true;
-      // Active on one more shard: see at once whether that is more than this member's share.
-      void this.rebalance().catch(() => undefined);
-    }
     this.pending.push({ shard: s, ch, msg });
+    if (!s.active) {
+      // Active on one more shard: hand nothing of it out until a look at the member count decided
+      // whether it is beyond this member's share (then it goes, with nothing to wait for).
+      s.active = true;
+      s.deciding = true;
+      void this.rebalance()
+        .catch(() => undefined)
+        .finally(() => {
+          s.deciding = false;
+          this.pump();
+        });
+      return;
+    }
+    // Messages flowing: a member that joined is only seen by a look at the count, at most every ARRIVAL_CHECK_MS.
+    if (performance.now() - this.lastCheck >= ARRIVAL_CHECK_MS) void this.rebalance().catch(() => undefined);
     this.pump();
   }
 
   /** Hands out arrivals in order while fewer than `prefetch` are unsettled; a shard being given up is skipped. */
   private pump(): void {
     while (this.sink && this.outstanding.size < this.prefetch) {
-      const i = this.pending.findIndex((a) => !a.shard.releasing);
+      const i = this.pending.findIndex((a) => !a.shard.releasing && !a.shard.deciding);
       if (i < 0) return;
       const [a] = this.pending.splice(i, 1) as [Arrival];
       if (a.shard.ch !== a.ch) continue;
@@ -276,19 +294,34 @@ export class ShardedConsumer implements ConsumerDriver<ShardHandle>, Recoverable
 
   /**
    * Compares the shards this member is active on with its fair share of the group (the member count
-   * read from one shard queue, in turn) and starts giving up the excess. Concurrent calls share one run.
+   * read from one shard queue, in turn) and starts giving up the excess. A call during a run makes one
+   * more run after it (it may come from a shard the running one did not see), and resolves after that.
    */
   rebalance(): Promise<void> {
-    return (this.checking ??= (async () => {
-      if (this.closed || !this.sink) return;
-      const active = this.shards.filter((s) => s.active && !s.releasing).map((s) => s.index);
-      if (active.length <= 1) return;
-      const probe = this.shards[this.tick++ % this.shards.length]!;
-      const { consumerCount } = await this.ctx.topology.run((ch) => ch.checkQueue(probe.queue));
-      for (const i of shardsToRelease(active, this.shards.length, consumerCount)) this.beginRelease(this.shards[i]!);
+    if (this.checking) {
+      this.recheck = true;
+      return this.checking;
+    }
+    this.checking = (async () => {
+      do {
+        this.recheck = false;
+        await this.checkOnce();
+      } while (this.recheck && !this.closed);
     })().finally(() => {
       this.checking = undefined;
-    }));
+    });
+    return this.checking;
+  }
+
+  private async checkOnce(): Promise<void> {
+    if (this.closed || !this.sink) return;
+    const active = this.shards.filter((s) => s.active && !s.releasing).map((s) => s.index);
+    if (active.length <= 1) return;
+    const probe = this.shards[this.tick++ % this.shards.length]!;
+    this.lastCheck = performance.now();
+    const { consumerCount } = await this.ctx.topology.run((ch) => ch.checkQueue(probe.queue));
+    const busy = new Set(this.shards.filter((s) => s.out > 0).map((s) => s.index));
+    for (const i of shardsToRelease(active, this.shards.length, consumerCount, busy)) this.beginRelease(this.shards[i]!);
   }
 
   private beginRelease(s: Shard): void {
