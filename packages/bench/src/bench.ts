@@ -13,6 +13,12 @@ import { median, ratio, spread, type Spread } from './stats';
 import { switchboardTarget, type ConnectFn } from './switchboard-target';
 import { runOnce, WORKLOAD_DEFAULTS, type BenchParams, type HeapCheckpoint, type RunMeasurement, type TargetFactory } from './workload';
 
+/** The ordered-queue row: shards of the connection and distinct keys of the messages. */
+export const ORDERED_BENCH = { partitions: 8, keys: 64 } as const;
+
+/** Backends whose ordered queue is a `partitions` connection option (per-key order by shards). */
+const SHARDED_ORDER = new Set(['rabbitmq', 'nats-jetstream']);
+
 /** The raw-client baseline for a URL: which client and how to run it. */
 export interface RawBaseline {
   /** e.g. "kafkajs 2.2.4". */
@@ -26,9 +32,12 @@ export interface RawBaseline {
  * fire-and-forget `msg.ack()`) are further raw baselines; `switchboard` runs Switchboard's defaults
  * and `switchboard-amo` its cheaper guarantee, `ackMode: 'at-most-once'`; `switchboard-ack` (NATS
  * JetStream only) runs with the connection option `ackConfirm=false`, acks that do not wait for the
- * server, the same guarantee as `raw-ack`.
+ * server, the same guarantee as `raw-ack`; `switchboard-ordered` (RabbitMQ and NATS JetStream) runs
+ * an ordered queue: the connection option `partitions=`{@link ORDERED_BENCH}.partitions (unless the
+ * URL names its own) and messages over {@link ORDERED_BENCH}.keys keys, so per-key order holds
+ * across the group; its table row sits beside the unordered `switchboard` row.
  */
-export const IMPL_IDS = ['raw', 'raw-batch', 'raw-ack', 'switchboard', 'switchboard-ack', 'switchboard-amo'] as const;
+export const IMPL_IDS = ['raw', 'raw-batch', 'raw-ack', 'switchboard', 'switchboard-ack', 'switchboard-amo', 'switchboard-ordered'] as const;
 
 /** One of {@link IMPL_IDS}. */
 export type ImplId = (typeof IMPL_IDS)[number];
@@ -111,6 +120,10 @@ export function implsFor(url: string, only?: readonly ImplId[]): ImplSpec[] {
     specs.push({ id: 'switchboard-ack', kind: 'switchboard', client: 'switchboard ackConfirm=false', guarantee: 'ack after handling, fire-and-forget', equalGuarantee: false });
   }
   specs.push({ id: 'switchboard-amo', kind: 'switchboard', client: 'switchboard at-most-once', guarantee: 'settled on receipt, before handling', equalGuarantee: false });
+  if (SHARDED_ORDER.has(backend)) {
+    const partitions = /[?&]partitions=(\d+)/.exec(url)?.[1] ?? String(ORDERED_BENCH.partitions);
+    specs.push({ id: 'switchboard-ordered', kind: 'switchboard', client: `switchboard ordered (partitions=${partitions}, ${ORDERED_BENCH.keys} keys)`, guarantee: `${sbGuarantee}; per-key order across the group`, equalGuarantee: false });
+  }
   return only ? specs.filter((s) => only.includes(s.id)) : specs;
 }
 
@@ -130,6 +143,9 @@ export function implFactory(url: string, id: ImplId, connect?: ConnectFn): Targe
       return backend === 'nats-jetstream' ? (u, params) => switchboardTarget(connect)(withQuery(u, 'ackConfirm=false'), params) : undefined;
     case 'switchboard-amo':
       return switchboardTarget(connect, { ackMode: 'at-most-once' });
+    case 'switchboard-ordered':
+      if (!SHARDED_ORDER.has(backend)) return undefined;
+      return (u, params) => switchboardTarget(connect, { keys: ORDERED_BENCH.keys })(/[?&]partitions=/.test(u) ? u : withQuery(u, `partitions=${ORDERED_BENCH.partitions}`), params);
   }
 }
 
@@ -361,6 +377,12 @@ export function ratioRows(impls: readonly ImplResult[]): RatioRow[] {
         ratios: ratios(sb.summary, raw.summary),
       });
     }
+  }
+  // The ordered queue against the unordered one of the same run: what per-key order costs.
+  const ordered = impls.find((i) => i.id === 'switchboard-ordered');
+  const unordered = impls.find((i) => i.id === 'switchboard');
+  if (ordered && unordered) {
+    rows.push({ switchboard: ordered.id, raw: unordered.id, label: `${ordered.client} / switchboard unordered`, equalGuarantee: false, ratios: ratios(ordered.summary, unordered.summary) });
   }
   return rows;
 }

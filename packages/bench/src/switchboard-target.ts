@@ -11,6 +11,11 @@ export interface SwitchboardTargetOptions {
    * `at-most-once`: the consumer's `ackMode`, deliveries arrive already settled and the handler only counts them.
    */
   readonly ackMode?: AckMode;
+  /**
+   * Messages carry one of this many keys, in turn (`k0`, `k1`, ...); absent: no keys. With keys,
+   * `consume` never runs two messages of one key at once, so at most `keys` handlers run.
+   */
+  readonly keys?: number;
 }
 
 /**
@@ -21,6 +26,8 @@ export interface SwitchboardTargetOptions {
  */
 export function switchboardTarget(connect: ConnectFn = coreConnect, options: SwitchboardTargetOptions = {}): TargetFactory {
   const ackMode: AckMode = options.ackMode ?? 'at-least-once';
+  const keys = options.keys ? Array.from({ length: options.keys }, (_, i) => `k${i}`) : undefined;
+  let next = 0;
   return (url: string, params: BenchParams): BenchTarget => {
     let conn: Connection | undefined;
     let consumer: Consumer | undefined;
@@ -48,7 +55,8 @@ export function switchboardTarget(connect: ConnectFn = coreConnect, options: Swi
         producer = conn.producer();
       },
       async publish(bodies: Buffer[]) {
-        await producer!.send(dest!, bodies, { confirm: true });
+        if (keys) await producer!.send(dest!, bodies.map((body) => ({ body, key: keys[next++ % keys.length] })), { confirm: true });
+        else await producer!.send(dest!, bodies, { confirm: true });
       },
       teardown() {
         torn ??= (async () => {

@@ -56,8 +56,8 @@ describe('implementations', () => {
   test('implementations - each backend lists its equal-guarantee raw baseline, the other raw ones and both Switchboard modes', () => {
     const ids = (url: string) => implsFor(url).map((s) => s.id);
     expect(ids('kafka://127.0.0.1:9092')).toEqual(['raw', 'raw-batch', 'switchboard', 'switchboard-amo']);
-    expect(ids('nats://127.0.0.1:4222')).toEqual(['raw', 'raw-ack', 'switchboard', 'switchboard-ack', 'switchboard-amo']);
-    expect(ids('amqp://127.0.0.1')).toEqual(['raw', 'switchboard', 'switchboard-amo']);
+    expect(ids('nats://127.0.0.1:4222')).toEqual(['raw', 'raw-ack', 'switchboard', 'switchboard-ack', 'switchboard-amo', 'switchboard-ordered']);
+    expect(ids('amqp://127.0.0.1')).toEqual(['raw', 'switchboard', 'switchboard-amo', 'switchboard-ordered']);
     expect(ids('sqs+http://127.0.0.1:4566')).toEqual(['raw', 'switchboard', 'switchboard-amo']);
     expect(ids('memory://')).toEqual(['switchboard', 'switchboard-amo']);
     const nats = implsFor('nats://127.0.0.1:4222');
@@ -83,6 +83,25 @@ describe('implementations', () => {
     expect(rows[0]!.ratios.endToEndRate).toBe(0.5);
     expect(rows[0]!.ratios.p99Ms).toBe(2);
     expect(rows[3]!.ratios.endToEndRate).toBe(0.75);
+  });
+
+  test('implementations - the ordered queue is a row of its own on RabbitMQ and NATS JetStream, compared with the unordered row of the run', () => {
+    expect(implsFor('amqp://127.0.0.1').find((s) => s.id === 'switchboard-ordered')).toMatchObject({ kind: 'switchboard', client: 'switchboard ordered (partitions=8, 64 keys)', equalGuarantee: false });
+    expect(implsFor('nats://127.0.0.1:4222?partitions=3').find((s) => s.id === 'switchboard-ordered')?.client).toBe('switchboard ordered (partitions=3, 64 keys)');
+    expect(implFactory('amqp://127.0.0.1', 'switchboard-ordered')).toBeDefined();
+    expect(implFactory('kafka://127.0.0.1:9092', 'switchboard-ordered')).toBeUndefined();
+    expect(implFactory('memory://', 'switchboard-ordered')).toBeUndefined();
+    const rows = ratioRows([
+      impl('raw', 'raw', [run({ endToEndRate: 1000 })], true),
+      impl('switchboard', 'switchboard', [run({ endToEndRate: 800 })]),
+      impl('switchboard-ordered', 'switchboard', [run({ endToEndRate: 200 })]),
+    ]);
+    expect(rows.map((r) => [r.switchboard, r.raw])).toEqual([
+      ['switchboard', 'raw'],
+      ['switchboard-ordered', 'raw'],
+      ['switchboard-ordered', 'switchboard'],
+    ]);
+    expect(rows[2]!.ratios.endToEndRate).toBe(0.25);
   });
 
   test('implementations - NATS acks that do not wait are their own row, equal to the fire-and-forget raw ack and to nothing else', () => {
