@@ -165,6 +165,12 @@ export interface Driver {
 /** A driver described once: registry data plus the function that opens a session. */
 export interface DriverDefinition extends BackendInfo {
   open(url: ParsedUrl, options: DriverConnectOptions, host: DriverHost): Promise<DriverSession>;
+  /**
+   * Classifies what `open()` rejects with, when it is not a SwitchboardError yet (refused
+   * credentials -> `auth`, unreachable -> `connection`, ...). Without it, or when it returns no
+   * SwitchboardError, such a rejection becomes a `connection` error with the original as `cause`.
+   */
+  classifyError?(err: unknown): SwitchboardError;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -174,7 +180,8 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
  * timeout: past it the attempt fails with `connection`, and a session that opens late is closed.
  */
 export function defineDriver(def: DriverDefinition): Driver {
-  const { open, ...info } = def;
+  const { open, classifyError, ...info } = def;
+  const classifyOpen = (err: unknown): SwitchboardError => toSwitchboardError(err instanceof SwitchboardError || !classifyError ? err : classifyError(err), 'connection');
   return {
     name: info.name,
     schemes: info.schemes,
@@ -209,14 +216,14 @@ export function defineDriver(def: DriverDefinition): Driver {
         opening = Promise.resolve(open(url, options, host));
       } catch (err) {
         clearTimeout(timer);
-        throw err;
+        throw classifyOpen(err);
       }
       let session: DriverSession;
       try {
         session = await Promise.race([opening, deadline]);
       } catch (err) {
         opening.then((late) => late.close()).catch(() => undefined);
-        throw err;
+        throw classifyOpen(err);
       } finally {
         clearTimeout(timer);
       }

@@ -79,6 +79,19 @@ describe('driver contract', () => {
     }
   });
 
+  test('driver contract - what open() rejects with goes through the classifyError of the definition, else becomes connection; SwitchboardErrors pass as they are', async () => {
+    const refused = Object.assign(new Error('WRONGPASS invalid username-password pair'), { code: 'WRONGPASS' });
+    const def = (fail: () => Promise<never>, classify?: (err: unknown) => SwitchboardError) =>
+      defineDriver({ name: 'cls', displayName: 'cls', package: 'cls', schemes: ['cls'], open: fail, ...(classify ? { classifyError: classify } : {}) });
+    const classify = (err: unknown) => new SwitchboardError('auth', `cls: credentials refused`, { cause: err });
+    const e1 = await def(() => Promise.reject(refused), classify).connect(parseUrl('cls://h'), {}).catch((e: unknown) => e);
+    expect(e1).toBeInstanceOf(SwitchboardError);
+    expect(e1).toMatchObject({ code: 'auth', cause: refused });
+    await expect(def(() => Promise.reject(new Error('ECONNREFUSED'))).connect(parseUrl('cls://h'), {})).rejects.toMatchObject({ code: 'connection', message: 'ECONNREFUSED' });
+    const own = new SwitchboardError('configuration', 'bad option');
+    await expect(def(() => Promise.reject(own), classify).connect(parseUrl('cls://h'), {})).rejects.toBe(own);
+  });
+
   test('driver contract - connectTimeoutMs comes from the code options, else the URL; a bad one is a configuration error', async () => {
     const hang = defineDriver({ name: 'hang', displayName: 'hang', package: 'hang', schemes: ['hang'], open: () => new Promise(() => undefined) });
     const t0 = Date.now();
