@@ -102,15 +102,18 @@ export const natsCoreCapabilitiesWithoutAuth: Capabilities = withAuthentication(
 export function partitionedOverrides(partitions: number): Partial<Record<CapabilityName, Support>> {
   return {
     orderingPerKey: emulated(
-      `${partitions} shards per destination: a keyed message goes to shard FNV-1a-32(key) mod ${partitions} (subject <prefix>.qp.<name>.<shard>), and each group reads every shard through its own durable consumer with max_ack_pending 1, so the server hands out one message of a shard at a time to the whole group (members leave, join and crash without any rebalancing: whoever pulls gets the next one). Cost: one message per shard in flight, so a shard (every key in it) runs at most one handler at a time: throughput per shard is about 1 / (handler time + an ack round trip), and a group runs at most ${partitions} handlers at once however many members and concurrency it has. No rebalancing pause on join or close; when a member dies mid-message its shard waits for the ack_wait backstop (ackTimeoutMs + 5 s) and the message is redelivered before any later one of the shard`,
+      `${partitions} shards per destination: a keyed message goes to shard FNV-1a-32(key) mod ${partitions} (subject <prefix>.qp.<name>.<shard>), and each group reads every shard through its own durable consumer with max_ack_pending 1, so the server hands out one message of a shard at a time to the whole group (members leave, join and crash without any rebalancing: whoever pulls gets the next one). Cost: one message per shard in flight, so a shard (every key in it) runs at most one handler at a time: throughput per shard is about 1 / (handler time + an ack round trip), and a group runs at most ${partitions} keyed handlers at once however many members and concurrency it has; a message held unacked holds its shard. No rebalancing pause on join or close; when a member dies mid-message its shard waits for the ack_wait backstop (ackTimeoutMs + 5 s) and the message is redelivered before any later one of the shard. Keyless messages are not serialized (the keyless lane)`,
     ),
     orderingPerKeyAfterNack: emulated(
       'blocking: a nacked message (with or without delay), a delayed send waiting for its time and a message whose ack deadline expired stay pending on the shard consumer (max_ack_pending 1), so no later message of the shard is delivered until it is handled, dead-lettered or rejected; a nack delay holds the whole shard for that long',
     ),
-    competingConsumers: native(`members of a group pull from every shard's durable consumer; each shard serves one message at a time, so up to ${partitions} messages are in flight across the group`),
-    prefetch: native(`a member holds at most one message per shard and at most its prefetch in all (its pull requests over the ${partitions} shard consumers never ask for more than prefetch minus what it holds)`),
-    polling: emulated('poll() takes from the push stream: with partitions a member pulls from every shard consumer in the background, bounded by prefetch'),
-    longPolling: emulated('poll({ waitMs }) waits on the push stream (pull requests with expires on every shard consumer)'),
+    orderingTotal: native(
+      'for keyless messages: they keep the plain subject (the keyless lane, one durable consumer per group), so one consumer gets them in publish order as without partitions; keyed messages are ordered per key only, not against other keys or keyless ones',
+    ),
+    competingConsumers: native(`members of a group pull from every shard's durable consumer (one message of a shard in flight in the group at a time, so at most ${partitions} keyed messages) and from the keyless lane's (no limit)`),
+    prefetch: native(`a member holds at most one message per shard and at most its prefetch in all: with prefetch above ${partitions} each shard keeps one slot and the keyless lane has the rest; at or below it the shards and the lane take turns (pull requests of 1 that expire after 1 s), which is slower`),
+    polling: emulated('poll() takes from the push stream: with partitions a member pulls from every shard consumer and the keyless lane in the background, bounded by prefetch'),
+    longPolling: emulated('poll({ waitMs }) waits on the push stream (pull requests with expires on every shard consumer and the keyless lane)'),
   };
 }
 

@@ -4,7 +4,7 @@ import { HEADERS, SwitchboardError, type Destination } from '@switchboard/core';
 import { type ConsumerDriver, type InboundMessage, type InboundSink, type ResolvedConsumerOptions } from '@switchboard/core/driver';
 import { classifyError } from './errors';
 import { buildHeaders, firstValue, matchesFilter, NATS_MSG_ID, readHeaders } from './messages';
-import { durableName, formatPosition, parseAckSubject, parsePosition, shardDurable, type AckInfo } from './names';
+import { durableName, formatPosition, laneDurable, parseAckSubject, parsePosition, shardDurable, type AckInfo } from './names';
 import type { NatsContext } from './session';
 
 const enc = new TextEncoder();
@@ -59,20 +59,26 @@ const nakAfter = (delayMs: number) => enc.encode(`-NAK ${JSON.stringify({ delay:
  * member's other shards.
  */
 export interface ShardPart {
+  /** The shard (0 .. N-1), or N for the keyless lane. */
   readonly index: number;
-  /** The filter of the shard's durable consumer (shard 0 also takes the unpartitioned subject). */
+  /**
+   * A shard: durable `<durable>_p<index>` with max_ack_pending 1. The keyless lane: durable
+   * `<durable>_u`, max_ack_pending unlimited (keyless messages need no serializing).
+   */
+  readonly ordered: boolean;
+  /** The filter of the durable consumer: the shard's subject, or the plain subject for the lane. */
   readonly filterSubjects: string[];
   /** How long this shard's pull requests wait (shorter when the member's prefetch is below the shard count). */
   readonly pullExpiresMs: number;
   /** How many more messages the member may ask for in all now: its prefetch minus what all its shards hold or asked. */
   room(): number;
-  /** This shard's holding went down (a settle, a pull that ended): the member's other shards may top up. */
+  /** This shard's holding changed (a settle, a pull that ended): the member tops up its shards, this one last. */
   changed(): void;
 }
 
 /** What the partitioned consumer needs of one shard's driver beyond the ConsumerDriver. */
 export interface ShardDriver extends ConsumerDriver<JsHandle> {
-  /** Messages this shard holds, is accepting or has asked for (counts against the member's prefetch). */
+  /** Messages this shard holds, is accepting or has asked for. */
   load(): number;
   /** Tops up this shard's pull requests if the member's budget allows. */
   refill(): void;
@@ -132,8 +138,9 @@ export function sharedSettings(ackTimeoutMs: number, existing?: Partial<SharedCo
 async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions, shard?: ShardPart): Promise<{ stream: string; durable: string; ackWaitMs: number; created: number }> {
   const start = deliverPolicy(source, o);
   const { stream } = ctx.names(source);
-  const durable = shard ? shardDurable(durableName(source, o.group), shard.index) : durableName(source, o.group);
-  const maxAckPending = shard ? 1 : -1;
+  const base = durableName(source, o.group);
+  const durable = shard ? (shard.ordered ? shardDurable(base, shard.index) : laneDurable(base)) : base;
+  const maxAckPending = shard?.ordered ? 1 : -1;
   await ctx.ensureStream(source);
   const jsm = ctx.jsm!;
   const created = Date.parse((await jsm.streams.info(stream)).created);
@@ -316,7 +323,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
     const at = Date.now();
     try {
       const cfg = (await ctx.jsm!.consumers.info(stream, durable)).config;
-      const wanted = sharedSettings(o.ackTimeoutMs, cfg, shard ? 1 : -1);
+      const wanted = sharedSettings(o.ackTimeoutMs, cfg, shard?.ordered ? 1 : -1);
       const now = wanted ? (await ctx.jsm!.consumers.update(stream, durable, wanted)).config : cfg;
       ackWaitMs = Math.max(1, Math.floor((now.ack_wait ?? 0) / 1e6));
       if (wanted) lastWrite = Date.now();
@@ -336,8 +343,9 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
   scheduleRecheck(RECHECK_FIRST_MS);
   /** Something changed what prefetch allows (a settle, an accepted message, a pull that ended): top up. */
   const kick = () => {
-    if (pushing && !closed) topUp();
-    shard?.changed();
+    // A shard lets the member top up all its shards, this one last (a scarce prefetch goes round).
+    if (shard) shard.changed();
+    else if (pushing && !closed) topUp();
   };
 
   /** A settle the server answers (one shared reply subscription per connection, see createAckRequests). */

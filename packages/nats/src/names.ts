@@ -166,6 +166,14 @@ export function shardDurable(durable: string, shard: number): string {
   return `${durable}_p${shard}`;
 }
 
+/**
+ * The durable consumer of the keyless lane of a partitioned destination for a group:
+ * `<durableName>_u` (reads the destination's plain subject, unordered, like an unpartitioned group).
+ */
+export function laneDurable(durable: string): string {
+  return `${durable}_u`;
+}
+
 /** The durable consumer of a group: queues have one shared consumer, topics one per group. */
 export function durableName(d: Destination, group: string): string {
   return d.kind === 'queue' ? 'mailbox' : `g_${encodeName(group)}`;

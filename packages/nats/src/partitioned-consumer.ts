@@ -5,94 +5,104 @@ import { shardSubject } from './names';
 import type { NatsContext } from './session';
 
 /**
- * How long a shard's pull request waits when the member's prefetch is smaller than the number of
- * shards: a pull waiting on an empty shard takes a share of the prefetch, so the shares rotate.
+ * How long a pull request waits when the member's prefetch does not cover every shard and the
+ * keyless lane: a pull waiting on an empty shard takes a share of the prefetch, so the shares rotate.
  */
 export const SCARCE_PULL_EXPIRES_MS = 1000;
 
-/** What one shard's driver may hold or ask for: one message held (max_ack_pending 1) and one pull waiting for the next. */
-export const SHARD_PREFETCH = 2;
-
 /**
- * The filter subjects of shard `index`'s durable consumer: the shard subject, and for shard 0 also
- * the destination's unpartitioned subject (what a producer outside Switchboard publishes there
- * without routing is read, in order, as part of shard 0).
+ * Whether a member's prefetch covers a slot for every shard plus at least one for the keyless lane
+ * (`prefetch > partitions`). Then every shard always keeps its slot (one message held, one pull
+ * waiting for the next) and the lane has the rest; otherwise the N + 1 readers take turns
+ * ({@link roomLeft}, pulls expiring after {@link SCARCE_PULL_EXPIRES_MS}).
  */
-export function shardFilters(d: Destination, subjectPrefix: string, unpartitionedSubject: string, index: number): string[] {
-  const own = shardSubject(d, subjectPrefix, index);
-  return index === 0 ? [unpartitionedSubject, own] : [own];
+export function isScarce(prefetch: number, partitions: number): boolean {
+  return prefetch <= partitions;
 }
 
 /**
- * The member's budget: how many more messages it may ask for, given its prefetch and what its
- * shards hold or asked for (never below 0).
+ * The prefetch of one reader of a member (a shard, or the keyless lane when `lane`): a shard holds
+ * one message (max_ack_pending 1) and, with room to spare, has a pull waiting for its next one; the
+ * lane has what the shards leave. When scarce, each reader asks for one at a time.
  */
-export function roomLeft(prefetch: number, loads: readonly number[]): number {
-  let used = 0;
-  for (const l of loads) used += l;
-  return Math.max(0, prefetch - used);
+export function readerPrefetch(prefetch: number, partitions: number, lane: boolean): number {
+  if (isScarce(prefetch, partitions)) return 1;
+  return lane ? prefetch - partitions : 2;
+}
+
+/**
+ * How many more messages reader `self` may ask for now, by the member's budget (each reader's own
+ * prefetch bounds it too). With room for all (not {@link isScarce}), unlimited: the shards hold at
+ * most one each and the lane at most `prefetch - partitions`. When scarce, every reader that holds,
+ * accepts or asks for something counts once (each asks for one at a time), a busy reader may go on,
+ * and an idle one may start while fewer than `prefetch` are busy. Never below 0.
+ */
+export function roomLeft(prefetch: number, loads: readonly number[], self: number): number {
+  if (!isScarce(prefetch, loads.length - 1) || (loads[self] ?? 0) > 0) return Number.MAX_SAFE_INTEGER;
+  let busy = 0;
+  for (const l of loads) if (l > 0) busy += 1;
+  return Math.max(0, prefetch - busy);
 }
 
 /**
  * A member of a group on a partitioned JetStream destination (connection option `partitions`).
- * The destination's stream holds N shard subjects; the group has one durable consumer per shard,
- * filtered to that shard and with `max_ack_pending: 1`, so the server hands out one message of a
- * shard at a time to the whole group: the next one only once it is acked or terminated
- * (dead-lettered, rejected). A nacked message, one waiting for its nack delay, and one whose
- * holder died (until the ack_wait backstop) stay pending, so the shard waits for them: per-key
- * order across members, across membership changes, and after nacks (blocking).
+ * The destination's stream holds N shard subjects beside its plain subject. The group has one
+ * durable consumer per shard, filtered to that shard and with `max_ack_pending: 1`, so the server
+ * hands out one message of a shard at a time to the whole group: the next one only once it is
+ * acked or terminated (dead-lettered, rejected). A nacked message, one waiting for its nack delay,
+ * and one whose holder died (until the ack_wait backstop) stay pending, so the shard waits for them:
+ * per-key order across members, across membership changes, and after nacks (blocking). Keyless
+ * messages travel on the plain subject, read by one more durable consumer (the keyless lane,
+ * unlimited max_ack_pending, as an unpartitioned group): nothing to keep in order, so nothing waits.
  *
- * The member pulls from every shard's consumer (one {@link openJetStreamConsumer} per shard, each
- * holding at most one message and asking for one more), within its own prefetch: the shards share
- * it, and when it is smaller than N the shards' pull requests expire after
- * {@link SCARCE_PULL_EXPIRES_MS} so every shard gets its turn. Polling takes from the push stream
- * (no native fetch across N consumers). Settles go to the shard the delivery came from.
+ * The member reads every shard and the lane (one {@link openJetStreamConsumer} each) within its own
+ * prefetch ({@link readerPrefetch}, {@link roomLeft}). Polling takes from the push stream (no native
+ * fetch across N + 1 consumers). Settles go to the reader the delivery came from.
  */
 export async function openPartitionedConsumer(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions, partitions: number): Promise<ConsumerDriver<JsHandle>> {
-  const shards: ShardDriver[] = [];
-  const loads = (): number[] => shards.map((s) => s.load());
-  /** Where the next top-up round starts, so a scarce prefetch goes round the shards. */
-  let next = 0;
+  const readers: ShardDriver[] = [];
+  const loads = (): number[] => readers.map((r) => r.load());
   let refilling = false;
-  const changed = () => {
+  /** Reader `from` changed: top up every reader, starting with the one after it (so it comes last). */
+  const changed = (from: number) => {
     if (refilling) return;
     refilling = true;
     try {
-      const n = shards.length;
-      for (let i = 0; i < n; i++) shards[(next + i) % n]!.refill();
-      next = n > 0 ? (next + 1) % n : 0;
+      const n = readers.length;
+      for (let i = 1; i <= n; i++) readers[(from + i) % n]?.refill();
     } finally {
       refilling = false;
     }
   };
-  const scarce = o.prefetch < partitions;
-  const subject = ctx.names(source).subject;
-  const shardOptions: ResolvedConsumerOptions = { ...o, prefetch: SHARD_PREFETCH };
+  const scarce = isScarce(o.prefetch, partitions);
+  const { subject } = ctx.names(source);
   try {
-    // One after another: shard 0 makes the stream (and checks its partitions) first.
-    for (let index = 0; index < partitions; index++) {
+    // One after another: the first makes the stream (and checks its partitions).
+    for (let index = 0; index <= partitions; index++) {
+      const lane = index === partitions;
       const part: ShardPart = {
         index,
-        filterSubjects: shardFilters(source, ctx.options.subjectPrefix, subject, index),
+        ordered: !lane,
+        filterSubjects: lane ? [subject] : [shardSubject(source, ctx.options.subjectPrefix, index)],
         pullExpiresMs: scarce ? Math.min(SCARCE_PULL_EXPIRES_MS, ctx.options.pullExpiresMs) : ctx.options.pullExpiresMs,
-        room: () => roomLeft(o.prefetch, loads()),
-        changed,
+        room: () => roomLeft(o.prefetch, loads(), index),
+        changed: () => changed(index),
       };
-      shards.push(await openJetStreamConsumer(ctx, source, shardOptions, part));
+      readers.push(await openJetStreamConsumer(ctx, source, { ...o, prefetch: readerPrefetch(o.prefetch, partitions, lane) }, part));
     }
   } catch (err) {
-    await Promise.all(shards.map((s) => s.close().catch(() => undefined)));
+    await Promise.all(readers.map((r) => r.close().catch(() => undefined)));
     throw err;
   }
-  const of = (h: JsHandle): ShardDriver => shards[h.shard]!;
+  const of = (h: JsHandle): ShardDriver => readers[h.shard]!;
 
   return {
     native: { extend: true },
     start(sink) {
-      for (const s of shards) s.start(sink);
+      for (const r of readers) r.start(sink);
     },
     async stop() {
-      await Promise.all(shards.map((s) => s.stop()));
+      await Promise.all(readers.map((r) => r.stop()));
     },
     ack: (h) => of(h).ack(h),
     retry: (h, delayMs) => of(h).retry(h, delayMs),
@@ -100,7 +110,7 @@ export async function openPartitionedConsumer(ctx: NatsContext, source: Destinat
     release: (h, how) => of(h).release(h, how),
     extend: (h, ms) => of(h).extend!(h, ms),
     async close() {
-      await Promise.all(shards.map((s) => s.close()));
+      await Promise.all(readers.map((r) => r.close()));
     },
   };
 }

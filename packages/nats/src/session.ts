@@ -8,7 +8,7 @@ import { openCoreConsumer } from './core-consumer';
 import { classifyError } from './errors';
 import { openJetStreamConsumer } from './jetstream-consumer';
 import { assertWireSize, buildHeaders, isPubAck, NATS_MSG_ID, parsePubAck, publishReply, readHeaders } from './messages';
-import { assertCoreName, assertDurableFits, assertGroupName, assertJetStreamName, coreSubject, durableName, requestSubject, shardDurable, shardSubject, shardSubjectBase, streamNames, type StreamNames } from './names';
+import { assertCoreName, assertDurableFits, assertGroupName, assertJetStreamName, coreSubject, durableName, laneDurable, requestSubject, shardDurable, shardSubject, shardSubjectBase, streamNames, type StreamNames } from './names';
 import { openPartitionedConsumer } from './partitioned-consumer';
 import { watchStatus } from './status';
 import { resolveNatsOptions, type ResolvedNatsOptions } from './options';
@@ -19,8 +19,7 @@ export const PARTITIONS_METADATA = 'switchboard-partitions';
 
 /**
  * The stream subjects of a JetStream destination: its subject, and with `partitions` also the
- * shard subjects (`<subjectPrefix>.qp.<name>.*`; what a foreign producer publishes to the plain
- * subject belongs to shard 0).
+ * shard subjects (`<subjectPrefix>.qp.<name>.*`); keyless messages keep the plain subject.
  */
 export function streamSubjects(d: Destination, subject: string, subjectPrefix: string, partitions: number | undefined): string[] {
   return partitions === undefined ? [subject] : [subject, `${shardSubjectBase(d, subjectPrefix)}.*`];
@@ -28,16 +27,12 @@ export function streamSubjects(d: Destination, subject: string, subjectPrefix: s
 
 /**
  * Where a JetStream message goes: without `partitions` the destination's subject; with them, a
- * keyed message to shard `shardOf(key, partitions)`, keyless ones to the shards in turn (one
- * counter per connection, so no order is promised for them).
+ * keyed message to shard `shardOf(key, partitions)`, a keyless one to the destination's plain
+ * subject (the keyless lane: no order to keep, so it is not serialized with any key).
  */
 export function messageRouter(subjectPrefix: string, partitions: number | undefined, names: (d: Destination) => StreamNames): (d: Destination, key: string | undefined) => string {
   if (partitions === undefined) return (d) => names(d).subject;
-  let turn = 0;
-  return (d, key) => {
-    const shard = key === undefined ? (turn = (turn + 1) % partitions) : shardOf(key, partitions);
-    return shardSubject(d, subjectPrefix, shard);
-  };
+  return (d, key) => (key === undefined ? names(d).subject : shardSubject(d, subjectPrefix, shardOf(key, partitions)));
 }
 
 /**
@@ -92,7 +87,7 @@ export interface NatsContext {
 export function groupOfDurable(d: Destination, durable: string): string | undefined {
   if (d.kind === 'queue' || !durable.startsWith('g_')) return undefined;
   const bytes: number[] = [];
-  const s = durable.slice(2).replace(/_p[0-9]+$/, ''); // a shard's consumer (shardDurable)
+  const s = durable.slice(2).replace(/_(p[0-9]+|u)$/, ''); // a shard's or the keyless lane's consumer (shardDurable, laneDurable)
   for (let i = 0; i < s.length; i++) {
     if (s[i] === '_') {
       const n = parseInt(s.slice(i + 1, i + 3), 16);
@@ -399,7 +394,7 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
       // A queue's members share one durable consumer whatever their group: it is the queue's, not a group's.
       if (options.mode === 'core' || d.kind === 'queue') return;
       const durable = durableName(d, group);
-      const all = options.partitions === undefined ? [durable] : Array.from({ length: options.partitions }, (_, i) => shardDurable(durable, i));
+      const all = options.partitions === undefined ? [durable] : [...Array.from({ length: options.partitions }, (_, i) => shardDurable(durable, i)), laneDurable(durable)];
       for (const name of all) {
         try {
           await jsm!.consumers.delete(names(d).stream, name);

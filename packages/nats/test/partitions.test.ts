@@ -3,9 +3,9 @@ import { shardOf } from '@switchboard/core/driver';
 import { nanos } from '@nats-io/transport-node';
 import { natsJetStreamCapabilitiesWithoutAuth, natsCoreCapabilitiesWithoutAuth, selectCapabilities } from '../src/capabilities';
 import { sharedSettings, backstopMs } from '../src/jetstream-consumer';
-import { assertCoreName, durableName, shardDurable, shardSubject, streamNames } from '../src/names';
+import { assertCoreName, durableName, laneDurable, shardDurable, shardSubject, streamNames } from '../src/names';
 import { MAX_PARTITIONS, resolveNatsOptions } from '../src/options';
-import { roomLeft, shardFilters } from '../src/partitioned-consumer';
+import { isScarce, readerPrefetch, roomLeft } from '../src/partitioned-consumer';
 import { groupOfDurable, messageRouter, nameCache, partitionsMismatch, PARTITIONS_METADATA, streamSubjects } from '../src/session';
 import { natsCapabilitiesFor } from '../src/index';
 
@@ -54,10 +54,10 @@ describe('partitions - wire format', () => {
     }
   });
 
-  it('partitions - keyless messages take every shard in turn', () => {
+  it('partitions - keyless messages keep the plain subject (the keyless lane), never a shard', () => {
     const route = messageRouter('sb', 3, nameCache('SB', 'sb'));
-    const got = new Set(Array.from({ length: 6 }, () => route(topic('t'), undefined)));
-    expect([...got].sort()).toEqual(['sb.tp.t.0', 'sb.tp.t.1', 'sb.tp.t.2']);
+    expect(route(topic('t'), undefined)).toBe('sb.t.t');
+    expect(route(queue('q'), undefined)).toBe('sb.q.q');
   });
 
   it('partitions - without partitions every message goes to the destination subject', () => {
@@ -66,16 +66,13 @@ describe('partitions - wire format', () => {
     expect(route(queue('q'), undefined)).toBe('sb.q.q');
   });
 
-  it('partitions - shard 0 also reads the unpartitioned subject (a foreign producer that does not route)', () => {
-    expect(shardFilters(queue('q'), 'sb', 'sb.q.q', 0)).toEqual(['sb.q.q', 'sb.qp.q.0']);
-    expect(shardFilters(queue('q'), 'sb', 'sb.q.q', 2)).toEqual(['sb.qp.q.2']);
-  });
-
-  it('partitions - shard consumers are <durable>_p<shard>, and the group of a topic shard consumer is still found', () => {
+  it('partitions - shard consumers are <durable>_p<shard>, the lane <durable>_u, and the group of a topic one is still found', () => {
     expect(shardDurable(durableName(queue('q'), 'g'), 2)).toBe('mailbox_p2');
-    for (const g of ['g1', 'billing.eu', 'a_b-c', 'p1']) {
-      const d = shardDurable(durableName(topic('t'), g), 11);
-      expect(groupOfDurable(topic('t'), d)).toBe(g);
+    expect(laneDurable(durableName(queue('q'), 'g'))).toBe('mailbox_u');
+    for (const g of ['g1', 'billing.eu', 'a_b-c', 'p1', 'u', 'x_u']) {
+      expect(groupOfDurable(topic('t'), shardDurable(durableName(topic('t'), g), 11))).toBe(g);
+      expect(groupOfDurable(topic('t'), laneDurable(durableName(topic('t'), g)))).toBe(g);
+      expect(groupOfDurable(topic('t'), durableName(topic('t'), g))).toBe(g);
     }
   });
 
@@ -103,10 +100,24 @@ describe('partitions - mismatch and consumer settings', () => {
     expect(sharedSettings(1000, { ack_wait: nanos(backstopMs(1000)), max_deliver: -1, max_ack_pending: 1 }, 1)).toBeUndefined();
   });
 
-  it('partitions - the shards of a member share its prefetch', () => {
-    expect(roomLeft(8, [2, 2, 1, 0])).toBe(3);
-    expect(roomLeft(3, [1, 1, 1, 0])).toBe(0);
-    expect(roomLeft(3, [2, 2, 2, 2])).toBe(0);
+  it('partitions - with prefetch above N every shard keeps a slot (one held, one asked) and the keyless lane has the rest', () => {
+    expect(isScarce(8, 4)).toBe(false);
+    expect(readerPrefetch(8, 4, false)).toBe(2);
+    expect(readerPrefetch(8, 4, true)).toBe(4);
+    expect(roomLeft(8, [2, 2, 2, 2, 4], 4)).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it('partitions - with prefetch at or below N the readers take turns: one each, at most prefetch busy', () => {
+    expect(isScarce(4, 4)).toBe(true);
+    expect(isScarce(3, 4)).toBe(true);
+    expect(readerPrefetch(3, 4, false)).toBe(1);
+    expect(readerPrefetch(3, 4, true)).toBe(1);
+    // Three busy of five with prefetch 3: an idle reader waits ...
+    expect(roomLeft(3, [1, 1, 0, 1, 0], 2)).toBe(0);
+    expect(roomLeft(3, [1, 1, 0, 1, 0], 4)).toBe(0);
+    // ... while a busy one goes on, and an idle one starts once fewer are busy.
+    expect(roomLeft(3, [1, 1, 0, 1, 0], 0)).toBe(Number.MAX_SAFE_INTEGER);
+    expect(roomLeft(3, [1, 0, 0, 1, 0], 2)).toBe(1);
   });
 });
 
@@ -118,7 +129,7 @@ describe('partitions - capabilities', () => {
     const t = selectCapabilities('jetstream', false, 4);
     expect((t as Record<string, { level: string }>).orderingPerKey!.level).toBe('emulated');
     expect((t as Record<string, { level: string }>).orderingPerKeyAfterNack!.level).toBe('emulated');
-    expect(diff(t, natsJetStreamCapabilitiesWithoutAuth)).toEqual(['competingConsumers', 'longPolling', 'orderingPerKey', 'orderingPerKeyAfterNack', 'polling', 'prefetch']);
+    expect(diff(t, natsJetStreamCapabilitiesWithoutAuth)).toEqual(['competingConsumers', 'longPolling', 'orderingPerKey', 'orderingPerKeyAfterNack', 'orderingTotal', 'polling', 'prefetch']);
   });
 
   it('partitions - natsCapabilitiesFor follows the URL: the same table as a connection; core and unpartitioned unchanged', () => {
