@@ -22,7 +22,7 @@ const withPartitions = (n: number) => `${url}${url!.includes('?') ? '&' : '?'}pa
     for (const c of opened) await c.close().catch(() => undefined);
   });
 
-  test('partitions - the stream holds the shard subjects and records N; each group has one max_ack_pending-1 consumer per shard; a key lands on its shard', async () => {
+  test('partitions - the stream holds the shard subjects and records N; each group has one max_ack_pending-1 consumer per shard and an unlimited keyless lane; a key lands on its shard, no key on the plain subject', async () => {
     const conn = await open(withPartitions(4));
     const name = `pt${suffix()}`;
     const c = await conn.consumer(`topic:${name}`, { group: 'g' });
@@ -35,11 +35,22 @@ const withPartitions = (n: number) => `${url}${url!.includes('?') ? '&' : '?'}pa
       expect(info.config.metadata?.['switchboard-partitions']).toBe('4');
       const consumers = [];
       for await (const ci of jsm.consumers.list(`SB_T_${name}`)) consumers.push(ci);
-      expect(consumers.map((x) => x.name).sort()).toEqual(['g_g_p0', 'g_g_p1', 'g_g_p2', 'g_g_p3']);
-      for (const ci of consumers) expect(ci.config.max_ack_pending).toBe(1);
+      expect(consumers.map((x) => x.name).sort()).toEqual(['g_g_p0', 'g_g_p1', 'g_g_p2', 'g_g_p3', 'g_g_u']);
+      for (const ci of consumers) {
+        if (ci.name === 'g_g_u') {
+          expect(ci.config.max_ack_pending).toBe(-1);
+          expect(ci.config.filter_subject).toBe(`sb.t.${name}`);
+        } else {
+          expect(ci.config.max_ack_pending).toBe(1);
+          expect(ci.config.filter_subject).toBe(`sb.tp.${name}.${ci.name.slice(-1)}`);
+        }
+      }
       const shard = shardOf('customer-7', 4);
       const m = await jsm.streams.getMessage(`SB_T_${name}`, { last_by_subj: `sb.tp.${name}.${shard}` });
       expect(m?.string()).toBe('a');
+      await conn.producer().send(`topic:${name}`, [{ body: 'no key' }]);
+      const keyless = await jsm.streams.getMessage(`SB_T_${name}`, { last_by_subj: `sb.t.${name}` });
+      expect(keyless?.string()).toBe('no key');
     } finally {
       await c.close();
       await nc.close();
