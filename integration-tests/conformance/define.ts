@@ -23,15 +23,22 @@ export interface BrokerSuite {
   variant?: (url: string) => string;
   /** The backend's raw client as the IX cases' foreign side (see ./foreign). */
   foreign?: ForeignSide;
+  /**
+   * The environment variable that alone gives this variant's URL (e.g. SWITCHBOARD_TEST_KAFKA_TLS_URL,
+   * the TLS listener `scripts/brokers env` names): no container fallback, and no `variant`.
+   */
+  urlEnv?: string;
 }
 
 
 export function conformanceAgainst(s: BrokerSuite): void {
   registerDriver(s.driver);
   const variant = s.variant ?? ((u: string) => u);
-  const source = brokerSource(s.broker);
+  const source = s.urlEnv ? (process.env[s.urlEnv] ? 'env' : 'none') : brokerSource(s.broker);
   if (source === 'none') {
-    const why = `no ${s.broker} broker: ${urlEnvVar(s.broker)} is unset and no Docker engine answers (scripts/brokers up ${s.broker} && eval "$(scripts/brokers env)")`;
+    const why = s.urlEnv
+      ? `no ${s.name} broker: ${s.urlEnv} is unset (scripts/brokers up ${s.broker} && eval "$(scripts/brokers env)")`
+      : `no ${s.broker} broker: ${urlEnvVar(s.broker)} is unset and no Docker engine answers (scripts/brokers up ${s.broker} && eval "$(scripts/brokers env)")`;
     if (brokersRequired()) {
       describe(`conformance ${s.name}`, () => {
         test(`${s.name} broker - is available (CI=true or SWITCHBOARD_REQUIRE_BROKERS=1)`, () => {
@@ -44,7 +51,7 @@ export function conformanceAgainst(s: BrokerSuite): void {
     }
     return;
   }
-  const url = variant(process.env[urlEnvVar(s.broker)] ?? localUrlOf(s.broker));
+  const url = s.urlEnv ? process.env[s.urlEnv]! : variant(process.env[urlEnvVar(s.broker)] ?? localUrlOf(s.broker));
   describeConformance({
     name: s.name,
     url,

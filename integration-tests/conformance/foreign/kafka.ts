@@ -7,7 +7,8 @@
 // - a foreign reader is a consumer group of its own (`ix-foreign.<uuid>`), deleted on close;
 // - request/reply: the README's convention (reply topic in `sb-reply-to`, `sb-correlation-id`).
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders, type KafkaMessage } from 'kafkajs';
+import { readFileSync } from 'node:fs';
+import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders, type KafkaConfig, type KafkaMessage, type SASLOptions } from 'kafkajs';
 import type { Destination } from '@switchboard/core';
 import type { ForeignClient, ForeignMessage, ForeignSide } from '@switchboard/conformance';
 
@@ -31,11 +32,23 @@ function toForeign(m: KafkaMessage): ForeignMessage {
   return { body: new Uint8Array(m.value ?? Buffer.alloc(0)), key: m.key ? m.key.toString('utf8') : undefined, headers, id: text(m.headers?.['sb-message-id']) };
 }
 
-/** The broker list of a kafka:// URL (query and user info ignored; connectVia=bootstrap needs nothing more on one broker). */
-const brokersOf = (url: string) => new URL(url.replace(/^kafka:/i, 'http:')).host.split(',').filter(Boolean);
+/**
+ * kafkajs settings from a kafka:// URL, the way a kafkajs user would write them: the broker list,
+ * TLS (`ssl=true`, `ca=<PEM file>`) and SASL (`sasl=<mechanism>` with the URL's user and password).
+ * Other query parameters are the adapter's (connectVia=bootstrap needs nothing more on one broker).
+ */
+function kafkajsConfig(url: string): Pick<KafkaConfig, 'brokers' | 'ssl' | 'sasl'> {
+  const u = new URL(url.replace(/^kafka:/i, 'http:'));
+  const q = u.searchParams;
+  const ca = q.get('ca');
+  const ssl = ca ? { ca: [readFileSync(ca, 'utf8')] } : q.get('ssl') === 'true' ? true : undefined;
+  const mechanism = q.get('sasl') as 'plain' | 'scram-sha-256' | 'scram-sha-512' | null;
+  const sasl = mechanism && u.username ? { mechanism, username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) } : undefined;
+  return { brokers: u.host.split(',').filter(Boolean), ...(ssl ? { ssl } : {}), ...(sasl ? { sasl: sasl as SASLOptions } : {}) };
+}
 
 async function open(url: string): Promise<ForeignClient> {
-  const kafka = new Kafka({ clientId: 'switchboard-ix-foreign', brokers: brokersOf(url), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ clientId: 'switchboard-ix-foreign', ...kafkajsConfig(url), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   await Promise.all([admin.connect(), producer.connect()]);

@@ -1,7 +1,7 @@
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { ConsumerConfig } from 'kafkajs';
 import { configurationError, formatHosts, type ParsedUrl } from '@switchboard/core';
-import { validateOptions } from '@switchboard/core/driver';
+import { readTlsFiles, validateOptions } from '@switchboard/core/driver';
 import { z } from 'zod';
 
 /** SASL settings; credentials may also come from the URL's user info. */
@@ -28,7 +28,11 @@ export interface KafkaConnectOptions {
   connectTimeoutMs?: number;
   /** kafkajs request timeout (default 10000 ms). */
   requestTimeoutMs?: number;
-  /** TLS: true for defaults, or node TLS options. */
+  /**
+   * TLS: true for Node's defaults, or Node TLS options (`ca`, `cert`, `key`, ...). By URL:
+   * `?ssl=true`, and `ca`, `cert`, `key` as paths of PEM files (`?ca=/etc/kafka/ca.pem`), which
+   * imply `ssl=true`. Options given here replace the URL's.
+   */
   ssl?: boolean | TlsOptions;
   sasl?: KafkaSaslOptions;
   /** Largest message accepted by `send` (default 1048576, Kafka's default max.message.bytes rounded down). */
@@ -117,6 +121,9 @@ const urlParamsSchema = z
     ...common,
     ssl: bool.optional(),
     sasl: mechanism.optional(),
+    ca: z.string().min(1).optional(),
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
   })
   .strict();
 
@@ -154,6 +161,13 @@ export function resolveKafkaOptions(url: ParsedUrl | undefined, options: Record<
     if (url.username === undefined || url.password === undefined) problems.push('SASL needs both a user name and a password in the URL (kafka://user:password@host:port)');
     else sasl = { mechanism: fromUrl?.sasl ?? 'plain', username: url.username, password: url.password };
   }
+  // PEM files named in the URL: TLS with them, unless the URL turns TLS off or code gives its own.
+  let ssl: boolean | TlsOptions | undefined = (given?.ssl as boolean | TlsOptions | undefined) ?? fromUrl?.ssl;
+  if (given?.ssl === undefined && fromUrl) {
+    const files = readTlsFiles({ ca: fromUrl.ca, cert: fromUrl.cert, key: fromUrl.key }, problems);
+    if (files && fromUrl.ssl === false) problems.push('ca, cert and key are TLS files, but the URL says ssl=false');
+    else if (files) ssl = files;
+  }
   if (problems.length) throw configurationError(`Kafka options${url ? ` for ${url.redacted}` : ''}`, problems);
   const pick = <K extends keyof typeof common>(k: K) => (given?.[k] ?? fromUrl?.[k]) as z.output<(typeof common)[K]>;
   const resolved: ResolvedKafkaOptions = {
@@ -163,7 +177,7 @@ export function resolveKafkaOptions(url: ParsedUrl | undefined, options: Record<
     replicationFactor: pick('replicationFactor'),
     connectTimeoutMs: pick('connectTimeoutMs') ?? KAFKA_DEFAULTS.connectTimeoutMs,
     requestTimeoutMs: pick('requestTimeoutMs') ?? KAFKA_DEFAULTS.requestTimeoutMs,
-    ssl: (given?.ssl as boolean | TlsOptions | undefined) ?? fromUrl?.ssl,
+    ssl,
     sasl,
     maxMessageBytes: pick('maxMessageBytes') ?? KAFKA_DEFAULTS.maxMessageBytes,
     maxWaitTimeMs: pick('maxWaitTimeMs') ?? KAFKA_DEFAULTS.maxWaitTimeMs,

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseUrl, SwitchboardError } from '@switchboard/core';
 import { KAFKA_DEFAULTS, resolveKafkaOptions } from '@switchboard/kafka';
 
@@ -14,6 +17,19 @@ describe('options - kafka:// URL and connect options', () => {
     expect(o.partitions).toBe(7);
     expect(o.clientId).toBe('x');
     expect(o.ssl).toBe(true);
+  });
+  test('options - ca, cert and key in the URL are PEM files read into TLS options; code ssl wins; ssl=false with them is a configuration error', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-kafka-tls-'));
+    try {
+      const ca = path.join(dir, 'ca.pem');
+      fs.writeFileSync(ca, 'CA PEM');
+      expect(resolveKafkaOptions(parseUrl(`kafka://h:1?ca=${ca}`)).ssl).toEqual({ ca: 'CA PEM' });
+      expect(resolveKafkaOptions(parseUrl(`kafka://h:1?ssl=true&ca=${ca}`), { ssl: { servername: 'x' } }).ssl).toEqual({ servername: 'x' });
+      expect(() => resolveKafkaOptions(parseUrl(`kafka://h:1?ssl=false&ca=${ca}`))).toThrow(/ssl=false/);
+      expect(() => resolveKafkaOptions(parseUrl(`kafka://h:1?ca=${path.join(dir, 'nope.pem')}`))).toThrow(/ca: cannot read the file .*nope\.pem \(ENOENT\)/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
   test('a default port is added', () => {
     expect(resolveKafkaOptions(parseUrl('kafka://broker')).brokers).toEqual(['broker:9092']);
