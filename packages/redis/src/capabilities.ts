@@ -13,7 +13,7 @@ export const redisCapabilities: Capabilities = defineCapabilities({
   competingConsumers: native('members of a consumer group share its entries (XREADGROUP)'),
   headerFilter: none('consumer groups read every entry of a stream; Redis has no server-side selection by field'),
   mailbox: native('queue = one stream with one consumer group created at id 0, so entries sent before any consumer wait; acked entries are deleted (XDEL)'),
-  prefetch: native('XREADGROUP COUNT bounded by the member\'s unsettled deliveries'),
+  prefetch: native('XREADGROUP COUNT bounded by the member\'s unsettled deliveries (one whose ack is already on its way to Redis no longer counts); acks of one event-loop turn go out as one XACK'),
   mailboxRequestResponse: emulated('a request to a queue stream, replied to over the requester\'s reply stream (see requestResponse)'),
   polling: emulated('core polls over the push loop, which reads with XREADGROUP BLOCK'),
   longPolling: emulated('core waits on the push loop, which blocks in XREADGROUP BLOCK (blockMs)'),

@@ -35,7 +35,9 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
 
   let sink: InboundSink<RedisHandle> | undefined;
   let running: Promise<void> | undefined;
+  /** Deliveries handed out and not settled yet; `acking` of them have an ack on its way to Redis. */
   let inFlight = 0;
+  let acking = 0;
   let blocked = false;
   let wakeSlot: (() => void) | undefined;
   let lastSweep = 0;
@@ -91,12 +93,14 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
     while (sink === s) {
       try {
         // Read again once half the prefetch window is free (or nothing is held): few large reads, not one per ack.
-        if (inFlight > 0 && o.prefetch - inFlight < Math.max(1, Math.floor(o.prefetch / 2))) {
+        // A delivery whose ack is on its way no longer counts, so the next read overlaps the XACK's round trip.
+        const held = inFlight - acking;
+        if (held > 0 && o.prefetch - held < Math.max(1, Math.floor(o.prefetch / 2))) {
           await new Promise<void>((r) => (wakeSlot = r));
           wakeSlot = undefined;
           continue;
         }
-        const room = o.prefetch - inFlight;
+        const room = o.prefetch - held;
         const now = Date.now();
         if (now - lastLive > link.options.blockMs / 2) {
           lastLive = now;
@@ -159,11 +163,24 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
     if (!seen) await link.cmd(['XCLAIM', keys.stream, keys.group, me, '0', h.entryId, 'JUSTID', 'RETRYCOUNT', String(Math.max(0, h.attempt - 1))]);
     await dueAt(h, 0);
   };
-  const ackEntry = async (h: RedisHandle) => {
-    // Both go out together on the one connection (one round trip); the XACK decides the outcome.
-    const acked = link.cmd(['XACK', keys.stream, keys.group, h.entryId]);
-    if (source.kind === 'queue') await Promise.all([acked, link.cmd(['XDEL', keys.stream, h.entryId])]);
-    else await acked;
+  // Acks asked for in one turn of the event loop go out as one XACK (and for a queue one XDEL) with
+  // every entry id, at the turn's end (setImmediate, where node-redis writes its queue anyway); each
+  // resolves once Redis replied to both.
+  let ackIds: string[] | undefined;
+  let acksDone: Promise<void> | undefined;
+  const flushAcks = (ids: string[]): Promise<void> => {
+    ackIds = undefined;
+    const acked = link.cmd(['XACK', keys.stream, keys.group, ...ids]);
+    return source.kind === 'queue' ? Promise.all([acked, link.cmd(['XDEL', keys.stream, ...ids])]).then(() => undefined) : acked.then(() => undefined);
+  };
+  const ackEntry = (h: RedisHandle): Promise<void> => {
+    if (ackIds) {
+      ackIds.push(h.entryId);
+      return acksDone!;
+    }
+    const ids = (ackIds = [h.entryId]);
+    acksDone = new Promise<void>((resolve, reject) => setImmediate(() => flushAcks(ids).then(resolve, reject)));
+    return acksDone;
   };
 
   return {
@@ -178,7 +195,13 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
       wake();
     },
     async ack(h) {
-      await ackEntry(h);
+      acking++;
+      wakeSlot?.();
+      try {
+        await ackEntry(h);
+      } finally {
+        acking--;
+      }
       settled();
     },
     async retry(h, delayMs) {
