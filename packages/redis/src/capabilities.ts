@@ -24,7 +24,7 @@ export const redisCapabilities: Capabilities = defineCapabilities({
   orderingPerKey: none('a consumer group hands entries to whichever member reads next, without keys; one stream per key would be one consumer group per key'),
   orderingPerKeyAfterNack: none('no per-key order to keep (see orderingPerKey)'),
   orderingTotal: native('a stream is ordered by entry id; one member reads in that order'),
-  replay: native('a topic stream keeps its entries (acks do not delete them); a new group starts at earliest (0) or latest ($)'),
+  replay: native('a topic stream keeps its entries (acks do not delete them) for retentionMs (each XADD trims older ones with MINID ~), for ever without it; a new group starts at earliest (0) or latest ($)'),
   replayFromPosition: native('from { position } or { offset } = a stream entry id (inclusive), { timestamp } = the first entry at or after that millisecond (entry ids start with their time); queue deliveries have no position'),
   committedPosition: native('a consumer group keeps its last-delivered id and pending entries on the server'),
   ackTimeout: emulated('core\'s timer per delivery; on expiry the entry id goes to the group\'s due set (sorted set) and is claimed again (XCLAIM), attempt = the delivery count'),

@@ -19,6 +19,12 @@ export interface RedisOptions {
   reconnectDelayMs?: number;
   /** How long a reply stream lives after its last reply (default 60000 ms). */
   replyTtlMs?: number;
+  /**
+   * Max age of topic streams' entries, unlimited when absent; `ensureDestination(topic, { retentionMs })`
+   * overrides it for that topic. Each XADD to a topic trims (`MINID ~`) entries older than this by the
+   * publisher's clock, a whole stream node at a time, so a few older entries may outlive it.
+   */
+  retentionMs?: number;
 }
 
 export interface ResolvedRedisOptions {
@@ -28,6 +34,7 @@ export interface ResolvedRedisOptions {
   maxMessageBytes: number;
   reconnectDelayMs: number;
   replyTtlMs: number;
+  retentionMs: number | undefined;
 }
 
 const intFromString = (min: number, max: number) =>
@@ -41,6 +48,7 @@ export const redisOptionsSchema = z
     maxMessageBytes: intFromString(1024, 512 * 1024 * 1024).optional(),
     reconnectDelayMs: intFromString(1, 600_000).optional(),
     replyTtlMs: intFromString(1000, 24 * 3600_000).optional(),
+    retentionMs: intFromString(1, Number.MAX_SAFE_INTEGER).optional(),
   })
   .strict();
 
@@ -58,5 +66,6 @@ export function resolveRedisOptions(url: ParsedUrl, options: RedisOptions | Reco
     maxMessageBytes: o.maxMessageBytes ?? 16 * 1024 * 1024,
     reconnectDelayMs: o.reconnectDelayMs ?? 250,
     replyTtlMs: o.replyTtlMs ?? 60_000,
+    retentionMs: o.retentionMs,
   };
 }

@@ -162,10 +162,38 @@ export async function openRedisSession(url: ParsedUrl, raw: DriverConnectOptions
     return inbox;
   };
 
+  // Topic retention: a topic's own (set by ensureDestination, kept in one hash for every process),
+  // else the connection's option; looked up once per topic and session.
+  const retentionKey = `${options.prefix}:retention`;
+  const retention = new Map<string, number>();
+  const retentionLookups = new Map<string, Promise<void>>();
+  const lookUpRetention = (stream: string): Promise<void> => {
+    let p = retentionLookups.get(stream);
+    if (!p) {
+      p = cmd<Buffer | null>(['HGET', retentionKey, stream]).then(
+        (v) => void retention.set(stream, v ? Number(v) : (options.retentionMs ?? 0)),
+        (err: unknown) => {
+          retentionLookups.delete(stream);
+          throw err;
+        },
+      );
+      retentionLookups.set(stream, p);
+    }
+    return p;
+  };
+  /** XADD to `stream`; on a topic with a retention it also trims entries older than that (MINID ~). */
+  const xadd = (d: Destination, stream: string, fields: Field[]): Promise<string> => {
+    if (d.kind === 'queue') return cmd<Buffer>(['XADD', stream, '*', ...fields]).then(String);
+    const ms = retention.get(stream);
+    if (ms === undefined) return lookUpRetention(stream).then(() => xadd(d, stream, fields));
+    const trim = ms > 0 ? ['MINID', '~', String(Math.max(0, Date.now() - ms))] : [];
+    return cmd<Buffer>(['XADD', stream, ...trim, '*', ...fields]).then(String);
+  };
+
   const publishOne = (d: Destination, m: NormalizedMessage, extra?: { replyTo: string; correlationId: string }): Promise<string> => {
     const stream = streamKey(options.prefix, d);
     const fields = encodeFields(m, extra);
-    if (!m.delayMs) return cmd<Buffer>(['XADD', stream, '*', ...fields]).then(String);
+    if (!m.delayMs) return xadd(d, stream, fields);
     const key = randomUUID();
     const due = Date.now() + m.delayMs;
     const t = setTimeout(() => {
@@ -210,7 +238,7 @@ export async function openRedisSession(url: ParsedUrl, raw: DriverConnectOptions
         .exec();
     },
     consumer: (source, o) => openRedisConsumer(link, source, o),
-    ensureDestination: async (d) => {
+    ensureDestination: async (d, o) => {
       const k = keysOf(options.prefix, d, QUEUE_GROUP);
       // MKSTREAM needs a group: a queue gets its shared one; a topic's stream keeps none.
       const group = d.kind === 'queue' ? QUEUE_GROUP : `${options.prefix}-ensure-${randomUUID()}`;
@@ -220,11 +248,21 @@ export async function openRedisSession(url: ParsedUrl, raw: DriverConnectOptions
         if (!/BUSYGROUP/.test(String((err as Error).message))) throw err;
       }
       if (d.kind === 'topic') await cmd(['XGROUP', 'DESTROY', k.stream, group]);
+      if (d.kind === 'topic' && o?.retentionMs !== undefined) {
+        await cmd(['HSET', retentionKey, k.stream, String(o.retentionMs)]);
+        retention.set(k.stream, o.retentionMs);
+        await cmd(['XTRIM', k.stream, 'MINID', '~', String(Math.max(0, Date.now() - o.retentionMs))]);
+      }
     },
     deleteDestination: async (d) => {
       const stream = streamKey(options.prefix, d);
       const groups = await groupsOf(stream);
       await cmd(['DEL', stream, ...groups.flatMap((g) => [keysOf(options.prefix, d, g).due, keysOf(options.prefix, d, g).from])]);
+      if (d.kind === 'topic') {
+        await cmd(['HDEL', retentionKey, stream]);
+        retention.delete(stream);
+        retentionLookups.delete(stream);
+      }
     },
     deleteGroup: async (d, group) => {
       if (d.kind === 'queue') return; // one shared group, which the queue's deletion removes

@@ -5,18 +5,19 @@ import { driver } from '../src/index';
 describe('options - URL parameters, defaults, validation', () => {
   it('options - reads query parameters, lets code options win, fills defaults', () => {
     const o = resolveRedisOptions(parseUrl('redis://h:6379?prefix=app&blockMs=500'), { blockMs: 1000 });
-    expect(o).toEqual({ connectTimeoutMs: 10_000, prefix: 'app', blockMs: 1000, maxMessageBytes: 16 * 1024 * 1024, reconnectDelayMs: 250, replyTtlMs: 60_000 });
+    expect(o).toEqual({ connectTimeoutMs: 10_000, prefix: 'app', blockMs: 1000, maxMessageBytes: 16 * 1024 * 1024, reconnectDelayMs: 250, replyTtlMs: 60_000, retentionMs: undefined });
+    expect(resolveRedisOptions(parseUrl('redis://h?retentionMs=3600000')).retentionMs).toBe(3_600_000);
   });
 
   it('options - lists every problem in one configuration error, without the password', () => {
     let err: SwitchboardError | undefined;
     try {
-      resolveRedisOptions(parseUrl('redis://u:secret@h?prefix=a:b&blockMs=x'), { nope: 1 });
+      resolveRedisOptions(parseUrl('redis://u:secret@h?prefix=a:b&blockMs=x&retentionMs=0'), { nope: 1 });
     } catch (e) {
       err = e as SwitchboardError;
     }
     expect(err?.code).toBe('configuration');
-    expect(err?.details?.problems).toHaveLength(3);
+    expect(err?.details?.problems).toHaveLength(4);
     expect(err?.message).not.toContain('secret');
   });
 
