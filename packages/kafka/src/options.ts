@@ -24,6 +24,13 @@ export interface KafkaConnectOptions {
   partitions?: number;
   /** Replication factor of created topics (default: the broker's default). */
   replicationFactor?: number;
+  /**
+   * `min.insync.replicas` of created topics (default: the broker's). With acks=all (every send of
+   * this adapter), a send is confirmed only once this many replicas have it. The safe choice on a
+   * cluster is `replicationFactor: 3, minInsyncReplicas: 2`: one broker can fail without losing a
+   * confirmed message or stopping sends.
+   */
+  minInsyncReplicas?: number;
   /** Fail `connect` after this long (default 10000 ms). */
   connectTimeoutMs?: number;
   /** kafkajs request timeout (default 10000 ms). */
@@ -68,6 +75,7 @@ export interface ResolvedKafkaOptions {
   clientId: string;
   partitions: number;
   replicationFactor: number | undefined;
+  minInsyncReplicas: number | undefined;
   connectTimeoutMs: number;
   requestTimeoutMs: number;
   ssl: boolean | TlsOptions | undefined;
@@ -104,6 +112,7 @@ const common = {
   clientId: z.string().min(1).max(200).optional(),
   partitions: int(1, 10_000).optional(),
   replicationFactor: int(1, 100).optional(),
+  minInsyncReplicas: int(1, 100).optional(),
   connectTimeoutMs: int(1, 600_000).optional(),
   requestTimeoutMs: int(1, 600_000).optional(),
   maxMessageBytes: int(1, 1_000_000_000).optional(),
@@ -168,6 +177,9 @@ export function resolveKafkaOptions(url: ParsedUrl | undefined, options: Record<
     if (files && fromUrl.ssl === false) problems.push('ca, cert and key are TLS files, but the URL says ssl=false');
     else if (files) ssl = files;
   }
+  const rf = given?.replicationFactor ?? fromUrl?.replicationFactor;
+  const isr = given?.minInsyncReplicas ?? fromUrl?.minInsyncReplicas;
+  if (rf !== undefined && isr !== undefined && isr > rf) problems.push(`minInsyncReplicas (${isr}) cannot exceed replicationFactor (${rf}): no send could ever be confirmed`);
   if (problems.length) throw configurationError(`Kafka options${url ? ` for ${url.redacted}` : ''}`, problems);
   const pick = <K extends keyof typeof common>(k: K) => (given?.[k] ?? fromUrl?.[k]) as z.output<(typeof common)[K]>;
   const resolved: ResolvedKafkaOptions = {
@@ -175,6 +187,7 @@ export function resolveKafkaOptions(url: ParsedUrl | undefined, options: Record<
     clientId: pick('clientId') ?? KAFKA_DEFAULTS.clientId,
     partitions: pick('partitions') ?? KAFKA_DEFAULTS.partitions,
     replicationFactor: pick('replicationFactor'),
+    minInsyncReplicas: pick('minInsyncReplicas'),
     connectTimeoutMs: pick('connectTimeoutMs') ?? KAFKA_DEFAULTS.connectTimeoutMs,
     requestTimeoutMs: pick('requestTimeoutMs') ?? KAFKA_DEFAULTS.requestTimeoutMs,
     ssl,

@@ -105,7 +105,7 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
     host.signal.removeEventListener('abort', giveUp);
   }
 
-  const topics = new Topics(admin, { partitions: options.partitions, replicationFactor: options.replicationFactor, timeoutMs: options.requestTimeoutMs });
+  const topics = new Topics(admin, { partitions: options.partitions, replicationFactor: options.replicationFactor, minInsyncReplicas: options.minInsyncReplicas, timeoutMs: options.requestTimeoutMs });
   const sendQueue = new SendQueue(producer, Math.min(512 * 1024, options.maxMessageBytes), undefined, async (old) => {
     // A new producer id: its sequence numbers start afresh (see SendQueue).
     debugLog('producer sequence out of step with the broker: replacing the producer');

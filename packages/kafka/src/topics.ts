@@ -16,7 +16,7 @@ export class Topics {
 
   constructor(
     private readonly admin: KafkaAdmin,
-    private readonly defaults: { partitions: number; replicationFactor: number | undefined; timeoutMs: number },
+    private readonly defaults: { partitions: number; replicationFactor: number | undefined; minInsyncReplicas?: number | undefined; timeoutMs: number },
   ) {}
 
   partitionsOf(topic: string): number | undefined {
@@ -48,8 +48,12 @@ export class Topics {
       topic,
       numPartitions: options.partitions ?? this.defaults.partitions,
       ...(this.defaults.replicationFactor ? { replicationFactor: this.defaults.replicationFactor } : {}),
-      ...(options.retentionMs ? { configEntries: [{ name: 'retention.ms', value: String(options.retentionMs) }] } : {}),
     };
+    const entries = [
+      ...(options.retentionMs ? [{ name: 'retention.ms', value: String(options.retentionMs) }] : []),
+      ...(this.defaults.minInsyncReplicas ? [{ name: 'min.insync.replicas', value: String(this.defaults.minInsyncReplicas) }] : []),
+    ];
+    if (entries.length > 0) config.configEntries = entries;
     try {
       await this.admin.createTopics({ topics: [config], waitForLeaders: true, timeout: this.defaults.timeoutMs });
     } catch (err) {
