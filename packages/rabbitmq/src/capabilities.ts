@@ -70,11 +70,11 @@ export function rabbitCapabilitiesFor(o: { streams: boolean; partitions?: number
       'skip, not block: a nack republishes the message with attempt + 1 to the back of its shard (through a delay queue when delayed) and acks the original, so later messages of the key are handled before the retry; a dead-lettered message leaves its key\'s sequence',
     ),
     orderingTotal: oneShard
-      ? native('partitions=1: one shard queue with single active consumer is one FIFO for one producer and the group (retries go to the back)')
-      : none(`partitions=${n}: messages without a key are spread round-robin over the ${n} shards, and keyed ones by key; order holds per key (partitions=1 for one total order)`),
+      ? native('partitions=1: keyed messages share one shard queue with single active consumer, one FIFO for one producer and the group (retries go to the back); messages without a key go to the destination\'s any queue, one FIFO for one producer and one consumer')
+      : none(`partitions=${n}: keyed messages are spread by key over ${n} shards and those without a key go to a queue of their own, so order holds per key, not across keys (partitions=1 keeps one order for keyed messages)`),
     competingConsumers: oneShard
-      ? none('partitions=1: the one shard queue has a single active consumer, so one member of a group receives at a time (the others wait to take over)')
-      : emulated(`partitions=${n}: members share the ${n} shards, one member per shard at a time (single active consumer), at most ceil(${n} / members) each after a rebalance; a retried message without a key goes to a shard the member does not keep`),
+      ? none('partitions=1: keyed messages all go to the one shard queue, which one member of a group consumes at a time (single active consumer; the others wait to take over); only messages without a key (<name>@@any) are shared')
+      : emulated(`partitions=${n}: messages without a key go to a plain queue (<name>@@any) the members compete on; keyed ones to ${n} shard queues, one member per shard at a time (single active consumer), at most ceil(${n} / members) each after a rebalance`),
     prefetch: emulated('a member hands out at most prefetch unsettled messages over all its shards; basic.qos(prefetch) on each shard channel bounds what it holds unacked from the broker (prefetch per shard it is active on)'),
     polling: emulated('core polls over the push stream of the shard consumers: basic.get would bypass single active consumer'),
     longPolling: emulated('core waits on the push stream of the shard consumers'),

@@ -47,7 +47,7 @@ export interface PublishExtra {
    */
   stamp?: boolean;
   /** Adds the `sb-shard` header (a partitioned topic's group shard queues are bound on it). */
-  shard?: number;
+  shard?: number | 'any';
 }
 
 /**

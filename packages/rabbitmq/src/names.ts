@@ -84,13 +84,15 @@ export function delayQueueName(target: { exchange: string; routingKey: string },
 }
 
 /**
- * Shard `i` of a partitioned queue or topic group (option `partitions`): `<base>@@shard.<i>`, where
+ * Shard `i` of a partitioned queue or topic group (option `partitions`): `<base>@@shard.<i>`, and its
+ * queue for messages without a key (`i` = 'any'): `<base>@@any`, where
  * `<base>` is the queue's name or the group's queue ({@link groupQueueName}); where that would pass
  * 255 bytes (a long topic with a long group), `<topic>@h-<sha1 of the group>@@shard.<i>`. No
  * destination name contains `@`, and no other derived object ends in `@@shard.<i>`.
  */
-export function shardQueueName(base: string, i: number, topic?: { topic: string; group: string }): string {
-  const name = `${base}@@shard.${i}`;
+export function shardQueueName(base: string, i: number | 'any', topic?: { topic: string; group: string }): string {
+  const suffix = i === 'any' ? '@@any' : `@@shard.${i}`;
+  const name = `${base}${suffix}`;
   if (Buffer.byteLength(name, 'utf8') <= AMQP_NAME_BYTES || !topic) return name;
-  return `${topic.topic}@h-${sha1(topic.group)}@@shard.${i}`;
+  return `${topic.topic}@h-${sha1(topic.group)}${suffix}`;
 }

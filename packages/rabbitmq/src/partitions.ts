@@ -1,21 +1,19 @@
 import { shardOf } from '@switchboard/core/driver';
 
+/** A shard number, or `any`: the plain queue of a partitioned destination for messages without a key. */
+export type ShardNo = number | 'any';
+
 /**
  * Picks the shard of each outgoing message of a partitioned connection: a keyed message goes to
  * `shardOf(key, partitions)` (FNV-1a 32 of the key's UTF-8 bytes, mod partitions), so every message
- * of a key lands in one shard; a message without a key goes to the next shard in turn (round-robin,
- * no order promised for those).
+ * of a key lands in one shard; a message without a key goes to `any`, a plain queue the members
+ * compete on (no order promised for those: the broker spreads them over the members with room).
  */
 export class ShardRouter {
-  private next = 0;
-
   constructor(readonly partitions: number) {}
 
-  shardOf(key: string | undefined): number {
-    if (key !== undefined) return shardOf(key, this.partitions);
-    const s = this.next;
-    this.next = (this.next + 1) % this.partitions;
-    return s;
+  shardOf(key: string | undefined): ShardNo {
+    return key === undefined ? 'any' : shardOf(key, this.partitions);
   }
 }
 
@@ -36,18 +34,4 @@ export function shardsToRelease(active: Iterable<number>, partitions: number, me
   if (mine.length <= keep) return [];
   const byPreference = [...mine.filter((s) => busy.has(s)), ...mine.filter((s) => !busy.has(s))];
   return byPreference.slice(keep).sort((a, b) => a - b);
-}
-
-/**
- * The shard a retried message without a key goes to: one the member is not active on (so another
- * member gets it, as competing consumers of a plain queue would), else its own shard. A keyed
- * message always stays in its shard: its key's later messages are there.
- */
-export function retryShard(own: number, key: string | undefined, active: ReadonlySet<number>, partitions: number): number {
-  if (key !== undefined) return own;
-  for (let i = 1; i < partitions; i++) {
-    const s = (own + i) % partitions;
-    if (!active.has(s)) return s;
-  }
-  return own;
 }

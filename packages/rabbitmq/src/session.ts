@@ -9,16 +9,16 @@ import { AMQPLIB_TABLE_BUFFER, assertSendable, decodeMessage, encodedTableSize, 
 import { QueueConsumer } from './consumer';
 import { Link } from './link';
 import { assertRabbitName, groupQueueName, groupRegistryName, offsetQueueName, shardQueueName, streamQueueName } from './names';
-import { ShardRouter } from './partitions';
+import { ShardRouter, type ShardNo } from './partitions';
 import { ShardedConsumer } from './sharded-consumer';
 import { resolveRabbitOptions, type RabbitMQOptions, type ResolvedRabbitMQOptions } from './options';
 import { StreamConsumer, streamStart } from './stream-consumer';
-import { assertDelay, MAX_DELAY_MS, Topology, type Target } from './topology';
+import { assertDelay, MAX_DELAY_MS, Topology, type ShardQueues, type Target } from './topology';
 
 const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 
 /** A publish target; `shard` is set for a partitioned topic (sent as the `sb-shard` header). */
-export type ShardTarget = Target & { shard?: number };
+export type ShardTarget = Target & { shard?: ShardNo };
 
 /** What the consumers of a session share with it. */
 export interface RabbitContext {
@@ -50,14 +50,14 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
   const router = partitions === undefined ? undefined : new ShardRouter(partitions);
 
   /** Declares a destination (a partitioned queue: its shard queues) and returns how to reach it per shard. */
-  const provision = async (d: Destination): Promise<(shard: number | undefined) => ShardTarget> => {
+  const provision = async (d: Destination): Promise<(shard: ShardNo | undefined) => ShardTarget> => {
     if (d.kind === 'queue') {
       if (partitions === undefined) {
         await topology.queue(d.name);
         return () => ({ exchange: '', routingKey: d.name });
       }
-      const shards = await topology.shardedQueue(d.name, partitions);
-      return (shard) => ({ exchange: '', routingKey: shards[shard!]! });
+      const q = await topology.shardedQueue(d.name, partitions);
+      return (shard) => ({ exchange: '', routingKey: shard === 'any' || shard === undefined ? q.any : q.shards[shard]! });
     }
     if (options.streams) await topology.stream(d.name, options.streamRetentionMs);
     else await topology.topic(d.name);
@@ -93,7 +93,7 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
 
   /** The shard queues of a queue or group queue `base` on this connection (none when unpartitioned). */
   const shardsOf = (base: string, group?: { topic: string; group: string }): string[] =>
-    Array.from({ length: partitions ?? 0 }, (_, i) => shardQueueName(base, i, group));
+    partitions === undefined ? [] : [...Array.from({ length: partitions }, (_, i) => shardQueueName(base, i, group)), shardQueueName(base, 'any', group)];
 
   /** Deletes a topic group's queue and committed-offset queue (idempotent) and forgets their declarations. */
   const removeGroup = async (topic: string, group: string): Promise<void> => {
@@ -137,7 +137,6 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
       reach.catch(() => undefined);
       // Only a topic's stream needs sb-ts (it retains what carries it): see publishOptions.
       const stamp = dest.kind === 'topic';
-      // Shards are picked now, in send order (round-robin for messages without a key).
       const shards = messages.map((m) => router?.shardOf(m.key));
       return messages.map(async (m, i) => {
         let to: ShardTarget = (await reach)(shards[i]);
@@ -191,7 +190,7 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
       }
       return queueConsumer(source.kind === 'queue' ? (await targetOf(source), source.name) : await topology.group(source.name, o.group, o.filter));
 
-      async function shardedConsumer(queues: string[]): Promise<ConsumerDriver<unknown>> {
+      async function shardedConsumer(queues: ShardQueues): Promise<ConsumerDriver<unknown>> {
         const sc = new ShardedConsumer(ctx, queues, o);
         await sc.init();
         return sc as ConsumerDriver<unknown>;

@@ -6,16 +6,19 @@ import { classifyError } from './classify-error';
 import { decodeMessage, generatedId, republishOptions, SHARD_HEADER, type DecodedMessage } from './codec';
 import { quietly } from './consumer';
 import { keepTrying, type Recoverable } from './link';
-import { retryShard, shardsToRelease } from './partitions';
+import { shardsToRelease } from './partitions';
 import type { RabbitContext } from './session';
-import type { Target } from './topology';
+import type { ShardQueues, Target } from './topology';
 
 /** While messages arrive, a member reads the group's member count at most this often (besides every rebalanceIntervalMs). */
 const ARRIVAL_CHECK_MS = 100;
 
 /** One shard queue as a member sees it: its own channel and consumer, and whether the broker made it the active consumer. */
 interface Shard {
+  /** Shard number; for the `any` queue, the partition count. */
   readonly index: number;
+  /** A shard with single active consumer (false: the `any` queue of messages without a key, which members compete on). */
+  readonly ordered: boolean;
   readonly queue: string;
   /** The channel consuming the shard (undefined while it is being (re)opened). */
   ch: amqp.Channel | undefined;
@@ -49,7 +52,8 @@ interface Arrival {
 
 /**
  * The consumer driver of a partitioned queue or topic group (option `partitions`): the member
- * consumes every shard queue, each on a channel of its own, and RabbitMQ's single active consumer
+ * consumes every shard queue and the `any` queue (messages without a key, which the members compete
+ * on as on a plain queue), each on a channel of its own, and RabbitMQ's single active consumer
  * (`x-single-active-consumer`) hands each shard to one member of the group at a time, the next waiting
  * one taking over when the active one's channel closes or dies. So one key, which lives in one shard,
  * is handled by one member at a time, in queue order.
@@ -65,13 +69,16 @@ interface Arrival {
  * - Close: nothing is cancelled while messages are held: closing the channels returns what was not
  *   handled, in order, before the broker activates another member.
  * - Retry republishes to the back of the message's shard (a keyed message keeps its shard: later
- *   messages of the key go on, skip rather than block); a message without a key goes to a shard this
- *   member does not keep, so another member gets it. Dead letters are republished like the plain
+ *   messages of the key go on, skip rather than block); a message without a key to the `any` queue,
+ *   where a member with room takes it. Dead letters are republished like the plain
  *   queue consumer's. Polling is core's, over the push stream: `basic.get` would bypass the single
  *   active consumer.
  */
 export class ShardedConsumer implements ConsumerDriver<ShardHandle>, Recoverable {
+  /** The ordered shards, shard i at index i, then the `any` queue. */
   private readonly shards: Shard[];
+  private readonly any: Shard;
+  private readonly partitions: number;
   private readonly atMostOnce: boolean;
   private readonly prefetch: number;
   private sink: InboundSink<ShardHandle> | undefined;
@@ -89,13 +96,15 @@ export class ShardedConsumer implements ConsumerDriver<ShardHandle>, Recoverable
 
   constructor(
     private readonly ctx: RabbitContext,
-    /** The shard queues, shard i at index i. */
-    queues: readonly string[],
+    queues: ShardQueues,
     o: ResolvedConsumerOptions,
   ) {
     this.atMostOnce = o.ackMode === 'at-most-once';
     this.prefetch = o.prefetch;
-    this.shards = queues.map((queue, index) => ({ index, queue, ch: undefined, active: false, releasing: false, deciding: false, out: 0, subscribing: undefined }));
+    this.partitions = queues.shards.length;
+    const shard = (queue: string, index: number, ordered: boolean): Shard => ({ index, ordered, queue, ch: undefined, active: false, releasing: false, deciding: false, out: 0, subscribing: undefined });
+    this.any = shard(queues.any, this.partitions, false);
+    this.shards = [...queues.shards.map((q, i) => shard(q, i, true)), this.any];
   }
 
   /** Waits for the connection so the consumer is ready before `connection.consumer()` resolves. */
@@ -104,14 +113,14 @@ export class ShardedConsumer implements ConsumerDriver<ShardHandle>, Recoverable
     this.ctx.link.add(this);
   }
 
-  /** The shard indexes this member is active on and keeps. */
-  kept(): Set<number> {
-    return new Set(this.shards.filter((s) => s.active && !s.releasing).map((s) => s.index));
-  }
 
   start(sink: InboundSink<ShardHandle>): void {
     this.sink = sink;
     for (const s of this.shards) this.subscribe(s);
+    // Once subscribed, a first look at the group: a member that was alone gives the others their share before messages flow.
+    void Promise.all(this.shards.map((s) => s.subscribing))
+      .then(() => this.rebalance())
+      .catch(() => undefined);
     this.timer ??= setInterval(() => void this.rebalance().catch(() => undefined), this.ctx.options.rebalanceIntervalMs);
     this.timer.unref?.();
     this.pump();
@@ -137,9 +146,13 @@ export class ShardedConsumer implements ConsumerDriver<ShardHandle>, Recoverable
       s.ch = ch;
       s.active = false;
       await ch.consume(s.queue, (msg) => this.onMessage(s, ch, msg), { noAck: false });
-      // consumerCount counts active and waiting consumers: alone on the shard, this member is the active one.
-      const { consumerCount } = await ch.checkQueue(s.queue);
-      if (consumerCount === 1 && s.ch === ch) s.active = true;
+      // consumerCount counts active and waiting consumers: the only consumer of a shard is its active one.
+      // Knowing it before a message comes lets a rebalance move the shard before it holds anything. (Only
+      // certain knowledge counts: a member that took itself for active on a shard it waits on would give
+      // up shards it has.)
+      if (!s.ordered) return;
+      const after = (await ch.checkQueue(s.queue)).consumerCount;
+      if (after === 1 && s.ch === ch) s.active = true;
     })()
       .catch((err: unknown) => {
         if (this.closed) return;
@@ -173,6 +186,7 @@ export class ShardedConsumer implements ConsumerDriver<ShardHandle>, Recoverable
     }
     if (s.ch !== ch) return;
     this.pending.push({ shard: s, ch, msg });
+    if (!s.ordered) return this.pump();
     if (!s.active) {
       // Active on one more shard: hand nothing of it out until a look at the member count decided
       // whether it is beyond this member's share (then it goes, with nothing to wait for).
@@ -237,14 +251,13 @@ export class ShardedConsumer implements ConsumerDriver<ShardHandle>, Recoverable
   }
 
   /**
-   * Republishes with attempt + 1 to the back of a shard (through a TTL'd delay queue when delayed), then
-   * acks the original. A keyed message stays in its shard; one without a key goes to a shard this member
-   * does not keep (after a look at the group's size), so another member gets it.
+   * Republishes with attempt + 1 to the back of its shard (through a TTL'd delay queue when delayed), then
+   * acks the original: the key's later messages go on (skip, not block). A message without a key goes
+   * to the `any` queue, where any member with room takes it.
    */
   async retry(h: ShardHandle, delayMs: number): Promise<void> {
     this.assertLive(h, 'nack');
-    if (h.key === undefined) await this.rebalance().catch(() => undefined);
-    const shard = this.shards[retryShard(h.shard.index, h.key, this.kept(), this.shards.length)]!;
+    const shard = h.key === undefined ? this.any : h.shard;
     const here: Target = { exchange: '', routingKey: shard.queue };
     const to: Target = delayMs > 0 ? { exchange: '', routingKey: await this.ctx.topology.delay(here, Math.round(delayMs)) } : here;
     try {
@@ -315,13 +328,13 @@ export class ShardedConsumer implements ConsumerDriver<ShardHandle>, Recoverable
 
   private async checkOnce(): Promise<void> {
     if (this.closed || !this.sink) return;
-    const active = this.shards.filter((s) => s.active && !s.releasing).map((s) => s.index);
+    const active = this.shards.filter((s) => s.ordered && s.active && !s.releasing).map((s) => s.index);
     if (active.length <= 1) return;
-    const probe = this.shards[this.tick++ % this.shards.length]!;
+    const probe = this.shards[this.tick++ % this.partitions]!;
     this.lastCheck = performance.now();
     const { consumerCount } = await this.ctx.topology.run((ch) => ch.checkQueue(probe.queue));
     const busy = new Set(this.shards.filter((s) => s.out > 0).map((s) => s.index));
-    for (const i of shardsToRelease(active, this.shards.length, consumerCount, busy)) this.beginRelease(this.shards[i]!);
+    for (const i of shardsToRelease(active, this.partitions, consumerCount, busy)) this.beginRelease(this.shards[i]!);
   }
 
   private beginRelease(s: Shard): void {

@@ -7,6 +7,12 @@ import type { Link } from './link';
 import { delayQueueName, groupQueueName, groupRegistryName, offsetQueueName, shardQueueName, streamQueueName } from './names';
 import { SHARD_HEADER } from './codec';
 
+/** The queues of a partitioned queue or topic group: shard i at index i, and the queue for messages without a key. */
+export interface ShardQueues {
+  readonly shards: readonly string[];
+  readonly any: string;
+}
+
 /** Where a publish goes: an exchange ('' = default exchange) and a routing key. */
 export interface Target {
   exchange: string;
@@ -148,53 +154,56 @@ export class Topology {
   }
 
   /**
-   * The shard queues of a partitioned queue (`<queue>@@shard.<i>`), each with single active consumer.
-   * Returns their names, shard i at index i. See {@link declareShards}.
+   * The shard queues of a partitioned queue (`<queue>@@shard.<i>`, each with single active consumer)
+   * and its plain queue for messages without a key (`<queue>@@any`). See {@link declareShards}.
    */
-  async shardedQueue(name: string, partitions: number): Promise<string[]> {
-    const names = Array.from({ length: partitions }, (_, i) => shardQueueName(name, i));
-    await this.once(`p:${name}`, Infinity, () => this.declareShards(`queue "${name}"`, names, shardQueueName(name, partitions)));
-    return names;
+  async shardedQueue(name: string, partitions: number): Promise<ShardQueues> {
+    const q: ShardQueues = { shards: Array.from({ length: partitions }, (_, i) => shardQueueName(name, i)), any: shardQueueName(name, 'any') };
+    await this.once(`p:${name}`, Infinity, () => this.declareShards(`queue "${name}"`, q, shardQueueName(name, partitions)));
+    return q;
   }
 
   /**
-   * The shard queues of a partitioned topic group (`<topic>@<group>@@shard.<i>`), each with single
-   * active consumer and bound to the topic with `x-match: all`, `sb-shard: <i>` and the group's filter.
-   * The group is recorded in the topic's registry like an unpartitioned group. Returns their names.
+   * The shard queues of a partitioned topic group (`<topic>@<group>@@shard.<i>`, single active consumer)
+   * and its `@@any` queue, bound to the topic with `x-match: all`, `sb-shard: <i>` (or `any`) and the
+   * group's filter. The group is recorded in the topic's registry like an unpartitioned group.
    */
-  async shardedGroup(topic: string, group: string, filter: Headers | undefined, partitions: number): Promise<string[]> {
+  async shardedGroup(topic: string, group: string, filter: Headers | undefined, partitions: number): Promise<ShardQueues> {
     const base = groupQueueName(topic, group);
-    const names = Array.from({ length: partitions }, (_, i) => shardQueueName(base, i, { topic, group }));
+    const at = { topic, group };
+    const q: ShardQueues = { shards: Array.from({ length: partitions }, (_, i) => shardQueueName(base, i, at)), any: shardQueueName(base, 'any', at) };
     await this.topic(topic);
     await this.once(`p:${base}`, Infinity, async () => {
-      if (!(await this.exists(names[0]!))) await this.record(topic, group);
-      await this.declareShards(`group "${group}" of topic "${topic}"`, names, shardQueueName(base, partitions, { topic, group }));
+      if (!(await this.exists(q.any))) await this.record(topic, group);
+      await this.declareShards(`group "${group}" of topic "${topic}"`, q, shardQueueName(base, partitions, at));
     });
-    for (const [i, q] of names.entries()) {
-      const args: Record<string, string> = { 'x-match': 'all', ...(filter ?? {}), [SHARD_HEADER]: String(i) };
-      await this.once(`b:${q}:${JSON.stringify(args)}`, Infinity, (ch) => ch.bindQueue(q, topic, '', args));
+    const bindings: [string, string][] = [...q.shards.map((name, i): [string, string] => [name, String(i)]), [q.any, 'any']];
+    for (const [name, shard] of bindings) {
+      const args: Record<string, string> = { 'x-match': 'all', ...(filter ?? {}), [SHARD_HEADER]: shard };
+      await this.once(`b:${name}:${JSON.stringify(args)}`, Infinity, (ch) => ch.bindQueue(name, topic, '', args));
     }
-    return names;
+    return q;
   }
 
   /**
-   * Declares shard queues with `x-single-active-consumer`. A shard that exists without it (made by
-   * something else) is a `configuration` error, as is a shard numbered `beyond` (the first past this
-   * connection's count): then the destination is used with more partitions elsewhere, and producers and
-   * consumers would disagree on where a key lives.
+   * Declares shard queues with `x-single-active-consumer`, and the `any` queue without. A shard that
+   * exists without it (made by something else) is a `configuration` error, as is a shard numbered
+   * `beyond` (the first past this connection's count): then the destination is used with more
+   * partitions elsewhere, and producers and consumers would disagree on where a key lives.
    */
-  private async declareShards(what: string, names: readonly string[], beyond: string): Promise<void> {
+  private async declareShards(what: string, q: ShardQueues, beyond: string): Promise<void> {
     if (await this.exists(beyond)) {
-      throw new SwitchboardError('configuration', `${what} has a shard queue "${beyond}": it is used with more partitions than the ${names.length} of this connection (option partitions); producers and consumers of one destination need the same partitions`);
+      throw new SwitchboardError('configuration', `${what} has a shard queue "${beyond}": it is used with more partitions than the ${q.shards.length} of this connection (option partitions); producers and consumers of one destination need the same partitions`);
     }
-    for (const q of names) {
+    for (const name of q.shards) {
       try {
-        await this.onOwnChannel((ch) => ch.assertQueue(q, { durable: true, arguments: { 'x-single-active-consumer': true } }));
+        await this.onOwnChannel((ch) => ch.assertQueue(name, { durable: true, arguments: { 'x-single-active-consumer': true } }));
       } catch (err) {
         if (!isInequivalentArg(err)) throw err;
-        throw new SwitchboardError('configuration', `shard queue "${q}" of ${what} exists with other arguments (RabbitMQ: ${(err as Error).message}); a shard needs x-single-active-consumer`, { cause: err });
+        throw new SwitchboardError('configuration', `shard queue "${name}" of ${what} exists with other arguments (RabbitMQ: ${(err as Error).message}); a shard needs x-single-active-consumer`, { cause: err });
       }
     }
+    await this.declareQueue(q.any, { durable: true });
   }
 
   /** The one-message queue that holds a replaying group's committed stream offset (recorded in the group registry when new). */

@@ -4,7 +4,7 @@ import { rabbitCapabilities, rabbitCapabilitiesFor, rabbitCapabilitiesWithoutStr
 import { assertSendable, decodeMessage, encodedTableSize, publishOptions, SHARD_HEADER } from '../src/codec';
 import { AMQP_NAME_BYTES, groupQueueName, shardQueueName } from '../src/names';
 import { resolveRabbitOptions } from '../src/options';
-import { fairShare, retryShard, ShardRouter, shardsToRelease } from '../src/partitions';
+import { fairShare, ShardRouter, shardsToRelease } from '../src/partitions';
 import type { Message } from 'amqplib';
 import type { NormalizedMessage } from '@switchboard/core/driver';
 
@@ -56,9 +56,8 @@ describe('partitions - routing', () => {
     expect(new ShardRouter(7).shardOf('')).toBe(0x811c9dc5 % 7);
   });
 
-  it('spreads messages without a key round-robin', () => {
-    const r = new ShardRouter(3);
-    expect(Array.from({ length: 7 }, () => r.shardOf(undefined))).toEqual([0, 1, 2, 0, 1, 2, 0]);
+  it('sends messages without a key to the any queue', () => {
+    expect(new ShardRouter(3).shardOf(undefined)).toBe('any');
   });
 });
 
@@ -83,20 +82,14 @@ describe('partitions - fair share', () => {
     expect(shardsToRelease([0, 1, 2, 3], 4, 2, new Set([1]))).toEqual([2, 3]);
     expect(shardsToRelease([0, 1, 2, 3], 4, 2, new Set([0, 1, 3]))).toEqual([2, 3]);
   });
-
-  it('sends a retried keyed message back to its own shard, one without a key to a shard the member does not keep', () => {
-    expect(retryShard(1, 'k', new Set([0, 1]), 4)).toBe(1);
-    expect(retryShard(1, undefined, new Set([1, 2]), 4)).toBe(3);
-    expect(retryShard(3, undefined, new Set([3]), 4)).toBe(0);
-    expect(retryShard(2, undefined, new Set([0, 1, 2, 3]), 4)).toBe(2);
-    expect(retryShard(0, undefined, new Set([0]), 1)).toBe(0);
-  });
 });
 
 describe('partitions - names', () => {
   it('names shard i of a queue and of a group queue <base>@@shard.<i>', () => {
     expect(shardQueueName('orders', 3)).toBe('orders@@shard.3');
     expect(shardQueueName(groupQueueName('t', 'g'), 0, { topic: 't', group: 'g' })).toBe('t@g@@shard.0');
+    expect(shardQueueName('orders', 'any')).toBe('orders@@any');
+    expect(shardQueueName(groupQueueName('t', 'g'), 'any', { topic: 't', group: 'g' })).toBe('t@g@@any');
   });
 
   it('keeps a long topic + long group within 255 bytes', () => {
