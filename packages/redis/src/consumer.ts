@@ -38,17 +38,25 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
   /** Deliveries handed out and not settled yet; `acking` of them have an ack on its way to Redis. */
   let inFlight = 0;
   let acking = 0;
-  let blocked = false;
+  /** Reads blocking on the reader connection now (the push loop's, a fetch's). */
+  let blocked = 0;
+  let closed = false;
   let wakeSlot: (() => void) | undefined;
   let lastSweep = 0;
-  let lastLive = Date.now();
   let nextDue = Infinity;
   const timers = new Set<NodeJS.Timeout>();
+  // The liveness key lives while the member does, whether it is pushed to, polls, or neither.
+  const heartbeat = setInterval(() => {
+    link.cmd(['SET', liveKey, '1', 'PX', String(liveTtl)]).catch((err: unknown) => {
+      if (!closed) link.report(link.classify(err), `redis: refreshing the liveness key of a member of ${source.kind}:${source.name} failed (the next beat retries)`);
+    });
+  }, link.options.blockMs / 2);
+  heartbeat.unref();
 
   /** Ends a blocking read at once (CLIENT UNBLOCK from the command connection). */
   const wake = () => {
     wakeSlot?.();
-    if (blocked && reader.id !== undefined) void link.cmd(['CLIENT', 'UNBLOCK', String(reader.id)]).catch(() => undefined);
+    if (blocked > 0 && reader.id !== undefined) void link.cmd(['CLIENT', 'UNBLOCK', String(reader.id)]).catch(() => undefined);
   };
   const settled = () => {
     inFlight--;
@@ -75,17 +83,34 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
     const rows = await link.cmd<[Buffer, Buffer[], number][]>(['EVAL', CLAIM, '3', keys.stream, keys.due, keys.from, keys.group, me, String(Date.now()), String(max), mode, `${link.options.prefix}:live:`, PARKED, grace]);
     return rows.map(([id, fields, count]) => toInbound(id.toString(), fields, Number(count)));
   };
-  const readNew = async (max: number): Promise<InboundMessage<RedisHandle>[]> => {
-    const args: Field[] = ['XREADGROUP', 'GROUP', keys.group, me, 'COUNT', String(max), 'BLOCK', String(link.options.blockMs)];
+  /** New entries, up to `max`, waiting up to `blockMs` for the first (0: not at all). */
+  const readNew = async (max: number, blockMs: number): Promise<InboundMessage<RedisHandle>[]> => {
+    const args: Field[] = ['XREADGROUP', 'GROUP', keys.group, me, 'COUNT', String(max)];
+    if (blockMs > 0) args.push('BLOCK', String(Math.ceil(blockMs)));
     if (atMostOnce) args.push('NOACK');
     args.push('STREAMS', keys.stream, '>');
-    blocked = true;
+    blocked++;
     try {
       const reply = await reader.cmd<[Buffer, Entry[]][] | null>(args);
       return (reply?.[0]?.[1] ?? []).filter((e) => e[1]).map(([id, fields]) => toInbound(id.toString(), fields, 1));
     } finally {
-      blocked = false;
+      blocked--;
     }
+  };
+  /** Due retries, and about once a second the entries of members that are gone, up to `room`. */
+  const claimReady = async (room: number): Promise<InboundMessage<RedisHandle>[]> => {
+    const now = Date.now();
+    let got: InboundMessage<RedisHandle>[] = [];
+    if (now - lastSweep > 1000 || nextDue <= now) {
+      if (now - lastSweep > 1000) {
+        lastSweep = now;
+        void link.moveDelayed();
+        got = await claim('orphans', room);
+      }
+      nextDue = Infinity;
+      if (got.length < room) got = got.concat(await claim('due', room - got.length));
+    }
+    return got;
   };
 
   const loop = async (s: InboundSink<RedisHandle>) => {
@@ -101,22 +126,8 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
           continue;
         }
         const room = o.prefetch - held;
-        const now = Date.now();
-        if (now - lastLive > link.options.blockMs / 2) {
-          lastLive = now;
-          await link.cmd(['SET', liveKey, '1', 'PX', String(liveTtl)]);
-        }
-        let got: InboundMessage<RedisHandle>[] = [];
-        if (now - lastSweep > 1000 || nextDue <= now) {
-          if (now - lastSweep > 1000) {
-            lastSweep = now;
-            void link.moveDelayed();
-            got = await claim('orphans', room);
-          }
-          nextDue = Infinity;
-          if (got.length < room) got = got.concat(await claim('due', room - got.length));
-        }
-        if (got.length === 0 && sink === s) got = await readNew(room);
+        let got = await claimReady(room);
+        if (got.length === 0 && sink === s) got = await readNew(room, link.options.blockMs);
         backoff = 0;
         for (const m of got) {
           if (sink !== s) {
@@ -189,6 +200,29 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
       sink = s;
       running = loop(s);
     },
+    /**
+     * Due retries and orphans first, then XREADGROUP COUNT (BLOCK for what is left of `waitMs`),
+     * within the prefetch window; a retry coming due or the signal ends the wait early.
+     */
+    async fetch(max, waitMs, signal) {
+      const room = Math.min(max, atMostOnce ? max : o.prefetch - (inFlight - acking));
+      if (room <= 0 || closed) return [];
+      const deadline = Date.now() + waitMs;
+      signal?.addEventListener('abort', wake, { once: true });
+      try {
+        for (;;) {
+          let got = await claimReady(room);
+          if (got.length === 0) got = await readNew(room, signal?.aborted ? 0 : deadline - Date.now());
+          inFlight += got.length;
+          if (got.length > 0 || signal?.aborted || Date.now() >= deadline) return got;
+        }
+      } catch (err) {
+        if (closed) return [];
+        throw link.classify(err);
+      } finally {
+        signal?.removeEventListener('abort', wake);
+      }
+    },
     async stop() {
       // Nothing is delivered once the sink is gone; what a read still in progress returns is released.
       sink = undefined;
@@ -225,6 +259,8 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
     ...(atMostOnce ? { taken: () => settled() } : {}),
     async close() {
       sink = undefined;
+      closed = true;
+      clearInterval(heartbeat);
       for (const t of timers) clearTimeout(t);
       // Closing the reader ends a blocking read at once; entries it had taken stay pending and are parked.
       await reader.close();

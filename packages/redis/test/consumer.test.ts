@@ -104,3 +104,30 @@ describe('consumer - reads', () => {
     await driver.stop();
   });
 });
+
+describe('consumer - fetch', () => {
+  const entries = (...ids: string[]) => [[Buffer.from('sb:q:q'), ids.map((id) => [Buffer.from(id), [Buffer.from('body'), Buffer.from(id)]])]];
+
+  test('fetch - a poll reads XREADGROUP COUNT max itself: without BLOCK when it may not wait, with BLOCK for the wait otherwise', async () => {
+    const f = fakeLink([entries('1-0', '1-1'), entries('2-0')]);
+    const d = queue('q');
+    const driver = await openRedisConsumer(f.link, d, resolveConsumerOptions(d, { prefetch: 8 }));
+    const now = await driver.fetch!(3, 0, undefined);
+    expect(now.map((m) => m.receipt)).toEqual(['1-0', '1-1']);
+    expect(f.readArgs[0]).toEqual(['XREADGROUP', 'GROUP', 'sb', expect.any(String), 'COUNT', '3', 'STREAMS', 'sb:q:q', '>']);
+    const waited = await driver.fetch!(10, 5000, undefined);
+    expect(waited.map((m) => m.attempt)).toEqual([1]);
+    expect(f.readArgs[1]!.slice(4, 8)).toEqual(['COUNT', '6', 'BLOCK', expect.stringMatching(/^(4\d{3}|5000)$/)]);
+    await driver.close();
+  });
+
+  test('fetch - a poll with the prefetch window full reads nothing', async () => {
+    const f = fakeLink([entries('1-0', '1-1')]);
+    const d = queue('q');
+    const driver = await openRedisConsumer(f.link, d, resolveConsumerOptions(d, { prefetch: 2 }));
+    expect(await driver.fetch!(5, 0, undefined)).toHaveLength(2);
+    expect(await driver.fetch!(5, 0, undefined)).toEqual([]);
+    expect(f.readArgs).toHaveLength(1);
+    await driver.close();
+  });
+});
