@@ -181,6 +181,8 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
   let acksDone: Promise<void> | undefined;
   const flushAcks = (ids: string[]): Promise<void> => {
     ackIds = undefined;
+    // The read loop looks again once the whole turn's acks are counted: one large read, not one per ack.
+    wakeSlot?.();
     const acked = link.cmd(['XACK', keys.stream, keys.group, ...ids]);
     return source.kind === 'queue' ? Promise.all([acked, link.cmd(['XDEL', keys.stream, ...ids])]).then(() => undefined) : acked.then(() => undefined);
   };
@@ -230,7 +232,6 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
     },
     async ack(h) {
       acking++;
-      wakeSlot?.();
       try {
         await ackEntry(h);
       } finally {
