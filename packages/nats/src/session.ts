@@ -1,4 +1,4 @@
-import { connect as natsConnect, createInbox, nanos, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect as natsConnect, createInbox, nanos, type ConnectionOptions, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { formatHosts, SwitchboardError, throwIfAborted, type BrokerObject, type Destination, type DestinationOptions, type ParsedUrl } from '@switchboard/core';
 import { createReply, shardOf, type ConnectOptions, type DriverHost, type DriverSession, type NormalizedMessage } from '@switchboard/core/driver';
@@ -130,6 +130,37 @@ export function hasCredentials(parsed: ParsedUrl): boolean {
 }
 
 /**
+ * The nats.js connect options of a connection. `tls: null`: the adapter takes no TLS options yet,
+ * so it never starts TLS; without it nats.js upgrades to TLS whenever the server merely offers it
+ * (`tls_available`, a server with `allow_non_tls`) and then fails on a certificate it cannot verify
+ * (a private CA), so a plain nats:// URL could not connect to such a server.
+ */
+export function natsClientOptions(parsed: ParsedUrl, options: ResolvedNatsOptions, hostTimeoutMs: number): ConnectionOptions {
+  const auth =
+    parsed.username !== undefined && parsed.password !== undefined
+      ? { user: parsed.username, pass: parsed.password }
+      : hasCredentials(parsed)
+        ? { token: parsed.username }
+        : {};
+  return {
+    servers: parsed.hosts.length ? formatHosts(parsed.hosts, DEFAULT_PORT) : [`127.0.0.1:${DEFAULT_PORT}`],
+    name: options.name,
+    timeout: Math.min(options.connectTimeoutMs, hostTimeoutMs),
+    reconnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: options.reconnectTimeWaitMs,
+    reconnectJitter: 50,
+    waitOnFirstConnect: false,
+    pingInterval: 10_000,
+    // No client-side Error (stack capture) per request: JetStream publishes and API calls are
+    // requests; their failures are still classified (SwitchboardError with the client's error as cause).
+    noAsyncTraces: true,
+    tls: null,
+    ...auth,
+  };
+}
+
+/**
  * Opens the NATS half of a connection (core builds the Connection on it). `nats://` and
  * `nats+js://` use JetStream, `nats+core://` core NATS. Credentials come from the URL:
  * `user:password@host` or a token as `token@host`. Rejects with `configuration` (bad URL or
@@ -138,29 +169,9 @@ export function hasCredentials(parsed: ParsedUrl): boolean {
  */
 export async function openNatsSession(parsed: ParsedUrl, raw: ConnectOptions, host: DriverHost): Promise<DriverSession> {
   const options = resolveNatsOptions(parsed, raw);
-  const auth =
-    parsed.username !== undefined && parsed.password !== undefined
-      ? { user: parsed.username, pass: parsed.password }
-      : hasCredentials(parsed)
-        ? { token: parsed.username }
-        : {};
   let nc: NatsConnection;
   try {
-    nc = await natsConnect({
-      servers: parsed.hosts.length ? formatHosts(parsed.hosts, DEFAULT_PORT) : [`127.0.0.1:${DEFAULT_PORT}`],
-      name: options.name,
-      timeout: Math.min(options.connectTimeoutMs, host.connectTimeoutMs),
-      reconnect: true,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: options.reconnectTimeWaitMs,
-      reconnectJitter: 50,
-      waitOnFirstConnect: false,
-      pingInterval: 10_000,
-      // No client-side Error (stack capture) per request: JetStream publishes and API calls are
-      // requests; their failures are still classified (SwitchboardError with the client's error as cause).
-      noAsyncTraces: true,
-      ...auth,
-    });
+    nc = await natsConnect(natsClientOptions(parsed, options, host.connectTimeoutMs));
   } catch (err) {
     const e = classifyError(err);
     const code = e.code === 'auth' ? 'auth' : e.code === 'configuration' ? 'configuration' : 'connection';
