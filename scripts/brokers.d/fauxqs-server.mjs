@@ -7,7 +7,9 @@
 // data folder (state would be lost on `scripts/brokers restart sqs`), and it listens on 0.0.0.0.
 // Here the same public API is called with a dataDir (SQLite persistence: queues, messages, topics and
 // subscriptions survive a restart) and the listener is kept on the loopback address.
+import fs from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -33,12 +35,30 @@ const server = await startFauxqs({
 });
 console.log(`fauxqs listening on ${server.address} (data in ${dataDir})`);
 
+// The https endpoint (FAUXQS_TLS_PORT, with FAUXQS_TLS_CERT and FAUXQS_TLS_KEY as PEM files): a TLS
+// terminator in this process that hands each decrypted connection to the plain port, so SDK clients
+// can be checked with https and a private CA. fauxqs itself speaks plain HTTP only.
+let terminator;
+if (process.env.FAUXQS_TLS_PORT) {
+  const tlsPort = Number(process.env.FAUXQS_TLS_PORT);
+  terminator = tls.createServer({ cert: fs.readFileSync(process.env.FAUXQS_TLS_CERT), key: fs.readFileSync(process.env.FAUXQS_TLS_KEY) }, (secure) => {
+    const plain = net.connect(Number(portArg), '127.0.0.1');
+    secure.pipe(plain).pipe(secure);
+    const drop = () => { secure.destroy(); plain.destroy(); };
+    secure.on('error', drop);
+    plain.on('error', drop);
+  });
+  await new Promise((resolve, reject) => terminator.once('error', reject).listen(tlsPort, bindHost, resolve));
+  console.log(`fauxqs: https on ${bindHost}:${tlsPort} (TLS terminated here, then plain HTTP to ${portArg})`);
+}
+
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
     console.log(`fauxqs: ${signal}, stopping`);
+    terminator?.close();
     server.stop().then(
       () => process.exit(0),
       (e) => { console.error(e); process.exit(1); },

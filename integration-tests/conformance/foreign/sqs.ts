@@ -9,6 +9,8 @@
 // - request/reply (Switchboard's convention, SQS has none): `sb-reply-to` (a queue name or URL) and
 //   `sb-correlation-id` on the request; the reply goes to that queue with the same `sb-correlation-id`.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import {
   CreateQueueCommand,
   DeleteMessageCommand,
@@ -121,6 +123,8 @@ async function open(rawUrl: string): Promise<ForeignClient> {
     region,
     ...(endpoint ? { endpoint } : {}),
     ...(url.username ? { credentials: { accessKeyId: decodeURIComponent(url.username), secretAccessKey: decodeURIComponent(url.password) } } : scheme === 'sqs+http' ? { credentials: { accessKeyId: 'test', secretAccessKey: 'test' } } : {}),
+    // An endpoint behind a private CA (?ca=<PEM file>): the SDK's own handler options, as an SDK user would set them.
+    ...(url.searchParams.get('ca') ? { requestHandler: { httpsAgent: new https.Agent({ ca: readFileSync(url.searchParams.get('ca')!, 'utf8') }) } } : {}),
   };
   const sqs = new SQSClient(config);
   const sns = new SNSClient(config);

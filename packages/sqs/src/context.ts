@@ -73,7 +73,7 @@ export class SqsContext {
     this.health = new EndpointHealth(host, options.redactedUrl);
     this.agents = {
       http: new http.Agent({ keepAlive: true, maxSockets: options.maxSockets }),
-      https: new https.Agent({ keepAlive: true, maxSockets: options.maxSockets }),
+      https: new https.Agent({ ...options.tls, keepAlive: true, maxSockets: options.maxSockets }),
     };
     this.httpHandler = new NodeHttpHandler({
       connectionTimeout: Math.min(options.connectTimeoutMs, 10_000),

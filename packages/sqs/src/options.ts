@@ -1,5 +1,6 @@
 import { configurationError, type ParsedUrl } from '@switchboard/core';
-import { validateOptions } from '@switchboard/core/driver';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { readTlsFiles, validateOptions } from '@switchboard/core/driver';
 import { z } from 'zod';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from './codec';
 
@@ -60,6 +61,11 @@ export interface SqsOptions {
    * visibility is pushed one ack timeout ahead, until settled (default false).
    */
   heartbeat?: boolean;
+  /**
+   * TLS settings of the https agent (`sqs+https://` and `sqs://`): e.g. `{ ca }` for an endpoint
+   * behind a private CA. By URL: `ca`, `cert`, `key` as paths of PEM files. Code wins over the URL.
+   */
+  tls?: TlsOptions;
 }
 
 /** Options with every default filled in, plus what the URL said. */
@@ -80,6 +86,8 @@ export interface ResolvedSqsOptions {
   fifo: boolean;
   /** True when an endpoint other than AWS's own was given (an emulator or a proxy). */
   customEndpoint: boolean;
+  /** TLS settings of the https agent, if any. */
+  tls: TlsOptions | undefined;
   /** The URL with secrets removed, for messages and `connection.url`. */
   redactedUrl: string;
 }
@@ -108,10 +116,11 @@ const optionsSchema = z
     heartbeat: booleanish.optional(),
     minRedeliverySeconds: numeric(z.number().int().min(0).max(60)).optional(),
     fifo: booleanish.optional(),
+    tls: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 
-const URL_PARAMS = new Set(['region', 'prefix', 'receiveWaitSeconds', 'maxPayloadBytes', 'sdkMaxAttempts', 'requestTimeoutMs', 'maxSockets', 'batchLingerMs', 'heartbeat', 'minRedeliverySeconds', 'fifo', 'connectTimeoutMs', 'sessionToken']);
+const URL_PARAMS = new Set(['region', 'prefix', 'receiveWaitSeconds', 'maxPayloadBytes', 'sdkMaxAttempts', 'requestTimeoutMs', 'maxSockets', 'batchLingerMs', 'heartbeat', 'minRedeliverySeconds', 'fifo', 'connectTimeoutMs', 'sessionToken', 'ca', 'cert', 'key']);
 
 /**
  * Resolves the URL and options in one place. URL forms:
@@ -128,8 +137,10 @@ export function resolveSqsOptions(url: ParsedUrl, options: Record<string, unknow
   const fromUrl: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(url.params)) {
     if (!URL_PARAMS.has(k)) problems.push(`unknown query parameter "${k}" (known: ${[...URL_PARAMS].join(', ')})`);
-    else if (k !== 'sessionToken') fromUrl[k] = v;
+    else if (k !== 'sessionToken' && k !== 'ca' && k !== 'cert' && k !== 'key') fromUrl[k] = v;
   }
+  const tlsFiles = readTlsFiles({ ca: url.params.ca, cert: url.params.cert, key: url.params.key }, problems);
+  if (tlsFiles && url.scheme === 'sqs+http') problems.push('ca, cert and key are TLS files, but sqs+http:// is plain HTTP (use sqs+https://)');
   const host = url.hosts[0];
   let endpoint: string | undefined;
   let regionFromHost: string | undefined;
@@ -186,6 +197,7 @@ export function resolveSqsOptions(url: ParsedUrl, options: Record<string, unknow
     minRedeliverySeconds: parsed.minRedeliverySeconds ?? (parsed.endpoint !== undefined ? 1 : 0),
     fifo: parsed.fifo ?? false,
     customEndpoint: parsed.endpoint !== undefined,
+    tls: (parsed.tls as TlsOptions | undefined) ?? tlsFiles,
     redactedUrl: url.redacted,
   };
 }

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseUrl, SwitchboardError } from '@switchboard/core';
 import { resolveSqsOptions } from '@switchboard/sqs';
 
@@ -55,5 +58,22 @@ describe('options - URL forms', () => {
 
   it('needs a region for sqs://', () => {
     expect(() => resolve('sqs://')).toThrow(/region/);
+  });
+});
+
+describe('options - TLS', () => {
+  it('options - ca, cert and key in an sqs+https:// URL are PEM files for the https agent; code tls wins; on sqs+http:// they are a configuration error', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-sqs-tls-'));
+    try {
+      const ca = path.join(dir, 'ca.pem');
+      fs.writeFileSync(ca, 'CA PEM');
+      expect(resolve(`sqs+https://a:b@127.0.0.1:4567?ca=${ca}`).tls).toEqual({ ca: 'CA PEM' });
+      expect(resolve(`sqs+https://a:b@127.0.0.1:4567?ca=${ca}`, { tls: { servername: 'x' } }).tls).toEqual({ servername: 'x' });
+      expect(resolve('sqs+https://a:b@127.0.0.1:4567').tls).toBeUndefined();
+      expect(() => resolve(`sqs+http://127.0.0.1:4566?ca=${ca}`)).toThrow(/plain HTTP/);
+      expect(() => resolve(`sqs+https://a:b@127.0.0.1:4567?cert=${ca}`)).toThrow(/cert and key go together/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
