@@ -112,8 +112,8 @@ export function partitionedOverrides(partitions: number): Partial<Record<Capabil
     ),
     competingConsumers: native(`members of a group pull from every shard's durable consumer (one message of a shard in flight in the group at a time, so at most ${partitions} keyed messages) and from the keyless lane's (no limit)`),
     prefetch: native(`a member holds at most one message per shard and at most its prefetch in all: with prefetch above ${partitions} each shard keeps one slot and the keyless lane has the rest; at or below it the shards and the lane take turns (pull requests of 1 that expire after 1 s), which is slower`),
-    polling: emulated('poll() takes from the push stream: with partitions a member pulls from every shard consumer and the keyless lane in the background, bounded by prefetch'),
-    longPolling: emulated('poll({ waitMs }) waits on the push stream (pull requests with expires on every shard consumer and the keyless lane)'),
+    polling: native('pull requests (no_wait) round the shard consumers and the keyless lane, within the prefetch'),
+    longPolling: native('when nothing is there, one pull request with expires on every shard consumer and the keyless lane at once, the others ended as soon as one brings a message'),
   };
 }
 

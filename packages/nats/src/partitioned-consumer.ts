@@ -1,5 +1,5 @@
 import type { Destination } from '@switchboard/core';
-import type { ConsumerDriver, ResolvedConsumerOptions } from '@switchboard/core/driver';
+import type { ConsumerDriver, InboundMessage, ResolvedConsumerOptions } from '@switchboard/core/driver';
 import { openJetStreamConsumer, type JsHandle, type ShardDriver, type ShardPart } from './jetstream-consumer';
 import { shardSubject } from './names';
 import type { NatsContext } from './session';
@@ -56,8 +56,8 @@ export function roomLeft(prefetch: number, loads: readonly number[], self: numbe
  * unlimited max_ack_pending, as an unpartitioned group): nothing to keep in order, so nothing waits.
  *
  * The member reads every shard and the lane (one {@link openJetStreamConsumer} each) within its own
- * prefetch ({@link readerPrefetch}, {@link roomLeft}). Polling takes from the push stream (no native
- * fetch across N + 1 consumers). Settles go to the reader the delivery came from.
+ * prefetch ({@link readerPrefetch}, {@link roomLeft}); `poll()` pulls from them natively (see
+ * `fetch`). Settles go to the reader the delivery came from.
  */
 export async function openPartitionedConsumer(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions, partitions: number): Promise<ConsumerDriver<JsHandle>> {
   const readers: ShardDriver[] = [];
@@ -95,6 +95,13 @@ export async function openPartitionedConsumer(ctx: NatsContext, source: Destinat
     throw err;
   }
   const of = (h: JsHandle): ShardDriver => readers[h.shard]!;
+  /** Where the next fetch starts, so polls go round the readers. */
+  let turn = 0;
+  const budget = () => {
+    let used = 0;
+    for (const l of loads()) used += l;
+    return o.prefetch - used;
+  };
 
   return {
     native: { extend: true },
@@ -104,6 +111,42 @@ export async function openPartitionedConsumer(ctx: NatsContext, source: Destinat
     async stop() {
       await Promise.all(readers.map((r) => r.stop()));
     },
+    /**
+     * A native poll over the N + 1 readers: no_wait pulls round the readers (from a rotating start)
+     * until `max` or the member's prefetch is reached; if none had anything and `waitMs` > 0, one
+     * pull of one message with expires on every reader at once, the others ended as soon as one
+     * brought something (a message that still arrives for an ended pull goes back with -NAK).
+     */
+    async fetch(max, waitMs, signal) {
+      const out: InboundMessage<JsHandle>[] = [];
+      const n = readers.length;
+      const start = turn;
+      turn = (turn + 1) % n;
+      for (let i = 0; i < n && out.length < max; i++) {
+        const room = Math.min(max - out.length, budget());
+        if (room <= 0) break;
+        out.push(...(await readers[(start + i) % n]!.fetch!(room, 0, signal)));
+      }
+      if (out.length > 0 || waitMs <= 0 || signal?.aborted || budget() <= 0) return out;
+      const round = new AbortController();
+      const onAbort = () => round.abort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        const got = await Promise.all(
+          readers.map((r) =>
+            r.fetch!(1, waitMs, round.signal).then((m) => {
+              if (m.length > 0) round.abort();
+              return m;
+            }),
+          ),
+        );
+        for (const m of got) out.push(...m);
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+      return out;
+    },
+
     ack: (h) => of(h).ack(h),
     retry: (h, delayMs) => of(h).retry(h, delayMs),
     deadLetter: (h, to, headers) => of(h).deadLetter(h, to, headers),
