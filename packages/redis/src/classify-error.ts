@@ -1,4 +1,5 @@
 import { SwitchboardError, type ErrorCode } from '@switchboard/core';
+import { tlsFailure } from '@switchboard/core/driver';
 
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED']);
 
@@ -31,12 +32,16 @@ const REPLY_PREFIXES: Readonly<Record<string, ErrorCode>> = {
  * - WRONGTYPE, BUSYGROUP, "ERR ... syntax/invalid" -> `invalid_argument`
  * - "max ... bulk length", "string exceeds maximum allowed size" -> `payload_too_large`
  * - OOM (maxmemory reached with noeviction) -> `rejected`
+ * - a TLS handshake that failed on the certificate (also as a cause) -> `connection`, not retryable
  * - socket errors, node-redis's closed/offline/timeout errors, LOADING, BUSY, READONLY -> `connection` (retryable)
  * - a closed client (ClientClosedError) -> `closed`
  * - anything else -> `internal`
  */
 export function classifyError(err: unknown): SwitchboardError {
   if (err instanceof SwitchboardError) return err;
+  // node-redis reports a reconnect strategy that gave up as ReconnectStrategyError { originalError }.
+  const tls = tlsFailure(err, 'Redis') ?? tlsFailure((err as { originalError?: unknown } | undefined)?.originalError, 'Redis');
+  if (tls) return tls;
   const e = (err ?? {}) as { message?: unknown; code?: unknown; name?: unknown; constructor?: { name?: string } };
   const message = typeof e.message === 'string' ? e.message : String(err);
   const kind = e.constructor?.name ?? (typeof e.name === 'string' ? e.name : '');

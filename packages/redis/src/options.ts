@@ -1,5 +1,6 @@
-import type { ParsedUrl } from '@switchboard/core';
-import { validateOptions } from '@switchboard/core/driver';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { configurationError, type ParsedUrl } from '@switchboard/core';
+import { readTlsFiles, validateOptions } from '@switchboard/core/driver';
 import { z } from 'zod';
 
 /**
@@ -25,6 +26,12 @@ export interface RedisOptions {
    * publisher's clock, a whole stream node at a time, so a few older entries may outlive it.
    */
   retentionMs?: number;
+  /**
+   * TLS settings of `rediss://` connections (Node TLS options: `ca`, `cert`, `key`, `servername`, ...).
+   * By URL: `ca`, `cert`, `key` as paths of PEM files (`rediss://host:6380?ca=/etc/redis/ca.pem`).
+   * Code wins over the URL. On `redis://` they are a `configuration` error.
+   */
+  tls?: TlsOptions;
 }
 
 export interface ResolvedRedisOptions {
@@ -35,6 +42,7 @@ export interface ResolvedRedisOptions {
   reconnectDelayMs: number;
   replyTtlMs: number;
   retentionMs: number | undefined;
+  tls: TlsOptions | undefined;
 }
 
 const intFromString = (min: number, max: number) =>
@@ -49,6 +57,7 @@ export const redisOptionsSchema = z
     reconnectDelayMs: intFromString(1, 600_000).optional(),
     replyTtlMs: intFromString(1000, 24 * 3600_000).optional(),
     retentionMs: intFromString(1, Number.MAX_SAFE_INTEGER).optional(),
+    tls: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 
@@ -57,7 +66,12 @@ export const redisOptionsSchema = z
  * `configuration` error listing every problem) and fills in the defaults.
  */
 export function resolveRedisOptions(url: ParsedUrl, options: RedisOptions | Record<string, unknown> = {}): ResolvedRedisOptions {
-  const merged = { ...url.params, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  const { ca, cert, key, ...params } = url.params;
+  const problems: string[] = [];
+  const files = readTlsFiles({ ca, cert, key }, problems);
+  if (files && url.scheme !== 'rediss') problems.push('ca, cert and key are TLS files, but redis:// is plain TCP (use rediss://)');
+  if (problems.length > 0) throw configurationError(`Redis options for ${url.redacted}`, problems);
+  const merged = { ...params, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
   const o = validateOptions(redisOptionsSchema, merged, `Redis options for ${url.redacted}`);
   return {
     connectTimeoutMs: o.connectTimeoutMs ?? 10_000,
@@ -67,5 +81,6 @@ export function resolveRedisOptions(url: ParsedUrl, options: RedisOptions | Reco
     reconnectDelayMs: o.reconnectDelayMs ?? 250,
     replyTtlMs: o.replyTtlMs ?? 60_000,
     retentionMs: o.retentionMs,
+    tls: (o.tls as TlsOptions | undefined) ?? files,
   };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createClient, RESP_TYPES, type RedisArgument } from '@redis/client';
 import { SwitchboardError, type BrokerObject, type Destination, type ParsedUrl } from '@switchboard/core';
-import { assertDestinationName, createReply, type DriverConnectOptions, type DriverHost, type DriverSession, type NormalizedMessage } from '@switchboard/core/driver';
+import { assertDestinationName, createReply, tlsFailure, type DriverConnectOptions, type DriverHost, type DriverSession, type NormalizedMessage } from '@switchboard/core/driver';
 import { redisCapabilities } from './capabilities';
 import { classifyError } from './classify-error';
 import { openRedisConsumer } from './consumer';
@@ -53,10 +53,12 @@ export async function openRedisSession(url: ParsedUrl, raw: DriverConnectOptions
       socket: {
         host: h.host,
         port: h.port ?? 6379,
-        ...(url.scheme === 'rediss' ? { tls: true as const } : {}),
+        ...(url.scheme === 'rediss' ? { ...options.tls, tls: true as const } : {}),
         connectTimeout: options.connectTimeoutMs,
-        // Refused credentials end the first connect (an `auth` error, not a hang); later losses retry for ever.
-        reconnectStrategy: (_retries: number, cause: Error) => (closed ? false : !ready && classifyError(cause).code === 'auth' ? cause : options.reconnectDelayMs),
+        // Refused credentials and an untrusted certificate end the first connect (an `auth` or a
+        // TLS `connection` error, not a hang); later losses retry for ever.
+        reconnectStrategy: (_retries: number, cause: Error) =>
+          closed ? false : !ready && (classifyError(cause).code === 'auth' || tlsFailure(cause, 'Redis')) ? cause : options.reconnectDelayMs,
       },
       ...(url.username !== undefined ? { username: url.username } : {}),
       ...(url.password !== undefined ? { password: url.password } : {}),

@@ -45,3 +45,15 @@ describe('capabilities - honest table', () => {
     expect(redisCapabilities.delayedSend).toEqual(expect.objectContaining({ level: 'emulated', note: expect.stringMatching(/sorted set/) }));
   });
 });
+
+describe('classifyError - TLS', () => {
+  test('classifyError - an untrusted certificate, also inside the reconnect strategy error of node-redis, is a connection error that is not retryable', () => {
+    const handshake = Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' });
+    const gaveUp = Object.assign(new Error(handshake.message), { originalError: handshake });
+    for (const err of [handshake, gaveUp]) {
+      const e = classifyError(err);
+      expect(e).toMatchObject({ code: 'connection', retryable: false });
+      expect(e.message).toMatch(/TLS handshake failed \(SELF_SIGNED_CERT_IN_CHAIN/);
+    }
+  });
+});

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseUrl, SwitchboardError } from '@switchboard/core';
 import { resolveRedisOptions } from '../src/options';
 import { driver } from '../src/index';
@@ -19,6 +22,21 @@ describe('options - URL parameters, defaults, validation', () => {
     expect(err?.code).toBe('configuration');
     expect(err?.details?.problems).toHaveLength(4);
     expect(err?.message).not.toContain('secret');
+  });
+
+  it('options - ca, cert and key in a rediss:// URL are PEM files for TLS; code tls wins; on redis:// they are a configuration error', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-redis-tls-'));
+    try {
+      const ca = path.join(dir, 'ca.pem');
+      fs.writeFileSync(ca, 'CA PEM');
+      expect(resolveRedisOptions(parseUrl(`rediss://u:p@h:6380?ca=${ca}`)).tls).toEqual({ ca: 'CA PEM' });
+      expect(resolveRedisOptions(parseUrl(`rediss://h:6380?ca=${ca}`), { tls: { servername: 'x' } }).tls).toEqual({ servername: 'x' });
+      expect(resolveRedisOptions(parseUrl('rediss://h:6380')).tls).toBeUndefined();
+      expect(() => resolveRedisOptions(parseUrl(`redis://h:6379?ca=${ca}`))).toThrow(/plain TCP/);
+      expect(() => resolveRedisOptions(parseUrl(`rediss://h:6380?ca=${path.join(dir, 'none.pem')}`))).toThrow(/ca: cannot read the file/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('driver - carries the registry entry of redis:// and rediss://', () => {
