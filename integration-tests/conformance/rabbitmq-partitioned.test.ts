@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
-import { parseUrl, type Destination } from '@switchboard/core';
+import { parseUrl, type Destination, type Headers } from '@switchboard/core';
 import type { ForeignClient, ForeignMessage, ForeignSide } from '@switchboard/conformance';
 import { driver, rabbitCapabilitiesFor, resolveRabbitOptions } from '@switchboard/rabbitmq';
 import { conformanceAgainst } from './define';
@@ -76,6 +76,40 @@ async function open(url: string): Promise<ForeignClient> {
           err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
         ),
       );
+    },
+
+    async publishTyped(dest) {
+      // Typed AMQP header values (as rabbitmq.test.ts's foreign side sends them), routed as a message without a key.
+      const bytes = Buffer.from([0, 1, 0xff, 0xfe, 0x80, 0xc3, 0x28]);
+      const typed: Record<string, unknown> = {
+        decimal: { '!': 'decimal', value: { places: 1, digits: 15 } },
+        bytes,
+        void: null,
+        long: 2 ** 40,
+        float: { '!': 'float', value: 1.5 },
+        bool: true,
+        timestamp: { '!': 'timestamp', value: 1_700_000_000 },
+        table: { a: 1, c: { '!': 'decimal', value: { places: 2, digits: 5 } }, d: null },
+        array: [1, 'two', Buffer.from([0xff])],
+      };
+      const expected: Headers = {
+        decimal: '1.5',
+        bytes: `base64:${bytes.toString('base64')}`,
+        void: '',
+        long: '1099511627776',
+        float: '1.5',
+        bool: 'true',
+        timestamp: '1700000000',
+        table: '{"a":1,"c":"0.05","d":null}',
+        array: '[1,"two","base64:/w=="]',
+      };
+      const to = route(dest, undefined);
+      await new Promise<void>((resolve, reject) =>
+        pub.publish(to.exchange, to.routingKey, Buffer.from('typed'), { persistent: true, headers: { ...typed, ...to.headers } }, (err: unknown) =>
+          err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
+        ),
+      );
+      return { expected };
     },
 
     async receive(dest, n, timeoutMs) {
@@ -150,9 +184,7 @@ async function open(url: string): Promise<ForeignClient> {
 /** amqplib routing by the partitioned wire format. */
 const partitionedForeign: ForeignSide = {
   open,
-  typedHeaders: {
-    reason: 'typed header values are decoded the same way with or without partitions (checked by rabbitmq.test.ts IX4); this foreign side only routes to shards',
-  },
+  typedHeaders: true,
   nativeRequestReply: true,
   stableIds: rabbitForeign.stableIds,
 };
