@@ -28,6 +28,8 @@ export interface BrokerSuite {
    * the TLS listener `scripts/brokers env` names): no container fallback, and no `variant`.
    */
   urlEnv?: string;
+  /** L1's N for this variant when SWITCHBOARD_LOAD_COUNT does not set it (default 100,000). */
+  loadCount?: number;
 }
 
 
@@ -58,7 +60,7 @@ export function conformanceAgainst(s: BrokerSuite): void {
     ...(source === 'container' ? { resolveUrl: async () => variant((await brokerUrl(s.broker))!) } : {}),
     capabilities: s.capabilitiesFor(url),
     driverPackageDir: path.resolve(s.packageDir),
-    loadCount: Number(process.env.SWITCHBOARD_LOAD_COUNT ?? 100_000),
+    loadCount: Number(process.env.SWITCHBOARD_LOAD_COUNT ?? s.loadCount ?? 100_000),
     only: process.env.SWITCHBOARD_ONLY ? process.env.SWITCHBOARD_ONLY.split(',') : undefined,
     ...(s.foreign ? { foreign: s.foreign } : {}),
     ...(source === 'env' && canRestartBroker(s.broker) ? { brokerControl: { restart: () => restartBroker(s.broker) } } : {}),
