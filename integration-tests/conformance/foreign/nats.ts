@@ -9,7 +9,8 @@
 //   go to the same subject with a reply subject.
 // - id: the `Nats-Msg-Id` header (Switchboard also writes `sb-message-id`); key: the `sb-key` header;
 //   headers: NATS headers (strings; the first value of a repeated name).
-import { connect, createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { readFileSync } from 'node:fs';
+import { connect, createInbox, headers as natsHeaders, nkeyAuthenticator, type Msg, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { Destination, Headers } from '@switchboard/core';
 import type { ForeignClient, ForeignMessage, ForeignSide } from '@switchboard/conformance';
@@ -50,10 +51,25 @@ function buildHeaders(m: { key?: string; headers?: Headers; id?: string }): MsgH
   return h;
 }
 
-function serverOf(url: string): { servers: string; user?: string; pass?: string; token?: string } {
+/**
+ * nats.js connect options from a nats:// URL, as a nats.js user writes them: user/password or token,
+ * an NKey seed file (`nkey=`), and TLS (`tls=true`, `ca=<PEM file>`). Without TLS asked for,
+ * `tls: null`: nats.js would otherwise upgrade whenever the server offers TLS (allow_non_tls).
+ */
+function serverOf(url: string): { servers: string; user?: string; pass?: string; token?: string; authenticator?: ReturnType<typeof nkeyAuthenticator>; tls: { ca?: string } | null } {
   const u = new URL(url.replace(/^nats(\+js|\+core)?:/i, 'http:'));
-  const auth = u.username && u.password ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : u.username ? { token: decodeURIComponent(u.username) } : {};
-  return { servers: `${u.hostname}:${u.port || 4222}`, ...auth };
+  const q = u.searchParams;
+  const nkey = q.get('nkey');
+  const auth = nkey
+    ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(readFileSync(nkey, 'utf8').trim())) }
+    : u.username && u.password
+      ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) }
+      : u.username
+        ? { token: decodeURIComponent(u.username) }
+        : {};
+  const ca = q.get('ca');
+  const tls = ca ? { ca: readFileSync(ca, 'utf8') } : q.get('tls') === 'true' ? {} : null;
+  return { servers: `${u.hostname}:${u.port || 4222}`, ...auth, tls };
 }
 
 /** What the NATS monitoring endpoint lists as subscriptions (other than reply inboxes), when it answers. */

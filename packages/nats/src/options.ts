@@ -1,5 +1,6 @@
-import { SwitchboardError, type ParsedUrl } from '@switchboard/core';
-import { validateOptions } from '@switchboard/core/driver';
+import fs from 'node:fs';
+import { configurationError, SwitchboardError, type ParsedUrl } from '@switchboard/core';
+import { readTlsFiles, validateOptions } from '@switchboard/core/driver';
 import { z } from 'zod';
 
 /** Which NATS API a connection uses. */
@@ -57,6 +58,23 @@ export interface NatsOptions {
    * with a `configuration` error when it first uses the destination. Absent: unpartitioned.
    */
   partitions?: number;
+  /**
+   * TLS: `true` to require it with Node's trusted CAs, or PEM text of the CA to trust and of a client
+   * certificate and key. By URL: `tls=true`, and `ca`, `cert`, `key` as paths of PEM files (they imply
+   * TLS). Absent: no TLS, even when the server offers it.
+   */
+  tls?: boolean | NatsTlsOptions;
+  /** NKey authentication: the user's seed (`SU...`). By URL: `nkey=<path of a file holding the seed>`. */
+  nkeySeed?: string;
+  /** JWT authentication: the contents of a `.creds` file. By URL: `creds=<path of the file>`. */
+  credentials?: string;
+}
+
+/** PEM text for a TLS connection to NATS. */
+export interface NatsTlsOptions {
+  ca?: string;
+  cert?: string;
+  key?: string;
 }
 
 export interface ResolvedNatsOptions {
@@ -75,7 +93,14 @@ export interface ResolvedNatsOptions {
   ackConfirm: boolean;
   /** Shards per destination (JetStream only); undefined = unpartitioned. */
   partitions: number | undefined;
+  /** TLS to require (PEM text), or undefined: none. */
+  tls: NatsTlsOptions | undefined;
+  /** NKey seed or creds file contents, when one of them authenticates the connection. */
+  auth: { kind: 'nkey'; seed: string } | { kind: 'creds'; creds: string } | undefined;
 }
+
+/** URL query parameters of TLS and credential files (read here, never validated as options). */
+const SECURITY_PARAMS = new Set(['tls', 'ca', 'cert', 'key', 'nkey', 'creds']);
 
 /** The largest `partitions` accepted (every group holds one durable consumer per shard). */
 export const MAX_PARTITIONS = 1024;
@@ -103,6 +128,9 @@ export const natsOptionsSchema = z
     pullExpiresMs: intFromString(100, 600_000).optional(),
     ackConfirm: boolFromString.optional(),
     partitions: intFromString(1, MAX_PARTITIONS).optional(),
+    tls: z.union([z.boolean(), z.object({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional() }).strict()]).optional(),
+    nkeySeed: z.string().regex(/^SU[A-Z2-7]+$/, 'an NKey user seed (SU...)').optional(),
+    credentials: z.string().includes('-----BEGIN NATS USER JWT-----', { message: 'the contents of a .creds file' }).optional(),
   })
   .strict();
 
@@ -118,8 +146,10 @@ export function modeOfScheme(scheme: string): NatsMode | undefined {
  * `configuration` error listing every problem) and fills in the defaults.
  */
 export function resolveNatsOptions(url: ParsedUrl, options: NatsOptions | Record<string, unknown> = {}): ResolvedNatsOptions {
-  const merged = { ...url.params, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  const params = Object.fromEntries(Object.entries(url.params).filter(([k]) => !SECURITY_PARAMS.has(k)));
+  const merged = { ...params, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
   const o = validateOptions(natsOptionsSchema, merged, `NATS options for ${url.redacted}`);
+  const security = resolveSecurity(url, o);
   const mode = o.mode ?? modeOfScheme(url.scheme) ?? 'jetstream';
   if (mode === 'core' && o.partitions !== undefined) {
     throw new SwitchboardError('configuration', `invalid NATS options for ${url.redacted}: partitions: core NATS (nats+core://) stores nothing and has no shards; use nats:// (JetStream) for partitions`, {
@@ -141,5 +171,40 @@ export function resolveNatsOptions(url: ParsedUrl, options: NatsOptions | Record
     pullExpiresMs: o.pullExpiresMs ?? 30_000,
     ackConfirm: o.ackConfirm ?? true,
     partitions: o.partitions,
+    ...security,
   };
+}
+
+/**
+ * TLS and NKey / creds authentication from code options, else from the URL's file parameters. A file
+ * that cannot be read is a `configuration` error naming the parameter and path, never its content.
+ */
+function resolveSecurity(url: ParsedUrl, o: { tls?: boolean | NatsTlsOptions | undefined; nkeySeed?: string | undefined; credentials?: string | undefined }): Pick<ResolvedNatsOptions, 'tls' | 'auth'> {
+  const problems: string[] = [];
+  const q = url.params;
+  let tls: NatsTlsOptions | undefined;
+  if (o.tls !== undefined) tls = o.tls === false ? undefined : o.tls === true ? {} : o.tls;
+  else {
+    const files = readTlsFiles({ ca: q.ca, cert: q.cert, key: q.key }, problems);
+    if (q.tls !== undefined && q.tls !== 'true' && q.tls !== 'false') problems.push(`tls: "${q.tls}" is not true or false`);
+    if (files && q.tls === 'false') problems.push('ca, cert and key are TLS files, but the URL says tls=false');
+    else if (files || q.tls === 'true') tls = { ...(files as NatsTlsOptions | undefined) };
+  }
+  const read = (param: 'nkey' | 'creds'): string | undefined => {
+    const file = q[param];
+    if (file === undefined) return undefined;
+    try {
+      return fs.readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      problems.push(`${param}: cannot read the file ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      return undefined;
+    }
+  };
+  const seed = o.nkeySeed ?? read('nkey');
+  const creds = o.credentials ?? read('creds');
+  if (seed !== undefined && creds !== undefined) problems.push('give an NKey seed or a creds file, not both');
+  if (seed !== undefined && !/^SU[A-Z2-7]+$/.test(seed)) problems.push('nkey: the file does not hold an NKey user seed (SU...)');
+  if ((seed !== undefined || creds !== undefined) && url.username) problems.push('an NKey or creds file authenticates on its own: drop the user from the URL');
+  if (problems.length > 0) throw configurationError(`NATS options for ${url.redacted}`, problems);
+  return { tls, auth: seed !== undefined ? { kind: 'nkey', seed } : creds !== undefined ? { kind: 'creds', creds } : undefined };
 }

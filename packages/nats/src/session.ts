@@ -1,4 +1,4 @@
-import { connect as natsConnect, createInbox, nanos, type ConnectionOptions, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect as natsConnect, createInbox, credsAuthenticator, nanos, nkeyAuthenticator, type ConnectionOptions, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { formatHosts, SwitchboardError, throwIfAborted, type BrokerObject, type Destination, type DestinationOptions, type ParsedUrl } from '@switchboard/core';
 import { createReply, shardOf, type ConnectOptions, type DriverHost, type DriverSession, type NormalizedMessage } from '@switchboard/core/driver';
@@ -124,20 +124,22 @@ export function nameCache(streamPrefix: string, subjectPrefix: string): (d: Dest
   };
 }
 
-/** Whether the URL gives a user (with or without password) or a token. */
+/** Whether the URL gives a user (with or without password), a token, or an NKey / creds file. */
 export function hasCredentials(parsed: ParsedUrl): boolean {
-  return parsed.username !== undefined && parsed.username !== '';
+  return (parsed.username !== undefined && parsed.username !== '') || parsed.params.nkey !== undefined || parsed.params.creds !== undefined;
 }
 
 /**
- * The nats.js connect options of a connection. `tls: null`: the adapter takes no TLS options yet,
- * so it never starts TLS; without it nats.js upgrades to TLS whenever the server merely offers it
- * (`tls_available`, a server with `allow_non_tls`) and then fails on a certificate it cannot verify
- * (a private CA), so a plain nats:// URL could not connect to such a server.
+ * The nats.js connect options of a connection. Without TLS options, `tls: null`: nats.js would
+ * otherwise upgrade to TLS whenever the server merely offers it (`tls_available`, a server with
+ * `allow_non_tls`) and then fail on a certificate it cannot verify (a private CA), so a plain
+ * nats:// URL could not connect to such a server. With them, TLS is required.
  */
 export function natsClientOptions(parsed: ParsedUrl, options: ResolvedNatsOptions, hostTimeoutMs: number): ConnectionOptions {
-  const auth =
-    parsed.username !== undefined && parsed.password !== undefined
+  const enc = new TextEncoder();
+  const auth = options.auth
+    ? { authenticator: options.auth.kind === 'nkey' ? nkeyAuthenticator(enc.encode(options.auth.seed)) : credsAuthenticator(enc.encode(options.auth.creds)) }
+    : parsed.username !== undefined && parsed.password !== undefined
       ? { user: parsed.username, pass: parsed.password }
       : hasCredentials(parsed)
         ? { token: parsed.username }
@@ -155,7 +157,7 @@ export function natsClientOptions(parsed: ParsedUrl, options: ResolvedNatsOption
     // No client-side Error (stack capture) per request: JetStream publishes and API calls are
     // requests; their failures are still classified (SwitchboardError with the client's error as cause).
     noAsyncTraces: true,
-    tls: null,
+    tls: options.tls ?? null,
     ...auth,
   };
 }
