@@ -6,6 +6,7 @@
 // - request/reply: `reply_to` + `correlation_id` (a requester uses direct reply-to).
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
 import type { Destination, Headers } from '@switchboard/core';
@@ -40,7 +41,9 @@ function toForeign(msg: amqp.Message): ForeignMessage {
 const target = (dest: Destination) => (dest.kind === 'queue' ? { exchange: '', routingKey: dest.name } : { exchange: dest.name, routingKey: '' });
 
 async function open(url: string): Promise<ForeignClient> {
-  const conn = await amqp.connect(amqpUrl(url));
+  // amqps with a private CA (?ca=<PEM file>): amqplib's socket options, as an amqplib user passes them.
+  const ca = new URL(url).searchParams.get('ca');
+  const conn = await amqp.connect(amqpUrl(url), ca ? { ca: [readFileSync(ca)] } : {});
   let failure: Error | undefined;
   conn.on('error', (err: Error) => {
     failure = err;

@@ -38,7 +38,7 @@ function connectWithin(ep: RabbitMQEndpoint, o: ResolvedRabbitMQOptions, timeout
     amqp
       .connect(
         { protocol: ep.protocol, hostname: ep.hostname, port: ep.port, username: ep.username, password: ep.password, vhost: ep.vhost, heartbeat: o.heartbeat },
-        { timeout: timeoutMs, clientProperties: { connection_name: o.connectionName } },
+        { ...(ep.protocol === 'amqps' ? o.tls : undefined), timeout: timeoutMs, clientProperties: { connection_name: o.connectionName } },
       )
       .then(
         (m) => {

@@ -1,5 +1,6 @@
 import { configurationError, type ConnectOptions, type ParsedUrl } from '@switchboard/core';
-import { validateOptions } from '@switchboard/core/driver';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { readTlsFiles, validateOptions } from '@switchboard/core/driver';
 import { z } from 'zod';
 
 /** RabbitMQ 4.x lowered the default `max_message_size` to 16 MiB (3.x: 128 MiB); this default is safe on both. */
@@ -44,6 +45,12 @@ export interface RabbitMQOptions extends ConnectOptions {
    * (ceil(partitions / members)) and hands the excess to waiting members (default 1000 ms).
    */
   rebalanceIntervalMs?: number;
+  /**
+   * TLS settings of `amqps://` connections (Node TLS options: `ca`, `cert`, `key`, `servername`, ...).
+   * By URL: `ca`, `cert`, `key` as paths of PEM files (`amqps://host?ca=/etc/rabbitmq/ca.pem`). Code
+   * wins over the URL. On `amqp://` they are a `configuration` error.
+   */
+  tls?: TlsOptions;
 }
 
 /** Options with every default filled in. */
@@ -62,6 +69,7 @@ export interface ResolvedRabbitMQOptions {
   /** Shards per queue and per topic group; undefined = unpartitioned. */
   partitions: number | undefined;
   rebalanceIntervalMs: number;
+  tls: TlsOptions | undefined;
 }
 
 /** The most shards a destination may have (each is a queue, and each member consumes every one on a channel of its own). */
@@ -84,6 +92,7 @@ const schema = z
     streams: z.boolean().optional(),
     partitions: int(1, MAX_PARTITIONS).optional(),
     rebalanceIntervalMs: int(50, 600_000).optional(),
+    tls: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 
@@ -108,7 +117,10 @@ export function resolveRabbitOptions(url: ParsedUrl, options: RabbitMQOptions = 
   const problems: string[] = [];
   if (url.scheme !== 'amqp' && url.scheme !== 'amqps') problems.push(`scheme "${url.scheme}://" is not amqp:// or amqps://`);
   const fromUrl: Record<string, unknown> = {};
+  const tlsFiles = readTlsFiles({ ca: url.params.ca, cert: url.params.cert, key: url.params.key }, problems);
+  if (tlsFiles && url.scheme === 'amqp') problems.push('ca, cert and key are TLS files, but amqp:// is plain TCP (use amqps://)');
   for (const [k, v] of Object.entries(url.params)) {
+    if (k === 'ca' || k === 'cert' || k === 'key') continue;
     if (NUMERIC.has(k)) {
       const n = Number(v);
       fromUrl[k] = v.trim() !== '' && Number.isFinite(n) ? n : v;
@@ -155,6 +167,7 @@ export function resolveRabbitOptions(url: ParsedUrl, options: RabbitMQOptions = 
       streams: parsed.streams ?? true,
       partitions: parsed.partitions,
       rebalanceIntervalMs: parsed.rebalanceIntervalMs ?? 1000,
+      tls: (parsed.tls as TlsOptions | undefined) ?? tlsFiles,
     },
   };
 }

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import net from 'node:net';
 import { backendByName, connect, parseUrl, SwitchboardError, toDestination } from '@switchboard/core';
 import { assertRabbitName, delayQueueName, groupQueueName } from '../src/names';
@@ -20,6 +23,21 @@ describe('options - URL and adapter options', () => {
   it('reads options from the query string; code options win', () => {
     const { options } = resolveRabbitOptions(parseUrl('amqp://h?heartbeat=5&maxMessageBytes=1000&reconnect=false'), { heartbeat: 7 });
     expect(options).toMatchObject({ heartbeat: 7, maxMessageBytes: 1000, reconnect: false });
+  });
+
+  it('options - ca, cert and key in an amqps:// URL are PEM files for TLS; code tls wins; on amqp:// they are a configuration error', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-rabbit-tls-'));
+    try {
+      const ca = path.join(dir, 'ca.pem');
+      fs.writeFileSync(ca, 'CA PEM');
+      expect(resolveRabbitOptions(parseUrl(`amqps://u:p@h?ca=${ca}`)).options.tls).toEqual({ ca: 'CA PEM' });
+      expect(resolveRabbitOptions(parseUrl(`amqps://h?ca=${ca}`), { tls: { servername: 'x' } }).options.tls).toEqual({ servername: 'x' });
+      expect(resolveRabbitOptions(parseUrl('amqps://h')).options.tls).toBeUndefined();
+      expect(() => resolveRabbitOptions(parseUrl(`amqp://h?ca=${ca}`))).toThrow(/plain TCP/);
+      expect(() => resolveRabbitOptions(parseUrl(`amqps://h?key=${ca}`))).toThrow(/cert and key go together/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('lists every problem at once and never shows the password', () => {
