@@ -5,6 +5,7 @@
 // - one entry per message: field `body` (bytes), `sb-id`, `sb-key`, `h:<name>` per header;
 // - request/reply: `sb-reply-to` (a stream key) + `sb-correlation-id`; the reply is an XADD to that stream.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createClient, RESP_TYPES } from '@redis/client';
 import type { Destination } from '@switchboard/core';
 import type { ForeignClient, ForeignMessage, ForeignSide } from '@switchboard/conformance';
@@ -13,7 +14,11 @@ const BUFFERS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } } as const;
 type Entry = [Buffer, Buffer[]];
 type ReadReply = [Buffer, Entry[]][] | null;
 
-const newClient = (url: string) => createClient({ url: url.split('?')[0], RESP: 2 });
+/** A node-redis client as its users make one: the URL without the adapter's query, and for rediss:// the CA of `?ca=<PEM file>`. */
+const newClient = (url: string) => {
+  const ca = new URL(url).searchParams.get('ca');
+  return createClient({ url: url.split('?')[0], RESP: 2, ...(ca ? { socket: { tls: true as const, ca: readFileSync(ca, 'utf8') } } : {}) });
+};
 type Client = ReturnType<typeof newClient>;
 
 const keyOf = (d: Destination) => `sb:${d.kind === 'queue' ? 'q' : 't'}:${d.name}`;
