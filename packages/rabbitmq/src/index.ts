@@ -7,7 +7,6 @@ export { classifyError } from './classify-error';
 export { rabbitCapabilities, rabbitCapabilitiesWithoutStreams, rabbitCapabilitiesFor } from './capabilities';
 export { DEFAULT_MAX_MESSAGE_BYTES, MAX_PARTITIONS, resolveRabbitOptions, type RabbitMQOptions, type ResolvedRabbitMQOptions, type RabbitMQEndpoint } from './options';
 export { NAME_PATTERN, NAME_MAX, NAME_RULE, groupQueueName, shardQueueName } from './names';
-export { ShardRouter, fairShare } from './partitions';
 
 /**
  * The RabbitMQ driver for `amqp://` and `amqps://`. Importing this package registers it, so
