@@ -18,4 +18,6 @@ conformanceAgainst({
   },
   foreign: kafkaForeign,
   urlEnv: 'SWITCHBOARD_TEST_KAFKA_TLS_URL',
+  // The plain file runs L1 at full size; here it checks the TLS path at 20,000 messages.
+  loadCount: 20_000,
 });

@@ -13,4 +13,6 @@ conformanceAgainst({
   capabilitiesFor: natsCapabilitiesFor,
   foreign: natsForeign('jetstream'),
   urlEnv: 'SWITCHBOARD_TEST_NATS_TLS_URL',
+  // The plain file runs L1 at full size; here it checks the TLS path at 20,000 messages.
+  loadCount: 20_000,
 });

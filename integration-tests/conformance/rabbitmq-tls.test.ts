@@ -14,4 +14,6 @@ conformanceAgainst({
   capabilitiesFor: (url) => (resolveRabbitOptions(parseUrl(url)).options.streams ? rabbitCapabilities : rabbitCapabilitiesWithoutStreams),
   foreign: rabbitForeign,
   urlEnv: 'SWITCHBOARD_TEST_RABBITMQ_TLS_URL',
+  // The plain file runs L1 at full size; here it checks the TLS path at 20,000 messages.
+  loadCount: 20_000,
 });
