@@ -49,12 +49,28 @@ export const rabbitCapabilitiesWithoutStreams: Capabilities = defineCapabilities
 });
 
 /**
- * The capability table of a connection, from its resolved options: `streams=false` drops replay, and
+ * With `queueType=quorum` the levels stay as they are; the mechanisms differ: queues and group queues
+ * are replicated quorum queues, and a broker redelivery counts every return (x-delivery-count) instead
+ * of one for the redelivered flag, so a message that keeps killing its consumer reaches maxAttempts.
+ */
+function withQueueType(base: Capabilities, queueType: 'classic' | 'quorum'): Capabilities {
+  if (queueType === 'classic') return base;
+  return defineCapabilities({
+    ...base,
+    fanout: native('topic = durable headers exchange; each group a quorum queue (x-queue-type: quorum) bound to it'),
+    mailbox: native('quorum queue (x-queue-type: quorum, replicated with Raft), persistent messages'),
+    crashRedelivery: native('unacked deliveries return to the quorum queue when the consumer channel or connection closes; each return counts one attempt (x-delivery-count), so a message that keeps killing its consumer is dead-lettered once past maxAttempts'),
+  });
+}
+
+/**
+ * The capability table of a connection, from its resolved options: `streams=false` drops replay,
+ * `queueType=quorum` changes the queue mechanisms (not the levels), and
  * `partitions` (N shard queues with single active consumer per queue and topic group) turns on per-key
  * order across the members of a group, at the costs named here.
  */
-export function rabbitCapabilitiesFor(o: { streams: boolean; partitions?: number | undefined }): Capabilities {
-  const base = o.streams ? rabbitCapabilities : rabbitCapabilitiesWithoutStreams;
+export function rabbitCapabilitiesFor(o: { streams: boolean; partitions?: number | undefined; queueType?: 'classic' | 'quorum' | undefined }): Capabilities {
+  const base = withQueueType(o.streams ? rabbitCapabilities : rabbitCapabilitiesWithoutStreams, o.queueType ?? 'classic');
   const n = o.partitions;
   if (n === undefined) return base;
   const oneShard = n === 1;

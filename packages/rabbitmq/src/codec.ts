@@ -186,7 +186,7 @@ export interface DecodedMessage {
   body: Uint8Array;
   key: string | undefined;
   headers: Headers;
-  /** The attempt carried in the message (1 when absent), plus one when the broker redelivered it. */
+  /** The attempt carried in the message (1 when absent), plus the broker's redeliveries of it ({@link redeliveries}). */
   attempt: number;
   timestamp: Date;
   replyTo: string | undefined;
@@ -201,6 +201,17 @@ export interface DecodedMessage {
  */
 export function generatedId(source: string): string {
   return `${source}#${randomUUID()}`;
+}
+
+/**
+ * How many times the broker gave this copy of a message out before: a quorum queue counts returns in
+ * `x-delivery-count` (every requeue: a dead channel or connection, a release on close), a classic queue
+ * only flags the redelivery, which counts as one. The count is used only on a redelivered message, so a
+ * header a foreign publisher set on a fresh message changes nothing.
+ */
+export function redeliveries(redelivered: boolean, deliveryCount: unknown): number {
+  if (!redelivered) return 0;
+  return typeof deliveryCount === 'number' && Number.isInteger(deliveryCount) && deliveryCount > 1 ? deliveryCount : 1;
 }
 
 /**
@@ -238,7 +249,7 @@ export function decodeMessage(msg: Message, fallbackId: string | (() => string))
     body: new Uint8Array(msg.content.buffer, msg.content.byteOffset, msg.content.byteLength),
     key,
     headers,
-    attempt: attempt + (msg.fields.redelivered ? 1 : 0),
+    attempt: attempt + redeliveries(msg.fields.redelivered, raw?.['x-delivery-count']),
     timestamp: new Date(ts),
     replyTo: headerText(p.replyTo),
     correlationId: headerText(p.correlationId),

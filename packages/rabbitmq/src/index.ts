@@ -5,7 +5,7 @@ import { openRabbitSession } from './session';
 
 export { classifyError } from './classify-error';
 export { rabbitCapabilities, rabbitCapabilitiesWithoutStreams, rabbitCapabilitiesFor } from './capabilities';
-export { DEFAULT_MAX_MESSAGE_BYTES, MAX_PARTITIONS, resolveRabbitOptions, type RabbitMQOptions, type ResolvedRabbitMQOptions, type RabbitMQEndpoint } from './options';
+export { DEFAULT_MAX_MESSAGE_BYTES, MAX_PARTITIONS, QUEUE_TYPES, resolveRabbitOptions, type QueueType, type RabbitMQOptions, type ResolvedRabbitMQOptions, type RabbitMQEndpoint } from './options';
 export { NAME_PATTERN, NAME_MAX, NAME_RULE, groupQueueName, shardQueueName } from './names';
 
 /**

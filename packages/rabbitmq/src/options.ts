@@ -46,6 +46,14 @@ export interface RabbitMQOptions extends ConnectOptions {
    */
   rebalanceIntervalMs?: number;
   /**
+   * The type of the queues the adapter declares for queues and topic groups (and their shard queues
+   * with `partitions`): `classic` (default) or `quorum` (replicated Raft queues; RabbitMQ 4's
+   * recommendation for durable work). Streams, delay queues, offset queues, group registries and
+   * direct reply-to keep their own types (see the README, "Queue types"). A queue that already exists
+   * with another type is used as it is.
+   */
+  queueType?: QueueType;
+  /**
    * TLS settings of `amqps://` connections (Node TLS options: `ca`, `cert`, `key`, `servername`, ...).
    * By URL: `ca`, `cert`, `key` as paths of PEM files (`amqps://host?ca=/etc/rabbitmq/ca.pem`). Code
    * wins over the URL. On `amqp://` they are a `configuration` error.
@@ -69,8 +77,14 @@ export interface ResolvedRabbitMQOptions {
   /** Shards per queue and per topic group; undefined = unpartitioned. */
   partitions: number | undefined;
   rebalanceIntervalMs: number;
+  /** Type of the queues declared for queues and topic groups. */
+  queueType: QueueType;
   tls: TlsOptions | undefined;
 }
+
+/** The queue types the adapter can declare for queues and topic groups. */
+export const QUEUE_TYPES = ['classic', 'quorum'] as const;
+export type QueueType = (typeof QUEUE_TYPES)[number];
 
 /** The most shards a destination may have (each is a queue, and each member consumes every one on a channel of its own). */
 export const MAX_PARTITIONS = 256;
@@ -92,6 +106,7 @@ const schema = z
     streams: z.boolean().optional(),
     partitions: int(1, MAX_PARTITIONS).optional(),
     rebalanceIntervalMs: int(50, 600_000).optional(),
+    queueType: z.enum(QUEUE_TYPES).optional(),
     tls: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
@@ -167,6 +182,7 @@ export function resolveRabbitOptions(url: ParsedUrl, options: RabbitMQOptions = 
       streams: parsed.streams ?? true,
       partitions: parsed.partitions,
       rebalanceIntervalMs: parsed.rebalanceIntervalMs ?? 1000,
+      queueType: parsed.queueType ?? 'classic',
       tls: (parsed.tls as TlsOptions | undefined) ?? tlsFiles,
     },
   };

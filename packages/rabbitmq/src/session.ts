@@ -43,7 +43,7 @@ export interface RabbitContext {
 export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, host: DriverHost): Promise<DriverSession> {
   const { endpoints, options } = resolveRabbitOptions(url, raw);
   const link = new Link(endpoints, options, url.redacted, host);
-  const topology = new Topology(link);
+  const topology = new Topology(link, options.queueType);
   const publisher = new Publisher(link);
   const capabilities = rabbitCapabilitiesFor(options);
   const partitions = options.partitions;

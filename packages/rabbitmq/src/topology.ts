@@ -6,6 +6,7 @@ import { classifyError } from './classify-error';
 import type { Link } from './link';
 import { delayQueueName, groupQueueName, groupRegistryName, offsetQueueName, shardQueueName, streamQueueName } from './names';
 import { SHARD_HEADER } from './codec';
+import type { QueueType } from './options';
 
 /** The queues of a partitioned queue or topic group: shard i at index i, and the queue for messages without a key. */
 export interface ShardQueues {
@@ -29,8 +30,17 @@ export class Topology {
   private readonly slot: ChannelSlot<amqp.Channel>;
   private readonly cache = new Map<string, { gen: number; at: number; p: Promise<void> }>();
 
-  constructor(private readonly link: Link) {
+  constructor(
+    private readonly link: Link,
+    /** Type of the queues declared for queues and topic groups (and their shards); see {@link workQueueOptions}. */
+    readonly queueType: QueueType = 'classic',
+  ) {
     this.slot = new ChannelSlot(link, (m) => m.createChannel());
+  }
+
+  /** Declaration options of a queue that holds a destination's work (a queue, a group queue, a shard). */
+  private work(extra: Record<string, unknown> = {}): amqp.Options.AssertQueue {
+    return workQueueOptions(this.queueType, extra);
   }
 
   private once(key: string, maxAgeMs: number, run: (ch: amqp.Channel) => Promise<unknown>): Promise<void> {
@@ -106,7 +116,7 @@ export class Topology {
 
   /** A durable queue (a mailbox or a group queue); an existing one is used whatever its arguments. */
   queue(name: string): Promise<void> {
-    return this.once(`q:${name}`, Infinity, () => this.declareQueue(name, { durable: true }));
+    return this.once(`q:${name}`, Infinity, () => this.declareQueue(name, this.work()));
   }
 
   topic(name: string): Promise<void> {
@@ -117,7 +127,7 @@ export class Topology {
   async group(topic: string, group: string, filter: Headers | undefined): Promise<string> {
     const q = groupQueueName(topic, group);
     await this.topic(topic);
-    await this.once(`q:${q}`, Infinity, () => this.declareRecorded(q, { durable: true }, topic, group));
+    await this.once(`q:${q}`, Infinity, () => this.declareRecorded(q, this.work(), topic, group));
     const args: Record<string, string> = { 'x-match': 'all', ...(filter ?? {}) };
     await this.once(`b:${q}:${JSON.stringify(args)}`, Infinity, (ch) => ch.bindQueue(q, topic, '', args));
     return q;
@@ -197,13 +207,13 @@ export class Topology {
     }
     for (const name of q.shards) {
       try {
-        await this.onOwnChannel((ch) => ch.assertQueue(name, { durable: true, arguments: { 'x-single-active-consumer': true } }));
+        await this.onOwnChannel((ch) => ch.assertQueue(name, this.work({ 'x-single-active-consumer': true })));
       } catch (err) {
         if (!isInequivalentArg(err)) throw err;
-        throw new SwitchboardError('configuration', `shard queue "${name}" of ${what} exists with other arguments (RabbitMQ: ${(err as Error).message}); a shard needs x-single-active-consumer`, { cause: err });
+        throw new SwitchboardError('configuration', `shard queue "${name}" of ${what} exists with other arguments (RabbitMQ: ${(err as Error).message}); a shard needs x-single-active-consumer, and queue type ${this.queueType} (option queueType) must match the type it was made with`, { cause: err });
       }
     }
-    await this.declareQueue(q.any, { durable: true });
+    await this.declareQueue(q.any, this.work());
   }
 
   /** The one-message queue that holds a replaying group's committed stream offset (recorded in the group registry when new). */
@@ -315,6 +325,19 @@ export class Topology {
  * connection before its confirm.
  */
 export const STREAM_BINDING: Readonly<Record<string, string | null>> = Object.freeze({ 'x-match': 'all', [SENT_AT]: null });
+
+/**
+ * How a queue that holds a destination's work is declared: durable, never exclusive or auto-delete
+ * (quorum queues refuse both, and the adapter uses neither), with `x-queue-type: quorum` for quorum
+ * queues and no type argument for classic ones (so queues made before the option are still equivalent).
+ * No `x-delivery-limit` (nor `x-max-priority`, which quorum queues refuse): retries are republished
+ * copies counted by `sb-attempt`, and `maxAttempts` and `deadLetter` are each member's own, so no queue
+ * argument can carry them (see the README, "Queue types").
+ */
+export function workQueueOptions(queueType: QueueType, extra: Record<string, unknown> = {}): amqp.Options.AssertQueue {
+  const args = queueType === 'quorum' ? { 'x-queue-type': 'quorum', ...extra } : extra;
+  return Object.keys(args).length === 0 ? { durable: true } : { durable: true, arguments: args };
+}
 
 /** RabbitMQ's answer to a declaration whose arguments differ from the existing object's. */
 export function isInequivalentArg(err: unknown): boolean {
