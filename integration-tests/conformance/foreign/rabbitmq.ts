@@ -16,7 +16,7 @@ import { BROKERS_SCRIPT } from '../../harness/broker-control';
 const run = promisify(execFile);
 
 /** Headers the adapter writes for itself (key, long ids, send time, attempt): not the application's. */
-const INTERNAL = new Set(['sb-key', 'sb-message-id', 'sb-ts', 'sb-attempt']);
+const INTERNAL = new Set(['sb-key', 'sb-message-id', 'sb-ts', 'sb-attempt', 'sb-shard']);
 
 /** Bytes that are not valid UTF-8 (a lossy text conversion shows). */
 const RAW_BYTES = Buffer.from([0, 1, 0xff, 0xfe, 0x80, 0xc3, 0x28]);
@@ -37,10 +37,24 @@ function toForeign(msg: amqp.Message): ForeignMessage {
   return { body: new Uint8Array(msg.content), key, headers, id };
 }
 
-/** Where a foreign publisher sends for `dest`: the default exchange to the queue, or the topic's headers exchange. */
-const target = (dest: Destination) => (dest.kind === 'queue' ? { exchange: '', routingKey: dest.name } : { exchange: dest.name, routingKey: '' });
+/** How a foreign client finds the adapter's broker objects: plain, or by the partitioned wire format. */
+export interface RabbitRouting {
+  /** Where a message of `dest` with `key` goes, and the headers that route it (beside the application's). */
+  target(dest: Destination, key: string | undefined): { exchange: string; routingKey: string; headers: Record<string, string> };
+  /** The queues a reader of queue `q` consumes. */
+  queuesOf(q: string): string[];
+}
 
-async function open(url: string): Promise<ForeignClient> {
+/** Plain routing: the default exchange to the queue, or the topic's headers exchange; the key in `sb-key`. */
+const plainRouting: RabbitRouting = {
+  target: (dest, key) => ({
+    ...(dest.kind === 'queue' ? { exchange: '', routingKey: dest.name } : { exchange: dest.name, routingKey: '' }),
+    headers: key === undefined ? ({} as Record<string, string>) : { 'sb-key': key },
+  }),
+  queuesOf: (q) => [q],
+};
+
+async function open(url: string, routing: RabbitRouting): Promise<ForeignClient> {
   // amqps with a private CA (?ca=<PEM file>): amqplib's socket options, as an amqplib user passes them.
   const ca = new URL(url).searchParams.get('ca');
   const conn = await amqp.connect(amqpUrl(url), ca ? { ca: [readFileSync(ca)] } : {});
@@ -53,9 +67,10 @@ async function open(url: string): Promise<ForeignClient> {
   const closers: (() => Promise<void>)[] = [];
 
   /** A publish that resolves on the broker's confirm, and fails when the connection or channel dies first. */
-  const confirmed = (dest: Destination, content: Buffer, options: amqp.Options.Publish) =>
+  const confirmed = (dest: Destination, key: string | undefined, content: Buffer, options: amqp.Options.Publish) =>
     new Promise<void>((resolve, reject) => {
-      const t = target(dest);
+      const t = routing.target(dest, key);
+      options = { ...options, headers: { ...(options.headers as Record<string, unknown> | undefined), ...t.headers } };
       const onClose = () => reject(new Error(`the channel closed before the confirm: ${failure?.message ?? 'closed'}`));
       pub.once('close', onClose);
       pub.publish(t.exchange, t.routingKey, content, options, (err: unknown) => {
@@ -65,22 +80,21 @@ async function open(url: string): Promise<ForeignClient> {
       });
     });
 
-  /** A queue holding what arrives at `dest` from now on: the queue itself, or an exclusive queue bound to the topic. */
-  const source = async (ch: amqp.Channel, dest: Destination): Promise<string> => {
+  /** The queues holding what arrives at `dest` from now on: the queue's own, or an exclusive queue bound to the topic. */
+  const sources = async (ch: amqp.Channel, dest: Destination): Promise<string[]> => {
     if (dest.kind === 'queue') {
-      await ch.checkQueue(dest.name);
-      return dest.name;
+      const queues = routing.queuesOf(dest.name);
+      for (const q of queues) await ch.checkQueue(q);
+      return queues;
     }
     const q = await ch.assertQueue('', { exclusive: true, autoDelete: true });
     await ch.bindQueue(q.queue, dest.name, '', { 'x-match': 'all' });
-    return q.queue;
+    return [q.queue];
   };
 
   return {
     async publish(dest, m) {
-      const headers: Record<string, string> = { ...(m.headers ?? {}) };
-      if (m.key !== undefined) headers['sb-key'] = m.key;
-      await confirmed(dest, Buffer.from(m.body), { persistent: true, headers, ...(m.id === undefined ? {} : { messageId: m.id }) });
+      await confirmed(dest, m.key, Buffer.from(m.body), { persistent: true, headers: { ...(m.headers ?? {}) }, ...(m.id === undefined ? {} : { messageId: m.id }) });
     },
 
     async receive(dest, n, timeoutMs) {
@@ -91,13 +105,14 @@ async function open(url: string): Promise<ForeignClient> {
       let fail!: (e: Error) => void;
       const messages = new Promise<ForeignMessage[]>((resolve, reject) => ((done = resolve), (fail = reject)));
       const ready = (async () => {
-        const q = await source(ch, dest);
-        await ch.consume(q, (msg) => {
-          if (!msg) return;
-          ch.ack(msg);
-          got.push(toForeign(msg));
-          if (got.length === n) done(got);
-        });
+        for (const q of await sources(ch, dest)) {
+          await ch.consume(q, (msg) => {
+            if (!msg) return;
+            ch.ack(msg);
+            got.push(toForeign(msg));
+            if (got.length === n) done(got);
+          });
+        }
       })();
       ready.catch((e: unknown) => fail(e instanceof Error ? e : new Error(String(e))));
       const timer = setTimeout(() => fail(new Error(`the foreign reader got ${got.length} of ${n} messages within ${timeoutMs} ms`)), timeoutMs);
@@ -145,7 +160,7 @@ async function open(url: string): Promise<ForeignClient> {
         table: '{"a":1,"b":"x","c":"0.05","d":null}',
         array: '[1,"two","base64:/w=="]',
       };
-      await confirmed(dest, Buffer.from('typed'), { persistent: true, headers });
+      await confirmed(dest, undefined, Buffer.from('typed'), { persistent: true, headers });
       if (failure) throw failure;
       return { expected };
     },
@@ -153,15 +168,18 @@ async function open(url: string): Promise<ForeignClient> {
     async respond(dest, answer) {
       const ch = await conn.createChannel();
       ch.on('error', () => undefined);
-      const q = await source(ch, dest);
-      const { consumerTag } = await ch.consume(q, (msg) => {
-        if (!msg) return;
-        const { replyTo, correlationId } = msg.properties;
-        if (typeof replyTo === 'string') ch.sendToQueue(replyTo, Buffer.from(answer(toForeign(msg))), correlationId === undefined ? {} : { correlationId });
-        ch.ack(msg);
-      });
+      const tags: string[] = [];
+      for (const q of await sources(ch, dest)) {
+        const { consumerTag } = await ch.consume(q, (msg) => {
+          if (!msg) return;
+          const { replyTo, correlationId } = msg.properties;
+          if (typeof replyTo === 'string') ch.sendToQueue(replyTo, Buffer.from(answer(toForeign(msg))), correlationId === undefined ? {} : { correlationId });
+          ch.ack(msg);
+        });
+        tags.push(consumerTag);
+      }
       const close = async () => {
-        await ch.cancel(consumerTag).catch(() => undefined);
+        for (const tag of tags) await ch.cancel(tag).catch(() => undefined);
         await ch.close().catch(() => undefined);
       };
       closers.push(close);
@@ -184,8 +202,8 @@ async function open(url: string): Promise<ForeignClient> {
               }
             }, { noAck: true })
             .then(() => {
-              const t = target(dest);
-              ch.publish(t.exchange, t.routingKey, Buffer.from(body), { replyTo: 'amq.rabbitmq.reply-to', correlationId, expiration: String(timeoutMs) });
+              const t = routing.target(dest, undefined);
+              ch.publish(t.exchange, t.routingKey, Buffer.from(body), { headers: t.headers, replyTo: 'amq.rabbitmq.reply-to', correlationId, expiration: String(timeoutMs) });
             }, reject);
         });
         return await reply;
@@ -211,9 +229,12 @@ async function open(url: string): Promise<ForeignClient> {
   };
 }
 
+/** amqplib as the other side of Switchboard's RabbitMQ adapter, routing as `routing` says. */
+export const rabbitForeignWith = (routing: RabbitRouting): ForeignSide => ({ ...rabbitForeign, open: (url) => open(url, routing) });
+
 /** amqplib as the other side of Switchboard's RabbitMQ adapter. */
 export const rabbitForeign: ForeignSide = {
-  open,
+  open: (url) => open(url, plainRouting),
   typedHeaders: true,
   nativeRequestReply: true,
   stableIds: {
