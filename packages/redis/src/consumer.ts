@@ -30,6 +30,9 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
   } catch (err) {
     if (!/BUSYGROUP/.test(String((err as Error).message))) throw err;
   }
+  // The member is a consumer of the group from the start (Redis 7.0 adds one only once it read an
+  // entry), so members giving an entry back see it as a live other member (CLAIM's grace).
+  await link.cmd(['XGROUP', 'CREATECONSUMER', keys.stream, keys.group, me]);
   await link.cmd(['SET', liveKey, '1', 'PX', String(liveTtl)]);
   const reader = await link.blockingClient();
 
