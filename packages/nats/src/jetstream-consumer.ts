@@ -54,9 +54,9 @@ export function backstopMs(ackTimeoutMs: number): number {
 const nakAfter = (delayMs: number) => enc.encode(`-NAK ${JSON.stringify({ delay: nanos(delayMs) })}`);
 
 /**
- * One shard of a partitioned destination, as one member reads it (see partitioned-consumer.ts):
- * the shard's durable consumer, its filter, and the member-wide prefetch budget it shares with the
- * member's other shards.
+ * One reader of a member of a partitioned destination (see partitioned-consumer.ts): a shard or the
+ * keyless lane, its durable consumer and filter, and the member-wide prefetch budget it shares with
+ * the member's other readers.
  */
 export interface ShardPart {
   /** The shard (0 .. N-1), or N for the keyless lane. */
@@ -68,19 +68,19 @@ export interface ShardPart {
   readonly ordered: boolean;
   /** The filter of the durable consumer: the shard's subject, or the plain subject for the lane. */
   readonly filterSubjects: string[];
-  /** How long this shard's pull requests wait (shorter when the member's prefetch is below the shard count). */
+  /** How long this reader's pull requests wait (1 s when the member's prefetch does not cover every reader). */
   readonly pullExpiresMs: number;
-  /** How many more messages the member may ask for in all now: its prefetch minus what all its shards hold or asked. */
+  /** How many more messages the member's budget lets this reader ask for now (roomLeft in partitioned-consumer.ts). */
   room(): number;
-  /** This shard's holding changed (a settle, a pull that ended): the member tops up its shards, this one last. */
+  /** This reader's holding changed (a settle, a pull that ended): the member tops up its readers, this one last. */
   changed(): void;
 }
 
-/** What the partitioned consumer needs of one shard's driver beyond the ConsumerDriver. */
+/** What the partitioned consumer needs of one reader's driver beyond the ConsumerDriver. */
 export interface ShardDriver extends ConsumerDriver<JsHandle> {
-  /** Messages this shard holds, is accepting or has asked for. */
+  /** Messages this reader holds, is accepting or has asked for. */
   load(): number;
-  /** Tops up this shard's pull requests if the member's budget allows. */
+  /** Tops up this reader's pull requests if the member's budget allows. */
   refill(): void;
 }
 
@@ -91,7 +91,7 @@ export interface JsHandle {
   readonly msg: Msg;
   readonly id: string;
   readonly key: string | undefined;
-  /** The shard it came from (0 when unpartitioned). */
+  /** The reader it came from: its shard, N for the keyless lane (0 when unpartitioned). */
   readonly shard: number;
   /** Re-sends `+WPI` while an extension longer than ack_wait runs. */
   working: NodeJS.Timeout | undefined;
