@@ -18,11 +18,11 @@ const withParam = (u: string, p: string) => `${u}${u.includes('?') ? '&' : '?'}$
   const exchanges: string[] = [];
 
   /** The queue's type as RabbitMQ sees it: a declaration with the other type is refused as inequivalent. */
-  const isQuorum = async (q: string): Promise<boolean> => {
+  const isQuorum = async (q: string, args: Record<string, unknown> = {}): Promise<boolean> => {
     const ch = await raw.createChannel();
     ch.on('error', () => undefined);
     try {
-      await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+      await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum', ...args } });
       await ch.close();
       return true;
     } catch (err) {
@@ -56,6 +56,21 @@ const withParam = (u: string, p: string) => `${u}${u.includes('?') ? '&' : '?'}$
     expect(await isQuorum(q)).toBe(true);
     expect(await isQuorum(groupQueueName(t, 'g'))).toBe(true);
     await h.close();
+  });
+
+  it('queue type - with partitions the shard queues and the any queue are quorum queues too', async () => {
+    const q = name('qshard');
+    const sharded = await connect(withParam(url!, 'queueType=quorum&partitions=2'), { drivers: [driver] });
+    try {
+      queues.push(`${q}@@shard.0`, `${q}@@shard.1`, `${q}@@any`);
+      await sharded.producer().send(`queue:${q}`, { body: 'x', key: 'k' });
+      const sac = { 'x-single-active-consumer': true };
+      expect(await isQuorum(`${q}@@shard.0`, sac)).toBe(true);
+      expect(await isQuorum(`${q}@@shard.1`, sac)).toBe(true);
+      expect(await isQuorum(`${q}@@any`)).toBe(true);
+    } finally {
+      await sharded.close();
+    }
   });
 
   it('queue type - a message whose consumer channel dies counts each return, and past maxAttempts it is dead-lettered', async () => {
