@@ -63,6 +63,13 @@ export function conformanceAgainst(s: BrokerSuite): void {
     loadCount: Number(process.env.SWITCHBOARD_LOAD_COUNT ?? s.loadCount ?? 100_000),
     only: process.env.SWITCHBOARD_ONLY ? process.env.SWITCHBOARD_ONLY.split(',') : undefined,
     ...(s.foreign ? { foreign: s.foreign } : {}),
+    // SWITCHBOARD_CONFORMANCE_REPORTS=<dir>: each file writes its report there (scripts/matrix can build the matrix from them).
+    ...(process.env.SWITCHBOARD_CONFORMANCE_REPORTS ? { reportFile: path.join(process.env.SWITCHBOARD_CONFORMANCE_REPORTS, `${reportName(s.name)}.json`) } : {}),
     ...(source === 'env' && canRestartBroker(s.broker) ? { brokerControl: { restart: () => restartBroker(s.broker) } } : {}),
   });
+}
+
+/** A report's file name from the suite's name: "nats (jetstream, TLS + password)" -> "nats-jetstream-tls-password". */
+function reportName(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
 }
