@@ -10,8 +10,10 @@ type ReadReply = [Buffer, [Buffer, Buffer[]][]][] | null;
  * @redis/client doing the workload plainly, on the same keys and commands as the Switchboard queue:
  * one connection XADDs each message (field `body`) to the stream `sb:q:<destination>`, a batch
  * awaited as a whole; a second connection reads the group `sb` with XREADGROUP COUNT `prefetch`
- * BLOCK 1000 and acks each entry with XACK + XDEL on the first connection (counted once written,
- * as the other raw clients count `ack`). Switchboard's query parameters are dropped from the URL.
+ * BLOCK 1000 and acks the entries of each read with one XACK and one XDEL of all their ids on the
+ * first connection, counting them once Redis replied to both: the guarantee of Switchboard's
+ * `ack()`, which resolves once Redis confirmed it. The next read does not wait for those replies.
+ * Switchboard's query parameters are dropped from the URL.
  */
 export const rawRedis: TargetFactory = (url: string, params: BenchParams): BenchTarget => {
   const plainUrl = url.replace(/\?.*$/, '');
@@ -38,11 +40,15 @@ export const rawRedis: TargetFactory = (url: string, params: BenchParams): Bench
       loop = (async () => {
         while (running) {
           const reply = await r.sendCommand<ReadReply>(['XREADGROUP', 'GROUP', 'sb', 'raw', 'COUNT', String(params.prefetch), 'BLOCK', '1000', 'STREAMS', stream, '>'], BUFFERS);
-          for (const [id, fields] of reply?.[0]?.[1] ?? []) {
-            void m.sendCommand(['XACK', stream, 'sb', id]).catch((err: Error) => sink.onError(err));
-            void m.sendCommand(['XDEL', stream, id]).catch((err: Error) => sink.onError(err));
-            sink.onAcked(fields[1]!);
-          }
+          const entries = reply?.[0]?.[1] ?? [];
+          if (entries.length === 0) continue;
+          const ids = entries.map(([id]) => id);
+          Promise.all([m.sendCommand(['XACK', stream, 'sb', ...ids]), m.sendCommand(['XDEL', stream, ...ids])]).then(
+            () => {
+              for (const [, fields] of entries) sink.onAcked(fields[1]!);
+            },
+            (err: Error) => sink.onError(err),
+          );
         }
       })().catch((err: unknown) => {
         if (running) sink.onError(err instanceof Error ? err : new Error(String(err)));
