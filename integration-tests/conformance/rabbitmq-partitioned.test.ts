@@ -5,7 +5,7 @@
 import type { Destination } from '@switchboard/core';
 import { conformanceAgainst } from './define';
 import { rabbitForeignWith } from './foreign/rabbitmq';
-import { rabbitSuite, withParam } from './suites';
+import { rabbitSuite, VARIANT_LOAD_COUNT, withParam } from './suites';
 
 const PARTITIONS = 4;
 
@@ -37,7 +37,6 @@ conformanceAgainst({
     // A reader of queue `q` consumes every shard and the keyless queue.
     queuesOf: (q) => [...Array.from({ length: PARTITIONS }, (_, i) => shardQueue(q, String(i))), shardQueue(q, 'any')],
   }),
-  // L1 runs at full size on the plain file; keyless messages take the competing lane here (20,000).
-  loadCount: 20_000,
+  loadCount: VARIANT_LOAD_COUNT,
   variant: withParam('partitions', String(PARTITIONS)),
 });

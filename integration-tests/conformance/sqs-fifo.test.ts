@@ -1,6 +1,6 @@
 // The conformance catalogue against SQS FIFO queues and SNS FIFO topics (?fifo=true): keys are
 // message groups, ids are deduplication ids.
 import { conformanceAgainst } from './define';
-import { sqsSuite, withParam } from './suites';
+import { sqsSuite, VARIANT_LOAD_COUNT, withParam } from './suites';
 
-conformanceAgainst({ ...sqsSuite, name: 'sqs (fifo)', variant: withParam('fifo', 'true') });
+conformanceAgainst({ ...sqsSuite, name: 'sqs (fifo)', variant: withParam('fifo', 'true'), loadCount: VARIANT_LOAD_COUNT });
