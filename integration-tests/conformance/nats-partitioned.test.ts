@@ -8,7 +8,7 @@ import type { ForeignSide } from '@switchboard/conformance';
 import { jetstream } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders } from '@nats-io/transport-node';
 import { conformanceAgainst } from './define';
-import { natsSuite, withParam } from './suites';
+import { natsSuite, VARIANT_LOAD_COUNT, withParam } from './suites';
 
 const PARTITIONS = 4;
 
@@ -55,4 +55,5 @@ conformanceAgainst({
   name: `nats (jetstream, partitions=${PARTITIONS})`,
   foreign: partitionedForeign(natsSuite.foreign!),
   variant: withParam('partitions', String(PARTITIONS)),
+  loadCount: VARIANT_LOAD_COUNT,
 });
