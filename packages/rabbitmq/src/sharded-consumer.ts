@@ -150,7 +150,9 @@ export class ShardedConsumer implements ConsumerDriver<ShardHandle>, Recoverable
       // Knowing it before a message comes lets a rebalance move the shard before it holds anything. (Only
       // certain knowledge counts: a member that took itself for active on a shard it waits on would give
       // up shards it has.)
-      if (!s.ordered) return;
+      // A quorum queue (RabbitMQ 3.10) counts only the active consumer of a single-active-consumer queue, so
+      // there the count tells nothing: the member learns it is active from the first message.
+      if (!s.ordered || this.ctx.options.queueType === 'quorum') return;
       const after = (await ch.checkQueue(s.queue)).consumerCount;
       if (after === 1 && s.ch === ch) s.active = true;
     })()
@@ -330,7 +332,10 @@ export class ShardedConsumer implements ConsumerDriver<ShardHandle>, Recoverable
     if (this.closed || !this.sink) return;
     const active = this.shards.filter((s) => s.ordered && s.active && !s.releasing).map((s) => s.index);
     if (active.length <= 1) return;
-    const probe = this.shards[this.tick++ % this.partitions]!;
+    // Every member consumes every shard and the any queue. A classic shard counts active and waiting
+    // consumers; a quorum shard only the active one, so with quorum queues the group's size is read from
+    // the any queue (no single active consumer there: every member is counted).
+    const probe = this.ctx.options.queueType === 'quorum' ? this.any : this.shards[this.tick++ % this.partitions]!;
     this.lastCheck = performance.now();
     const { consumerCount } = await this.ctx.topology.run((ch) => ch.checkQueue(probe.queue));
     const busy = new Set(this.shards.filter((s) => s.out > 0).map((s) => s.index));

@@ -5,7 +5,17 @@ import { randomUUID } from 'node:crypto';
 import { connect, type Connection } from '@switchboard/core';
 import amqp from 'amqplib';
 import { driver } from '@switchboard/rabbitmq';
+import { shardOf } from '@switchboard/core/driver';
 import { groupQueueName } from '../src/names';
+
+/** Polls `ok` until it holds, at most `ms` (a bound for behaviour, not a timing assertion). */
+async function until(ok: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 const url = process.env.SWITCHBOARD_TEST_RABBITMQ_URL;
 const name = (p: string) => `sbt.${p}.${randomUUID().slice(0, 8)}`;
@@ -72,6 +82,41 @@ const withParam = (u: string, p: string) => `${u}${u.includes('?') ? '&' : '?'}$
       await sharded.close();
     }
   });
+
+  it('queue type - with partitions, a member active on every quorum shard hands shards to a member that joins (group size read from the any queue)', async () => {
+    const q = name('qshare');
+    const u = withParam(url!, 'queueType=quorum&partitions=4&rebalanceIntervalMs=100');
+    const first = await connect(u, { drivers: [driver] });
+    const second = await connect(u, { drivers: [driver] });
+    queues.push(...[0, 1, 2, 3].map((i) => `${q}@@shard.${i}`), `${q}@@any`);
+    try {
+      // A key for each shard, so the first member becomes active on all four.
+      const keys: string[] = [];
+      for (let i = 0; keys.length < 4; i++) if (!keys.some((k) => shardOf(k, 4) === shardOf(`k${i}`, 4))) keys.push(`k${i}`);
+      const byFirst: string[] = [];
+      const bySecond: string[] = [];
+      // Handlers take a while, so the group's work outlasts a rebalance look (pacing, not a timed assertion).
+      const a = (await first.consumer(`queue:${q}`)).consume(async (d) => {
+        byFirst.push(d.text());
+        await new Promise((r) => setTimeout(r, 10));
+      });
+      await first.producer().send(`queue:${q}`, keys.map((key) => ({ body: 'warm', key })));
+      await until(() => byFirst.length === 4, 15_000, 'the first member handles one message of each shard');
+      const b = (await second.consumer(`queue:${q}`)).consume(async (d) => {
+        bySecond.push(d.text());
+        await new Promise((r) => setTimeout(r, 10));
+      });
+      const n = 200;
+      await first.producer().send(`queue:${q}`, Array.from({ length: n }, (_, i) => ({ body: `m${i}`, key: keys[i % 4] })));
+      await until(() => byFirst.length - 4 + bySecond.length >= n && bySecond.length > 0, 15_000, `all ${n} handled, some by the second member`).catch((e: Error) => { throw new Error(`${e.message} (first: ${byFirst.length}, second: ${bySecond.length})`); });
+      await a.close();
+      await b.close();
+      expect(bySecond.length).toBeGreaterThan(0);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  }, 60_000);
 
   it('queue type - a message whose consumer channel dies counts each return, and past maxAttempts it is dead-lettered', async () => {
     const q = name('qpoison');
