@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { connect, type Capabilities, type Connection } from '@switchboard/core';
 import type { CaseResult, SuiteOptions } from './case';
-import { toJson, type ConformanceReport } from './report';
+import { makeReport, toJson } from './report';
 import { defineConformanceSuite, gate } from './suite';
 
 /** Minimal view of jest's globals, so this package needs no jest types at run time. */
@@ -75,19 +75,7 @@ function writeReport(file: string, run: { name: string; url: string; startedAt: 
     const r = run.results.get(id);
     return r ? [r] : [];
   });
-  const report: ConformanceReport = {
-    backend: run.name,
-    url: run.url,
-    startedAt: run.startedAt.toISOString(),
-    durationMs: Date.now() - run.startedAt.getTime(),
-    capabilities: run.capabilities,
-    results,
-    summary: {
-      passed: results.filter((r) => r.status === 'passed').length,
-      failed: results.filter((r) => r.status === 'failed').length,
-      unsupported: results.filter((r) => r.status === 'unsupported').length,
-    },
-  };
+  const report = makeReport({ backend: run.name, url: run.url, startedAt: run.startedAt, capabilities: run.capabilities }, results);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, `${toJson(report)}\n`);
 }

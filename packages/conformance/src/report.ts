@@ -13,6 +13,20 @@ export interface ConformanceReport {
   summary: { passed: number; failed: number; unsupported: number };
 }
 
+/** The report of a run from its results: passed, failed and unsupported counted. */
+export function makeReport(run: { backend: string; url: string; startedAt: Date; capabilities?: Capabilities | undefined }, results: CaseResult[]): ConformanceReport {
+  const count = (status: CaseResult['status']) => results.filter((r) => r.status === status).length;
+  return {
+    backend: run.backend,
+    url: run.url,
+    startedAt: run.startedAt.toISOString(),
+    durationMs: Date.now() - run.startedAt.getTime(),
+    ...(run.capabilities ? { capabilities: run.capabilities } : {}),
+    results,
+    summary: { passed: count('passed'), failed: count('failed'), unsupported: count('unsupported') },
+  };
+}
+
 /** Exactly the JSON document `switchboard conformance --json` prints. */
 export function toJson(report: ConformanceReport): string {
   return JSON.stringify(report, null, 2);

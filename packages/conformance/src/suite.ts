@@ -18,7 +18,7 @@ import { loadCases } from './cases/load';
 import { patternCases } from './cases/patterns';
 import { redeliveryCases } from './cases/redelivery';
 import { semanticsCases } from './cases/semantics';
-import type { ConformanceReport } from './report';
+import { makeReport, type ConformanceReport } from './report';
 
 /** Every case of the catalogue, in catalogue order. */
 export const CASES: readonly ConformanceCase[] = [
@@ -179,19 +179,7 @@ export function defineConformanceSuite(options: SuiteOptions): ConformanceSuite 
       } finally {
         await connection.close().catch(() => undefined);
       }
-      return {
-        backend: options.name ?? connection.backend,
-        url: connection.url,
-        startedAt: startedAt.toISOString(),
-        durationMs: Date.now() - startedAt.getTime(),
-        capabilities: connection.capabilities,
-        results,
-        summary: {
-          passed: results.filter((r) => r.status === 'passed').length,
-          failed: results.filter((r) => r.status === 'failed').length,
-          unsupported: results.filter((r) => r.status === 'unsupported').length,
-        },
-      };
+      return makeReport({ backend: options.name ?? connection.backend, url: connection.url, startedAt, capabilities: connection.capabilities }, results);
     },
   };
 }
