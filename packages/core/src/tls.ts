@@ -2,6 +2,19 @@ import fs from 'node:fs';
 import { SwitchboardError } from './errors';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 
+/**
+ * The text of the file a URL parameter names (a PEM file, an NKey seed, a creds file), or `undefined`
+ * with a problem pushed that names the parameter and path, never the content.
+ */
+export function readParamFile(param: string, path: string, problems: string[]): string | undefined {
+  try {
+    return fs.readFileSync(path, 'utf8');
+  } catch (err) {
+    problems.push(`${param}: cannot read the file ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    return undefined;
+  }
+}
+
 /** TLS files a URL can name by path (`?ca=/etc/ssl/ca.pem&cert=...&key=...`), the same on every backend. */
 export interface TlsFileParams {
   /** PEM file of the certificate authorities to trust (replaces Node's default list). */
@@ -26,11 +39,8 @@ export function readTlsFiles(params: TlsFileParams, problems: string[]): TlsOpti
   for (const name of TLS_FILE_PARAMS) {
     const path = params[name];
     if (path === undefined) continue;
-    try {
-      out[name] = fs.readFileSync(path, 'utf8');
-    } catch (err) {
-      problems.push(`${name}: cannot read the file ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-    }
+    const text = readParamFile(name, path, problems);
+    if (text !== undefined) out[name] = text;
   }
   if ((params.cert === undefined) !== (params.key === undefined)) problems.push('cert and key go together: a client certificate needs its private key');
   return out;

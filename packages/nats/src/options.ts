@@ -1,6 +1,5 @@
-import fs from 'node:fs';
 import { configurationError, SwitchboardError, type ParsedUrl } from '@switchboard/core';
-import { readTlsFiles, validateOptions } from '@switchboard/core/driver';
+import { readParamFile, readTlsFiles, validateOptions } from '@switchboard/core/driver';
 import { z } from 'zod';
 
 /** Which NATS API a connection uses. */
@@ -190,16 +189,7 @@ function resolveSecurity(url: ParsedUrl, o: { tls?: boolean | NatsTlsOptions | u
     if (files && q.tls === 'false') problems.push('ca, cert and key are TLS files, but the URL says tls=false');
     else if (files || q.tls === 'true') tls = { ...(files as NatsTlsOptions | undefined) };
   }
-  const read = (param: 'nkey' | 'creds'): string | undefined => {
-    const file = q[param];
-    if (file === undefined) return undefined;
-    try {
-      return fs.readFileSync(file, 'utf8').trim();
-    } catch (err) {
-      problems.push(`${param}: cannot read the file ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-      return undefined;
-    }
-  };
+  const read = (param: 'nkey' | 'creds'): string | undefined => (q[param] === undefined ? undefined : readParamFile(param, q[param], problems)?.trim());
   const seed = o.nkeySeed ?? read('nkey');
   const creds = o.credentials ?? read('creds');
   if (seed !== undefined && creds !== undefined) problems.push('give an NKey seed or a creds file, not both');
