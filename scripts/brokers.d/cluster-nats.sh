@@ -44,3 +44,19 @@ cl_nats_url() {
   for n in "${CLUSTER_NODES[@]}"; do hosts+="127.0.0.1:$(cl_nats_client_port "$n"),"; done
   echo "nats://${hosts%,}?replicas=3"
 }
+
+# The stream's leader, from the monitoring endpoint of any serving node (stream names are unique per account).
+cl_nats_leader() {
+  local n out
+  find_node
+  for n in "${CLUSTER_NODES[@]}"; do
+    out="$(curl -sf --max-time 3 "http://127.0.0.1:$(cl_nats_monitor_port "$n")/jsz?streams=true&accounts=true" | "$NODE" -e '
+      let s = ""; process.stdin.on("data", (c) => (s += c)).on("end", () => {
+        const j = JSON.parse(s);
+        for (const a of j.account_details ?? []) for (const st of a.stream_detail ?? [])
+          if (st.name === process.argv[1] && st.cluster?.leader) { console.log(st.cluster.leader.replace(/^n/, "")); return; }
+        process.exit(1);
+      });' "$1")" && { echo "$out"; return 0; }
+  done
+  say "nats cluster: no node knows a leader of stream $1"; return 1
+}

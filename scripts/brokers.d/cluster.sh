@@ -9,6 +9,9 @@
 #   scripts/brokers cluster env              `export SWITCHBOARD_TEST_<NAME>_CLUSTER_URL=...` per prepared cluster
 #   scripts/brokers cluster logs NAME NODE [-f]
 #   scripts/brokers cluster reset NAME       stop the cluster and delete its data
+#   scripts/brokers cluster leader NAME RES  the node (1-3) leading RES: a Kafka topic (partition 0), a NATS
+#                                            stream, a RabbitMQ quorum queue
+#   scripts/brokers cluster rabbitmqctl NODE ARGS   rabbitmqctl against node NODE of the RabbitMQ cluster
 #   (`scripts/brokers up --cluster NAME` is the same as `cluster up NAME`.)
 #
 # NAME: kafka (KRaft, three combined broker+controller nodes, RF 3, min.insync.replicas 2), rabbitmq
@@ -23,6 +26,7 @@
 #   cl_NAME_ready N            exit 0 once node N serves clients and is a member of the cluster
 #   cl_NAME_url                the cluster URL: every node's address, plus the replication options
 #   cl_NAME_log N              node N's main log file
+#   cl_NAME_leader RESOURCE    the node number leading RESOURCE
 #   cl_NAME_formed             optional: after all three serve (e.g. join them), idempotent
 #   cl_NAME_stopped            optional: after every node stopped (e.g. a shared helper daemon)
 
@@ -176,6 +180,8 @@ cmd_cluster() {
     env) cluster_env ;;
     logs) cluster_logs "$@" ;;
     reset) cluster_reset "$@" ;;
+    leader) (($# == 2)) || die "usage: scripts/brokers cluster leader NAME RESOURCE"; cl_check "$1"; "cl_${1}_leader" "$2" ;;
+    rabbitmqctl) (($# >= 1)) || die "usage: scripts/brokers cluster rabbitmqctl NODE ARGS"; cl_check rabbitmq "$1"; cl_rabbitmq_ctl "$@" ;;
     *) sed -n '2,/^# NAME/p' "$HERE/cluster.sh" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
   esac
 }
