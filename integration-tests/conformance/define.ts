@@ -7,7 +7,8 @@
 import path from 'node:path';
 import { registerDriver, type Capabilities, type Driver } from '@switchboard/core';
 import { describeConformance, type ForeignSide } from '@switchboard/conformance';
-import { brokerSource, brokersRequired, brokerUrl, canRestartBroker, localUrlOf, restartBroker, urlEnvVar, type BrokerName } from '../harness';
+import type { Destination } from '@switchboard/core';
+import { brokerSource, brokersRequired, brokerUrl, canRestartBroker, clusterControl, clusterRequired, clusterUrlEnvVar, localUrlOf, restartBroker, urlEnvVar, type BrokerName, type ClusterName } from '../harness';
 
 export interface BrokerSuite {
   /** The broker scripts/brokers runs (and restarts for F2). */
@@ -30,20 +31,32 @@ export interface BrokerSuite {
   urlEnv?: string;
   /** L1's N for this variant when SWITCHBOARD_LOAD_COUNT does not set it (default 100,000). */
   loadCount?: number;
+  /**
+   * The file runs against the three-node cluster of `scripts/brokers cluster` (URL from
+   * SWITCHBOARD_TEST_<NAME>_CLUSTER_URL) and gives F6 its control; `resourceOf` names the broker
+   * object that holds a destination's messages, to find its leader.
+   */
+  cluster?: { resourceOf: (d: Destination) => string };
 }
 
 
 export function conformanceAgainst(s: BrokerSuite): void {
   registerDriver(s.driver);
   const variant = s.variant ?? ((u: string) => u);
-  const source = s.urlEnv ? (process.env[s.urlEnv] ? 'env' : 'none') : brokerSource(s.broker);
+  const clusterName = s.cluster ? (s.broker as ClusterName) : undefined;
+  const urlEnv = clusterName ? clusterUrlEnvVar(clusterName) : s.urlEnv;
+  const source = urlEnv ? (process.env[urlEnv] ? 'env' : 'none') : brokerSource(s.broker);
   if (source === 'none') {
-    const why = s.urlEnv
+    // Clusters start only when asked (they cost CPU): a missing one fails the run only when SWITCHBOARD_REQUIRE_CLUSTERS names it.
+    const required = clusterName ? clusterRequired(clusterName) : brokersRequired();
+    const why = clusterName
+      ? `no ${s.broker} cluster: ${urlEnv} is unset (scripts/brokers up --cluster ${s.broker} && eval "$(scripts/brokers env)")`
+      : s.urlEnv
       ? `no ${s.name} broker: ${s.urlEnv} is unset (scripts/brokers up ${s.broker} && eval "$(scripts/brokers env)")`
       : `no ${s.broker} broker: ${urlEnvVar(s.broker)} is unset and no Docker engine answers (scripts/brokers up ${s.broker} && eval "$(scripts/brokers env)")`;
-    if (brokersRequired()) {
+    if (required) {
       describe(`conformance ${s.name}`, () => {
-        test(`${s.name} broker - is available (CI=true or SWITCHBOARD_REQUIRE_BROKERS=1)`, () => {
+        test(`${s.name} broker - is available (${clusterName ? 'SWITCHBOARD_REQUIRE_CLUSTERS' : 'CI=true or SWITCHBOARD_REQUIRE_BROKERS=1'})`, () => {
           throw new Error(why);
         });
       });
@@ -53,7 +66,7 @@ export function conformanceAgainst(s: BrokerSuite): void {
     }
     return;
   }
-  const url = s.urlEnv ? process.env[s.urlEnv]! : variant(process.env[urlEnvVar(s.broker)] ?? localUrlOf(s.broker));
+  const url = urlEnv ? process.env[urlEnv]! : variant(process.env[urlEnvVar(s.broker)] ?? localUrlOf(s.broker));
   describeConformance({
     name: s.name,
     url,
@@ -65,7 +78,11 @@ export function conformanceAgainst(s: BrokerSuite): void {
     ...(s.foreign ? { foreign: s.foreign } : {}),
     // SWITCHBOARD_CONFORMANCE_REPORTS=<dir>: each file writes its report there (scripts/matrix can build the matrix from them).
     ...(process.env.SWITCHBOARD_CONFORMANCE_REPORTS ? { reportFile: path.join(process.env.SWITCHBOARD_CONFORMANCE_REPORTS, `${reportName(s.name)}.json`) } : {}),
-    ...(source === 'env' && canRestartBroker(s.broker) ? { brokerControl: { restart: () => restartBroker(s.broker) } } : {}),
+    ...(clusterName && s.cluster
+      ? { brokerControl: { cluster: clusterControl(clusterName, s.cluster.resourceOf) } }
+      : source === 'env' && canRestartBroker(s.broker)
+        ? { brokerControl: { restart: () => restartBroker(s.broker) } }
+        : {}),
   });
 }
 

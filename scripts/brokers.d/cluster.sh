@@ -48,6 +48,11 @@ cl_check() {  # cl_check NAME [NODE]: die with usage on an unknown cluster or no
   is_cluster_name "${1:-}" || die "unknown cluster '${1:-}' (known: ${CLUSTER_NAMES[*]})"
   (($# < 2)) || is_cluster_node "$2" || die "unknown node '$2' of the $1 cluster (nodes: ${CLUSTER_NODES[*]})"
 }
+cl_lock() {  # one command at a time per cluster (fd 8; the single brokers' lock is fd 9, so the two never wait on each other)
+  mkdir -p "$BROKERS/cluster"
+  exec 8>"$BROKERS/cluster/.$1.lock"
+  flock -w 600 8 || die "another scripts/brokers cluster command on $1 is still running (lock .brokers/cluster/.$1.lock)"
+}
 cl_has() { declare -F "$1" >/dev/null; }
 cl_pid() { pidfile_pid "$(cl_dir "$1" "$2")/pid"; }
 
@@ -80,7 +85,7 @@ cl_start_node() {  # cl_start_node NAME NODE: launch unless it runs (no wait)
 cluster_up() {
   cl_check "$@"
   local c="$1" t0=$SECONDS n failed=()
-  with_lock
+  cl_lock "$c"
   install_all "$c" || die "install failed (see above)"
   "cl_${c}_prepare"
   for n in "${CLUSTER_NODES[@]}"; do cl_start_node "$c" "$n"; done
@@ -91,15 +96,18 @@ cluster_up() {
   say "$c cluster: three nodes serving after $((SECONDS - t0))s"
 }
 
-cluster_down() { local c; for c in "$@"; do cl_check "$c"; done; with_lock; cluster_stop "$@"; }
+cluster_down() { local c; for c in "$@"; do cl_check "$c"; done; cluster_stop "$@"; }
 
-cluster_stop() {  # cluster_stop [NAME...]: stop the nodes (no lock: the caller holds it)
+cluster_stop() {  # cluster_stop [NAME...]: stop the nodes of each cluster, under its lock
   local names=("$@") c n
   ((${#names[@]})) || names=("${CLUSTER_NAMES[@]}")
   for c in "${names[@]}"; do
     [[ -d "$BROKERS/cluster/$c" ]] || continue
-    for n in "${CLUSTER_NODES[@]}"; do stop_pidfile "$(cl_dir "$c" "$n")/pid" "${CLUSTER_STOP_GRACE[$c]}" "$c cluster node $n"; done
-    if cl_has "cl_${c}_stopped"; then "cl_${c}_stopped"; fi
+    (
+      cl_lock "$c"
+      for n in "${CLUSTER_NODES[@]}"; do stop_pidfile "$(cl_dir "$c" "$n")/pid" "${CLUSTER_STOP_GRACE[$c]}" "$c cluster node $n"; done
+      if cl_has "cl_${c}_stopped"; then "cl_${c}_stopped"; fi
+    )
   done
 }
 
@@ -107,7 +115,7 @@ cluster_kill() {
   (($# == 2)) || die "usage: scripts/brokers cluster kill NAME NODE"
   cl_check "$@"
   local c="$1" n="$2" pid i
-  with_lock
+  cl_lock "$c"
   pid="$(cl_pid "$c" "$n")" || die "$c cluster: node $n is not running"
   kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
   for ((i = 0; i < 100; i++)); do group_alive "$pid" || break; sleep 0.1; done
@@ -120,7 +128,7 @@ cluster_start() {
   (($# == 2)) || die "usage: scripts/brokers cluster start NAME NODE"
   cl_check "$@"
   local c="$1" n="$2" t0=$SECONDS
-  with_lock
+  cl_lock "$c"
   [[ -f "$(cl_dir "$c" 1)/.prepared" ]] || die "$c cluster: not set up yet (scripts/brokers cluster up $c)"
   cl_start_node "$c" "$n"
   cl_wait_ready "$c" "$n" || die "$c cluster: node $n not serving after start"

@@ -6,6 +6,13 @@
 //                                       and every partition has a leader), then FindCoordinator and
 //                                       OffsetFetch for one group per offsets partition (every group
 //                                       coordinator has loaded: any consumer group works).
+//   node probe.mjs kafka-cluster host:port NODE_ID
+//                                       the kafka probe, then: broker NODE_ID is in the metadata's broker
+//                                       list (registered and unfenced) and in the ISR of every partition it
+//                                       replicates (a restarted node has caught up: a working member again).
+//   node probe.mjs kafka-leader host:port TOPIC
+//                                       prints the node id leading partition 0 of TOPIC (exit 1: unknown
+//                                       topic, or no leader now).
 //   node probe.mjs rabbitmq host:port   a full AMQP 0-9-1 handshake as guest/guest on vhost "/".
 //   node probe.mjs nats     host:port monitorPort
 //                                       /healthz?js-enabled-only=true, then a core NATS CONNECT and a
@@ -121,7 +128,8 @@ function probeGroups(n) {
   return [...byPartition.values()];
 }
 
-async function kafka() {
+/** A Kafka connection to `target` with `call(apiKey, version, body)` and the broker's API versions. */
+async function kafkaSession() {
   const conn = await connect(target);
   let correlation = 0;
   // Non-flexible request header v1: api_key, api_version, correlation_id, client_id.
@@ -142,62 +150,128 @@ async function kafka() {
     const versions = new Map();
     for (let n = av.i32(); n > 0; n--) versions.set(av.i16(), [av.i16(), av.i16()]);
     const supports = (key, v) => { const r = versions.get(key); return r && r[0] <= v && v <= r[1]; };
-
-    // Metadata v4 (non-flexible; v0-v3 are gone in Kafka 4): topics = [] (none), allow_auto_topic_creation = false.
+    // Metadata v4 (non-flexible; v0-v3 are gone in Kafka 4).
     if (!supports(3, 4)) throw new Error('kafka: broker does not serve Metadata v4');
-    // topics = null: every topic, so that a partition still without a leader after a restart (which
-    // would answer NOT_LEADER to produce requests) keeps the broker "not serving yet".
-    const md = await call(3, 4, new Writer().i32(-1).i8(0).done());
-    md.i32(); // throttle_time_ms
-    const brokers = [];
-    for (let n = md.i32(); n > 0; n--) { const id = md.i32(); const host = md.str(); const port = md.i32(); md.str(); brokers.push(`${id}@${host}:${port}`); }
-    const clusterId = md.str();
-    const controller = md.i32();
-    if (brokers.length === 0) throw new Error('kafka: metadata lists no broker yet');
-    if (controller < 0) throw new Error('kafka: metadata has no active controller yet');
-    let partitions = 0;
-    for (let t = md.i32(); t > 0; t--) {
-      const topicErr = md.i16();
-      const name = md.str();
-      md.i8(); // is_internal
-      if (topicErr !== 0) throw new Error(`kafka: topic ${name} not ready yet (error ${topicErr})`);
-      for (let n = md.i32(); n > 0; n--) {
-        const err = md.i16();
-        const index = md.i32();
-        const leader = md.i32();
-        for (let r = md.i32(); r > 0; r--) md.i32(); // replica_nodes
-        for (let r = md.i32(); r > 0; r--) md.i32(); // isr_nodes
-        if (err !== 0 || leader < 0) throw new Error(`kafka: ${name}-${index} has no leader yet (error ${err})`);
-        partitions++;
-      }
-    }
-
-    // FindCoordinator v1: key, key_type 0 (group). Creating __consumer_offsets on first use and loading it
-    // takes a moment after a fresh start; until then this answers COORDINATOR_NOT_AVAILABLE (15) or
-    // COORDINATOR_LOAD_IN_PROGRESS (14).
-    // After a restart every partition of __consumer_offsets needs a leader and its groups loaded; one
-    // coordinator answering is not enough (groups on the others get NOT_COORDINATOR for a while). So
-    // one probe group per offsets partition: FindCoordinator, then OffsetFetch v2 (group-level
-    // error_code: COORDINATOR_LOAD_IN_PROGRESS 14, COORDINATOR_NOT_AVAILABLE 15, NOT_COORDINATOR 16).
-    if (!supports(10, 1)) throw new Error('kafka: broker does not serve FindCoordinator v1');
-    if (!supports(9, 2)) throw new Error('kafka: broker does not serve OffsetFetch v2');
-    const groups = probeGroups(OFFSETS_PARTITIONS);
-    for (const group of groups) {
-      const fc = await call(10, 1, new Writer().str(group).i8(0).done());
-      fc.i32();
-      const fcErr = fc.i16();
-      if (fcErr !== 0) throw new Error(`kafka: group coordinator for ${group} not ready yet (error ${fcErr})`);
-      const of = await call(9, 2, new Writer().str(group).i32(-1).done());
-      for (let n = of.i32(); n > 0; n--) {
-        of.str();
-        for (let p = of.i32(); p > 0; p--) { of.i32(); of.i32(); of.i32(); of.str(); of.i16(); }
-      }
-      const ofErr = of.i16();
-      if (ofErr !== 0) throw new Error(`kafka: offsets of ${group} not loaded yet (error ${ofErr})`);
-    }
-    return `cluster ${clusterId}, brokers ${brokers.join(',')}, controller ${controller}, ${partitions} partitions led, ${groups.length} group coordinators ready`;
-  } finally {
+    return { conn, call, supports };
+  } catch (e) {
     conn.close();
+    throw e;
+  }
+}
+
+/**
+ * Metadata v4 of `topics` (null: every topic), allow_auto_topic_creation = false. Topics as
+ * { name, error, partitions: [{ index, error, leader, replicas, isr }] }.
+ */
+async function kafkaMetadata(call, topics) {
+  const w = new Writer();
+  if (topics === null) w.i32(-1);
+  else { w.i32(topics.length); for (const t of topics) w.str(t); }
+  const md = await call(3, 4, w.i8(0).done());
+  md.i32(); // throttle_time_ms
+  const brokers = [];
+  for (let n = md.i32(); n > 0; n--) { const id = md.i32(); const host = md.str(); const port = md.i32(); md.str(); brokers.push({ id, host, port }); }
+  const clusterId = md.str();
+  const controller = md.i32();
+  const list = [];
+  for (let t = md.i32(); t > 0; t--) {
+    const error = md.i16();
+    const name = md.str();
+    md.i8(); // is_internal
+    const partitions = [];
+    for (let n = md.i32(); n > 0; n--) {
+      const p = { error: md.i16(), index: md.i32(), leader: md.i32(), replicas: [], isr: [] };
+      for (let r = md.i32(); r > 0; r--) p.replicas.push(md.i32());
+      for (let r = md.i32(); r > 0; r--) p.isr.push(md.i32());
+      partitions.push(p);
+    }
+    list.push({ name, error, partitions });
+  }
+  return { brokers, clusterId, controller, topics: list };
+}
+
+/** The kafka probe's checks on an open session; the metadata it saw, and a summary line. */
+async function kafkaServes({ call, supports }) {
+  // topics = null: every topic, so that a partition still without a leader after a restart (which
+  // would answer NOT_LEADER to produce requests) keeps the broker "not serving yet".
+  const md = await kafkaMetadata(call, null);
+  if (md.brokers.length === 0) throw new Error('kafka: metadata lists no broker yet');
+  if (md.controller < 0) throw new Error('kafka: metadata has no active controller yet');
+  let partitions = 0;
+  for (const t of md.topics) {
+    if (t.error !== 0) throw new Error(`kafka: topic ${t.name} not ready yet (error ${t.error})`);
+    for (const p of t.partitions) {
+      if (p.error !== 0 || p.leader < 0) throw new Error(`kafka: ${t.name}-${p.index} has no leader yet (error ${p.error})`);
+      partitions++;
+    }
+  }
+
+  // FindCoordinator v1: key, key_type 0 (group). Creating __consumer_offsets on first use and loading it
+  // takes a moment after a fresh start; until then this answers COORDINATOR_NOT_AVAILABLE (15) or
+  // COORDINATOR_LOAD_IN_PROGRESS (14).
+  // After a restart every partition of __consumer_offsets needs a leader and its groups loaded; one
+  // coordinator answering is not enough (groups on the others get NOT_COORDINATOR for a while). So
+  // one probe group per offsets partition: FindCoordinator, then OffsetFetch v2 (group-level
+  // error_code: COORDINATOR_LOAD_IN_PROGRESS 14, COORDINATOR_NOT_AVAILABLE 15, NOT_COORDINATOR 16).
+  if (!supports(10, 1)) throw new Error('kafka: broker does not serve FindCoordinator v1');
+  if (!supports(9, 2)) throw new Error('kafka: broker does not serve OffsetFetch v2');
+  const groups = probeGroups(OFFSETS_PARTITIONS);
+  for (const group of groups) {
+    const fc = await call(10, 1, new Writer().str(group).i8(0).done());
+    fc.i32();
+    const fcErr = fc.i16();
+    if (fcErr !== 0) throw new Error(`kafka: group coordinator for ${group} not ready yet (error ${fcErr})`);
+    const of = await call(9, 2, new Writer().str(group).i32(-1).done());
+    for (let n = of.i32(); n > 0; n--) {
+      of.str();
+      for (let p = of.i32(); p > 0; p--) { of.i32(); of.i32(); of.i32(); of.str(); of.i16(); }
+    }
+    const ofErr = of.i16();
+    if (ofErr !== 0) throw new Error(`kafka: offsets of ${group} not loaded yet (error ${ofErr})`);
+  }
+  const brokers = md.brokers.map((b) => `${b.id}@${b.host}:${b.port}`).join(',');
+  return { md, summary: `cluster ${md.clusterId}, brokers ${brokers}, controller ${md.controller}, ${partitions} partitions led, ${groups.length} group coordinators ready` };
+}
+
+async function kafka() {
+  const s = await kafkaSession();
+  try {
+    return (await kafkaServes(s)).summary;
+  } finally {
+    s.conn.close();
+  }
+}
+
+/** kafka-cluster host:port NODE_ID: serves, and NODE_ID is a registered broker in every ISR it belongs in. */
+async function kafkaCluster() {
+  const node = Number(extra);
+  if (!Number.isInteger(node) || node < 0) throw new Error('kafka-cluster: NODE_ID must be a node id');
+  const s = await kafkaSession();
+  try {
+    const { md, summary } = await kafkaServes(s);
+    if (!md.brokers.some((b) => b.id === node)) throw new Error(`kafka: broker ${node} is not in the cluster's broker list (yet)`);
+    for (const t of md.topics)
+      for (const p of t.partitions)
+        if (p.replicas.includes(node) && !p.isr.includes(node)) throw new Error(`kafka: broker ${node} is not in the ISR of ${t.name}-${p.index} yet`);
+    return `${summary}, broker ${node} registered and in sync`;
+  } finally {
+    s.conn.close();
+  }
+}
+
+/** kafka-leader host:port TOPIC: the id of the node leading partition 0 of TOPIC. */
+async function kafkaLeader() {
+  if (!extra) throw new Error('kafka-leader: TOPIC missing');
+  const s = await kafkaSession();
+  try {
+    const md = await kafkaMetadata(s.call, [extra]);
+    const t = md.topics.find((x) => x.name === extra);
+    if (!t || t.error !== 0) throw new Error(`kafka: topic ${extra} unknown (error ${t?.error})`);
+    const p = t.partitions.find((x) => x.index === 0);
+    if (!p || p.error !== 0 || p.leader < 0) throw new Error(`kafka: ${extra}-0 has no leader now (error ${p?.error})`);
+    return String(p.leader);
+  } finally {
+    s.conn.close();
   }
 }
 
@@ -327,9 +401,9 @@ async function redis() {
   }
 }
 
-const probes = { kafka, rabbitmq, nats, sqs, redis };
+const probes = { kafka, 'kafka-cluster': kafkaCluster, 'kafka-leader': kafkaLeader, rabbitmq, nats, sqs, redis };
 if (!probes[kind] || !target) {
-  console.error('usage: probe.mjs kafka|rabbitmq|nats|sqs|redis host:port [nats-monitor-port]');
+  console.error('usage: probe.mjs kafka|kafka-cluster|kafka-leader|rabbitmq|nats|sqs|redis host:port [nats-monitor-port|node-id|topic]');
   process.exit(2);
 }
 const timer = setTimeout(() => { console.error(`${kind}: no answer within ${TIMEOUT_MS} ms`); process.exit(1); }, TIMEOUT_MS);

@@ -21,6 +21,25 @@ export interface CaseResult {
 export interface BrokerControl {
   /** Restarts the broker and resolves once it serves again (F2). */
   restart?: () => Promise<void>;
+  /** The broker is a cluster whose nodes the suite may crash (F6). */
+  cluster?: ClusterControl;
+}
+
+/** A cluster of broker nodes that F6 crashes one node of and starts again. */
+export interface ClusterControl {
+  /** The nodes, as {@link kill} and {@link start} name them, e.g. `["1", "2", "3"]`. */
+  readonly nodes: readonly string[];
+  /**
+   * The node that leads the replicated log behind `destination` on this URL (a Kafka partition's
+   * leader, a JetStream stream's leader, a quorum queue's leader), or undefined when the control
+   * cannot tell. F6 crashes that node; without an answer it crashes the first node, the one the URL
+   * names first.
+   */
+  leaderOf?(destination: Destination): Promise<string | undefined>;
+  /** Crashes `node` (SIGKILL, no clean shutdown); resolves once it is gone. */
+  kill(node: string): Promise<void>;
+  /** Starts a killed node again with its data; resolves once it serves and is a member of the cluster again. */
+  start(node: string): Promise<void>;
 }
 
 export interface SuiteOptions {

@@ -8,11 +8,20 @@ import { TcpProxy } from '../tcp-proxy';
  * Continuous confirmed publishing and consuming around a disruption. Every confirmed message
  * must arrive; every failed send must be a typed SwitchboardError.
  */
-async function survive(ctx: CaseContext, conn: Connection, disrupt: () => Promise<void>): Promise<void> {
+async function survive(ctx: CaseContext, conn: Connection, disrupt: (s: Survival) => Promise<void>, group?: { name: string; members: number }): Promise<void> {
   const q: Destination = ctx.queue();
   await conn.admin.ensureDestination(q);
-  const r = new Receiver(await conn.consumer(q, { prefetch: 50 }));
-  ctx.defer(() => r.close());
+  const receivers: Receiver[] = [];
+  for (let i = 0; i < (group?.members ?? 1); i++) {
+    const r = new Receiver(await conn.consumer(q, { prefetch: 50, ...(group ? { group: group.name } : {}) }));
+    ctx.defer(() => r.close());
+    receivers.push(r);
+  }
+  const received = (): Set<string> => {
+    const all = new Set<string>();
+    for (const r of receivers) for (const id of r.ids()) all.add(id);
+    return all;
+  };
   const p = conn.producer();
   ctx.defer(() => p.close());
   const confirmed = new Set<string>();
@@ -36,15 +45,32 @@ async function survive(ctx: CaseContext, conn: Connection, disrupt: () => Promis
     }
   })();
   await waitUntil(() => confirmed.size >= 20, ctx.t(15_000), () => 'sends before the disruption', ctx.signal);
-  await disrupt();
+  await disrupt({ destination: q, confirmed, received, failures });
   const afterCount = confirmed.size;
   await waitUntil(() => confirmed.size >= afterCount + 20, ctx.t(60_000), () => `confirmed sends after the disruption (${confirmed.size - afterCount} so far; failures ${JSON.stringify([...failures])})`, ctx.signal);
   stop = true;
   await pump;
   ctx.note(`sent ${n}, confirmed ${confirmed.size}, failed ${JSON.stringify(Object.fromEntries(failures))}`);
   check(untyped === undefined, `a send failed with an untyped error: ${String(untyped)}`);
-  await r.waitFor((x) => [...confirmed].every((id) => x.uniqueIds().has(id)), ctx.t(60_000), `all ${confirmed.size} confirmed messages (got ${[...confirmed].filter((id) => r.uniqueIds().has(id)).length})`, ctx.signal);
-  ctx.note(`received ${r.uniqueIds().size} unique, ${r.items.length - r.uniqueIds().size} duplicates`);
+  const missing = (): string[] => {
+    const got = received();
+    return [...confirmed].filter((id) => !got.has(id));
+  };
+  await waitUntil(() => missing().length === 0, ctx.t(60_000), () => `all ${confirmed.size} confirmed messages (${missing().length} missing, e.g. ${missing().slice(0, 3).join(', ')})`, ctx.signal);
+  const deliveries = receivers.reduce((sum, r) => sum + r.items.length, 0);
+  const unique = received().size;
+  ctx.note(`received ${unique} unique, ${deliveries - unique} duplicates${receivers.length > 1 ? ` (per member: ${receivers.map((r) => r.items.length).join(', ')})` : ''}`);
+}
+
+/** What a disruption sees of the traffic around it. */
+interface Survival {
+  destination: Destination;
+  /** Ids whose send was confirmed so far. */
+  confirmed: ReadonlySet<string>;
+  /** Ids some consumer received so far. */
+  received(): Set<string>;
+  /** Failed sends so far, by error code. */
+  failures: ReadonlyMap<string, number>;
 }
 
 /** F faults. */
@@ -157,6 +183,40 @@ export const faultCases: ConformanceCase[] = [
         await ctx.options.brokerControl!.restart!();
         ctx.note(`broker restart took ${Date.now() - t0} ms`);
       });
+    },
+  },
+  {
+    id: 'F6',
+    title: "a cluster loses the destination's leader node during publishing and consuming with a group: every confirmed message arrives, consumers continue",
+    requires: ['reconnect', 'atLeastOnce'],
+    applicable: (_url, options) => (options.brokerControl?.cluster ? undefined : 'no cluster control given (F6 needs a cluster it may crash a node of)'),
+    timeoutMs: 360_000,
+    async run(ctx) {
+      const cluster = ctx.options.brokerControl!.cluster!;
+      const conn = await ctx.connect();
+      await survive(ctx, conn, async ({ destination, confirmed, received, failures }) => {
+        const leader = await cluster.leaderOf?.(destination);
+        const victim = leader ?? cluster.nodes[0]!;
+        ctx.note(leader !== undefined ? `killed node ${victim}, the leader of ${destination.kind}:${destination.name}` : `killed node ${victim}, the first node (the control names no leader)`);
+        const before = confirmed.size;
+        const killedAt = Date.now();
+        await cluster.kill(victim);
+        let restarted = false;
+        ctx.defer(async () => { if (!restarted) await cluster.start(victim); });
+        // With the node down: sends are confirmed again, and the group consumes what was confirmed meanwhile.
+        const sentDuring = (): string[] => [...confirmed].slice(before);
+        await waitUntil(() => confirmed.size >= before + 20, ctx.t(120_000), () => `confirmed sends with node ${victim} down (${confirmed.size - before} so far; failures ${JSON.stringify([...failures])})`, ctx.signal);
+        const firstAfter = Date.now();
+        await waitUntil(() => {
+          const got = received();
+          return sentDuring().filter((id) => got.has(id)).length >= 10;
+        }, ctx.t(120_000), () => `the group consuming with node ${victim} down (${sentDuring().filter((id) => received().has(id)).length} of ${sentDuring().length} sent meanwhile received)`, ctx.signal);
+        ctx.note(`with node ${victim} down: 20 more sends confirmed after ${firstAfter - killedAt} ms, the group consumed them after ${Date.now() - killedAt} ms`);
+        const t0 = Date.now();
+        await cluster.start(victim);
+        restarted = true;
+        ctx.note(`node ${victim} back after ${Date.now() - t0} ms`);
+      }, { name: 'g', members: 2 });
     },
   },
   {
