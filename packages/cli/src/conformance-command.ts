@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { SwitchboardError, redactUrl } from '@switchboard/core';
 import { defineConformanceSuite, renderHtml, renderMarkdown, renderText, toJson, type ConformanceReport } from '@switchboard/conformance';
 import { type CommandSpec, parseFlags, stringFlag } from './flags';
+import { clusterControlOf, NODE_FLAGS, parseNodeCommands, type NodeCommands } from './node-commands';
 import { type Output, UsageError, writeUserFile } from './output';
 
 export interface ConformanceArgs {
@@ -13,6 +14,8 @@ export interface ConformanceArgs {
   report: string | undefined;
   only: string[] | undefined;
   restartCommand: string | undefined;
+  /** Cluster node control for F6 (--kill-command, --start-command, --nodes). */
+  nodeCommands: NodeCommands | undefined;
   loadCount: number | undefined;
   timeScale: number | undefined;
   concurrency: number | undefined;
@@ -48,6 +51,8 @@ export const CONFORMANCE_COMMAND: CommandSpec = {
   synopsis: '[--url URL] [--json] [--report FILE] [--only ID,ID...] [flags]',
   description: `Runs every case of the conformance catalogue (or those of --only) against URL and prints one line per case: pass, pass (emulated), FAIL with the reason, or n/a with the capability the backend lacks. Passwords in URLs never appear in the output.
 
+Fault cases need control of the broker: F2 restarts it with --restart-command; F6 crashes one node of a cluster with --kill-command and starts it again with --start-command (without a leader lookup it crashes the first of --nodes).
+
 The result goes to stdout (the text, or one JSON document with --json); progress and failures go to stderr.`,
   flags: {
     url: { type: 'string', value: 'URL', help: 'The broker to test (default: $SWITCHBOARD_URL, else memory://). Run switchboard --help for the URL of each backend.' },
@@ -56,6 +61,7 @@ The result goes to stdout (the text, or one JSON document with --json); progress
     report: { type: 'string', value: 'FILE', help: 'Also write the report to FILE: a .md or .html matrix, or .json (the JSON report, which switchboard report merges).' },
     only: { type: 'string', value: 'ID,ID...', help: 'Run only these cases, e.g. RD1,RD2 (an unknown id is a usage error).' },
     'restart-command': { type: 'string', value: 'CMD', help: "A shell command (run with bash -c) that restarts the broker and returns once it serves again, e.g. './scripts/brokers restart kafka'. F2 needs it; without it F2 reports \"no broker control given\"." },
+    ...NODE_FLAGS,
     'load-count': { type: 'string', value: 'N', help: 'Messages the load case L1 sends (default 100000).' },
     'time-scale': { type: 'string', value: 'X', help: 'Multiply every wait and deadline by X, a positive number (default 1); raise it for slow brokers.' },
     concurrency: { type: 'string', value: 'N', help: 'Cases run at once (default 1: timing cases are most honest alone).' },
@@ -99,6 +105,7 @@ export function parseConformanceArgs(args: readonly string[], env: NodeJS.Proces
     report,
     only: only?.split(',').map((s) => s.trim()).filter(Boolean),
     restartCommand,
+    nodeCommands: parseNodeCommands({ kill: stringFlag(values, 'kill-command'), start: stringFlag(values, 'start-command'), nodes: stringFlag(values, 'nodes') }),
     loadCount: positiveNumber('--load-count', stringFlag(values, 'load-count'), true),
     timeScale: positiveNumber('--time-scale', stringFlag(values, 'time-scale'), false),
     concurrency: positiveNumber('--concurrency', stringFlag(values, 'concurrency'), true),
@@ -173,7 +180,13 @@ export async function conformanceCommand(args: ConformanceArgs, out: Output): Pr
       loadCount: args.loadCount,
       timeScale: args.timeScale,
       concurrency: args.concurrency,
-      brokerControl: args.restartCommand ? { restart: () => runShell(args.restartCommand!) } : undefined,
+      brokerControl:
+        args.restartCommand || args.nodeCommands
+          ? {
+              ...(args.restartCommand ? { restart: () => runShell(args.restartCommand!) } : {}),
+              ...(args.nodeCommands ? { cluster: clusterControlOf(args.nodeCommands, runShell) } : {}),
+            }
+          : undefined,
     });
   } catch (err) {
     throw new UsageError((err as Error).message);

@@ -10,11 +10,13 @@ import {
   toJson,
   type SoakResult,
 } from '@switchboard/soak';
+import { runShell } from './conformance-command';
 import { type CommandSpec, parseFlags, stringFlag } from './flags';
+import { forNode, NODE_FLAGS, parseNodeCommands, type NodeCommands } from './node-commands';
 import { type Output, UsageError, writeUserFile } from './output';
 
 /** Defaults of `switchboard soak` (beyond those of the soak engine). */
-export const SOAK_COMMAND_DEFAULTS = { duration: '2m', rate: 200, restartEvery: '30s' } as const;
+export const SOAK_COMMAND_DEFAULTS = { duration: '2m', rate: 200, restartEvery: '30s', downFor: '10s' } as const;
 
 /** The parsed arguments of `switchboard soak`. */
 export interface SoakArgs {
@@ -25,7 +27,10 @@ export interface SoakArgs {
   concurrency: number;
   size: number;
   restartCommand: string | undefined;
-  /** Set when there is a restart command. */
+  /** Instead of a restart: crash one node of a cluster at each interval (the next of `nodes` each time), wait `downForMs`, start it. */
+  nodeCommands: NodeCommands | undefined;
+  downForMs: number | undefined;
+  /** Set when there is a restart command or node commands. */
   restartEveryMs: number | undefined;
   drainMs: number;
   json: boolean;
@@ -51,7 +56,7 @@ function integer(flag: string, value: string | undefined, fallback: number, min 
 export const SOAK_COMMAND: CommandSpec = {
   name: 'soak',
   summary: 'Send steadily, restart the broker at intervals, count what was lost.',
-  synopsis: '[--url URL] [--duration D] [--rate R] [--restart-command CMD --restart-every D] [flags]',
+  synopsis: '[--url URL] [--duration D] [--rate R] [--restart-command CMD | --kill-command CMD --start-command CMD] [--restart-every D] [flags]',
   description: `Sends at RATE messages per second for DURATION to a fresh queue read by competing consumers, runs CMD (which must return once the broker serves again) every interval, then drains, and counts sent, confirmed, received, duplicates and lost, send errors by code and the time to resume after each restart. The queue is deleted at the end. SIGINT or SIGTERM ends the run early; it then reports what it has and exits 1.
 
 The report goes to stdout (text, or one JSON document with --json); progress lines go to stderr. Durations are a number with ms, s, m or h (e.g. 30s, 2m, 1m30s; a bare number is seconds).`,
@@ -63,7 +68,9 @@ The report goes to stdout (text, or one JSON document with --json); progress lin
     concurrency: { type: 'string', value: 'N', help: `Handlers each consumer runs at once, its consume({ concurrency }) (default ${SOAK_DEFAULTS.concurrency}).` },
     size: { type: 'string', value: 'BYTES', help: `Message body size (default ${SOAK_DEFAULTS.size}; at least ${MIN_SOAK_MESSAGE_SIZE}).` },
     'restart-command': { type: 'string', value: 'CMD', help: "A shell command (run with bash -c) that restarts the broker and returns once it serves again, e.g. './scripts/brokers restart nats'." },
-    'restart-every': { type: 'string', value: 'D', help: `Run --restart-command every D, while that is inside --duration (default ${SOAK_COMMAND_DEFAULTS.restartEvery}; needs --restart-command).` },
+    ...NODE_FLAGS,
+    'down-for': { type: 'string', value: 'D', help: `With --kill-command: how long a killed node stays down before --start-command (default ${SOAK_COMMAND_DEFAULTS.downFor}).` },
+    'restart-every': { type: 'string', value: 'D', help: `Run --restart-command (or kill the next of --nodes) every D, while that is inside --duration (default ${SOAK_COMMAND_DEFAULTS.restartEvery}; needs --restart-command or --kill-command).` },
     drain: { type: 'string', value: 'D', help: `After sending, how long to wait at most for pending sends and every confirmed message (default ${SOAK_DEFAULTS.drainMs / 1000}s).` },
     json: { type: 'boolean', help: 'Print the result as one JSON document on stdout instead of the text report.' },
     out: { type: 'string', value: 'FILE.md', help: 'Also write the report as Markdown to FILE.md.' },
@@ -88,6 +95,7 @@ export function parseSoakArgs(args: readonly string[], env: NodeJS.ProcessEnv = 
     size: stringFlag(raw, 'size'),
     'restart-command': stringFlag(raw, 'restart-command'),
     'restart-every': stringFlag(raw, 'restart-every'),
+    'down-for': stringFlag(raw, 'down-for'),
     drain: stringFlag(raw, 'drain'),
     json: raw.json === true,
     out: stringFlag(raw, 'out'),
@@ -109,8 +117,13 @@ export function parseSoakArgs(args: readonly string[], env: NodeJS.ProcessEnv = 
   }
   const restartCommand = values['restart-command'];
   if (restartCommand !== undefined && restartCommand.trim() === '') throw new UsageError('--restart-command needs a command');
-  if (values['restart-every'] !== undefined && restartCommand === undefined) throw new UsageError('--restart-every needs --restart-command');
-  const restartEveryMs = restartCommand === undefined ? undefined : duration('--restart-every', values['restart-every'] ?? SOAK_COMMAND_DEFAULTS.restartEvery);
+  const nodeCommands = parseNodeCommands({ kill: stringFlag(raw, 'kill-command'), start: stringFlag(raw, 'start-command'), nodes: stringFlag(raw, 'nodes') });
+  if (nodeCommands && restartCommand !== undefined) throw new UsageError('--restart-command and --kill-command exclude each other (one disruption per run)');
+  if (values['down-for'] !== undefined && !nodeCommands) throw new UsageError('--down-for needs --kill-command');
+  const disrupts = restartCommand !== undefined || nodeCommands !== undefined;
+  if (values['restart-every'] !== undefined && !disrupts) throw new UsageError('--restart-every needs --restart-command or --kill-command');
+  const restartEveryMs = !disrupts ? undefined : duration('--restart-every', values['restart-every'] ?? SOAK_COMMAND_DEFAULTS.restartEvery);
+  const downForMs = nodeCommands ? duration('--down-for', values['down-for'] ?? SOAK_COMMAND_DEFAULTS.downFor) : undefined;
   if (restartEveryMs !== undefined && restartEveryMs >= durationMs) {
     throw new UsageError(`--restart-every (${restartEveryMs} ms) must be shorter than --duration (${durationMs} ms), or no restart would happen`);
   }
@@ -123,10 +136,27 @@ export function parseSoakArgs(args: readonly string[], env: NodeJS.ProcessEnv = 
     concurrency: integer('--concurrency', values.concurrency, SOAK_DEFAULTS.concurrency),
     size: integer('--size', values.size, SOAK_DEFAULTS.size, MIN_SOAK_MESSAGE_SIZE),
     restartCommand,
+    nodeCommands,
+    downForMs,
     restartEveryMs,
     drainMs: values.drain === undefined ? SOAK_DEFAULTS.drainMs : duration('--drain', values.drain),
     json: values.json ?? false,
     out: values.out,
+  };
+}
+
+/** The soak's disruption with node commands: kill the next node, leave it down `downForMs`, start it. */
+export function nodeKiller(c: NodeCommands, downForMs: number, signal?: AbortSignal, run: (command: string) => Promise<void> = runShell): () => Promise<void> {
+  let turn = 0;
+  return async () => {
+    const node = c.nodes[turn++ % c.nodes.length]!;
+    await run(forNode(c.kill, node));
+    // The node always comes back, even when the run is interrupted meanwhile.
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, downForMs);
+      signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+    });
+    await run(forNode(c.start, node));
   };
 }
 
@@ -151,7 +181,7 @@ export async function soakCommand(argv: readonly string[], out: Output, signal?:
   let result: SoakResult;
   try {
     out.log(
-      `soak ${redactUrl(args.url)}: ${argv.length ? argv.join(' ') : 'defaults'} (${args.durationMs / 1000} s at ${args.rate}/s, ${args.consumers} consumers${args.restartCommand ? `, restart every ${args.restartEveryMs! / 1000} s` : ''})`,
+      `soak ${redactUrl(args.url)}: ${argv.length ? argv.join(' ') : 'defaults'} (${args.durationMs / 1000} s at ${args.rate}/s, ${args.consumers} consumers${args.restartCommand ? `, restart every ${args.restartEveryMs! / 1000} s` : ''}${args.nodeCommands ? `, a node killed every ${args.restartEveryMs! / 1000} s for ${args.downForMs! / 1000} s` : ''})`,
     );
     result = await runSoak({
       url: args.url,
@@ -160,7 +190,9 @@ export async function soakCommand(argv: readonly string[], out: Output, signal?:
       consumers: args.consumers,
       concurrency: args.concurrency,
       size: args.size,
-      restartCommand: args.restartCommand,
+      ...(args.nodeCommands
+        ? { restartCommand: nodeKiller(args.nodeCommands, args.downForMs!, ac.signal), restartLabel: `kill a node (${args.nodeCommands.nodes.join(', ')} in turn), ${args.downForMs! / 1000} s down, start it: ${args.nodeCommands.kill} / ${args.nodeCommands.start}` }
+        : { restartCommand: args.restartCommand }),
       restartEveryMs: args.restartEveryMs,
       drainMs: args.drainMs,
       signal: ac.signal,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { main, type Output } from '@switchboard/cli';
+import { main, parseConformanceArgs, type Output } from '@switchboard/cli';
 
 function capture(): Output & { out: string; err: string } {
   const o = { out: '', err: '' } as Output & { out: string; err: string };
@@ -38,6 +38,17 @@ describe('cli', () => {
       expect(await main(args, o)).toBe(2);
       expect(o.err).toMatch(/^switchboard( \w+)?: .+\nrun 'switchboard( \w+)? --help' for usage\n$/);
       expect(o.out).toBe('');
+    }
+  });
+
+  test('cli - conformance takes node commands for F6, and refuses half of them', async () => {
+    const a = parseConformanceArgs(['--url', 'nats://127.0.0.1:4241', '--kill-command', 'scripts/brokers cluster kill nats {node}', '--start-command', 'scripts/brokers cluster start nats {node}'], {});
+    expect(a.nodeCommands).toEqual({ kill: 'scripts/brokers cluster kill nats {node}', start: 'scripts/brokers cluster start nats {node}', nodes: ['1', '2', '3'] });
+    expect(parseConformanceArgs([], {}).nodeCommands).toBeUndefined();
+    for (const args of [['conformance', '--kill-command', 'k {node}'], ['conformance', '--kill-command', 'k', '--start-command', 's'], ['conformance', '--nodes', '1']]) {
+      const o = capture();
+      expect(await main(args, o)).toBe(2);
+      expect(o.err).toMatch(/--kill-command|--nodes/);
     }
   });
 

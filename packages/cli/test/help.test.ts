@@ -9,10 +9,10 @@ function capture(): Output & { out: string; err: string } {
 
 /** Every flag each command takes, written out here so dropping one from a command (or its help) fails. */
 const EXPECTED_FLAGS: Record<string, string[]> = {
-  conformance: ['url', 'name', 'json', 'report', 'only', 'restart-command', 'load-count', 'time-scale', 'concurrency'],
+  conformance: ['url', 'name', 'json', 'report', 'only', 'restart-command', 'kill-command', 'start-command', 'nodes', 'load-count', 'time-scale', 'concurrency'],
   report: ['out'],
   bench: ['url', 'messages', 'min-seconds', 'size', 'repeat', 'impls', 'heap-every', 'max-backlog', 'cpu-prof', 'deadline', 'consumers', 'idle-seconds', 'probes', 'json', 'out'],
-  soak: ['url', 'duration', 'rate', 'consumers', 'concurrency', 'size', 'restart-command', 'restart-every', 'drain', 'json', 'out'],
+  soak: ['url', 'duration', 'rate', 'consumers', 'concurrency', 'size', 'restart-command', 'kill-command', 'start-command', 'nodes', 'down-for', 'restart-every', 'drain', 'json', 'out'],
 };
 
 /** The help line of `--flag`: the flag at the start of a row, followed by its description. */
@@ -94,7 +94,7 @@ describe('cli usage errors', () => {
     [['bench', '--frobnicate'], 'bench', /^unknown flag --frobnicate$/],
     [['bench', '--url', 'nourl'], 'bench', /^--url: invalid URL: 1 problem; "nourl" has no scheme/],
     [['soak', '--rate', 'x'], 'soak', /^--rate: "x" is not a rate/],
-    [['soak', '--restart-every', '5s'], 'soak', /^--restart-every needs --restart-command$/],
+    [['soak', '--restart-every', '5s'], 'soak', /^--restart-every needs --restart-command or --kill-command$/],
   ];
   test.each(cases)('cli usage errors - %j prints one line plus a hint to --help and exits 2', async (args, command, message) => {
     const o = capture();

@@ -71,6 +71,8 @@ export interface SoakOptions {
    * again, as `scripts/brokers restart NAME` does), or a function resolving then. Never interrupted.
    */
   restartCommand?: string | (() => Promise<void>);
+  /** How the report names the restart when `restartCommand` is a function (default "(function)"). */
+  restartLabel?: string;
   /**
    * A restart is launched at 1x, 2x, ... this many ms while that is < durationMs; one that is due while
    * the previous still runs is launched when it returns (commands never overlap).
@@ -251,7 +253,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     prefetch: options.prefetch ?? SOAK_DEFAULTS.prefetch,
     maxInFlight: options.maxInFlight ?? Math.max(16, Math.ceil(options.rate / 5)),
     size: Math.max(options.size ?? SOAK_DEFAULTS.size, MIN_SOAK_MESSAGE_SIZE),
-    restartCommand: typeof options.restartCommand === 'string' ? options.restartCommand : options.restartCommand ? '(function)' : undefined,
+    restartCommand: typeof options.restartCommand === 'string' ? options.restartCommand : options.restartCommand ? (options.restartLabel ?? '(function)') : undefined,
     restartEveryMs: options.restartCommand ? options.restartEveryMs : undefined,
     drainMs: options.drainMs ?? SOAK_DEFAULTS.drainMs,
   };
