@@ -8,7 +8,7 @@
 import { connect, type ConnectOptions, type Driver } from '@switchboard/core';
 // integration-tests has no package dependency on @switchboard/soak: its source is imported directly.
 import { renderText, runSoak, type SoakResult } from '@switchboard/soak';
-import { brokerSource, BROKERS_SCRIPT, canRestartBroker, describeWithBroker, REPO_ROOT, type BrokerName } from '../harness';
+import { brokerSource, BROKERS_SCRIPT, canRestartBroker, clusterControl, clusterRequired, clusterUrlEnvVar, describeWithBroker, REPO_ROOT, type BrokerName, type ClusterName } from '../harness';
 
 /** The CI soak's shape: two restarts, the second followed by 28 s of sending. */
 export const CI_SOAK = {
@@ -47,4 +47,54 @@ export function soakAgainst(name: BrokerName, driver: Driver): void {
       CI_SOAK.durationMs + CI_SOAK.drainMs + 300_000,
     );
   });
+}
+
+/**
+ * The CI soak of a three-node cluster (`scripts/brokers up --cluster NAME`, URL from
+ * SWITCHBOARD_TEST_<NAME>_CLUSTER_URL): the same run, but at each interval one node is crashed
+ * (SIGKILL), left down 8 s and started again, nodes 1, 2, ... in turn, as `switchboard soak
+ * --kill-command` does. Runs when the cluster does; SWITCHBOARD_REQUIRE_CLUSTERS=NAME makes a missing
+ * cluster fail the run.
+ */
+export function clusterSoakAgainst(name: ClusterName, driver: Driver): void {
+  const url = process.env[clusterUrlEnvVar(name)];
+  const title = `soak ${name} cluster - ${CI_SOAK.durationMs / 1000} s at ${CI_SOAK.rate}/s with two nodes crashed and started again in turn: nothing confirmed is lost, every crash resumes`;
+  if (!url) {
+    const why = `no ${name} cluster: ${clusterUrlEnvVar(name)} is unset (scripts/brokers up --cluster ${name} && eval "$(scripts/brokers env)")`;
+    if (clusterRequired(name)) test(title, () => { throw new Error(why); });
+    else {
+      process.stderr.write(`\n!!! SKIPPED soak ${name} cluster: ${why}\n\n`);
+      test.skip(title, () => undefined);
+    }
+    return;
+  }
+  const control = clusterControl(name, () => '');
+  let turn = 0;
+  test(
+    title,
+    async () => {
+      const result: SoakResult = await runSoak({
+        url,
+        ...CI_SOAK,
+        restartCommand: async () => {
+          const node = control.nodes[turn++ % control.nodes.length]!;
+          await control.kill(node);
+          await new Promise((resolve) => setTimeout(resolve, 8000));
+          await control.start(node);
+        },
+        restartLabel: 'crash a node (SIGKILL), 8 s down, start it (nodes 1, 2, 3 in turn)',
+        restartEveryMs: Math.floor(CI_SOAK.durationMs / 2.75),
+        connect: (u: string, options?: ConnectOptions) => connect(u, { ...options, drivers: [driver] }),
+        onProgress: (line) => process.stderr.write(`soak ${name} cluster: ${line}\n`),
+      });
+      process.stderr.write(`${renderText(result)}\n`);
+      expect(result.failures).toEqual([]);
+      expect(result.counts.confirmed).toBeGreaterThan(0);
+      expect(result.counts.lost).toBe(0);
+      expect(result.restarts.length).toBeGreaterThanOrEqual(2);
+      for (const r of result.restarts) expect({ restart: r.index, ok: r.ok, resumed: r.resumed }).toEqual({ restart: r.index, ok: true, resumed: true });
+      expect(result.passed).toBe(true);
+    },
+    CI_SOAK.durationMs + CI_SOAK.drainMs + 300_000,
+  );
 }
