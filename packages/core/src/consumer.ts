@@ -1,3 +1,4 @@
+import { Fifo } from './fifo';
 import { CloseDeadline, HAND_BACK_MS, sleep } from './close-deadline';
 import { silentDiagnostics, type Diagnostics } from './diagnostics';
 import type { Tracing } from './tracing';
@@ -140,7 +141,7 @@ export function createConsumer(parts: ConsumerParts, diagnostics: Diagnostics = 
 }
 
 class PushSubscription implements Subscription {
-  private readonly buffer: Delivery[] = [];
+  private readonly buffer = new Fifo<Delivery>();
   private waiter: { resolve: (r: IteratorResult<Delivery>) => void; reject: (e: unknown) => void } | undefined;
   private failure: unknown;
   private closed = false;
@@ -209,7 +210,7 @@ class PushSubscription implements Subscription {
     this.closing ??= (async () => {
       this.closed = true;
       await this.handle.stop();
-      const left = this.buffer.splice(0);
+      const left = this.buffer.drain();
       await Promise.allSettled(left.map((d) => this.parts.release(d)));
       if (this.waiter) {
         const w = this.waiter;

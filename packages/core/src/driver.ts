@@ -10,5 +10,6 @@ export { validateOptions, resolveConsumerOptions, consumerOptionsSchema, CONSUME
 export { normalizeMessages, messageSize, assertMessageSizes, type NormalizedMessage } from './message';
 export { createReply, PendingReplies } from './request';
 export { shardOf, fnv1a32 } from './shard';
+export { Fifo } from './fifo';
 export { readParamFile, readTlsFiles, tlsFailure, TLS_FILE_PARAMS, type TlsFileParams } from './tls';
 export { addBackend, builtInBackend, type BackendInfo } from './backends';

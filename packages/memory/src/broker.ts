@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SwitchboardError, type Destination, type Headers, type Reply, type StartPosition } from '@switchboard/core';
-import { createReply, type NormalizedMessage, type ResolvedConsumerOptions } from '@switchboard/core/driver';
+import { createReply, Fifo, type NormalizedMessage, type ResolvedConsumerOptions } from '@switchboard/core/driver';
 
 /** One stored message. Offsets are dense per destination, starting at 0. */
 export interface MemoryRecord {
@@ -308,6 +308,8 @@ export class Log {
   private base = 0;
   readonly groups = new Map<string, Group>();
   private readonly seen = new Map<string, { until: number; offset: number }>();
+  /** The dedup window's entries in expiry order; an entry whose id was seen again later is stale and skipped. */
+  private readonly expiries = new Fifo<{ id: string; until: number }>();
 
   constructor(
     readonly broker: MemoryBroker,
@@ -352,9 +354,8 @@ export class Log {
       offsets.push(rec.offset);
       this.records.push(rec);
       if (opts.dedup && window > 0) {
-        // Delete first, so the map's insertion order stays the order of expiry.
-        this.seen.delete(m.id);
         this.seen.set(m.id, { until: now + window, offset: rec.offset });
+        this.expiries.push({ id: m.id, until: now + window });
       }
     }
     this.sweepSeen(now);
@@ -364,14 +365,20 @@ export class Log {
   }
 
   /**
-   * Drops dedup entries that expired or exceed the size cap. Entries sit in expiry order (the window
-   * is one length for all), so this stops at the first live one: O(1) amortized per message.
+   * Drops dedup entries that expired or exceed the size cap, oldest first. `expiries` holds them in
+   * expiry order (the window is one length for all), so this stops at the first live one: O(1)
+   * amortized per message. (Iterating the Map from its start instead walks the holes its deletions
+   * leave until V8 rehashes it.)
    */
   private sweepSeen(now: number): void {
     const cap = this.broker.options.dedupWindowSize;
-    for (const [id, s] of this.seen) {
-      if (s.until > now && this.seen.size <= cap) return;
-      this.seen.delete(id);
+    for (let e = this.expiries.peek(); e !== undefined; e = this.expiries.peek()) {
+      const current = this.seen.get(e.id);
+      if (current !== undefined && current.until === e.until) {
+        if (e.until > now && this.seen.size <= cap) return;
+        this.seen.delete(e.id);
+      }
+      this.expiries.shift();
     }
   }
 
