@@ -3,12 +3,14 @@
 // hosts, queueType=quorum). F6 kills the leader of the destination's quorum queue.
 // It runs when the cluster does (SWITCHBOARD_REQUIRE_CLUSTERS=rabbitmq makes a missing cluster fail).
 import { conformanceAgainst } from './define';
+import { rabbitClusterForeign } from './foreign/rabbitmq';
 import { rabbitSuite, VARIANT_LOAD_COUNT } from './suites';
 
 conformanceAgainst({
   ...rabbitSuite,
   name: 'rabbitmq (3-node cluster, quorum)',
   loadCount: VARIANT_LOAD_COUNT,
+  foreign: rabbitClusterForeign(),
   // A queue destination is the RabbitMQ queue of the same name.
   cluster: { resourceOf: (d) => d.name },
 });

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders, type KafkaConfig, type KafkaMessage, type SASLOptions } from 'kafkajs';
-import type { Destination } from '@switchboard/core';
+import { parseUrl, type Destination } from '@switchboard/core';
 import type { ForeignClient, ForeignMessage, ForeignSide } from '@switchboard/conformance';
 
 /** Headers the adapter writes for itself: not the application's. */
@@ -38,13 +38,13 @@ function toForeign(m: KafkaMessage): ForeignMessage {
  * Other query parameters are the adapter's (connectVia=bootstrap needs nothing more on one broker).
  */
 function kafkajsConfig(url: string): Pick<KafkaConfig, 'brokers' | 'ssl' | 'sasl'> {
-  const u = new URL(url.replace(/^kafka:/i, 'http:'));
-  const q = u.searchParams;
-  const ca = q.get('ca');
-  const ssl = ca ? { ca: [readFileSync(ca, 'utf8')] } : q.get('ssl') === 'true' ? true : undefined;
-  const mechanism = q.get('sasl') as 'plain' | 'scram-sha-256' | 'scram-sha-512' | null;
-  const sasl = mechanism && u.username ? { mechanism, username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) } : undefined;
-  return { brokers: u.host.split(',').filter(Boolean), ...(ssl ? { ssl } : {}), ...(sasl ? { sasl: sasl as SASLOptions } : {}) };
+  const u = parseUrl(url);
+  const q = u.params;
+  const ca = q.ca;
+  const ssl = ca ? { ca: [readFileSync(ca, 'utf8')] } : q.ssl === 'true' ? true : undefined;
+  const mechanism = q.sasl as 'plain' | 'scram-sha-256' | 'scram-sha-512' | undefined;
+  const sasl = mechanism && u.username ? { mechanism, username: u.username, password: u.password ?? '' } : undefined;
+  return { brokers: u.hosts.map((h) => `${h.host}:${h.port ?? 9092}`), ...(ssl ? { ssl } : {}), ...(sasl ? { sasl: sasl as SASLOptions } : {}) };
 }
 
 async function open(url: string): Promise<ForeignClient> {

@@ -10,6 +10,7 @@
 // - id: the `Nats-Msg-Id` header (Switchboard also writes `sb-message-id`); key: the `sb-key` header;
 //   headers: NATS headers (strings; the first value of a repeated name).
 import { readFileSync } from 'node:fs';
+import { parseUrl } from '@switchboard/core';
 import { connect, createInbox, headers as natsHeaders, nkeyAuthenticator, type Msg, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { Destination, Headers } from '@switchboard/core';
@@ -56,26 +57,27 @@ function buildHeaders(m: { key?: string; headers?: Headers; id?: string }): MsgH
  * an NKey seed file (`nkey=`), and TLS (`tls=true`, `ca=<PEM file>`). Without TLS asked for,
  * `tls: null`: nats.js would otherwise upgrade whenever the server offers TLS (allow_non_tls).
  */
-function serverOf(url: string): { servers: string; user?: string; pass?: string; token?: string; authenticator?: ReturnType<typeof nkeyAuthenticator>; tls: { ca?: string } | null } {
-  const u = new URL(url.replace(/^nats(\+js|\+core)?:/i, 'http:'));
-  const q = u.searchParams;
-  const nkey = q.get('nkey');
+function serverOf(url: string): { servers: string[]; user?: string; pass?: string; token?: string; authenticator?: ReturnType<typeof nkeyAuthenticator>; tls: { ca?: string } | null } {
+  // Several servers (a cluster's URL) are a comma-separated host list, as nats.js takes them.
+  const u = parseUrl(url);
+  const q = u.params;
+  const nkey = q.nkey;
   const auth = nkey
     ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(readFileSync(nkey, 'utf8').trim())) }
     : u.username && u.password
-      ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) }
+      ? { user: u.username, pass: u.password }
       : u.username
-        ? { token: decodeURIComponent(u.username) }
+        ? { token: u.username }
         : {};
-  const ca = q.get('ca');
-  const tls = ca ? { ca: readFileSync(ca, 'utf8') } : q.get('tls') === 'true' ? {} : null;
-  return { servers: `${u.hostname}:${u.port || 4222}`, ...auth, tls };
+  const ca = q.ca;
+  const tls = ca ? { ca: readFileSync(ca, 'utf8') } : q.tls === 'true' ? {} : null;
+  return { servers: u.hosts.map((h) => `${h.host}:${h.port ?? 4222}`), ...auth, tls };
 }
 
-/** What the NATS monitoring endpoint lists as subscriptions (other than reply inboxes), when it answers. */
-async function monitoredSubjects(host: string): Promise<string[]> {
+/** What the NATS monitoring endpoint (e.g. http://127.0.0.1:8222) lists as subscriptions (other than reply inboxes), when it answers. */
+async function monitoredSubjects(monitor: string): Promise<string[]> {
   try {
-    const res = await fetch(`http://${host}:8222/subsz?subs=1&limit=100000`, { signal: AbortSignal.timeout(3000) });
+    const res = await fetch(`${monitor}/subsz?subs=1&limit=100000`, { signal: AbortSignal.timeout(3000) });
     const body = (await res.json()) as { subscriptions_list?: { subject: string; qgroup?: string }[] };
     return (body.subscriptions_list ?? []).filter((s) => !s.subject.startsWith('_INBOX.') && !s.subject.startsWith('$')).map((s) => `subscription:${s.subject}${s.qgroup ? ` (${s.qgroup})` : ''}`);
   } catch {
@@ -83,7 +85,7 @@ async function monitoredSubjects(host: string): Promise<string[]> {
   }
 }
 
-async function open(url: string, mode: 'jetstream' | 'core'): Promise<ForeignClient> {
+async function open(url: string, mode: 'jetstream' | 'core', monitors: readonly string[] | undefined): Promise<ForeignClient> {
   const server = serverOf(url);
   const nc: NatsConnection = await connect({ ...server, name: 'switchboard-ix-foreign' });
   let jsm: JetStreamManager | undefined;
@@ -183,7 +185,8 @@ async function open(url: string, mode: 'jetstream' | 'core'): Promise<ForeignCli
       } catch {
         // No JetStream on this server: core NATS stores nothing.
       }
-      out.push(...(await monitoredSubjects(server.servers.split(':')[0]!)));
+      // Subscriptions live on the server a client is connected to: ask every monitoring endpoint.
+      for (const m of monitors ?? [`http://${server.servers[0]!.split(':')[0]}:8222`]) out.push(...(await monitoredSubjects(m)));
       return out;
     },
 
@@ -194,10 +197,14 @@ async function open(url: string, mode: 'jetstream' | 'core'): Promise<ForeignCli
   };
 }
 
-/** nats.js as the other side of Switchboard's NATS adapter, for nats:// (JetStream) or nats+core://. */
-export function natsForeign(mode: 'jetstream' | 'core'): ForeignSide {
+/**
+ * nats.js as the other side of Switchboard's NATS adapter, for nats:// (JetStream) or nats+core://.
+ * `monitors`: the servers' monitoring endpoints IX6 asks for subscriptions (default: port 8222 of the
+ * URL's first host).
+ */
+export function natsForeign(mode: 'jetstream' | 'core', monitors?: readonly string[]): ForeignSide {
   return {
-    open: (url) => open(url, mode),
+    open: (url) => open(url, mode, monitors),
     typedHeaders: { reason: 'NATS headers are strings only: the protocol has no typed header values' },
     nativeRequestReply: true,
     stableIds:

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
-import type { Destination, Headers } from '@switchboard/core';
+import { parseUrl, type Destination, type Headers } from '@switchboard/core';
 import type { ForeignClient, ForeignMessage, ForeignSide } from '@switchboard/conformance';
 import { BROKERS_SCRIPT } from '../../harness/broker-control';
 
@@ -21,11 +21,15 @@ const INTERNAL = new Set(['sb-key', 'sb-message-id', 'sb-ts', 'sb-attempt', 'sb-
 /** Bytes that are not valid UTF-8 (a lossy text conversion shows). */
 const RAW_BYTES = Buffer.from([0, 1, 0xff, 0xfe, 0x80, 0xc3, 0x28]);
 
-/** The AMQP URL without Switchboard's query options (amqplib reads some query parameters itself). */
+/**
+ * The AMQP URL amqplib takes: the first host of the URL (amqplib connects to one; a cluster's URL
+ * lists several), without Switchboard's query options (amqplib reads some query parameters itself).
+ */
 function amqpUrl(url: string): string {
-  const u = new URL(url);
-  u.search = '';
-  return u.toString();
+  const u = parseUrl(url);
+  const h = u.hosts[0]!;
+  const auth = u.username === undefined ? '' : `${encodeURIComponent(u.username)}${u.password === undefined ? '' : `:${encodeURIComponent(u.password)}`}@`;
+  return `${u.scheme}://${auth}${h.host}:${h.port ?? (u.scheme === 'amqps' ? 5671 : 5672)}${u.path === '' ? '' : `/${encodeURIComponent(u.path)}`}`;
 }
 
 function toForeign(msg: amqp.Message): ForeignMessage {
@@ -54,9 +58,9 @@ const plainRouting: RabbitRouting = {
   queuesOf: (q) => [q],
 };
 
-async function open(url: string, routing: RabbitRouting): Promise<ForeignClient> {
+async function open(url: string, routing: RabbitRouting, rabbitmqctl: readonly string[]): Promise<ForeignClient> {
   // amqps with a private CA (?ca=<PEM file>): amqplib's socket options, as an amqplib user passes them.
-  const ca = new URL(url).searchParams.get('ca');
+  const ca = parseUrl(url).params.ca;
   const conn = await amqp.connect(amqpUrl(url), ca ? { ca: [readFileSync(ca)] } : {});
   let failure: Error | undefined;
   conn.on('error', (err: Error) => {
@@ -213,9 +217,9 @@ async function open(url: string, routing: RabbitRouting): Promise<ForeignClient>
     },
 
     async listObjects() {
-      // AMQP 0-9-1 lists nothing: ask the node scripts/brokers runs (rabbitmqctl), queues and exchanges at once.
+      // AMQP 0-9-1 lists nothing: ask a node scripts/brokers runs (rabbitmqctl), queues and exchanges at once.
       const list = async (what: 'list_queues' | 'list_exchanges') => {
-        const { stdout } = await run(BROKERS_SCRIPT, ['rabbitmqctl', what, '-q', '--no-table-headers', 'name'], { maxBuffer: 64 * 1024 * 1024, timeout: 60_000 });
+        const { stdout } = await run(BROKERS_SCRIPT, [...rabbitmqctl, what, '-q', '--no-table-headers', 'name'], { maxBuffer: 64 * 1024 * 1024, timeout: 60_000 });
         return stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '');
       };
       const [queues, exchanges] = await Promise.all([list('list_queues'), list('list_exchanges')]);
@@ -229,12 +233,19 @@ async function open(url: string, routing: RabbitRouting): Promise<ForeignClient>
   };
 }
 
-/** amqplib as the other side of Switchboard's RabbitMQ adapter, routing as `routing` says. */
-export const rabbitForeignWith = (routing: RabbitRouting): ForeignSide => ({ ...rabbitForeign, open: (url) => open(url, routing) });
+/**
+ * amqplib as the other side of Switchboard's RabbitMQ adapter, routing as `routing` says; IX6 lists
+ * objects with `scripts/brokers <rabbitmqctl...>` (default the single node's `rabbitmqctl`; a cluster's
+ * `cluster rabbitmqctl 1`).
+ */
+export const rabbitForeignWith = (routing: RabbitRouting, rabbitmqctl: readonly string[] = ['rabbitmqctl']): ForeignSide => ({ ...rabbitForeign, open: (url) => open(url, routing, rabbitmqctl) });
+
+/** The foreign side on the three-node cluster of `scripts/brokers cluster`: objects listed by node 1. */
+export const rabbitClusterForeign = (): ForeignSide => rabbitForeignWith(plainRouting, ['cluster', 'rabbitmqctl', '1']);
 
 /** amqplib as the other side of Switchboard's RabbitMQ adapter. */
 export const rabbitForeign: ForeignSide = {
-  open: (url) => open(url, plainRouting),
+  open: (url) => open(url, plainRouting, ['rabbitmqctl']),
   typedHeaders: true,
   nativeRequestReply: true,
   stableIds: {
