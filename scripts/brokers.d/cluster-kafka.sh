@@ -53,6 +53,9 @@ group.initial.rebalance.delay.ms=0
 # heartbeat instead of 9 s: sends to its partitions stall that long.
 broker.heartbeat.interval.ms=1000
 broker.session.timeout.ms=6000
+# No controlled shutdown: the last node of a cluster down would wait minutes for a controller
+# quorum that left before it (then be SIGKILLed). A clean stop of one node is seen as a crash instead.
+controlled.shutdown.enable=false
 num.network.threads=2
 num.io.threads=2
 num.replica.fetchers=1

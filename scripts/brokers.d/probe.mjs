@@ -128,9 +128,9 @@ function probeGroups(n) {
   return [...byPartition.values()];
 }
 
-/** A Kafka connection to `target` with `call(apiKey, version, body)` and the broker's API versions. */
-async function kafkaSession() {
-  const conn = await connect(target);
+/** A Kafka connection to `addr` (default: the target) with `call(apiKey, version, body)` and the broker's API versions. */
+async function kafkaSession(addr = target) {
+  const conn = await connect(addr);
   let correlation = 0;
   // Non-flexible request header v1: api_key, api_version, correlation_id, client_id.
   async function call(apiKey, version, body) {
@@ -213,24 +213,43 @@ async function kafkaServes({ call, supports }) {
   // coordinator answering is not enough (groups on the others get NOT_COORDINATOR for a while). So
   // one probe group per offsets partition: FindCoordinator, then OffsetFetch v2 (group-level
   // error_code: COORDINATOR_LOAD_IN_PROGRESS 14, COORDINATOR_NOT_AVAILABLE 15, NOT_COORDINATOR 16).
+  // In a cluster the coordinator may be another broker: OffsetFetch goes to the one FindCoordinator names.
   if (!supports(10, 1)) throw new Error('kafka: broker does not serve FindCoordinator v1');
   if (!supports(9, 2)) throw new Error('kafka: broker does not serve OffsetFetch v2');
   const groups = probeGroups(OFFSETS_PARTITIONS);
-  for (const group of groups) {
-    const fc = await call(10, 1, new Writer().str(group).i8(0).done());
-    fc.i32();
-    const fcErr = fc.i16();
-    if (fcErr !== 0) throw new Error(`kafka: group coordinator for ${group} not ready yet (error ${fcErr})`);
-    const of = await call(9, 2, new Writer().str(group).i32(-1).done());
-    for (let n = of.i32(); n > 0; n--) {
-      of.str();
-      for (let p = of.i32(); p > 0; p--) { of.i32(); of.i32(); of.i32(); of.str(); of.i16(); }
+  const others = new Map();
+  try {
+    for (const group of groups) {
+      const fc = await call(10, 1, new Writer().str(group).i8(0).done());
+      fc.i32();
+      const fcErr = fc.i16();
+      if (fcErr !== 0) throw new Error(`kafka: group coordinator for ${group} not ready yet (error ${fcErr})`);
+      fc.str(); // error_message
+      fc.i32(); // node_id
+      const at = `${fc.str()}:${fc.i32()}`;
+      let ask = call;
+      if (at !== target) {
+        if (!others.has(at)) others.set(at, await kafkaSession(at));
+        ask = others.get(at).call;
+      }
+      await kafkaOffsetsLoaded(ask, group);
     }
-    const ofErr = of.i16();
-    if (ofErr !== 0) throw new Error(`kafka: offsets of ${group} not loaded yet (error ${ofErr})`);
+  } finally {
+    for (const o of others.values()) o.conn.close();
   }
   const brokers = md.brokers.map((b) => `${b.id}@${b.host}:${b.port}`).join(',');
   return { md, summary: `cluster ${md.clusterId}, brokers ${brokers}, controller ${md.controller}, ${partitions} partitions led, ${groups.length} group coordinators ready` };
+}
+
+/** OffsetFetch v2 of every partition of `group` answers without a group-level error. */
+async function kafkaOffsetsLoaded(call, group) {
+  const of = await call(9, 2, new Writer().str(group).i32(-1).done());
+  for (let n = of.i32(); n > 0; n--) {
+    of.str();
+    for (let p = of.i32(); p > 0; p--) { of.i32(); of.i32(); of.i32(); of.str(); of.i16(); }
+  }
+  const ofErr = of.i16();
+  if (ofErr !== 0) throw new Error(`kafka: offsets of ${group} not loaded yet (error ${ofErr})`);
 }
 
 async function kafka() {
