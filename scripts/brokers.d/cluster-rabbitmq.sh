@@ -80,7 +80,17 @@ cl_rabbitmq_start() {
   (cl_rabbitmq_env "$1"; launch "$(cl_dir rabbitmq "$1")/pid" "$(cl_rabbitmq_log "$1")" "$RABBITMQ_BIN/rabbitmq-server")
 }
 
-cl_rabbitmq_stopped() { stop_pidfile "$CL_RABBITMQ/epmd.pid" 5 "rabbitmq cluster (epmd)"; }
+# After the last node: stop the cluster's own epmd, unless other Erlang nodes registered with it meanwhile
+# (e.g. the single broker, started while the cluster ran, found 4369 open and started none): killing it
+# would leave them unreachable to rabbitmqctl. It is then left running, and the next `cluster down` asks again.
+cl_rabbitmq_stopped() {
+  local others
+  if pidfile_pid "$CL_RABBITMQ/epmd.pid" >/dev/null; then
+    others="$("$(command -v epmd || echo /usr/lib/erlang/bin/epmd)" -names 2>/dev/null | awk '$1 == "name" && $2 !~ /^sb[0-9]+$/ { printf "%s ", $2 }')"
+    if [[ -n "$others" ]]; then say "rabbitmq cluster (epmd): left running, other Erlang nodes use it: ${others% }"; return 0; fi
+  fi
+  stop_pidfile "$CL_RABBITMQ/epmd.pid" 5 "rabbitmq cluster (epmd)"
+}
 
 # cl_rabbitmq_members N: "RUNNING DISC" node counts of the cluster as node N sees it, when N itself runs in it.
 cl_rabbitmq_members() {
