@@ -1,4 +1,5 @@
 import type { Message, Producer as KafkaProducer } from 'kafkajs';
+import { SwitchboardError } from '@switchboard/core';
 import { classifyError } from './classify-error';
 import { formatRef } from './naming';
 
@@ -45,6 +46,16 @@ export function isSequenceDesync(err: unknown): boolean {
  * new producer id starts its sequences afresh) and the batch is sent once more; without that, every
  * later send to the partition would fail the same way.
  */
+/** How many times messages of a partition a `sendBatch` result leaves out are sent again before they fail. */
+export const MISSING_RESENDS = 2;
+
+/** "topic t partitions 0, 2" for an error message. */
+function describePartitions(items: readonly Item[]): string {
+  const by = new Map<string, Set<number>>();
+  for (const it of items) by.set(it.topic, (by.get(it.topic) ?? new Set()).add(it.partition));
+  return [...by].map(([t, ps]) => `topic ${t} partition${ps.size > 1 ? 's' : ''} ${[...ps].join(', ')}`).join('; ');
+}
+
 export class SendQueue {
   private readonly queue: Item[] = [];
   private draining: Promise<void> | undefined;
@@ -122,38 +133,61 @@ export class SendQueue {
         n++;
       }
       const chunk = this.queue.splice(0, n);
-      // Per topic: its messages, and per partition the base offset and how many were counted.
-      const byTopic = new Map<string, { messages: Message[]; base: number[]; next: number[] }>();
-      for (const it of chunk) {
-        let t = byTopic.get(it.topic);
-        if (!t) byTopic.set(it.topic, (t = { messages: [], base: [], next: [] }));
-        t.messages.push(it.message);
-      }
-      try {
-        const topicMessages = [...byTopic].map(([topic, { messages }]) => ({ topic, messages }));
-        let meta;
-        try {
-          meta = await this.producer.sendBatch({ topicMessages, acks: -1 });
-        } catch (err) {
-          if (!this.renew || !isSequenceDesync(err)) throw err;
-          this.producer = await this.renew(this.producer);
-          meta = await this.producer.sendBatch({ topicMessages, acks: -1 });
+      // A partition the result leaves out was not written: kafkajs 2.2.4 retries a batch only on the
+      // brokers that gave no answer, so a partition whose leader moved to a broker that already
+      // answered for another partition is dropped from the result. Send those again; never confirm them.
+      let pending = chunk;
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > MISSING_RESENDS) {
+          const e = new SwitchboardError('connection', `Kafka: no answer for ${describePartitions(pending)} after ${MISSING_RESENDS + 1} sends (a leader change); the message was not confirmed`, { retryable: true });
+          for (const it of pending) SendQueue.settle(it, e);
+          break;
         }
-        for (const m of meta) {
-          const t = byTopic.get(m.topicName);
-          if (t) t.base[m.partition] = Number(m.baseOffset);
-        }
-        for (const it of chunk) {
-          const t = byTopic.get(it.topic)!;
-          const i = t.next[it.partition] ?? 0;
-          t.next[it.partition] = i + 1;
-          const b = t.base[it.partition];
-          SendQueue.settle(it, b === undefined || !Number.isFinite(b) ? formatRef(it.partition, 'unknown') : formatRef(it.partition, b + i));
-        }
-      } catch (err) {
-        const e = classifyError(err);
-        for (const it of chunk) SendQueue.settle(it, e);
+        pending = await this.sendOnce(pending);
       }
     }
+  }
+
+  /** Sends `chunk` as one sendBatch and settles what the result covers; returns the items of partitions it left out. */
+  private async sendOnce(chunk: Item[]): Promise<Item[]> {
+    // Per topic: its messages, and per partition the base offset and how many were counted.
+    const byTopic = new Map<string, { messages: Message[]; base: number[]; next: number[] }>();
+    for (const it of chunk) {
+      let t = byTopic.get(it.topic);
+      if (!t) byTopic.set(it.topic, (t = { messages: [], base: [], next: [] }));
+      t.messages.push(it.message);
+    }
+    const missing: Item[] = [];
+    try {
+      const topicMessages = [...byTopic].map(([topic, { messages }]) => ({ topic, messages }));
+      let meta;
+      try {
+        meta = await this.producer.sendBatch({ topicMessages, acks: -1 });
+      } catch (err) {
+        if (!this.renew || !isSequenceDesync(err)) throw err;
+        this.producer = await this.renew(this.producer);
+        meta = await this.producer.sendBatch({ topicMessages, acks: -1 });
+      }
+      for (const m of meta) {
+        const t = byTopic.get(m.topicName);
+        if (t) t.base[m.partition] = Number(m.baseOffset);
+      }
+      for (const it of chunk) {
+        const t = byTopic.get(it.topic)!;
+        const b = t.base[it.partition];
+        if (b === undefined) {
+          missing.push(it);
+          continue;
+        }
+        const i = t.next[it.partition] ?? 0;
+        t.next[it.partition] = i + 1;
+        SendQueue.settle(it, !Number.isFinite(b) ? formatRef(it.partition, 'unknown') : formatRef(it.partition, b + i));
+      }
+    } catch (err) {
+      const e = classifyError(err);
+      for (const it of chunk) SendQueue.settle(it, e);
+      return [];
+    }
+    return missing;
   }
 }

@@ -1,7 +1,8 @@
 import type { Producer as KafkaProducer, TopicMessages } from 'kafkajs';
 import { isSequenceDesync, SendQueue } from '../src/send-queue';
 
-function fakeProducer(fail?: Error) {
+/** `omit(call, partition)`: leave that partition out of the call's result (and do not write it), as kafkajs does after a leader change. */
+function fakeProducer(fail?: Error, omit?: (call: number, partition: number) => boolean) {
   const next = new Map<string, number>();
   const calls: TopicMessages[][] = [];
   const producer = {
@@ -13,6 +14,7 @@ function fakeProducer(fail?: Error) {
         const counts = new Map<number, number>();
         for (const m of tm.messages) counts.set(m.partition!, (counts.get(m.partition!) ?? 0) + 1);
         for (const [p, n] of counts) {
+          if (omit?.(calls.length, p)) continue;
           const k = `${tm.topic}/${p}`;
           const base = next.get(k) ?? 0;
           next.set(k, base + n);
@@ -42,6 +44,23 @@ describe('send-queue - coalescing and per-message offsets', () => {
     const q = new SendQueue(producer, 1000);
     const refs = q.push('t', [msg(0, 600), msg(0, 600), msg(0, 600)]);
     expect(await refs).toEqual(['0:0', '0:1', '0:2']);
+    expect(calls).toHaveLength(3);
+  });
+  test('send-queue - a partition the result leaves out is sent again, never confirmed unsent', async () => {
+    // The first sendBatch answers for partition 0 only (partition 1's leader moved): partition 1 goes again.
+    const { producer, calls } = fakeProducer(undefined, (call, p) => call === 1 && p === 1);
+    const q = new SendQueue(producer, 512 * 1024);
+    expect(await q.push('t', [msg(0), msg(1), msg(1)])).toEqual(['0:0', '1:0', '1:1']);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.flatMap((tm) => tm.messages.map((m) => m.partition))).toEqual([1, 1]);
+  });
+  test('send-queue - a partition never answered fails as a retryable connection error', async () => {
+    const { producer, calls } = fakeProducer(undefined, (_call, p) => p === 1);
+    const q = new SendQueue(producer, 512 * 1024);
+    const [a, b] = await q.push('t', [msg(0), msg(1)]);
+    expect(a).toBe('0:0');
+    expect(b).toMatchObject({ code: 'connection', retryable: true });
+    expect((b as Error).message).toMatch(/no answer for topic t partition 1 after 3 sends/);
     expect(calls).toHaveLength(3);
   });
   test('a failed request rejects its messages with a classified error', async () => {

@@ -57,6 +57,16 @@ export class ChannelSlot<C extends amqp.Channel> {
     return this.ch && this.gen === this.link.generation ? this.ch : undefined;
   }
 
+  /**
+   * Stops handing out `ch` when it is the current channel: the next {@link get} opens a fresh one.
+   * `ch` itself is closed once `drained` settles (its outstanding work), never under it.
+   */
+  retire(ch: C, drained: Promise<unknown> = Promise.resolve()): void {
+    if (this.ch !== ch) return;
+    this.ch = undefined;
+    void drained.catch(() => undefined).then(() => ch.close().catch(() => undefined));
+  }
+
   /** Forgets the channel (after the connection is lost). */
   reset(): void {
     this.ch = undefined;
@@ -77,8 +87,9 @@ interface PubState {
 
 /**
  * Publishes on one ConfirmChannel. Confirmed publishes resolve with the channel's publish sequence
- * number (the delivery tag of the broker's ack), reject with `rejected` on a nack and with a
- * retryable `connection` error when the channel dies first. When `publish` reports a full buffer
+ * number (the delivery tag of the broker's ack), reject with `rejected` on a nack (and retire the
+ * channel: the next publish opens a fresh one) and with a retryable `connection` error when the
+ * channel dies first. When `publish` reports a full buffer
  * the next publish waits for `drain`, so nothing is buffered without bound.
  */
 export class Publisher {
@@ -113,8 +124,14 @@ export class Publisher {
           let settle: { resolve: (ref: string) => void; reject: (e: unknown) => void } | undefined;
           confirmation = new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
           ok = ch.publish(exchange, routingKey, content, options, (err: unknown) => {
-            if (err) settle!.reject(classifyError(err));
-            else settle!.resolve(`${gen}.${seq}`);
+            if (err) {
+              settle!.reject(classifyError(err));
+              // After a node of a cluster dies, a confirm channel opened on another node can stay bound
+              // to the dead quorum-queue leader and nack every publish until that node returns
+              // (RabbitMQ 3.10; a fresh channel works at once). So a nack retires the channel: later
+              // sends open a new one, and this one closes once its outstanding confirms are in.
+              this.slot.retire(ch, ch.waitForConfirms());
+            } else settle!.resolve(`${gen}.${seq}`);
           });
         } else {
           ok = ch.publish(exchange, routingKey, content, options);

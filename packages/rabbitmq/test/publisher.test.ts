@@ -5,13 +5,18 @@ import type { Link } from '../src/link';
 /** A confirm channel as far as the publisher uses it: confirms each publish on the next tick, refuses one marked `refuse`. */
 class FakeConfirmChannel extends EventEmitter {
   published = 0;
+  closed = false;
+  /** Nack every publish (a channel stuck on a dead quorum-queue leader). */
+  nackAll = false;
   publish(_x: string, _rk: string, _c: Buffer, o: { headers?: Record<string, unknown> }, cb?: (err: unknown) => void): boolean {
     if (o.headers?.refuse) throw new RangeError('Encoded field table (headers or arguments) exceeds the 65536 byte encoding buffer');
     this.published++;
-    if (cb) setImmediate(() => cb(null));
+    const nack = this.nackAll;
+    if (cb) setImmediate(() => cb(nack ? new Error('message nacked') : null));
     return true;
   }
-  close = async () => undefined;
+  waitForConfirms = async () => undefined;
+  close = async () => void (this.closed = true);
 }
 
 describe('publisher - confirm sequence', () => {
@@ -24,5 +29,23 @@ describe('publisher - confirm sequence', () => {
     // The broker numbered only what went out: the next confirm is its 2nd publish.
     expect(await p.publish('', 'q', Buffer.from('c'), {}, true)).toBe('1.2');
     expect(ch.published).toBe(2);
+  });
+});
+
+describe('publisher - nacks', () => {
+  it('publisher - a nack retires the channel: the next publish goes through a fresh one', async () => {
+    const stuck = new FakeConfirmChannel();
+    stuck.nackAll = true;
+    const fresh = new FakeConfirmChannel();
+    const opened = [stuck, fresh];
+    const link = { generation: 1, isOpen: true, options: { sendTimeoutMs: 1000 }, current: async () => ({ createConfirmChannel: async () => opened.shift()! }) } as unknown as Link;
+    const p = new Publisher(link);
+    await expect(p.publish('', 'q', Buffer.from('a'), {}, true)).rejects.toMatchObject({ code: 'rejected' });
+    expect(await p.publish('', 'q', Buffer.from('b'), {}, true)).toBe('1.1');
+    expect(stuck.published).toBe(1);
+    expect(fresh.published).toBe(1);
+    await new Promise((r) => setImmediate(r));
+    expect(stuck.closed).toBe(true);
+    expect(fresh.closed).toBe(false);
   });
 });
