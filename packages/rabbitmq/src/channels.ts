@@ -59,12 +59,15 @@ export class ChannelSlot<C extends amqp.Channel> {
 
   /**
    * Stops handing out `ch` when it is the current channel: the next {@link get} opens a fresh one.
-   * `ch` itself is closed once `drained` settles (its outstanding work), never under it.
+   * `ch` is closed once `drained()` settles (its outstanding work), never under it. Called for a
+   * channel already retired (or replaced), it does nothing, and `drained` is not called.
    */
-  retire(ch: C, drained: Promise<unknown> = Promise.resolve()): void {
+  retire(ch: C, drained: () => Promise<unknown> = () => Promise.resolve()): void {
     if (this.ch !== ch) return;
     this.ch = undefined;
-    void drained.catch(() => undefined).then(() => ch.close().catch(() => undefined));
+    void drained()
+      .catch(() => undefined)
+      .then(() => ch.close().catch(() => undefined));
   }
 
   /** Forgets the channel (after the connection is lost). */
@@ -130,7 +133,7 @@ export class Publisher {
               // to the dead quorum-queue leader and nack every publish until that node returns
               // (RabbitMQ 3.10; a fresh channel works at once). So a nack retires the channel: later
               // sends open a new one, and this one closes once its outstanding confirms are in.
-              this.slot.retire(ch, ch.waitForConfirms());
+              this.slot.retire(ch, () => ch.waitForConfirms());
             } else settle!.resolve(`${gen}.${seq}`);
           });
         } else {

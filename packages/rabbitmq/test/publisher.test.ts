@@ -15,7 +15,12 @@ class FakeConfirmChannel extends EventEmitter {
     if (cb) setImmediate(() => cb(nack ? new Error('message nacked') : null));
     return true;
   }
-  waitForConfirms = async () => undefined;
+  waitForConfirmsCalls = 0;
+  /** Like amqplib's: fails when the channel closes with confirms outstanding (a caller must handle it). */
+  waitForConfirms = () => {
+    this.waitForConfirmsCalls++;
+    return Promise.resolve();
+  };
   close = async () => void (this.closed = true);
 }
 
@@ -47,5 +52,20 @@ describe('publisher - nacks', () => {
     await new Promise((r) => setImmediate(r));
     expect(stuck.closed).toBe(true);
     expect(fresh.closed).toBe(false);
+  });
+
+  it('publisher - several nacks on one channel retire it once, waiting for its confirms once', async () => {
+    const stuck = new FakeConfirmChannel();
+    stuck.nackAll = true;
+    const fresh = new FakeConfirmChannel();
+    const opened = [stuck, fresh];
+    const link = { generation: 1, isOpen: true, options: { sendTimeoutMs: 1000 }, current: async () => ({ createConfirmChannel: async () => opened.shift()! }) } as unknown as Link;
+    const p = new Publisher(link);
+    // Three publishes go out on the stuck channel in one turn, before its first nack arrives.
+    const sends = [p.publish('', 'q', Buffer.from('a'), {}, true), p.publish('', 'q', Buffer.from('b'), {}, true), p.publish('', 'q', Buffer.from('c'), {}, true)];
+    for (const r of await Promise.allSettled(sends)) expect(r).toMatchObject({ status: 'rejected', reason: { code: 'rejected' } });
+    expect(stuck.published).toBe(3);
+    expect(stuck.waitForConfirmsCalls).toBe(1);
+    expect(await p.publish('', 'q', Buffer.from('d'), {}, true)).toBe('1.1');
   });
 });
