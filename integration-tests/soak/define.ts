@@ -18,6 +18,17 @@ export const CI_SOAK = {
   drainMs: 45_000,
 } as const;
 
+/** Prints the report, then: no failure, something confirmed, nothing lost, two or more disruptions, each resumed. */
+function expectNoLoss(result: SoakResult): void {
+  process.stderr.write(`${renderText(result)}\n`);
+  expect(result.failures).toEqual([]);
+  expect(result.counts.confirmed).toBeGreaterThan(0);
+  expect(result.counts.lost).toBe(0);
+  expect(result.restarts.length).toBeGreaterThanOrEqual(2);
+  for (const r of result.restarts) expect({ restart: r.index, ok: r.ok, resumed: r.resumed }).toEqual({ restart: r.index, ok: true, resumed: true });
+  expect(result.passed).toBe(true);
+}
+
 export function soakAgainst(name: BrokerName, driver: Driver): void {
   const every = Math.floor(CI_SOAK.durationMs / 2.75);
   describeWithBroker(name, `soak ${name}`, (broker) => {
@@ -36,13 +47,7 @@ export function soakAgainst(name: BrokerName, driver: Driver): void {
           connect: (url: string, options?: ConnectOptions) => connect(url, { ...options, drivers: [driver] }),
           onProgress: (line) => process.stderr.write(`soak ${name}: ${line}\n`),
         });
-        process.stderr.write(`${renderText(result)}\n`);
-        expect(result.failures).toEqual([]);
-        expect(result.counts.confirmed).toBeGreaterThan(0);
-        expect(result.counts.lost).toBe(0);
-        expect(result.restarts.length).toBeGreaterThanOrEqual(2);
-        for (const r of result.restarts) expect({ restart: r.index, ok: r.ok, resumed: r.resumed }).toEqual({ restart: r.index, ok: true, resumed: true });
-        expect(result.passed).toBe(true);
+        expectNoLoss(result);
       },
       CI_SOAK.durationMs + CI_SOAK.drainMs + 300_000,
     );
@@ -87,13 +92,7 @@ export function clusterSoakAgainst(name: ClusterName, driver: Driver): void {
         connect: (u: string, options?: ConnectOptions) => connect(u, { ...options, drivers: [driver] }),
         onProgress: (line) => process.stderr.write(`soak ${name} cluster: ${line}\n`),
       });
-      process.stderr.write(`${renderText(result)}\n`);
-      expect(result.failures).toEqual([]);
-      expect(result.counts.confirmed).toBeGreaterThan(0);
-      expect(result.counts.lost).toBe(0);
-      expect(result.restarts.length).toBeGreaterThanOrEqual(2);
-      for (const r of result.restarts) expect({ restart: r.index, ok: r.ok, resumed: r.resumed }).toEqual({ restart: r.index, ok: true, resumed: true });
-      expect(result.passed).toBe(true);
+      expectNoLoss(result);
     },
     CI_SOAK.durationMs + CI_SOAK.drainMs + 300_000,
   );

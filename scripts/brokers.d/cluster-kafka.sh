@@ -103,11 +103,7 @@ cl_kafka_formed() {
   done
 }
 
-cl_kafka_url() {
-  local n hosts=""
-  for n in "${CLUSTER_NODES[@]}"; do hosts+="127.0.0.1:$(cl_kafka_client_port "$n"),"; done
-  echo "kafka://${hosts%,}?replicationFactor=3&minInsyncReplicas=2"
-}
+cl_kafka_url() { echo "kafka://$(cl_hosts cl_kafka_client_port)?replicationFactor=3&minInsyncReplicas=2"; }
 
 # The leader of partition 0 of topic RESOURCE (a queue q is the topic q.sb-queue), asked of the first
 # node that answers.

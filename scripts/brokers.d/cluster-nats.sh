@@ -39,11 +39,7 @@ cl_nats_ready() {
   curl -sf -o /dev/null --max-time 2 "$m/healthz" && curl -sf --max-time 2 "$m/jsz" | grep -q '"leader": *"n[0-9]'
 }
 
-cl_nats_url() {
-  local n hosts=""
-  for n in "${CLUSTER_NODES[@]}"; do hosts+="127.0.0.1:$(cl_nats_client_port "$n"),"; done
-  echo "nats://${hosts%,}?replicas=3"
-}
+cl_nats_url() { echo "nats://$(cl_hosts cl_nats_client_port)?replicas=3"; }
 
 # The stream's leader, from the monitoring endpoint of any serving node (stream names are unique per account).
 cl_nats_leader() {

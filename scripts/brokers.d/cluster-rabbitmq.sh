@@ -143,11 +143,7 @@ cl_rabbitmq_formed() {
   return 1
 }
 
-cl_rabbitmq_url() {
-  local n hosts=""
-  for n in "${CLUSTER_NODES[@]}"; do hosts+="127.0.0.1:$(cl_rabbitmq_port "$n"),"; done
-  echo "amqp://guest:guest@${hosts%,}?queueType=quorum"
-}
+cl_rabbitmq_url() { echo "amqp://guest:guest@$(cl_hosts cl_rabbitmq_port)?queueType=quorum"; }
 
 # The leader of quorum queue RESOURCE on vhost "/", asked of the first node that answers.
 cl_rabbitmq_leader() {

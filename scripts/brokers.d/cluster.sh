@@ -6,7 +6,7 @@
 #   scripts/brokers cluster start NAME NODE  start node NODE again with its data; returns once it serves
 #                                            and has rejoined the cluster
 #   scripts/brokers cluster status [NAME]    one line per node
-#   scripts/brokers cluster env              `export SWITCHBOARD_TEST_<NAME>_CLUSTER_URL=...` per prepared cluster
+#   scripts/brokers cluster env              `export SWITCHBOARD_TEST_<NAME>_CLUSTER_URL=...` per running cluster
 #   scripts/brokers cluster logs NAME NODE [-f]
 #   scripts/brokers cluster reset NAME       stop the cluster and delete its data
 #   scripts/brokers cluster leader NAME RES  the node (1-3) leading RES: a Kafka topic (partition 0), a NATS
@@ -52,6 +52,11 @@ cl_lock() {  # one command at a time per cluster (fd 8; the single brokers' lock
   mkdir -p "$BROKERS/cluster"
   exec 8>"$BROKERS/cluster/.$1.lock"
   flock -w 600 8 || die "another scripts/brokers cluster command on $1 is still running (lock .brokers/cluster/.$1.lock)"
+}
+cl_hosts() {  # cl_hosts PORT_FN: "127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3", P from PORT_FN NODE
+  local n out=""
+  for n in "${CLUSTER_NODES[@]}"; do out+="127.0.0.1:$("$1" "$n"),"; done
+  echo "${out%,}"
 }
 cl_has() { declare -F "$1" >/dev/null; }
 cl_pid() { pidfile_pid "$(cl_dir "$1" "$2")/pid"; }
@@ -154,7 +159,8 @@ cluster_status() {
 cluster_env() {
   local c v
   for c in "${CLUSTER_NAMES[@]}"; do
-    [[ -f "$(cl_dir "$c" 1)/.prepared" ]] || continue
+    # Only a cluster that runs (a node of it, at least): a stopped one's files would make its tests fail, not skip.
+    cl_pid "$c" 1 >/dev/null || cl_pid "$c" 2 >/dev/null || cl_pid "$c" 3 >/dev/null || continue
     v="$("cl_${c}_url")"
     printf "export SWITCHBOARD_TEST_%s_CLUSTER_URL='%s'\n" "${c^^}" "$v"
   done

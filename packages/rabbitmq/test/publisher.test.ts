@@ -37,14 +37,19 @@ describe('publisher - confirm sequence', () => {
   });
 });
 
+/** A publisher whose first channel nacks everything and whose second works. */
+function stuckThenFresh() {
+  const stuck = new FakeConfirmChannel();
+  stuck.nackAll = true;
+  const fresh = new FakeConfirmChannel();
+  const opened = [stuck, fresh];
+  const link = { generation: 1, isOpen: true, options: { sendTimeoutMs: 1000 }, current: async () => ({ createConfirmChannel: async () => opened.shift()! }) } as unknown as Link;
+  return { stuck, fresh, p: new Publisher(link) };
+}
+
 describe('publisher - nacks', () => {
   it('publisher - a nack retires the channel: the next publish goes through a fresh one', async () => {
-    const stuck = new FakeConfirmChannel();
-    stuck.nackAll = true;
-    const fresh = new FakeConfirmChannel();
-    const opened = [stuck, fresh];
-    const link = { generation: 1, isOpen: true, options: { sendTimeoutMs: 1000 }, current: async () => ({ createConfirmChannel: async () => opened.shift()! }) } as unknown as Link;
-    const p = new Publisher(link);
+    const { stuck, fresh, p } = stuckThenFresh();
     await expect(p.publish('', 'q', Buffer.from('a'), {}, true)).rejects.toMatchObject({ code: 'rejected' });
     expect(await p.publish('', 'q', Buffer.from('b'), {}, true)).toBe('1.1');
     expect(stuck.published).toBe(1);
@@ -55,12 +60,7 @@ describe('publisher - nacks', () => {
   });
 
   it('publisher - several nacks on one channel retire it once, waiting for its confirms once', async () => {
-    const stuck = new FakeConfirmChannel();
-    stuck.nackAll = true;
-    const fresh = new FakeConfirmChannel();
-    const opened = [stuck, fresh];
-    const link = { generation: 1, isOpen: true, options: { sendTimeoutMs: 1000 }, current: async () => ({ createConfirmChannel: async () => opened.shift()! }) } as unknown as Link;
-    const p = new Publisher(link);
+    const { stuck, fresh, p } = stuckThenFresh();
     // Three publishes go out on the stuck channel in one turn, before its first nack arrives.
     const sends = [p.publish('', 'q', Buffer.from('a'), {}, true), p.publish('', 'q', Buffer.from('b'), {}, true), p.publish('', 'q', Buffer.from('c'), {}, true)];
     for (const r of await Promise.allSettled(sends)) expect(r).toMatchObject({ status: 'rejected', reason: { code: 'rejected' } });
