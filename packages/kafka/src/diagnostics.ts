@@ -3,6 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { DriverHost } from '@switchboard/core/driver';
 import { logLevel as kafkaLogLevel, type ISocketFactory, type logCreator } from 'kafkajs';
+import { classifyError } from './classify-error';
 
 /**
  * A kafkajs `logCreator` that writes kafkajs's own log lines to the application's logger
@@ -107,7 +108,7 @@ export class ConnectionWatch {
   private failed(err: Error, where: string): void {
     if (this.lost || this.closing) return;
     this.lost = true;
-    this.host.report({ origin: 'reconnect', state: 'lost', error: err }, `kafka: lost the connection to ${where} (${this.url}): ${err.message}; kafkajs reconnects`, 'warn');
+    this.host.report({ origin: 'reconnect', state: 'lost', error: classifyError(err) }, `kafka: lost the connection to ${where} (${this.url}): ${err.message}; kafkajs reconnects`, 'warn');
   }
 
   private connected(): void {

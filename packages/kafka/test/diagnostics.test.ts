@@ -63,7 +63,7 @@ describe('kafka diagnostics', () => {
   });
 
   test('connection watch - a refused connection is reported lost once (warn), the next connect regained (info)', async () => {
-    const events: { event: { origin: string; state?: string }; level?: string }[] = [];
+    const events: { event: { origin: string; state?: string; error?: unknown }; level?: string }[] = [];
     const watch = new ConnectionWatch({ report: (event, _m, level) => void events.push({ event, ...(level ? { level } : {}) }) }, 'kafka://test');
     const server = net.createServer((s) => s.end());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -87,6 +87,8 @@ describe('kafka diagnostics', () => {
         ['reconnect', 'lost', 'warn'],
         ['reconnect', 'regained', 'info'],
       ]);
+      // The loss carries a typed error, as on every other backend (not the raw socket error).
+      expect(events[0]!.event.error).toMatchObject({ name: 'SwitchboardError', code: 'connection', retryable: true });
     } finally {
       server.close();
     }
