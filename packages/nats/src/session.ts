@@ -1,3 +1,4 @@
+import { retryStoreFailure } from './stream-create';
 import { connect as natsConnect, createInbox, credsAuthenticator, nanos, nkeyAuthenticator, type ConnectionOptions, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { formatHosts, SwitchboardError, throwIfAborted, type BrokerObject, type Destination, type DestinationOptions, type ParsedUrl } from '@switchboard/core';
@@ -220,7 +221,7 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
         max_age: d.kind === 'topic' && retention ? nanos(retention) : 0,
         description: `switchboard ${d.kind} ${d.name}`.slice(0, 4096),
       };
-      p = jsm!.streams.add(cfg).then(
+      p = retryStoreFailure(() => jsm!.streams.add(cfg)).then(
         () => undefined,
         async (err: unknown) => {
           const code = (err as { apiError?: () => { err_code?: number } }).apiError?.().err_code;
