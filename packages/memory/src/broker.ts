@@ -301,15 +301,22 @@ function matches(headers: Headers, filter: Headers): boolean {
   return true;
 }
 
+/** A message id in the dedup window: until when, and the offset its first copy got. */
+interface DedupEntry {
+  readonly id: string;
+  readonly until: number;
+  readonly offset: number;
+}
+
 /** The retained records of one destination, and its groups. */
 export class Log {
   private records: MemoryRecord[] = [];
   /** Offset of records[0]. */
   private base = 0;
   readonly groups = new Map<string, Group>();
-  private readonly seen = new Map<string, { until: number; offset: number }>();
-  /** The dedup window's entries in expiry order; an entry whose id was seen again later is stale and skipped. */
-  private readonly expiries = new Fifo<{ id: string; until: number }>();
+  private readonly seen = new Map<string, DedupEntry>();
+  /** The same entries in expiry order; one the map no longer holds (its id was stored again later) is stale and skipped. */
+  private readonly expiries = new Fifo<DedupEntry>();
 
   constructor(
     readonly broker: MemoryBroker,
@@ -354,8 +361,9 @@ export class Log {
       offsets.push(rec.offset);
       this.records.push(rec);
       if (opts.dedup && window > 0) {
-        this.seen.set(m.id, { until: now + window, offset: rec.offset });
-        this.expiries.push({ id: m.id, until: now + window });
+        const entry: DedupEntry = { id: m.id, until: now + window, offset: rec.offset };
+        this.seen.set(m.id, entry);
+        this.expiries.push(entry);
       }
     }
     this.sweepSeen(now);
@@ -373,8 +381,7 @@ export class Log {
   private sweepSeen(now: number): void {
     const cap = this.broker.options.dedupWindowSize;
     for (let e = this.expiries.peek(); e !== undefined; e = this.expiries.peek()) {
-      const current = this.seen.get(e.id);
-      if (current !== undefined && current.until === e.until) {
+      if (this.seen.get(e.id) === e) {
         if (e.until > now && this.seen.size <= cap) return;
         this.seen.delete(e.id);
       }
