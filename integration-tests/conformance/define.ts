@@ -8,7 +8,7 @@ import path from 'node:path';
 import { registerDriver, type Capabilities, type Driver } from '@switchboard/core';
 import { describeConformance, type ForeignSide } from '@switchboard/conformance';
 import type { Destination } from '@switchboard/core';
-import { brokerSource, brokersRequired, brokerUrl, canRestartBroker, clusterControl, clusterRequired, clusterUrlEnvVar, localUrlOf, restartBroker, urlEnvVar, type BrokerName, type ClusterName } from '../harness';
+import { brokerSource, brokersRequired, brokerUrl, canRestartBroker, clusterControl, clusterRequired, clusterUrlEnvVar, localUrlOf, missingClusterReason, restartBroker, urlEnvVar, type BrokerName, type ClusterName } from '../harness';
 
 export interface BrokerSuite {
   /** The broker scripts/brokers runs (and restarts for F2). */
@@ -50,7 +50,7 @@ export function conformanceAgainst(s: BrokerSuite): void {
     // Clusters start only when asked (they cost CPU): a missing one fails the run only when SWITCHBOARD_REQUIRE_CLUSTERS names it.
     const required = clusterName ? clusterRequired(clusterName) : brokersRequired();
     const why = clusterName
-      ? `no ${s.broker} cluster: ${urlEnv} is unset (scripts/brokers up --cluster ${s.broker} && eval "$(scripts/brokers env)")`
+      ? missingClusterReason(clusterName)
       : s.urlEnv
       ? `no ${s.name} broker: ${s.urlEnv} is unset (scripts/brokers up ${s.broker} && eval "$(scripts/brokers env)")`
       : `no ${s.broker} broker: ${urlEnvVar(s.broker)} is unset and no Docker engine answers (scripts/brokers up ${s.broker} && eval "$(scripts/brokers env)")`;

@@ -18,6 +18,10 @@ export function clusterRequired(name: ClusterName): boolean {
   return (process.env.SWITCHBOARD_REQUIRE_CLUSTERS ?? '').split(',').map((s) => s.trim()).includes(name);
 }
 
+/** Why a cluster's tests cannot run: its URL variable is unset, and how to set it. */
+export const missingClusterReason = (name: ClusterName): string =>
+  `no ${name} cluster: ${clusterUrlEnvVar(name)} is unset (scripts/brokers up --cluster ${name} && eval "$(scripts/brokers env)")`;
+
 function brokers(args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(BROKERS_SCRIPT, ['cluster', ...args], { timeout: timeoutMs, cwd: REPO_ROOT }, (error, stdout, stderr) => {
@@ -28,17 +32,21 @@ function brokers(args: string[], timeoutMs: number): Promise<string> {
 }
 
 /**
- * Control of one `scripts/brokers` cluster: kill and start a node, and the node that leads a
- * destination's replicated log. `resourceOf` names that log the way the adapter does (a Kafka topic,
- * a JetStream stream, a RabbitMQ queue).
+ * Control of one `scripts/brokers` cluster: kill and start a node and, given `resourceOf`, the node
+ * that leads a destination's replicated log. `resourceOf` names that log the way the adapter does (a
+ * Kafka topic, a JetStream stream, a RabbitMQ queue).
  */
-export function clusterControl(name: ClusterName, resourceOf: (d: Destination) => string): ClusterControl {
+export function clusterControl(name: ClusterName, resourceOf?: (d: Destination) => string): ClusterControl {
   return {
     nodes: ['1', '2', '3'],
-    async leaderOf(d) {
-      const out = await brokers(['leader', name, resourceOf(d)], 60_000);
-      return /^[123]$/.test(out) ? out : undefined;
-    },
+    ...(resourceOf
+      ? {
+          async leaderOf(d: Destination) {
+            const out = await brokers(['leader', name, resourceOf(d)], 60_000);
+            return /^[123]$/.test(out) ? out : undefined;
+          },
+        }
+      : {}),
     kill: async (node) => void (await brokers(['kill', name, node], 60_000)),
     start: async (node) => void (await brokers(['start', name, node], 300_000)),
   };

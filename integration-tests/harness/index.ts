@@ -13,5 +13,5 @@ export { BROKERS_SCRIPT, NATIVE_URLS, REPO_ROOT, canRestartBroker, restartBroker
 export { IMAGES } from './images';
 export { sqsEndpoint } from './urls';
 export type { SqsEndpoint } from './urls';
-export { clusterControl, clusterRequired, clusterUrlEnvVar } from './cluster-control';
+export { clusterControl, clusterRequired, clusterUrlEnvVar, missingClusterReason } from './cluster-control';
 export type { ClusterName } from './cluster-control';

@@ -7,8 +7,8 @@
 // skipped with one loud line. SWITCHBOARD_SOAK_SECONDS changes the send phase (restarts at 4/11 and 8/11 of it).
 import { connect, type ConnectOptions, type Driver } from '@switchboard/core';
 // integration-tests has no package dependency on @switchboard/soak: its source is imported directly.
-import { renderText, runSoak, type SoakResult } from '@switchboard/soak';
-import { brokerSource, BROKERS_SCRIPT, canRestartBroker, clusterControl, clusterRequired, clusterUrlEnvVar, describeWithBroker, REPO_ROOT, type BrokerName, type ClusterName } from '../harness';
+import { renderText, rotatingNodeKills, runSoak, type SoakResult } from '@switchboard/soak';
+import { brokerSource, BROKERS_SCRIPT, canRestartBroker, clusterControl, clusterRequired, clusterUrlEnvVar, describeWithBroker, missingClusterReason, REPO_ROOT, type BrokerName, type ClusterName } from '../harness';
 
 /** The CI soak's shape: two restarts, the second followed by 28 s of sending. */
 export const CI_SOAK = {
@@ -65,7 +65,7 @@ export function clusterSoakAgainst(name: ClusterName, driver: Driver): void {
   const url = process.env[clusterUrlEnvVar(name)];
   const title = `soak ${name} cluster - ${CI_SOAK.durationMs / 1000} s at ${CI_SOAK.rate}/s with two nodes crashed and started again in turn: nothing confirmed is lost, every crash resumes`;
   if (!url) {
-    const why = `no ${name} cluster: ${clusterUrlEnvVar(name)} is unset (scripts/brokers up --cluster ${name} && eval "$(scripts/brokers env)")`;
+    const why = missingClusterReason(name);
     if (clusterRequired(name)) test(title, () => { throw new Error(why); });
     else {
       process.stderr.write(`\n!!! SKIPPED soak ${name} cluster: ${why}\n\n`);
@@ -73,20 +73,13 @@ export function clusterSoakAgainst(name: ClusterName, driver: Driver): void {
     }
     return;
   }
-  const control = clusterControl(name, () => '');
-  let turn = 0;
   test(
     title,
     async () => {
       const result: SoakResult = await runSoak({
         url,
         ...CI_SOAK,
-        restartCommand: async () => {
-          const node = control.nodes[turn++ % control.nodes.length]!;
-          await control.kill(node);
-          await new Promise((resolve) => setTimeout(resolve, 8000));
-          await control.start(node);
-        },
+        restartCommand: rotatingNodeKills(clusterControl(name), 8000),
         restartLabel: 'crash a node (SIGKILL), 8 s down, start it (nodes 1, 2, 3 in turn)',
         restartEveryMs: Math.floor(CI_SOAK.durationMs / 2.75),
         connect: (u: string, options?: ConnectOptions) => connect(u, { ...options, drivers: [driver] }),

@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { SwitchboardError, redactUrl } from '@switchboard/core';
+import { runShell as runSoakShell } from '@switchboard/soak';
 import { defineConformanceSuite, renderHtml, renderMarkdown, renderText, toJson, type ConformanceReport } from '@switchboard/conformance';
 import { type CommandSpec, parseFlags, stringFlag } from './flags';
 import { clusterControlOf, NODE_FLAGS, parseNodeCommands, type NodeCommands } from './node-commands';
@@ -21,16 +21,8 @@ export interface ConformanceArgs {
   concurrency: number | undefined;
 }
 
-/** Runs a shell command and resolves when it exits 0 (the F2 broker restart hook). */
-export function runShell(command: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', command], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-2000)));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`"${command}" exited with ${code}: ${err.trim()}`))));
-  });
-}
+/** Runs a shell command and resolves when it exits 0, with no time limit (the F2 restart and F6 node hooks): the soak's `runShell`. */
+export const runShell = (command: string): Promise<void> => runSoakShell(command, 0);
 
 /**
  * Writes the matrix as Markdown or HTML, or the reports as JSON (one report, or an array of them),

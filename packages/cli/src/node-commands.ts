@@ -50,7 +50,7 @@ export function parseNodeCommands(values: { kill?: string | undefined; start?: s
 /** The command for one node. */
 export const forNode = (template: string, node: string): string => template.split('{node}').join(node);
 
-/** F6's control from the commands: no leader lookup, so F6 crashes the first node. */
+/** Cluster control from the commands, for F6 and the soak's node kills: no leader lookup, so F6 crashes the first node. */
 export function clusterControlOf(c: NodeCommands, run: (command: string) => Promise<void>): ClusterControl {
   return {
     nodes: c.nodes,

@@ -5,6 +5,7 @@ import {
   parseRate,
   renderMarkdown,
   renderText,
+  rotatingNodeKills,
   runSoak,
   SOAK_DEFAULTS,
   toJson,
@@ -12,7 +13,7 @@ import {
 } from '@switchboard/soak';
 import { runShell } from './conformance-command';
 import { type CommandSpec, parseFlags, stringFlag } from './flags';
-import { forNode, NODE_FLAGS, parseNodeCommands, type NodeCommands } from './node-commands';
+import { clusterControlOf, NODE_FLAGS, parseNodeCommands, type NodeCommands } from './node-commands';
 import { type Output, UsageError, writeUserFile } from './output';
 
 /** Defaults of `switchboard soak` (beyond those of the soak engine). */
@@ -147,17 +148,7 @@ export function parseSoakArgs(args: readonly string[], env: NodeJS.ProcessEnv = 
 
 /** The soak's disruption with node commands: kill the next node, leave it down `downForMs`, start it. */
 export function nodeKiller(c: NodeCommands, downForMs: number, signal?: AbortSignal, run: (command: string) => Promise<void> = runShell): () => Promise<void> {
-  let turn = 0;
-  return async () => {
-    const node = c.nodes[turn++ % c.nodes.length]!;
-    await run(forNode(c.kill, node));
-    // The node always comes back, even when the run is interrupted meanwhile.
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, downForMs);
-      signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-    });
-    await run(forNode(c.start, node));
-  };
+  return rotatingNodeKills(clusterControlOf(c, run), downForMs, signal);
 }
 
 /**

@@ -16,3 +16,4 @@ export {
   type ConnectFn,
 } from './soak';
 export { renderText, renderMarkdown, toJson } from './report';
+export { rotatingNodeKills, type NodeControl } from './node-kills';

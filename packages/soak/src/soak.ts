@@ -170,7 +170,10 @@ export interface SoakResult {
   readonly failures: string[];
 }
 
-/** Runs a shell command with `bash -c` and resolves when it exits 0; rejects with its exit code and error output. */
+/**
+ * Runs a shell command with `bash -c` and resolves when it exits 0; rejects with its exit code (or
+ * signal) and error output. `timeoutMs` kills it after that long; 0 sets no time limit.
+ */
 export function runShell(command: string, timeoutMs: number = SOAK_DEFAULTS.restartTimeoutMs): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', ['-c', command], { stdio: ['ignore', 'ignore', 'pipe'], timeout: timeoutMs });
