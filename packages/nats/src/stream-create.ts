@@ -1,3 +1,5 @@
+import { setTimeout as delay } from 'node:timers/promises';
+
 /** nats-server's JSStreamStoreFailedF: the stream's store could not be made. */
 export const API_STREAM_STORE_FAILED = 10077;
 /** nats-server's JSStreamCreateErrF: the code a client gets for a failed store ("error creating store for stream"). */
@@ -30,7 +32,7 @@ export async function retryStoreFailure<T>(create: () => Promise<T>, tries = 3, 
       return await create();
     } catch (err) {
       if (attempt >= tries || !isStoreFailure(err)) throw err;
-      await new Promise((resolve) => setTimeout(resolve, delayMs * attempt));
+      await delay(delayMs * attempt);
     }
   }
 }

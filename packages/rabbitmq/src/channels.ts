@@ -62,7 +62,7 @@ export class ChannelSlot<C extends amqp.Channel> {
    * `ch` is closed once `drained()` settles (its outstanding work), never under it. Called for a
    * channel already retired (or replaced), it does nothing, and `drained` is not called.
    */
-  retire(ch: C, drained: () => Promise<unknown> = () => Promise.resolve()): void {
+  retire(ch: C, drained: () => Promise<unknown>): void {
     if (this.ch !== ch) return;
     this.ch = undefined;
     void drained()
