@@ -143,6 +143,8 @@ interface Tracked<H> {
   untaken: boolean;
 }
 
+type SettleVerb = 'ack' | 'nack' | 'reject';
+
 interface PollWaiter {
   wake(): void;
 }
@@ -215,16 +217,24 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
   };
   const deadlines = emulateDeadline ? new DeadlineTimer(open, expire) : undefined;
 
+  /** What the broker does for each settle: an ack, a retry or dead letter, a dead letter. */
+  const settleAtBroker = (t: Tracked<H>, verb: SettleVerb, delayMs: number | undefined, reason: string | undefined): Promise<void> => {
+    if (verb === 'ack') return driver.ack(t.m.handle);
+    if (verb === 'reject') return deadLetter(t, `rejected: ${reason}`);
+    return attemptsUsed(t) ? deadLetter(t, reason ?? `failed ${t.m.attempt} of ${o.maxAttempts} attempts`) : driver.retry(t.m.handle, delayMs ?? 0);
+  };
+
   /**
-   * Settles `t` through `run`. Meanwhile it stays open (close waits for it) with its deadline
-   * stopped; a failed settle leaves it pending with its deadline running again.
+   * Settles `t` at the broker. Meanwhile it stays open (close waits for it) with its deadline
+   * stopped; a failed settle leaves it pending with its deadline running again. No closure per
+   * call: this is every delivery's path.
    */
-  const settleWith = async (t: Tracked<H>, verb: string, run: () => Promise<void>) => {
+  const settleWith = async (t: Tracked<H>, verb: SettleVerb, delayMs?: number, reason?: string) => {
     guard(t, verb);
     const due = t.due;
     if (due !== Infinity) open.reorder(t, Infinity);
     try {
-      await run();
+      await settleAtBroker(t, verb, delayMs, reason);
     } catch (err) {
       if (!t.done && due !== Infinity) {
         open.reorder(t, due);
@@ -238,10 +248,9 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
   /** One object for every delivery of this consumer: settles at the broker through the driver. */
   const ops: DeliveryOps<Tracked<H>> = {
     capabilities,
-    ack: (t) => settleWith(t, 'ack', () => driver.ack(t.m.handle)),
-    nack: (t, delayMs, reason) =>
-      settleWith(t, 'nack', () => (attemptsUsed(t) ? deadLetter(t, reason ?? `failed ${t.m.attempt} of ${o.maxAttempts} attempts`) : driver.retry(t.m.handle, delayMs ?? 0))),
-    reject: (t, reason) => settleWith(t, 'reject', () => deadLetter(t, `rejected: ${reason}`)),
+    ack: (t) => settleWith(t, 'ack'),
+    nack: (t, delayMs, reason) => settleWith(t, 'nack', delayMs, reason),
+    reject: (t, reason) => settleWith(t, 'reject', undefined, reason),
     async extend(t, ms) {
       guard(t, 'extend');
       // An emulated deadline restarts here; a native extend also pushes the broker's own deadline
@@ -254,24 +263,7 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
 
   const toDelivery = (m: InboundMessage<H>): Delivery => {
     const t: Tracked<H> = { m, due: Infinity, prev: undefined, next: undefined, listed: false, expired: false, done: atMostOnce, untaken: atMostOnce && driver.taken !== undefined };
-    const d = new CoreDelivery<Tracked<H>>(
-      {
-        id: m.id,
-        body: m.body,
-        key: m.key,
-        headers: m.headers,
-        attempt: m.attempt,
-        destination: source.name,
-        receipt: m.receipt,
-        position: m.position,
-        timestamp: m.timestamp,
-        replyTo: m.replyTo,
-        correlationId: m.correlationId,
-        preAcked: atMostOnce,
-      },
-      ops,
-      t,
-    );
+    const d = new CoreDelivery<Tracked<H>>(m, source.name, atMostOnce, ops, t);
     if (!atMostOnce) {
       if (deadlines) t.due = performance.now() + o.ackTimeoutMs;
       open.add(t);

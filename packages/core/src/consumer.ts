@@ -54,21 +54,23 @@ export function createConsumer(parts: ConsumerParts, diagnostics: Diagnostics = 
     if (closed) throw closedError(`consumer of ${parts.source.kind} ${parts.source.name}`);
   };
 
+  const openSubscription = (signal: AbortSignal | undefined): PushSubscription => {
+    assertOpen();
+    if (active && !active.isClosed) throw new SwitchboardError('invalid_argument', 'this consumer already has an open subscription; close it or create another consumer');
+    throwIfAborted(signal);
+    const sub = new PushSubscription(parts);
+    active = sub;
+    signal?.addEventListener('abort', () => void sub.close(), { once: true });
+    return sub;
+  };
+
   const consumer: Consumer = {
     source: parts.source,
     group: parts.group,
-    subscribe(options) {
-      assertOpen();
-      if (active && !active.isClosed) throw new SwitchboardError('invalid_argument', 'this consumer already has an open subscription; close it or create another consumer');
-      throwIfAborted(options?.signal);
-      const sub = new PushSubscription(parts);
-      active = sub;
-      options?.signal?.addEventListener('abort', () => void sub.close(), { once: true });
-      return sub;
-    },
+    subscribe: (options) => openSubscription(options?.signal),
     consume(handler, options) {
       const concurrency = consumeConcurrency(options);
-      const sub = consumer.subscribe({ signal: options?.signal });
+      const sub = openSubscription(options?.signal);
       const where = { destination: formatDestination(parts.source), group: parts.group };
       const traced = tracing ? (d: Delivery) => (tracing.active() ? tracing.process(d, parts.source, parts.group, async () => handler(d)) : handler(d)) : handler;
       const h = runConsume(sub, traced, options ?? {}, concurrency, (d) => parts.release(d, SEEN), {
@@ -140,10 +142,24 @@ export function createConsumer(parts: ConsumerParts, diagnostics: Diagnostics = 
   return consumer;
 }
 
+/**
+ * `consume`'s side of a subscription: deliveries go to it as they arrive while it has room, with
+ * no iterator result or promise per delivery; the others wait in the subscription's buffer.
+ */
+interface Taker {
+  /** Room for one more delivery now. */
+  canTake(): boolean;
+  take(d: Delivery): void;
+  /** Something to look at: a delivery was buffered, or the subscription failed or closed. */
+  wake(): void;
+}
+
 class PushSubscription implements Subscription {
   private readonly buffer = new Fifo<Delivery>();
   private waiter: { resolve: (r: IteratorResult<Delivery>) => void; reject: (e: unknown) => void } | undefined;
-  private failure: unknown;
+  private taker: Taker | undefined;
+  /** Set when the push stream failed; `next()` (or consume's loop) raises it once the buffer is empty. */
+  failure: unknown;
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly handle: PushHandle;
@@ -159,9 +175,36 @@ class PushSubscription implements Subscription {
     return this.closed;
   }
 
+  /** Hands arrivals to `taker` (consume's loop) instead of the iterator; undefined: back to the iterator. */
+  drive(taker: Taker | undefined): void {
+    this.taker = taker;
+  }
+
+  /** The oldest buffered delivery, taken by the application; undefined when none is buffered. */
+  takeBuffered(): Delivery | undefined {
+    const d = this.buffer.shift();
+    if (d) this.parts.taken?.(d);
+    return d;
+  }
+
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
   private push(d: Delivery): void {
     if (this.closed) {
       void this.parts.release(d).catch(() => undefined);
+      return;
+    }
+    const taker = this.taker;
+    if (taker) {
+      if (this.buffer.length === 0 && taker.canTake()) {
+        this.parts.taken?.(d);
+        taker.take(d);
+      } else {
+        this.buffer.push(d);
+        taker.wake();
+      }
       return;
     }
     if (this.waiter) {
@@ -181,6 +224,7 @@ class PushSubscription implements Subscription {
       this.waiter = undefined;
       w.reject(err);
     }
+    this.taker?.wake();
   }
 
   private next(): Promise<IteratorResult<Delivery>> {
@@ -217,6 +261,7 @@ class PushSubscription implements Subscription {
         this.waiter = undefined;
         w.resolve({ value: undefined, done: true });
       }
+      this.taker?.wake();
     })();
     return this.closing;
   }
@@ -242,7 +287,7 @@ function consumeConcurrency(options: ConsumeOptions | undefined): number {
  * the broker and the loop ends without waiting for the stuck handlers.
  */
 function runConsume(
-  sub: Subscription,
+  sub: PushSubscription,
   handler: (d: Delivery) => Promise<void> | void,
   options: ConsumeOptions,
   concurrency: number,
@@ -290,7 +335,13 @@ function runConsume(
         return;
       }
       // A failed ack is not the handler's failure: the message stays with the broker, which delivers it again.
-      if (d.state === 'pending') await d.ack().catch((e: unknown) => report.settleFailed(d, 'ack', e));
+      if (d.state === 'pending') {
+        try {
+          await d.ack();
+        } catch (e) {
+          report.settleFailed(d, 'ack', e);
+        }
+      }
     } finally {
       finished(d);
     }
@@ -323,16 +374,25 @@ function runConsume(
     })());
 
   const loop = (async () => {
-    const it = sub[Symbol.asyncIterator]();
+    // Arrivals go straight to `take` while a handler slot is free; the loop only drains what
+    // waited in the buffer, and ends on close, on the subscription's end or failure.
+    sub.drive({ canTake: () => !stopping && running < concurrency, take, wake: notify });
     try {
-      while (!stopping) {
-        while (running >= concurrency && !stopping) await nextWake();
+      for (;;) {
+        while (!stopping && running < concurrency) {
+          const d = sub.takeBuffered();
+          if (!d) break;
+          take(d);
+        }
         if (stopping) break;
-        const r = await it.next();
-        if (r.done) break;
-        take(r.value);
+        if (sub.buffered === 0) {
+          if (sub.failure !== undefined) throw sub.failure;
+          if (sub.isClosed) break;
+        }
+        await nextWake();
       }
     } finally {
+      sub.drive(undefined);
       // Handlers in flight, and the ones queued behind them on a key, finish and settle, unless
       // the close deadline passes first.
       let passed = false;

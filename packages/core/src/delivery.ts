@@ -26,19 +26,23 @@ export interface DeliveryOps<T> {
   respond(state: T, replyTo: string, correlationId: string | undefined, message: NormalizedMessage): Promise<void>;
 }
 
-export interface DeliveryInit {
-  id: string;
-  body: Uint8Array;
-  key: string | undefined;
-  headers: Headers;
-  attempt: number;
-  destination: string;
-  receipt: string;
+/** The message fields a delivery carries: what a driver decoded ({@link DeliveryInit} adds the rest). */
+export interface DeliveryFields {
+  readonly id: string;
+  readonly body: Uint8Array;
+  readonly key: string | undefined;
+  readonly headers: Headers;
+  readonly attempt: number;
+  readonly receipt: string;
   /** Where the message sits in a retained log, for `from: { position }`; undefined without one. */
-  position?: string | undefined;
-  timestamp: Date;
-  replyTo?: string | undefined;
-  correlationId?: string | undefined;
+  readonly position?: string | undefined;
+  readonly timestamp: Date;
+  readonly replyTo?: string | undefined;
+  readonly correlationId?: string | undefined;
+}
+
+export interface DeliveryInit extends DeliveryFields {
+  destination: string;
   /** at-most-once deliveries arrive already acked. */
   preAcked?: boolean;
 }
@@ -69,19 +73,23 @@ export class CoreDelivery<T> implements Delivery {
   readonly #ops: DeliveryOps<T>;
   readonly #own: T;
 
-  constructor(init: DeliveryInit, ops: DeliveryOps<T>, own: T) {
+  /**
+   * `init` is read, not kept: a driver's decoded message can be passed as it is, with the
+   * destination's name and whether it arrives settled given apart (no object built per delivery for it).
+   */
+  constructor(init: DeliveryFields, destination: string, preAcked: boolean, ops: DeliveryOps<T>, own: T) {
     this.id = init.id;
     this.body = init.body;
     this.key = init.key;
     this.headers = init.headers;
     this.attempt = init.attempt;
-    this.destination = init.destination;
+    this.destination = destination;
     this.receipt = init.receipt;
     this.position = init.position;
     this.timestamp = init.timestamp;
     this.replyTo = init.replyTo;
     this.correlationId = init.correlationId;
-    this.#state = init.preAcked ? 'acked' : 'pending';
+    this.#state = preAcked ? 'acked' : 'pending';
     this.#ops = ops;
     this.#own = own;
   }
@@ -192,7 +200,7 @@ export function createDelivery(init: DeliveryInit, settler: DeliverySettler, cap
     };
     SETTLER_OPS_CACHE.set(capabilities, ops);
   }
-  return new CoreDelivery(init, ops, settler);
+  return new CoreDelivery(init, init.destination, init.preAcked === true, ops, settler);
 }
 
 function verb(s: DeliveryState): string {

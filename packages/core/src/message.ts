@@ -39,20 +39,24 @@ export function normalizeMessages(input: OutgoingMessage | Body | readonly (Outg
   if (list.length > 1 && options.id !== undefined) throw new SwitchboardError('invalid_argument', 'options.id applies to a single message; give each message its own id');
   const shared = options.headers;
   const out: NormalizedMessage[] = new Array(list.length);
+  const single = list.length === 1;
   for (let i = 0; i < list.length; i++) {
     const m = list[i]!;
-    const msg: OutgoingMessage = isOutgoing(m) ? m : { body: m };
-    if (msg.body === undefined || msg.body === null) throw new SwitchboardError('invalid_argument', `message ${i} has no body`);
+    // A bare body (the common case) needs no wrapper object.
+    const msg: OutgoingMessage | undefined = isOutgoing(m) ? m : undefined;
+    const body = msg ? msg.body : (m as Body);
+    if (body === undefined || body === null) throw new SwitchboardError('invalid_argument', `message ${i} has no body`);
+    const own = msg?.headers;
     // Always a fresh object: tracing and drivers may add to a message's headers.
-    const headers: Headers = msg.headers === undefined ? (shared === undefined ? {} : { ...shared }) : shared === undefined ? { ...msg.headers } : { ...shared, ...msg.headers };
+    const headers: Headers = own === undefined ? (shared === undefined ? {} : { ...shared }) : shared === undefined ? { ...own } : { ...shared, ...own };
     for (const k in headers) {
       if (typeof headers[k] !== 'string') throw new SwitchboardError('invalid_argument', `message ${i}: header "${k}" must be a string`);
     }
-    const key = msg.key ?? options.key;
+    const key = msg?.key ?? options.key;
     if (key !== undefined && typeof key !== 'string') throw new SwitchboardError('invalid_argument', `message ${i}: key must be a string`);
     out[i] = {
-      id: msg.id ?? (list.length === 1 ? options.id : undefined) ?? randomUUID(),
-      body: toBytes(msg.body),
+      id: msg?.id ?? (single ? options.id : undefined) ?? randomUUID(),
+      body: toBytes(body),
       key,
       headers,
       delayMs: options.delayMs,

@@ -256,6 +256,46 @@ describe('consume', () => {
     await conn.close();
   });
 
+  test('consume - arrivals beyond concurrency wait and start in arrival order as slots free; no more than concurrency run at once', async () => {
+    const { conn, fake } = await open();
+    const c = await conn.consumer('queue:q');
+    const started: string[] = [];
+    let atOnce = 0;
+    let maxAtOnce = 0;
+    const h = c.consume(async (d) => {
+      started.push(d.id);
+      maxAtOnce = Math.max(maxAtOnce, ++atOnce);
+      await new Promise((r) => setTimeout(r, 2));
+      atOnce--;
+    }, { concurrency: 3 });
+    const ids = Array.from({ length: 20 }, (_, i) => `m${i}`);
+    for (const id of ids) fake.consumers[0]!.push(id);
+    // Three start as they arrive, before the pushing code yields.
+    expect(started).toEqual(['m0', 'm1', 'm2']);
+    for (let i = 0; i < 200 && started.length < ids.length; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(started).toEqual(ids);
+    expect(maxAtOnce).toBe(3);
+    await h.close();
+    expect(fake.consumers[0]!.calls.filter((c) => c[0] === 'ack').map((c) => c[1])).toEqual(ids);
+    await conn.close();
+  });
+
+  test('consume - a failed push stream ends done with its error, after the deliveries that arrived before it ran', async () => {
+    const { conn, fake } = await open();
+    const c = await conn.consumer('queue:q');
+    const handled: string[] = [];
+    const h = c.consume(async (d) => {
+      await new Promise((r) => setTimeout(r, 2));
+      handled.push(d.id);
+    });
+    fake.consumers[0]!.push('a');
+    fake.consumers[0]!.push('b');
+    fake.consumers[0]!.fail(new SwitchboardError('not_found', 'the queue was deleted'));
+    await expect(h.done).rejects.toMatchObject({ code: 'not_found' });
+    expect(handled).toEqual(['a', 'b']);
+    await conn.close();
+  });
+
   test('consume - a bad concurrency is refused before a subscription opens, so the next consume works', async () => {
     const { conn } = await open();
     const c = await conn.consumer('queue:q');

@@ -7,6 +7,8 @@ export const CAPABILITIES_ALL_NATIVE = defineCapabilities(Object.fromEntries(CAP
 export interface FakeConsumer {
   readonly calls: unknown[][];
   push(id: string, extra?: { attempt?: number; headers?: Record<string, string>; key?: string; handle?: string | undefined }): void;
+  /** The driver's push stream fails (its source was deleted, say). */
+  fail(err: unknown): void;
 }
 
 export function fakeSession(o: { ackDelayMs?: number; failIndex?: number; maxMessageBytes?: number; nativeDeadline?: boolean; settlesOnReceipt?: boolean }) {
@@ -47,6 +49,7 @@ export function fakeSession(o: { ackDelayMs?: number; failIndex?: number; maxMes
         calls,
         push: (id, extra) =>
           sink?.deliver({ handle: extra && 'handle' in extra ? (extra.handle as string) : id, id, body: new Uint8Array(), key: extra?.key, headers: extra?.headers ?? {}, attempt: extra?.attempt ?? 1, receipt: `receipt-${id}`, timestamp: new Date() }),
+        fail: (err) => sink?.fail(err),
       });
       return driver as ConsumerDriver<unknown>;
     },

@@ -98,69 +98,109 @@ interface PubState {
 export class Publisher {
   private readonly slot: ChannelSlot<amqp.ConfirmChannel>;
   private readonly state = new WeakMap<amqp.ConfirmChannel, PubState>();
+  /** Publishes waiting for a channel or for a full one to drain. */
+  private waiting = 0;
 
   constructor(private readonly link: Link) {
     this.slot = new ChannelSlot(link, (m) => m.createConfirmChannel());
   }
 
   /** Resolves the broker reference (`<generation>.<sequence>`) once confirmed, or undefined when `confirm` is false. */
-  async publish(exchange: string, routingKey: string, content: Buffer, options: amqp.Options.Publish, confirm: boolean, signal?: AbortSignal): Promise<string | undefined> {
-    for (;;) {
-      const ch = await this.slot.get(this.link.options.sendTimeoutMs, signal);
-      let st = this.state.get(ch);
-      if (!st) {
-        st = { seq: 0, drain: undefined };
-        this.state.set(ch, st);
-      }
-      if (st.drain) {
-        await st.drain;
-        continue;
-      }
-      if (signal?.aborted) throw abortedError(signal);
-      const gen = this.link.generation;
-      // The broker numbers only what went out: a publish amqplib refuses while encoding takes no number.
-      const seq = st.seq + 1;
-      let ok = true;
-      let confirmation: Promise<string> | undefined;
-      try {
-        if (confirm) {
-          let settle: { resolve: (ref: string) => void; reject: (e: unknown) => void } | undefined;
-          confirmation = new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
-          ok = ch.publish(exchange, routingKey, content, options, (err: unknown) => {
-            if (err) {
-              settle!.reject(classifyError(err));
-              // After a node of a cluster dies, a confirm channel opened on another node can stay bound
-              // to the dead quorum-queue leader and nack every publish until that node returns
-              // (RabbitMQ 3.10; a fresh channel works at once). So a nack retires the channel: later
-              // sends open a new one, and this one closes once its outstanding confirms are in.
-              this.slot.retire(ch, () => ch.waitForConfirms());
-            } else settle!.resolve(`${gen}.${seq}`);
-          });
-        } else {
-          ok = ch.publish(exchange, routingKey, content, options);
+  publish(exchange: string, routingKey: string, content: Buffer, options: amqp.Options.Publish, confirm: boolean, signal?: AbortSignal): Promise<string | undefined> {
+    // The hot path: a channel is open and not full, so the message goes out now, with no await
+    // (and no promise) before it; only the confirm is waited for.
+    const ch = this.slot.peek();
+    if (ch && this.waiting === 0 && !signal?.aborted) {
+      const st = this.stateOf(ch);
+      if (!st.drain) return this.publishOn(ch, st, exchange, routingKey, content, options, confirm);
+    }
+    return this.publishWhenReady(exchange, routingKey, content, options, confirm, signal);
+  }
+
+  private stateOf(ch: amqp.ConfirmChannel): PubState {
+    let st = this.state.get(ch);
+    if (!st) {
+      st = { seq: 0, drain: undefined };
+      this.state.set(ch, st);
+    }
+    return st;
+  }
+
+  /** Waits for a channel (opening one, or for a reconnect) and for a full one to drain, then publishes. */
+  private async publishWhenReady(exchange: string, routingKey: string, content: Buffer, options: amqp.Options.Publish, confirm: boolean, signal?: AbortSignal): Promise<string | undefined> {
+    // While any publish waits here, later ones wait too (no hot path past them): sends keep their order.
+    this.waiting++;
+    try {
+      for (;;) {
+        const ch = await this.slot.get(this.link.options.sendTimeoutMs, signal);
+        const st = this.stateOf(ch);
+        if (st.drain) {
+          await st.drain;
+          continue;
         }
-      } catch (err) {
-        throw classifyError(err);
+        if (signal?.aborted) throw abortedError(signal);
+        return this.publishOn(ch, st, exchange, routingKey, content, options, confirm);
       }
-      st.seq = seq;
-      if (!ok) {
-        const s = st;
-        s.drain = new Promise<void>((resolve) => {
-          const done = () => {
-            ch.removeListener('drain', done);
-            ch.removeListener('close', done);
-            s.drain = undefined;
-            resolve();
-          };
-          ch.once('drain', done);
-          ch.once('close', done);
-        });
-        if (!confirm) await s.drain;
-      }
-      return confirmation ? await confirmation : undefined;
+    } finally {
+      this.waiting--;
     }
   }
+
+  /** Publishes on `ch` now. Resolves once confirmed (or, unconfirmed, once a full buffer drained). */
+  private publishOn(
+    ch: amqp.ConfirmChannel,
+    st: PubState,
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: amqp.Options.Publish,
+    confirm: boolean,
+  ): Promise<string | undefined> {
+    const gen = this.link.generation;
+    // The broker numbers only what went out: a publish amqplib refuses while encoding takes no number.
+    const seq = st.seq + 1;
+    let ok = true;
+    let confirmation: Promise<string> | undefined;
+    try {
+      if (confirm) {
+        let settle: { resolve: (ref: string) => void; reject: (e: unknown) => void } | undefined;
+        confirmation = new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
+        ok = ch.publish(exchange, routingKey, content, options, (err: unknown) => {
+          if (err) {
+            settle!.reject(classifyError(err));
+            // After a node of a cluster dies, a confirm channel opened on another node can stay bound
+            // to the dead quorum-queue leader and nack every publish until that node returns
+            // (RabbitMQ 3.10; a fresh channel works at once). So a nack retires the channel: later
+            // sends open a new one, and this one closes once its outstanding confirms are in.
+            this.slot.retire(ch, () => ch.waitForConfirms());
+          } else settle!.resolve(`${gen}.${seq}`);
+        });
+      } else {
+        ok = ch.publish(exchange, routingKey, content, options);
+      }
+    } catch (err) {
+      return Promise.reject(classifyError(err));
+    }
+    st.seq = seq;
+    if (!ok) {
+      const s = st;
+      s.drain = new Promise<void>((resolve) => {
+        const done = () => {
+          ch.removeListener('drain', done);
+          ch.removeListener('close', done);
+          s.drain = undefined;
+          resolve();
+        };
+        ch.once('drain', done);
+        ch.once('close', done);
+      });
+      if (!confirm) return s.drain.then(() => undefined);
+    }
+    return confirmation ?? RESOLVED_UNDEFINED;
+  }
 }
+
+const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined);
 
 export function connectionLost(what: string): SwitchboardError {
   return new SwitchboardError('connection', `${what}: the channel was lost; the broker will redeliver the message`);

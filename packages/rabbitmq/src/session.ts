@@ -5,7 +5,7 @@ import type { BrokerObject, Destination } from '@switchboard/core';
 import { rabbitCapabilitiesFor } from './capabilities';
 import { ChannelSlot, Publisher } from './channels';
 import { classifyError } from './classify-error';
-import { AMQPLIB_TABLE_BUFFER, assertSendable, decodeMessage, encodedTableSize, fitHeaders, publishOptions, SHORTSTR_MAX } from './codec';
+import { AMQPLIB_TABLE_BUFFER, assertSendable, decodeMessage, encodedTableSize, fitHeaders, publishOptions, SHORTSTR_MAX, type PublishExtra } from './codec';
 import { QueueConsumer } from './consumer';
 import { Link } from './link';
 import { assertRabbitName, groupQueueName, groupRegistryName, offsetQueueName, shardQueueName, streamQueueName } from './names';
@@ -64,6 +64,20 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
     return (shard) => (shard === undefined ? { exchange: d.name, routingKey: '' } : { exchange: d.name, routingKey: '', shard });
   };
   const targetOf = async (d: Destination, key?: string): Promise<ShardTarget> => (await provision(d))(router?.shardOf(key));
+  /** Messages of sends on the general path that were not handed to the publisher yet. */
+  let preparing = 0;
+  /**
+   * Where a batch goes when nothing has to be declared or computed per message first (one queue or
+   * topic, declared already, no shards, no delays): the send's hot path, with no promise before the
+   * publish. Undefined otherwise: the batch takes the general path.
+   */
+  const declaredTarget = (d: Destination, messages: readonly NormalizedMessage[]): Target | undefined => {
+    // A batch still on the general path goes first: sends keep their order.
+    if (partitions !== undefined || preparing > 0) return undefined;
+    if (d.kind === 'queue' ? !topology.queueDeclared(d.name) : options.streams || !topology.topicDeclared(d.name)) return undefined;
+    for (const m of messages) if (m.delayMs !== undefined && m.delayMs > 0) return undefined;
+    return d.kind === 'queue' ? { exchange: '', routingKey: d.name } : { exchange: d.name, routingKey: '' };
+  };
   const ctx: RabbitContext = {
     link,
     options,
@@ -133,15 +147,27 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
     },
 
     publish(dest, messages, { confirm, signal }) {
+      const direct = declaredTarget(dest, messages);
+      if (direct) {
+        const extra = dest.kind === 'topic' ? STAMPED : UNSTAMPED;
+        return messages.map((m) => publisher.publish(direct.exchange, direct.routingKey, content(m), publishOptions(m, extra), confirm, signal));
+      }
       const reach = provision(dest);
       reach.catch(() => undefined);
       // Only a topic's stream needs sb-ts (it retains what carries it): see publishOptions.
       const stamp = dest.kind === 'topic';
       const shards = messages.map((m) => router?.shardOf(m.key));
+      preparing += messages.length;
       return messages.map(async (m, i) => {
-        let to: ShardTarget = (await reach)(shards[i]);
-        const extra = to.shard === undefined ? { stamp } : { stamp, shard: to.shard };
-        if (m.delayMs !== undefined && m.delayMs > 0) to = { exchange: '', routingKey: await topology.delay(to, m.delayMs) };
+        let to: Target;
+        let extra: PublishExtra;
+        try {
+          const target = (await reach)(shards[i]);
+          extra = target.shard === undefined ? { stamp } : { stamp, shard: target.shard };
+          to = m.delayMs !== undefined && m.delayMs > 0 ? { exchange: '', routingKey: await topology.delay(target, m.delayMs) } : target;
+        } finally {
+          preparing--;
+        }
         return publisher.publish(to.exchange, to.routingKey, content(m), publishOptions(m, extra), confirm, signal);
       });
     },
@@ -254,6 +280,9 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
     close: () => link.close(),
   };
 }
+
+const STAMPED = { stamp: true } as const;
+const UNSTAMPED = { stamp: false } as const;
 
 function content(m: NormalizedMessage): Buffer {
   return Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength);

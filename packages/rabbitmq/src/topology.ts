@@ -26,9 +26,17 @@ export interface Target {
  * bound with `x-match: all` and the group's header filter (no filter: every message). Declarations
  * are cached per connection generation, so a broker restart re-declares on next use.
  */
+/** One declaration on one connection generation; `done` once the broker confirmed it. */
+interface Declared {
+  readonly gen: number;
+  readonly at: number;
+  readonly p: Promise<void>;
+  done: boolean;
+}
+
 export class Topology {
   private readonly slot: ChannelSlot<amqp.Channel>;
-  private readonly cache = new Map<string, { gen: number; at: number; p: Promise<void> }>();
+  private readonly cache = new Map<string, Declared>();
 
   constructor(
     private readonly link: Link,
@@ -55,12 +63,31 @@ export class Topology {
         throw classifyError(err);
       }
     })();
-    const entry = { gen, at: Date.now(), p };
+    const entry: Declared = { gen, at: Date.now(), p, done: false };
     this.cache.set(key, entry);
-    p.catch(() => {
-      if (this.cache.get(key) === entry) this.cache.delete(key);
-    });
+    p.then(
+      () => void (entry.done = true),
+      () => {
+        if (this.cache.get(key) === entry) this.cache.delete(key);
+      },
+    );
     return p;
+  }
+
+  /** `key` was declared on this connection (and not forgotten since): a send needs no declaration first. */
+  private isDeclared(key: string): boolean {
+    const hit = this.cache.get(key);
+    return hit !== undefined && hit.done && hit.gen === this.link.generation;
+  }
+
+  /** The queue {@link queue} declares is declared already (what a send's hot path asks, without a promise). */
+  queueDeclared(name: string): boolean {
+    return this.isDeclared(`q:${name}`);
+  }
+
+  /** The topic {@link topic} declares is declared already. */
+  topicDeclared(name: string): boolean {
+    return this.isDeclared(`x:${name}`);
   }
 
   /**

@@ -5,15 +5,20 @@ import type { Link } from '../src/link';
 /** A confirm channel as far as the publisher uses it: confirms each publish on the next tick, refuses one marked `refuse`. */
 class FakeConfirmChannel extends EventEmitter {
   published = 0;
+  /** The bodies in the order they went out. */
+  order: string[] = [];
+  /** Report a full write buffer (amqplib's publish returns false; 'drain' comes later). */
+  full = false;
   closed = false;
   /** Nack every publish (a channel stuck on a dead quorum-queue leader). */
   nackAll = false;
   publish(_x: string, _rk: string, _c: Buffer, o: { headers?: Record<string, unknown> }, cb?: (err: unknown) => void): boolean {
     if (o.headers?.refuse) throw new RangeError('Encoded field table (headers or arguments) exceeds the 65536 byte encoding buffer');
     this.published++;
+    this.order.push(_c.toString());
     const nack = this.nackAll;
     if (cb) setImmediate(() => cb(nack ? new Error('message nacked') : null));
-    return true;
+    return !this.full;
   }
   waitForConfirmsCalls = 0;
   /** Like amqplib's: fails when the channel closes with confirms outstanding (a caller must handle it). */
@@ -67,5 +72,27 @@ describe('publisher - nacks', () => {
     expect(stuck.published).toBe(3);
     expect(stuck.waitForConfirmsCalls).toBe(1);
     expect(await p.publish('', 'q', Buffer.from('d'), {}, true)).toBe('1.1');
+  });
+});
+
+describe('publisher - hot path', () => {
+  it('publisher - on an open channel a publish goes out before the call returns; behind a full one, later publishes wait their turn', async () => {
+    const ch = new FakeConfirmChannel();
+    const link = { generation: 1, isOpen: true, options: { sendTimeoutMs: 1000 }, current: async () => ({ createConfirmChannel: async () => ch }) } as unknown as Link;
+    const p = new Publisher(link);
+    expect(await p.publish('', 'q', Buffer.from('open'), {}, true)).toBe('1.1');
+    const a = p.publish('', 'q', Buffer.from('a'), {}, true);
+    expect(ch.published).toBe(2);
+    ch.full = true;
+    const b = p.publish('', 'q', Buffer.from('b'), {}, true);
+    ch.full = false;
+    // The buffer is full: c waits for 'drain', and d, though the channel is open, waits behind c.
+    const c = p.publish('', 'q', Buffer.from('c'), {}, true);
+    const d = p.publish('', 'q', Buffer.from('d'), {}, true);
+    await new Promise((r) => setImmediate(r));
+    expect(ch.order).toEqual(['open', 'a', 'b']);
+    ch.emit('drain');
+    expect(await Promise.all([a, b, c, d])).toEqual(['1.2', '1.3', '1.4', '1.5']);
+    expect(ch.order).toEqual(['open', 'a', 'b', 'c', 'd']);
   });
 });
