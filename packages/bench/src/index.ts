@@ -1,5 +1,6 @@
 export { median, percentile, percentileSorted, ratio, spread, formatRatio, formatRate, formatMs, formatMiB, formatKiB, formatSpread, type Spread } from './stats';
 export { startMemorySampler, tryGc, type MemorySampler, type MemoryStats } from './memory-sampler';
+export { heapGrowth, type HeapGrowth } from './heap-growth';
 export {
   runOnce,
   makeBody,

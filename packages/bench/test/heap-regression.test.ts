@@ -1,5 +1,5 @@
 import '@switchboard/memory';
-import { runOnce, switchboardTarget, tryGc, WORKLOAD_DEFAULTS } from '@switchboard/bench';
+import { heapGrowth, runOnce, switchboardTarget, tryGc, WORKLOAD_DEFAULTS } from '@switchboard/bench';
 
 /**
  * Messages of the run, and where the heap is compared: after the first 100k (the dedup window, capped
@@ -30,10 +30,8 @@ describe('heap', () => {
     expect(m.messages).toBe(MESSAGES);
     expect(m.duplicates).toBe(0);
     expect(m.heapCheckpoints.map((c) => c.messages)).toEqual([50_000, 100_000, 150_000, 200_000, 250_000]);
-    const from = m.heapCheckpoints.find((c) => c.messages === FROM)!;
-    const last = m.heapCheckpoints[m.heapCheckpoints.length - 1]!;
-    const growthMiB = (last.heapUsed - from.heapUsed) / 2 ** 20;
-    const trail = m.heapCheckpoints.map((c) => `${c.messages / 1000}k: ${(c.heapDelta / 2 ** 20).toFixed(1)} MiB`).join(', ');
+    const { bytes, trail } = heapGrowth(m.heapCheckpoints, FROM);
+    const growthMiB = bytes / 2 ** 20;
     if (process.env.SWITCHBOARD_BENCH_VERBOSE) process.stderr.write(`heap after GC above the start: ${trail}\n`);
     // On failure the message names the checkpoints, so it shows where the heap went.
     expect(`${growthMiB < BOUND_MIB ? 'within' : 'over'} ${BOUND_MIB} MiB (${growthMiB.toFixed(1)} MiB; ${trail})`).toMatch(/^within/);
