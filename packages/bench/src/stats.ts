@@ -37,7 +37,8 @@ export function percentile(values: readonly number[], p: number): number | undef
  */
 export function ratio(numerator: number | undefined, denominator: number | undefined): number | undefined {
   if (numerator === undefined || denominator === undefined) return undefined;
-  if (!Number.isFinite(numerator) || !Number.isFinite(denominator) || denominator <= 0) return undefined;
+  // A heap delta can be negative (the heap shrank): a ratio with a negative side says nothing.
+  if (!Number.isFinite(numerator) || !Number.isFinite(denominator) || denominator <= 0 || numerator < 0) return undefined;
   return numerator / denominator;
 }
 

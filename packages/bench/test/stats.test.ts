@@ -14,6 +14,14 @@ describe('stats', () => {
     expect(median([NaN, 5, Infinity, 1])).toBe(3);
   });
 
+  test('stats - a ratio with a negative side or a zero denominator is n/a (a heap that shrank), not a negative ratio', () => {
+    expect(ratio(-2.2, 0.3)).toBeUndefined();
+    expect(ratio(2, -1)).toBeUndefined();
+    expect(ratio(2, 0)).toBeUndefined();
+    expect(ratio(0, 2)).toBe(0);
+    expect(formatRatio(ratio(-2.2, 0.3))).toBe('n/a');
+  });
+
   test('stats - percentiles use the nearest rank', () => {
     const values = Array.from({ length: 100 }, (_, i) => 100 - i); // 100..1, unsorted
     expect(percentile(values, 50)).toBe(50);
