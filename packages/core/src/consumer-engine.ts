@@ -3,7 +3,7 @@ import { createConsumer, type ConsumerParts, type PushHandle } from './consumer'
 import { deadLetterHeaders } from './dead-letter';
 import { silentDiagnostics, type Diagnostics } from './diagnostics';
 import type { Tracing } from './tracing';
-import { CoreDelivery, type DeliveryOps } from './delivery';
+import { CoreDelivery, type DeliveryFields, type DeliveryOps } from './delivery';
 import { formatDestination } from './destination';
 import { closedError, SwitchboardError } from './errors';
 import type { NormalizedMessage } from './message';
@@ -14,28 +14,8 @@ import type { Consumer, Delivery, Destination, Headers } from './types';
  * One message as a consumer driver hands it to core. `handle` is the driver's own reference
  * (a record, an AMQP message, a receipt handle); core gives it back on every settle.
  */
-export interface InboundMessage<H> {
+export interface InboundMessage<H> extends DeliveryFields {
   readonly handle: H;
-  readonly id: string;
-  readonly body: Uint8Array;
-  readonly key: string | undefined;
-  /** The application's headers only: the driver strips what it wrote for itself. */
-  readonly headers: Headers;
-  /**
-   * 1 on first delivery, +1 on each redelivery. A message past the consumer's `maxAttempts` (its
-   * last attempt ran out a native ack deadline) is dead-lettered by core instead of handed out.
-   */
-  readonly attempt: number;
-  /** Broker reference of this delivery: offset, sequence, receipt handle, delivery tag. */
-  readonly receipt: string;
-  /**
-   * Where the message sits in its source's retained log, in the form the driver accepts back as
-   * `from: { position }` (inclusive). Absent where the source keeps no log to replay.
-   */
-  readonly position?: string | undefined;
-  readonly timestamp: Date;
-  readonly replyTo?: string | undefined;
-  readonly correlationId?: string | undefined;
 }
 
 /** Where a driver pushes messages once {@link ConsumerDriver.start} was called. */

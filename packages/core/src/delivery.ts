@@ -26,15 +26,24 @@ export interface DeliveryOps<T> {
   respond(state: T, replyTo: string, correlationId: string | undefined, message: NormalizedMessage): Promise<void>;
 }
 
-/** The message fields a delivery carries: what a driver decoded ({@link DeliveryInit} adds the rest). */
+/** The message fields a delivery carries, as a driver decoded them ({@link DeliveryInit} adds the rest). */
 export interface DeliveryFields {
   readonly id: string;
   readonly body: Uint8Array;
   readonly key: string | undefined;
+  /** The application's headers only: the driver strips what it wrote for itself. */
   readonly headers: Headers;
+  /**
+   * 1 on first delivery, +1 on each redelivery. A message past the consumer's `maxAttempts` (its
+   * last attempt ran out a native ack deadline) is dead-lettered by core instead of handed out.
+   */
   readonly attempt: number;
+  /** Broker reference of this delivery: offset, sequence, receipt handle, delivery tag. */
   readonly receipt: string;
-  /** Where the message sits in a retained log, for `from: { position }`; undefined without one. */
+  /**
+   * Where the message sits in its source's retained log, in the form the driver accepts back as
+   * `from: { position }` (inclusive). Absent where the source keeps no log to replay.
+   */
   readonly position?: string | undefined;
   readonly timestamp: Date;
   readonly replyTo?: string | undefined;

@@ -29,11 +29,16 @@ class FakeConfirmChannel extends EventEmitter {
   close = async () => void (this.closed = true);
 }
 
+/** A publisher whose every channel is `ch`. */
+function publisherOver(ch: FakeConfirmChannel): Publisher {
+  const link = { generation: 1, isOpen: true, options: { sendTimeoutMs: 1000 }, current: async () => ({ createConfirmChannel: async () => ch }) } as unknown as Link;
+  return new Publisher(link);
+}
+
 describe('publisher - confirm sequence', () => {
   it('a publish amqplib refuses while encoding fails as payload_too_large and takes no sequence number', async () => {
     const ch = new FakeConfirmChannel();
-    const link = { generation: 1, isOpen: true, options: { sendTimeoutMs: 1000 }, current: async () => ({ createConfirmChannel: async () => ch }) } as unknown as Link;
-    const p = new Publisher(link);
+    const p = publisherOver(ch);
     expect(await p.publish('', 'q', Buffer.from('a'), {}, true)).toBe('1.1');
     await expect(p.publish('', 'q', Buffer.from('b'), { headers: { refuse: 1 } }, true)).rejects.toMatchObject({ code: 'payload_too_large' });
     // The broker numbered only what went out: the next confirm is its 2nd publish.
@@ -78,8 +83,7 @@ describe('publisher - nacks', () => {
 describe('publisher - hot path', () => {
   it('publisher - on an open channel a publish goes out before the call returns; behind a full one, later publishes wait their turn', async () => {
     const ch = new FakeConfirmChannel();
-    const link = { generation: 1, isOpen: true, options: { sendTimeoutMs: 1000 }, current: async () => ({ createConfirmChannel: async () => ch }) } as unknown as Link;
-    const p = new Publisher(link);
+    const p = publisherOver(ch);
     expect(await p.publish('', 'q', Buffer.from('open'), {}, true)).toBe('1.1');
     const a = p.publish('', 'q', Buffer.from('a'), {}, true);
     expect(ch.published).toBe(2);
