@@ -228,11 +228,8 @@ class PushSubscription implements Subscription {
   }
 
   private next(): Promise<IteratorResult<Delivery>> {
-    const d = this.buffer.shift();
-    if (d) {
-      this.parts.taken?.(d);
-      return Promise.resolve({ value: d, done: false });
-    }
+    const d = this.takeBuffered();
+    if (d) return Promise.resolve({ value: d, done: false });
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.closed) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve, reject) => {

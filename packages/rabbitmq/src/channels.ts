@@ -183,18 +183,18 @@ export class Publisher {
     }
     st.seq = seq;
     if (!ok) {
-      const s = st;
-      s.drain = new Promise<void>((resolve) => {
+      const drain = new Promise<void>((resolve) => {
         const done = () => {
           ch.removeListener('drain', done);
           ch.removeListener('close', done);
-          s.drain = undefined;
+          st.drain = undefined;
           resolve();
         };
         ch.once('drain', done);
         ch.once('close', done);
       });
-      if (!confirm) return s.drain.then(() => undefined);
+      st.drain = drain;
+      if (!confirm) return drain.then(() => undefined);
     }
     return confirmation ?? RESOLVED_UNDEFINED;
   }

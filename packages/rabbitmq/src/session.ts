@@ -54,14 +54,14 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
     if (d.kind === 'queue') {
       if (partitions === undefined) {
         await topology.queue(d.name);
-        return () => ({ exchange: '', routingKey: d.name });
+        return () => plainTarget(d);
       }
       const q = await topology.shardedQueue(d.name, partitions);
       return (shard) => ({ exchange: '', routingKey: shard === 'any' || shard === undefined ? q.any : q.shards[shard]! });
     }
     if (options.streams) await topology.stream(d.name, options.streamRetentionMs);
     else await topology.topic(d.name);
-    return (shard) => (shard === undefined ? { exchange: d.name, routingKey: '' } : { exchange: d.name, routingKey: '', shard });
+    return (shard) => (shard === undefined ? plainTarget(d) : { ...plainTarget(d), shard });
   };
   const targetOf = async (d: Destination, key?: string): Promise<ShardTarget> => (await provision(d))(router?.shardOf(key));
   /** Messages of sends on the general path that were not handed to the publisher yet. */
@@ -76,7 +76,7 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
     if (partitions !== undefined || preparing > 0) return undefined;
     if (d.kind === 'queue' ? !topology.queueDeclared(d.name) : options.streams || !topology.topicDeclared(d.name)) return undefined;
     for (const m of messages) if (m.delayMs !== undefined && m.delayMs > 0) return undefined;
-    return d.kind === 'queue' ? { exchange: '', routingKey: d.name } : { exchange: d.name, routingKey: '' };
+    return plainTarget(d);
   };
   const ctx: RabbitContext = {
     link,
@@ -279,6 +279,11 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
 
     close: () => link.close(),
   };
+}
+
+/** Where a message for an unsharded destination goes: a queue through the default exchange, a topic to its exchange. */
+function plainTarget(d: Destination): Target {
+  return d.kind === 'queue' ? { exchange: '', routingKey: d.name } : { exchange: d.name, routingKey: '' };
 }
 
 const STAMPED = { stamp: true } as const;

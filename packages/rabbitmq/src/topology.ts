@@ -20,12 +20,6 @@ export interface Target {
   routingKey: string;
 }
 
-/**
- * On-demand, idempotent provisioning. A queue destination is a durable classic queue; a topic is a
- * durable `headers` exchange; each subscription group of a topic is a durable queue `<topic>@<group>`
- * bound with `x-match: all` and the group's header filter (no filter: every message). Declarations
- * are cached per connection generation, so a broker restart re-declares on next use.
- */
 /** One declaration on one connection generation; `done` once the broker confirmed it. */
 interface Declared {
   readonly gen: number;
@@ -34,6 +28,12 @@ interface Declared {
   done: boolean;
 }
 
+/**
+ * On-demand, idempotent provisioning. A queue destination is a durable classic queue; a topic is a
+ * durable `headers` exchange; each subscription group of a topic is a durable queue `<topic>@<group>`
+ * bound with `x-match: all` and the group's header filter (no filter: every message). Declarations
+ * are cached per connection generation, so a broker restart re-declares on next use.
+ */
 export class Topology {
   private readonly slot: ChannelSlot<amqp.Channel>;
   private readonly cache = new Map<string, Declared>();
