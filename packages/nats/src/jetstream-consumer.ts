@@ -3,6 +3,7 @@ import { AckPolicy, DeliverPolicy, ReplayPolicy, type ConsumerConfig } from '@na
 import { HEADERS, SwitchboardError, type Destination } from '@switchboard/core';
 import { type ConsumerDriver, type InboundMessage, type InboundSink, type ResolvedConsumerOptions } from '@switchboard/core/driver';
 import { classifyError } from './errors';
+import { retryAdmin } from './admin-retry';
 import { buildHeaders, firstValue, matchesFilter, NATS_MSG_ID, readHeaders } from './messages';
 import { durableName, formatPosition, laneDurable, parseAckSubject, parsePosition, shardDurable, type AckInfo } from './names';
 import type { NatsContext } from './session';
@@ -143,14 +144,14 @@ async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedC
   const maxAckPending = shard?.ordered ? 1 : -1;
   await ctx.ensureStream(source);
   const jsm = ctx.jsm!;
-  const created = Date.parse((await jsm.streams.info(stream)).created);
+  const created = Date.parse((await retryAdmin(() => jsm.streams.info(stream))).created);
   const done = (cfg: Partial<ConsumerConfig>) => ({ stream, durable, created, ackWaitMs: Math.max(1, Math.floor((cfg.ack_wait ?? 0) / 1e6)) });
   const TRIES = 4;
   let last: ConsumerConfig | undefined;
   for (let tries = 1; ; tries++) {
     let existing: ConsumerConfig | undefined;
     try {
-      existing = (await jsm.consumers.info(stream, durable)).config;
+      existing = (await retryAdmin(() => jsm.consumers.info(stream, durable))).config;
     } catch (err) {
       if (classifyError(err).code !== 'not_found') throw err;
     }
@@ -159,7 +160,7 @@ async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedC
       const wanted = sharedSettings(o.ackTimeoutMs, existing, maxAckPending);
       if (!wanted || tries >= TRIES) return done(existing);
       try {
-        await jsm.consumers.update(stream, durable, wanted);
+        await retryAdmin(() => jsm.consumers.update(stream, durable, wanted));
       } catch (err) {
         if (classifyError(err).code !== 'not_found') return done(existing);
       }
@@ -174,7 +175,7 @@ async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedC
       ...(shard ? (shard.filterSubjects.length === 1 ? { filter_subject: shard.filterSubjects[0] } : { filter_subjects: shard.filterSubjects }) : {}),
     };
     try {
-      const created = await jsm.consumers.add(stream, cfg);
+      const created = await retryAdmin(() => jsm.consumers.add(stream, cfg));
       return done(created?.config ?? cfg);
     } catch (err) {
       // Another member created it first (with other values): the next round reads and widens it.

@@ -1,4 +1,4 @@
-import { retryStoreFailure } from './stream-create';
+import { retryAdmin } from './admin-retry';
 import { connect as natsConnect, createInbox, credsAuthenticator, nanos, nkeyAuthenticator, type ConnectionOptions, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { formatHosts, SwitchboardError, throwIfAborted, type BrokerObject, type Destination, type DestinationOptions, type ParsedUrl } from '@switchboard/core';
@@ -221,13 +221,13 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
         max_age: d.kind === 'topic' && retention ? nanos(retention) : 0,
         description: `switchboard ${d.kind} ${d.name}`.slice(0, 4096),
       };
-      p = retryStoreFailure(() => jsm!.streams.add(cfg)).then(
+      p = retryAdmin(() => jsm!.streams.add(cfg)).then(
         () => undefined,
         async (err: unknown) => {
           const code = (err as { apiError?: () => { err_code?: number } }).apiError?.().err_code;
           if (code !== API_STREAM_NAME_IN_USE) throw classifyError(err);
           // It exists with another config: made with the same partitions (or none on both sides)?
-          const info = await jsm!.streams.info(stream).catch((e: unknown) => {
+          const info = await retryAdmin(() => jsm!.streams.info(stream)).catch((e: unknown) => {
             throw classifyError(e);
           });
           const mismatch = partitionsMismatch(d, stream, info.config.metadata?.[PARTITIONS_METADATA], options.partitions);

@@ -164,3 +164,33 @@ describe('names - computed once per destination', () => {
     expect(names({ kind: 'topic', name: 'orders.eu' })).toEqual({ stream: 'SB_T_orders_2Eeu', subject: 'sb.t.orders.eu' });
   });
 });
+
+describe('jetstream consumer - joining', () => {
+  it('joining - an admin request the server did not answer in time (a busy R3 cluster) is asked again, not failed', async () => {
+    const f = fakeContext({ ackConfirm: true });
+    const { errors } = await import('@nats-io/transport-node');
+    let infos = 0;
+    let adds = 0;
+    (f.ctx as unknown as { jsm: unknown }).jsm = {
+      streams: {
+        info: async () => {
+          if (++infos === 1) throw new errors.TimeoutError();
+          return { created: '2026-01-01T00:00:00Z' };
+        },
+      },
+      consumers: {
+        info: async () => {
+          throw Object.assign(new Error('consumer not found'), { apiError: () => ({ err_code: 10014, code: 404, description: 'consumer not found' }) });
+        },
+        add: async (_stream: string, cfg: { ack_wait?: number }) => {
+          if (++adds === 1) throw new errors.TimeoutError();
+          return { config: { ...cfg, ack_wait: 35_000_000_000 } };
+        },
+      },
+    };
+    const c = await open(f.ctx);
+    expect(infos).toBe(2);
+    expect(adds).toBe(2);
+    await c.close();
+  });
+});
