@@ -264,8 +264,8 @@ export type IsolatedResult = ChildResult<RunMeasurement>;
 
 
 /** Runs one job in a child process; the child is killed if it outlives its warm-up and run deadlines by 60 s. */
-function runIsolated(job: IsolatedJob): Promise<RunMeasurement> {
-  return runInChild<RunMeasurement>(job, job.execArgv ?? [], 2 * job.params.deadlineMs + 60_000, 'run process');
+function runIsolated(job: IsolatedJob, onProgress?: (acked: number, sent: number) => void): Promise<RunMeasurement> {
+  return runInChild<RunMeasurement>(job, job.execArgv ?? [], 2 * job.params.deadlineMs + 60_000, 'run process', onProgress);
 }
 
 export interface BenchReport {
@@ -450,9 +450,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
           const execArgv = options.cpuProfileDir
             ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir, '--cpu-prof-name', `${backend}-${impl.spec.id}-${round}.cpuprofile`]
             : [];
+          const onProgress = (acked: number, sent: number) => progress(`${backend} ${impl.spec.id} ${name}: ${acked.toLocaleString('en-US')} acked of ${sent.toLocaleString('en-US')} sent`);
           const m = isolate
-            ? await runIsolated({ impl: impl.spec.id, url, destination, params: runParams, warmupMessages, driverModules: isolate.driverModules, execArgv })
-            : await runOnce(impl.factory, url, destination, runParams);
+            ? await runIsolated({ impl: impl.spec.id, url, destination, params: runParams, warmupMessages, driverModules: isolate.driverModules, execArgv }, onProgress)
+            : await runOnce(impl.factory, url, destination, runParams, { onProgress });
           if (!warmup) impl.runs.push(m);
         } catch (err) {
           errors.push(`${impl.spec.id} ${name}: ${errorText(err)}`);

@@ -4,15 +4,20 @@ import path from 'node:path';
 /** The bench's child process script (built next to this file). */
 export const WORKER = path.join(__dirname, 'run-worker.js');
 
-/** What a child sends back. */
+/** What a child sends back when it is done. */
 export type ChildResult<M> = { ok: true; measurement: M } | { ok: false; error: string };
+/** What a child may send while it runs: messages acked and sent so far. */
+export interface ChildProgress {
+  progress: { acked: number; sent: number };
+}
 
 /**
  * Runs one job in a fresh child process (`--expose-gc` plus `execArgv`) and resolves with its
  * measurement. It settles on exit, not on the message, so a `--cpu-prof` profile is on disk by then;
- * the child is killed after `killAfterMs`. `what` names the process in errors.
+ * the child is killed after `killAfterMs`. `what` names the process in errors. Progress messages
+ * ({@link ChildProgress}) the child sends before its result go to `onProgress`.
  */
-export function runInChild<M>(job: unknown, execArgv: readonly string[], killAfterMs: number, what: string): Promise<M> {
+export function runInChild<M>(job: unknown, execArgv: readonly string[], killAfterMs: number, what: string, onProgress?: (acked: number, sent: number) => void): Promise<M> {
   return new Promise((resolve, reject) => {
     const child = fork(WORKER, [], { execArgv: ['--expose-gc', ...execArgv], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     let stderr = '';
@@ -20,7 +25,10 @@ export function runInChild<M>(job: unknown, execArgv: readonly string[], killAft
     child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
     const killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     let result: ChildResult<M> | undefined;
-    child.once('message', (r: ChildResult<M>) => (result = r));
+    child.on('message', (r: ChildResult<M> | ChildProgress) => {
+      if ('progress' in r) onProgress?.(r.progress.acked, r.progress.sent);
+      else result = r;
+    });
     child.once('error', (err) => {
       if (!settled) reject(err);
       settled = true;

@@ -8,6 +8,8 @@ export {
   WORKLOAD_DEFAULTS,
   MIN_MESSAGE_SIZE,
   MAX_RUN_MESSAGES,
+  PROGRESS_EVERY,
+  type RunHooks,
   type HeapCheckpoint,
   type BenchParams,
   type BenchTarget,

@@ -7,6 +7,7 @@ import { registerDriver, type Driver } from '@switchboard/core';
 import { backendName, errorText, implFactory, type IsolatedJob, type IsolatedResult } from './bench';
 import type { IdleJob, IdleJobResult } from './idle-bench';
 import { rawIdleFor, runIdle, switchboardIdle } from './idle-consumers';
+import type { ChildProgress } from './child-run';
 import { runOnce } from './workload';
 
 process.once('message', (job: IsolatedJob | IdleJob) => {
@@ -24,7 +25,8 @@ process.once('message', (job: IsolatedJob | IdleJob) => {
       const factory = implFactory(job.url, job.impl);
       if (!factory) throw new Error(`no implementation ${job.impl} for ${job.url}`);
       if (job.warmupMessages > 0) await runOnce(factory, job.url, `${job.destination}-w`, { ...job.params, messages: job.warmupMessages, minDurationMs: 0, heapEvery: 0 });
-      return { ok: true, measurement: await runOnce(factory, job.url, job.destination, job.params) };
+      const onProgress = (acked: number, sent: number) => void process.send!({ progress: { acked, sent } } satisfies ChildProgress);
+      return { ok: true, measurement: await runOnce(factory, job.url, job.destination, job.params, { onProgress }) };
     } catch (err) {
       return { ok: false, error: errorText(err) };
     }

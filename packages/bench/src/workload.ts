@@ -130,13 +130,23 @@ function withDeadline<T>(p: Promise<T>, deadline: Promise<never>): Promise<T> {
   return Promise.race([p, deadline]);
 }
 
+/** {@link RunHooks.onProgress} is called each time this many more messages were acked. */
+export const PROGRESS_EVERY = 10_000;
+
+/** What a caller of {@link runOnce} hears while the run goes on. */
+export interface RunHooks {
+  /** Every {@link PROGRESS_EVERY} acked messages: how many were acked and sent so far. Must not throw. */
+  onProgress?(acked: number, sent: number): void;
+}
+
 /**
  * Runs the workload once on a fresh target and destination: set up, produce `messages` bodies in
  * confirmed batches (`inflight` at once) while the consumer acks them, until every sequence number
  * was acked once. Memory is sampled every 50 ms from before the connections open until teardown.
  * Rejects on any error, or with a timeout after `deadlineMs`; the target is torn down either way.
  */
-export async function runOnce(factory: TargetFactory, url: string, destination: string, params: BenchParams): Promise<RunMeasurement> {
+export async function runOnce(factory: TargetFactory, url: string, destination: string, params: BenchParams, hooks: RunHooks = {}): Promise<RunMeasurement> {
+  const { onProgress } = hooks;
   const target = n0(params);
   const minDurationMs = params.minDurationMs ?? 0;
   const heapEvery = params.heapEvery ?? 0;
@@ -197,6 +207,7 @@ export async function runOnce(factory: TargetFactory, url: string, destination: 
         const mem = process.memoryUsage();
         heapCheckpoints.push({ messages: received, atMs: performance.now() - t0, heapDelta: mem.heapUsed - heapStart, heapUsed: mem.heapUsed, rss: mem.rss });
       }
+      if (onProgress && received % PROGRESS_EVERY === 0) onProgress(received, next);
       if (drained && next - received <= maxBacklog) {
         const d = drained;
         drained = undefined;

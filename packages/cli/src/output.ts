@@ -5,7 +5,10 @@ import { SwitchboardError } from '@switchboard/core';
 export interface Output {
   stdout(text: string): void;
   log(text: string): void;
-  /** A live status line on a TTY (undefined clears it); absent when stderr is not a TTY. */
+  /**
+   * The status of a long run (undefined: the run is over). On a TTY a live line, rewritten in
+   * place; elsewhere (a CI log, a file) a plain line now and then (see {@link processOutput}).
+   */
   progress?: (line: string | undefined) => void;
 }
 
@@ -37,17 +40,27 @@ export interface OutputStreams {
   stderr: { write(text: string): unknown; isTTY?: boolean; columns?: number };
 }
 
+/** How often a progress line is written when stderr is not a TTY, at most: every 30 s. */
+export const LOG_PROGRESS_EVERY_MS = 30_000;
+
 /**
- * The CLI's {@link Output} over real streams: a progress line only when stderr is a TTY, fitted
- * to its width as it is at each update (see {@link fitLine}).
+ * The CLI's {@link Output} over real streams. On a TTY the progress line is live: rewritten at
+ * each update and fitted to the terminal's width as it is then (see {@link fitLine}). When stderr
+ * is not a TTY (a CI log, a file), the latest status is written as a plain line once
+ * `everyMs` have passed since the start or since the last one, so a run shorter than that writes
+ * none, and a long one (a 30-minute soak, a conformance run) shows it is alive and where it is.
  */
-export function processOutput(streams: OutputStreams = { stdout: process.stdout, stderr: process.stderr }): Output {
+export function processOutput(
+  streams: OutputStreams = { stdout: process.stdout, stderr: process.stderr },
+  { everyMs = LOG_PROGRESS_EVERY_MS, now = Date.now }: { everyMs?: number; now?: () => number } = {},
+): Output {
   const { stdout, stderr } = streams;
   let shown = false;
   const clear = () => {
     if (shown) stderr.write('\r\x1b[K');
     shown = false;
   };
+  let last = now();
   return {
     stdout: (text) => void stdout.write(text),
     log: (text) => {
@@ -63,7 +76,11 @@ export function processOutput(streams: OutputStreams = { stdout: process.stdout,
           stderr.write(fitted);
           shown = true;
         }
-      : undefined,
+      : (line) => {
+          if (line === undefined || now() - last < everyMs) return;
+          last = now();
+          stderr.write(`${line.replace(/[\r\n]+/g, ' ')}\n`);
+        },
   };
 }
 

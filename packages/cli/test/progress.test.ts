@@ -59,14 +59,24 @@ describe('cli progress', () => {
     expect(written.err).toBe(`${fitLine(long, 20)}\r\x1b[K${fitLine(long, 30)}`);
   });
 
-  test('cli progress - not a TTY (or undefined isTTY): no progress line at all, logs still go to stderr', () => {
+  test('cli progress - not a TTY (or undefined isTTY): the latest status as a plain line at most once per interval, none in a short run', () => {
     for (const stderr of [{ isTTY: false }, {}]) {
       const { written, streams } = fakeStreams(stderr);
-      const out = processOutput(streams);
-      expect(out.progress).toBeUndefined();
+      let t = 1_000;
+      const out = processOutput(streams, { everyMs: 30_000, now: () => t });
+      out.progress!('[1/47] running P1');
+      t += 29_999;
+      out.progress!('[2/47] running P2');
       out.log('hello');
       out.stdout('{}\n');
       expect(written).toEqual({ out: '{}\n', err: 'hello\n' });
+      t += 1;
+      out.progress!('[3/47] running\nP3');
+      out.progress!('[4/47] running P4');
+      t += 30_000;
+      out.progress!(undefined);
+      out.progress!('[5/47] running P5');
+      expect(written.err).toBe('hello\n[3/47] running P3\n[5/47] running P5\n');
     }
   });
 });

@@ -310,9 +310,14 @@ interface DedupEntry {
 
 /** The retained records of one destination, and its groups. */
 export class Log {
-  private records: MemoryRecord[] = [];
+  /** Retained records from index `head` on; those before it were trimmed (undefined) and are cut off in bulk. */
+  private records: (MemoryRecord | undefined)[] = [];
   /** Offset of records[0]. */
   private base = 0;
+  /** Index in `records` of the first retained record. */
+  private head = 0;
+  /** Records moved by cutting `records` so far. */
+  private moved = 0;
   readonly groups = new Map<string, Group>();
   private readonly seen = new Map<string, DedupEntry>();
   /** The same entries in expiry order; one the map no longer holds (its id was stored again later) is stale and skipped. */
@@ -325,12 +330,18 @@ export class Log {
     if (destination.kind === 'queue') this.groups.set(QUEUE_GROUP, new Group(QUEUE_GROUP, this, 0));
   }
 
+  /** Offset of the oldest retained record. */
+  get first(): number {
+    return this.base + this.head;
+  }
+
   get end(): number {
     return this.base + this.records.length;
   }
 
   get(offset: number): MemoryRecord | undefined {
-    return this.records[offset - this.base];
+    const i = offset - this.base;
+    return i >= this.head ? this.records[i] : undefined;
   }
 
   /** Stores messages; returns the offset of each (the original's offset for a deduplicated one). */
@@ -389,33 +400,49 @@ export class Log {
     }
   }
 
+  /** Records moved in memory by trimming so far (for tests and diagnostics): at most about twice those stored. */
+  get movedByTrim(): number {
+    return this.moved;
+  }
+
   /** Ids the dedup window holds now (for tests and diagnostics). */
   get dedupSize(): number {
     return this.seen.size;
   }
 
-  /** Drops records past retention, and on queues records every group is done with. */
+  /**
+   * Drops records past retention, and on queues records every group is done with. A dropped record
+   * is released at once; the array is cut only once most of it is dropped, so trimming costs O(1)
+   * amortized per record however long the log (cutting it every 1024 records copied the whole
+   * backlog each time: quadratic in a backlog of millions).
+   */
   maybeTrim(): void {
     const { retentionMessages, retentionMs } = this.broker.options;
-    let drop = Math.max(0, this.records.length - retentionMessages);
+    const live = this.records.length - this.head;
+    let drop = Math.max(0, live - retentionMessages);
     if (retentionMs !== Infinity) {
       const cutoff = Date.now() - retentionMs;
-      while (drop < this.records.length && this.records[drop]!.timestamp < cutoff) drop++;
+      while (drop < live && this.records[this.head + drop]!.timestamp < cutoff) drop++;
     }
     if (this.destination.kind === 'queue') {
       let low = Infinity;
       for (const g of this.groups.values()) low = Math.min(low, g.committed);
-      drop = Math.max(drop, Math.min(low, this.end) - this.base);
+      drop = Math.max(drop, Math.min(low, this.end) - this.first);
     }
-    if (drop >= 1024 || (drop > 0 && drop >= this.records.length / 2)) {
-      this.records = this.records.slice(drop);
-      this.base += drop;
+    if (drop <= 0) return;
+    for (let i = this.head; i < this.head + drop; i++) this.records[i] = undefined;
+    this.head += drop;
+    if (this.head >= 1024 && this.head >= this.records.length / 2) {
+      this.records = this.records.slice(this.head);
+      this.moved += this.records.length;
+      this.base += this.head;
+      this.head = 0;
     }
   }
 
   /** The first offset at or after `t` (ms since epoch). */
   offsetAt(t: number): number {
-    let lo = 0;
+    let lo = this.head;
     let hi = this.records.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
@@ -430,10 +457,10 @@ export class Log {
     let g = this.groups.get(key);
     if (!g) {
       let start: number;
-      if (from === 'earliest') start = this.base;
+      if (from === 'earliest') start = this.first;
       else if (from === 'latest') start = this.end;
-      else if ('position' in from) start = Math.max(this.base, positionOffset(from.position));
-      else if ('offset' in from) start = Math.max(this.base, Number(from.offset));
+      else if ('position' in from) start = Math.max(this.first, positionOffset(from.position));
+      else if ('offset' in from) start = Math.max(this.first, Number(from.offset));
       else start = this.offsetAt(from.timestamp instanceof Date ? from.timestamp.getTime() : from.timestamp);
       g = new Group(key, this, start);
       this.groups.set(key, g);

@@ -55,6 +55,31 @@ describe('memory', () => {
     expect(got.map((d) => d.text())).toEqual(['3', '4', '5']);
     await conn.close();
   });
+  test('memory - draining a queue with a long backlog moves each record at most about twice (trimming is not quadratic)', async () => {
+    const broker = new MemoryBroker();
+    const conn = await connectMemory({ broker });
+    const n = 60_000;
+    const p = conn.producer();
+    for (let i = 0; i < n; i += 1000) await p.send('long', Array.from({ length: 1000 }, (_, j) => String(i + j)));
+    const log = broker.log({ kind: 'queue', name: 'long' });
+    let seen = 0;
+    let trimmedAtOnce = true;
+    await new Promise<void>((resolve) => {
+      void conn.consumer('long').then((c) =>
+        c.consume(async (d) => {
+          await d.ack();
+          // Released as soon as it is done, not in the next batch of 1024.
+          if (log.get(Number(d.position)) !== undefined) trimmedAtOnce = false;
+          if (++seen === n) resolve();
+        }),
+      );
+    });
+    expect(trimmedAtOnce).toBe(true);
+    // Cutting the array every 1024 acks moved about n * n / 2048 = 1.76M records here.
+    expect(log.movedByTrim).toBeLessThanOrEqual(2 * n);
+    await conn.close();
+  }, 60_000);
+
   test('memory - the dedup window holds at most dedupWindowSize ids, the oldest leaving first', async () => {
     const broker = new MemoryBroker({ dedupWindowSize: 3 });
     const conn = await connectMemory({ broker });
