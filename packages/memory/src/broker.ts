@@ -19,7 +19,11 @@ export interface MemoryRecord {
 export interface MemoryBrokerOptions {
   /** Largest accepted message (body + key + headers), default 1 MiB. */
   maxMessageBytes?: number;
-  /** Records kept per destination for replay, default 1,000,000 (oldest dropped first). */
+  /**
+   * Records kept per destination, default 1,000,000. A topic drops its oldest records past it (they
+   * stay for replay until then). A queue never drops a message no one consumed: a send that would
+   * take it past this many undone messages is refused whole with `rejected`, nothing stored.
+   */
   retentionMessages?: number;
   /** Records older than this are dropped, default unlimited. */
   retentionMs?: number;
@@ -301,6 +305,16 @@ function matches(headers: Headers, filter: Headers): boolean {
   return true;
 }
 
+/** How {@link Log.append} stores messages. */
+export interface AppendOptions {
+  /** Skip ids the dedup window holds (sends do; a dead-letter copy does not). */
+  dedup: boolean;
+  /** Throw `rejected`, storing nothing, when a queue has no room under `retentionMessages` (sends do; a dead-letter copy does not). */
+  refuseWhenFull?: boolean;
+  replyTo?: string;
+  correlationId?: string;
+}
+
 /** A message id in the dedup window: until when, and the offset its first copy got. */
 interface DedupEntry {
   readonly id: string;
@@ -345,7 +359,14 @@ export class Log {
   }
 
   /** Stores messages; returns the offset of each (the original's offset for a deduplicated one). */
-  append(messages: readonly NormalizedMessage[], opts: { dedup: boolean; replyTo?: string; correlationId?: string }): number[] {
+  append(messages: readonly NormalizedMessage[], opts: AppendOptions): number[] {
+    const cap = this.broker.options.retentionMessages;
+    if (opts.refuseWhenFull && this.destination.kind === 'queue' && this.records.length - this.head + messages.length > cap) {
+      throw new SwitchboardError(
+        'rejected',
+        `memory: queue "${this.destination.name}" holds ${(this.records.length - this.head).toLocaleString('en-US')} messages not yet done; ${messages.length.toLocaleString('en-US')} more would pass retentionMessages (${cap.toLocaleString('en-US')}), so none were stored`,
+      );
+    }
     const now = Date.now();
     const window = this.broker.options.dedupWindowMs;
     const offsets: number[] = [];
@@ -529,7 +550,7 @@ export class MemoryBroker {
     return [{ type: d.kind, name: d.name }, ...groups];
   }
 
-  append(d: Destination, messages: readonly NormalizedMessage[], opts: { dedup: boolean; replyTo?: string; correlationId?: string }): number[] {
+  append(d: Destination, messages: readonly NormalizedMessage[], opts: AppendOptions): number[] {
     return this.log(d).append(messages, opts);
   }
 

@@ -28,11 +28,11 @@ export function memorySession(broker: MemoryBroker, url: string, host: DriverHos
     limitName: 'memory://',
     checkDestination: (d) => assertDestinationName(d, NAME, 249, NAME_RULE),
     publish: (dest, messages, { confirm }) => {
-      const offsets = broker.append(dest, messages, { dedup: true });
+      const offsets = broker.append(dest, messages, { dedup: true, refuseWhenFull: true });
       return offsets.map((o) => Promise.resolve(confirm ? `offset:${o}` : undefined));
     },
     request: async (dest, message, meta) => {
-      broker.append(dest, [message], { dedup: true, replyTo: replyAddress(), correlationId: meta.correlationId });
+      broker.append(dest, [message], { dedup: true, refuseWhenFull: true, replyTo: replyAddress(), correlationId: meta.correlationId });
     },
     reply: async (replyTo, correlationId, m) => broker.reply(replyTo, correlationId, m),
     consumer: async (source, options) => memoryConsumer(broker, source, options),

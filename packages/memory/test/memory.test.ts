@@ -80,6 +80,22 @@ describe('memory', () => {
     await conn.close();
   }, 60_000);
 
+  test('memory - a queue never drops what no one consumed: a send past retentionMessages is refused whole with rejected', async () => {
+    const conn = await connectMemory({ broker: new MemoryBroker({ retentionMessages: 3 }) });
+    const p = conn.producer();
+    await p.send('full', ['0', '1']);
+    await expect(p.send('full', ['2', '3'])).rejects.toMatchObject({ code: 'rejected', message: expect.stringContaining('retentionMessages (3)') });
+    await p.send('full', '2');
+    await expect(p.send('full', '3')).rejects.toMatchObject({ code: 'rejected' });
+    const c = await conn.consumer('full');
+    const got = await c.poll({ max: 10 });
+    expect(got.map((d) => d.text())).toEqual(['0', '1', '2']);
+    for (const d of got) await d.ack();
+    await p.send('full', ['3', '4', '5']); // room again once they are done
+    expect((await c.poll({ max: 10 })).map((d) => d.text())).toEqual(['3', '4', '5']);
+    await conn.close();
+  });
+
   test('memory - the dedup window holds at most dedupWindowSize ids, the oldest leaving first', async () => {
     const broker = new MemoryBroker({ dedupWindowSize: 3 });
     const conn = await connectMemory({ broker });
