@@ -61,6 +61,11 @@ interface InFlight {
 }
 
 const QUEUE_GROUP = '__queue';
+/**
+ * Flow control: past this many records not yet handed to a group that has a consumer with room, a
+ * confirmed send resolves only after a turn of the event loop (see {@link Log.consumersWaiting}).
+ */
+export const FLOW_BACKLOG = 10_000;
 const MAX_BACKLOG_SCAN = 10_000;
 
 let tokens = 0;
@@ -101,6 +106,12 @@ export class Group {
       this.scheduled = false;
       this.pump();
     });
+  }
+
+  /** A member that would take a delivery now. */
+  hasRoom(): boolean {
+    for (const m of this.members) if (this.capacity(m) > 0) return true;
+    return false;
   }
 
   private capacity(m: Member): number {
@@ -419,6 +430,16 @@ export class Log {
       }
       this.expiries.shift();
     }
+  }
+
+  /**
+   * True when a group has a consumer with room and more than {@link FLOW_BACKLOG} records not yet
+   * handed to it: in one process, a producer whose sends resolve without a turn of the event loop
+   * would otherwise keep the consumer from running at all until it stops sending.
+   */
+  consumersWaiting(): boolean {
+    for (const g of this.groups.values()) if (this.end - g.cursor > FLOW_BACKLOG && g.hasRoom()) return true;
+    return false;
   }
 
   /** Records moved in memory by trimming so far (for tests and diagnostics): at most about twice those stored. */

@@ -13,6 +13,9 @@ export interface MemoryHandle {
   readonly token: number;
 }
 
+/** Resolves after a turn of the event loop (timers and I/O get to run). */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
  * The memory backend's driver session: a publish that appends to the in-process log, reply inboxes
  * keyed by correlation id, and a consumer driver over a group member. Everything else (producers,
@@ -27,9 +30,14 @@ export function memorySession(broker: MemoryBroker, url: string, host: DriverHos
     maxMessageBytes: broker.options.maxMessageBytes,
     limitName: 'memory://',
     checkDestination: (d) => assertDestinationName(d, NAME, 249, NAME_RULE),
+    // Flow control: while a consumer with room is far behind, confirms wait a turn of the event loop so it gets to run.
     publish: (dest, messages, { confirm }) => {
       const offsets = broker.append(dest, messages, { dedup: true, refuseWhenFull: true });
-      return offsets.map((o) => Promise.resolve(confirm ? `offset:${o}` : undefined));
+      const turn = broker.log(dest).consumersWaiting() ? nextTurn() : undefined;
+      return offsets.map((o) => {
+        const receipt = confirm ? `offset:${o}` : undefined;
+        return turn ? turn.then(() => receipt) : Promise.resolve(receipt);
+      });
     },
     request: async (dest, message, meta) => {
       broker.append(dest, [message], { dedup: true, refuseWhenFull: true, replyTo: replyAddress(), correlationId: meta.correlationId });

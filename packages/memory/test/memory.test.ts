@@ -1,6 +1,7 @@
 import { connect, HEADERS, registerDriver, type ErrorEvent } from '@switchboard/core';
 import { z } from 'zod';
 import { connectMemory, driver, MemoryBroker } from '@switchboard/memory';
+import { FLOW_BACKLOG } from '../src/broker';
 
 registerDriver(driver);
 
@@ -93,6 +94,18 @@ describe('memory', () => {
     for (const d of got) await d.ack();
     await p.send('full', ['3', '4', '5']); // room again once they are done
     expect((await c.poll({ max: 10 })).map((d) => d.text())).toEqual(['3', '4', '5']);
+    await conn.close();
+  });
+
+  test('memory - flow control: a producer sending in a tight loop does not keep a consumer with room from running', async () => {
+    const conn = await connectMemory({ broker: new MemoryBroker() });
+    let received = 0;
+    const h = (await conn.consumer('flood', { prefetch: 100 })).consume(async () => void received++);
+    const p = conn.producer();
+    // Each send resolves without I/O; without flow control the loop never yields to the consumer.
+    for (let i = 0; i < FLOW_BACKLOG * 3; i++) await p.send('flood', String(i));
+    expect(received).toBeGreaterThan(FLOW_BACKLOG);
+    await h.close();
     await conn.close();
   });
 
