@@ -376,6 +376,8 @@ export class Log {
       throw new SwitchboardError(
         'rejected',
         `memory: queue "${this.destination.name}" holds ${(this.records.length - this.head).toLocaleString('en-US')} messages not yet done; ${messages.length.toLocaleString('en-US')} more would pass retentionMessages (${cap.toLocaleString('en-US')}), so none were stored`,
+        // Room comes back as consumers finish: the same send may succeed later.
+        { retryable: true },
       );
     }
     const now = Date.now();

@@ -85,7 +85,7 @@ describe('memory', () => {
     const conn = await connectMemory({ broker: new MemoryBroker({ retentionMessages: 3 }) });
     const p = conn.producer();
     await p.send('full', ['0', '1']);
-    await expect(p.send('full', ['2', '3'])).rejects.toMatchObject({ code: 'rejected', message: expect.stringContaining('retentionMessages (3)') });
+    await expect(p.send('full', ['2', '3'])).rejects.toMatchObject({ code: 'rejected', retryable: true, message: expect.stringContaining('retentionMessages (3)') });
     await p.send('full', '2');
     await expect(p.send('full', '3')).rejects.toMatchObject({ code: 'rejected' });
     const c = await conn.consumer('full');

@@ -36,7 +36,9 @@ const CONNECTION_TEXT = /socket closed|unexpected close|heartbeat timeout|connec
  *   ("inequivalent arg"), `payload_too_large` for RabbitMQ's max message size, else `invalid_argument`
  * - 311 CONTENT_TOO_LARGE, 501 FRAME_ERROR, amqplib's header-table RangeError -> `payload_too_large`
  * - socket errors (ECONNREFUSED, ECONNRESET, ...), 320 CONNECTION_FORCED, closed channel or connection -> `connection` (retryable)
- * - a negative publisher confirm ("message nacked") -> `rejected`
+ * - a negative publisher confirm ("message nacked") -> `rejected`, retryable: RabbitMQ nacks a publish
+ *   it did not store, after an internal error in a queue's process or with `x-overflow: reject-publish`
+ *   on a full queue, so the same publish may be stored later
  * - anything else -> `internal`
  */
 export function classifyError(err: unknown): SwitchboardError {
@@ -51,7 +53,7 @@ export function classifyError(err: unknown): SwitchboardError {
   if (/ACCESS[-_]REFUSED|authentication failed|login was refused/i.test(message)) return make('auth');
   if (/NOT[-_]ALLOWED/i.test(message) && /vhost/i.test(message)) return make('auth');
   if (/PRECONDITION[-_]FAILED/i.test(message) && /inequivalent arg/i.test(message)) return make('configuration');
-  if (/message nacked/i.test(message)) return make('rejected');
+  if (/message nacked/i.test(message)) return make('rejected', true);
 
   if (typeof e.code === 'number' && REPLY_CODES[e.code]) return make(REPLY_CODES[e.code]!);
   const replyInText = /\b(\d{3}) \(([A-Z-]+)\)/.exec(message);

@@ -36,6 +36,10 @@ describe('classifyError - maps amqplib errors to core codes', () => {
     expect(classifyError(amqpError('403 (ACCESS-REFUSED)')).retryable).toBe(false);
   });
 
+  it('treats a negative publisher confirm as retryable: the broker did not store the message, and may later', () => {
+    expect(classifyError(amqpError('message nacked'))).toMatchObject({ code: 'rejected', retryable: true });
+  });
+
   it('maps an IllegalOperationError (closed channel) to connection', () => {
     const e = new Error('Channel closed');
     e.name = 'IllegalOperationError';
