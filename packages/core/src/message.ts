@@ -8,6 +8,12 @@ const decoder = new TextDecoder();
 /** A message ready for an adapter: bytes, an id, merged headers. */
 export interface NormalizedMessage {
   readonly id: string;
+  /**
+   * True when core made `id` because the caller gave none. Such an id is new: no earlier send can
+   * have carried it, so a dedup window need not remember it, unless the driver itself sends the
+   * message again (a retried publish after an unclear failure does).
+   */
+  readonly idGenerated?: boolean;
   readonly body: Uint8Array;
   readonly key: string | undefined;
   readonly headers: Headers;
@@ -54,8 +60,10 @@ export function normalizeMessages(input: OutgoingMessage | Body | readonly (Outg
     }
     const key = msg?.key ?? options.key;
     if (key !== undefined && typeof key !== 'string') throw new SwitchboardError('invalid_argument', `message ${i}: key must be a string`);
+    const given = msg?.id ?? (single ? options.id : undefined);
     out[i] = {
-      id: msg?.id ?? (single ? options.id : undefined) ?? randomUUID(),
+      id: given ?? randomUUID(),
+      idGenerated: given === undefined,
       body: toBytes(body),
       key,
       headers,

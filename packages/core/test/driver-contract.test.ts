@@ -31,6 +31,20 @@ describe('driver contract', () => {
     await conn.close();
   });
 
+  test('driver contract - a message tells the driver whether core generated its id (a new id, nothing to deduplicate)', async () => {
+    const { conn, fake } = await open({});
+    const p = conn.producer();
+    await p.send('queue:q', ['a', { body: 'b', id: 'given-b' }, { body: 'c' }]);
+    await p.send('queue:q', 'd', { id: 'given-d' });
+    expect(fake.published.map((m) => [m.id === 'given-b' || m.id === 'given-d' ? m.id : 'generated', m.idGenerated])).toEqual([
+      ['generated', true],
+      ['given-b', false],
+      ['generated', true],
+      ['given-d', false],
+    ]);
+    await conn.close();
+  });
+
   test('driver contract - bad input fails before publish is called', async () => {
     const { conn, fake } = await open({ maxMessageBytes: 8 });
     const p = conn.producer();

@@ -384,7 +384,9 @@ export class Log {
     const window = this.broker.options.dedupWindowMs;
     const offsets: number[] = [];
     for (const m of messages) {
-      if (opts.dedup && window > 0) {
+      // An id core generated is new (memory:// never sends a message twice itself): nothing to look up or remember.
+      const dedup = opts.dedup && window > 0 && m.idGenerated !== true;
+      if (dedup) {
         const prev = this.seen.get(m.id);
         if (prev && prev.until > now) {
           offsets.push(prev.offset);
@@ -405,7 +407,7 @@ export class Log {
       };
       offsets.push(rec.offset);
       this.records.push(rec);
-      if (opts.dedup && window > 0) {
+      if (dedup) {
         const entry: DedupEntry = { id: m.id, until: now + window, offset: rec.offset };
         this.seen.set(m.id, entry);
         this.expiries.push(entry);

@@ -109,6 +109,20 @@ describe('memory', () => {
     await conn.close();
   });
 
+  test('memory - the dedup window remembers only ids the sender gave: a generated id cannot come again', async () => {
+    const broker = new MemoryBroker();
+    const conn = await connectMemory({ broker });
+    const p = conn.producer();
+    await p.send('ids', ['a', 'b', 'c']);
+    expect(broker.log({ kind: 'queue', name: 'ids' }).dedupSize).toBe(0);
+    await p.send('ids', [{ id: 'x', body: 'x' }, { id: 'y', body: 'y' }]);
+    await p.send('ids', { id: 'x', body: 'x again' });
+    expect(broker.log({ kind: 'queue', name: 'ids' }).dedupSize).toBe(2);
+    const got = await (await conn.consumer('ids')).poll({ max: 10 });
+    expect(got.map((d) => d.text())).toEqual(['a', 'b', 'c', 'x', 'y']);
+    await conn.close();
+  });
+
   test('memory - the dedup window holds at most dedupWindowSize ids, the oldest leaving first', async () => {
     const broker = new MemoryBroker({ dedupWindowSize: 3 });
     const conn = await connectMemory({ broker });
