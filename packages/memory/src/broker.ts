@@ -465,7 +465,9 @@ export class Log {
   maybeTrim(): void {
     const { retentionMessages, retentionMs } = this.broker.options;
     const live = this.records.length - this.head;
-    let drop = Math.max(0, live - retentionMessages);
+    // The count limit drops only a topic's records: a queue refuses sends past it instead, and a
+    // dead-letter copy (which is not refused) must not push out a message no one consumed.
+    let drop = this.destination.kind === 'topic' ? Math.max(0, live - retentionMessages) : 0;
     if (retentionMs !== Infinity) {
       const cutoff = Date.now() - retentionMs;
       while (drop < live && this.records[this.head + drop]!.timestamp < cutoff) drop++;

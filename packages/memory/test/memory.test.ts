@@ -97,6 +97,16 @@ describe('memory', () => {
     await conn.close();
   });
 
+  test('memory - a copy stored without the limit (a dead letter) past retentionMessages does not push out unconsumed messages of a queue', async () => {
+    const broker = new MemoryBroker({ retentionMessages: 3 });
+    const conn = await connectMemory({ broker });
+    const copies = ['a', 'b', 'c', 'd', 'e'].map((body) => ({ id: body, body: new TextEncoder().encode(body), key: undefined, headers: {}, delayMs: undefined }));
+    broker.append({ kind: 'queue', name: 'dlq' }, copies, { dedup: false });
+    const got = await (await conn.consumer('dlq')).poll({ max: 10 });
+    expect(got.map((d) => d.text())).toEqual(['a', 'b', 'c', 'd', 'e']);
+    await conn.close();
+  });
+
   test('memory - flow control: a producer sending in a tight loop does not keep a consumer with room from running', async () => {
     const conn = await connectMemory({ broker: new MemoryBroker() });
     let received = 0;
