@@ -2,9 +2,10 @@ import '@switchboard/memory';
 import { heapGrowth, runOnce, switchboardTarget, tryGc, WORKLOAD_DEFAULTS } from '@switchboard/bench';
 
 /**
- * Messages of the run, and where the heap is compared: after the first 100k (the dedup window, capped
- * at 100k ids per destination, is full by then) and at the end. The producer keeps at most 10k
- * messages unacked, so the broker's backlog does not hide what is retained.
+ * Messages of the run, and where the heap is compared: after the first 100k (by then every pool and
+ * cache has settled; the dedup window, capped at 100k ids per destination, holds only ids a sender
+ * gave, and this run gives none) and at the end. The producer keeps at most 10k messages unacked,
+ * so the broker's backlog does not hide what is retained.
  */
 const MESSAGES = 250_000;
 const EVERY = 50_000;
