@@ -77,8 +77,9 @@ export function processOutput(
           shown = true;
         }
       : (line) => {
-          if (line === undefined || now() - last < everyMs) return;
-          last = now();
+          const t = now();
+          if (line === undefined || t - last < everyMs) return;
+          last = t;
           stderr.write(`${line.replace(/[\r\n]+/g, ' ')}\n`);
         },
   };

@@ -110,8 +110,7 @@ export class Group {
 
   /** A member that would take a delivery now. */
   hasRoom(): boolean {
-    for (const m of this.members) if (this.capacity(m) > 0) return true;
-    return false;
+    return this.nextMember() !== undefined;
   }
 
   private capacity(m: Member): number {
@@ -372,10 +371,11 @@ export class Log {
   /** Stores messages; returns the offset of each (the original's offset for a deduplicated one). */
   append(messages: readonly NormalizedMessage[], opts: AppendOptions): number[] {
     const cap = this.broker.options.retentionMessages;
-    if (opts.refuseWhenFull && this.destination.kind === 'queue' && this.records.length - this.head + messages.length > cap) {
+    const held = this.end - this.first;
+    if (opts.refuseWhenFull && this.destination.kind === 'queue' && held + messages.length > cap) {
       throw new SwitchboardError(
         'rejected',
-        `memory: queue "${this.destination.name}" holds ${(this.records.length - this.head).toLocaleString('en-US')} messages not yet done; ${messages.length.toLocaleString('en-US')} more would pass retentionMessages (${cap.toLocaleString('en-US')}), so none were stored`,
+        `memory: queue "${this.destination.name}" holds ${held.toLocaleString('en-US')} messages not yet done; ${messages.length.toLocaleString('en-US')} more would pass retentionMessages (${cap.toLocaleString('en-US')}), so none were stored`,
         // Room comes back as consumers finish: the same send may succeed later.
         { retryable: true },
       );
@@ -464,7 +464,7 @@ export class Log {
    */
   maybeTrim(): void {
     const { retentionMessages, retentionMs } = this.broker.options;
-    const live = this.records.length - this.head;
+    const live = this.end - this.first;
     // The count limit drops only a topic's records: a queue refuses sends past it instead, and a
     // dead-letter copy (which is not refused) must not push out a message no one consumed.
     let drop = this.destination.kind === 'topic' ? Math.max(0, live - retentionMessages) : 0;

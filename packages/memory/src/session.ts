@@ -32,8 +32,9 @@ export function memorySession(broker: MemoryBroker, url: string, host: DriverHos
     checkDestination: (d) => assertDestinationName(d, NAME, 249, NAME_RULE),
     // Flow control: while a consumer with room is far behind, confirms wait a turn of the event loop so it gets to run.
     publish: (dest, messages, { confirm }) => {
-      const offsets = broker.append(dest, messages, { dedup: true, refuseWhenFull: true });
-      const turn = broker.log(dest).consumersWaiting() ? nextTurn() : undefined;
+      const log = broker.log(dest);
+      const offsets = log.append(messages, { dedup: true, refuseWhenFull: true });
+      const turn = log.consumersWaiting() ? nextTurn() : undefined;
       return offsets.map((o) => {
         const receipt = confirm ? `offset:${o}` : undefined;
         return turn ? turn.then(() => receipt) : Promise.resolve(receipt);

@@ -175,10 +175,11 @@ async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedC
       ...(shard ? (shard.filterSubjects.length === 1 ? { filter_subject: shard.filterSubjects[0] } : { filter_subjects: shard.filterSubjects }) : {}),
     };
     try {
-      const created = await retryAdmin(() => jsm.consumers.add(stream, cfg));
+      const created = await jsm.consumers.add(stream, cfg);
       return done(created?.config ?? cfg);
     } catch (err) {
-      // Another member created it first (with other values): the next round reads and widens it.
+      // Another member created it first (with other values), or the server did not answer in time
+      // (the add may have gone through): the next round reads it (asked again on a timeout) and widens it.
       if (tries >= TRIES) {
         if (last) return done(last);
         throw err;
