@@ -74,12 +74,23 @@ function serverOf(url: string): { servers: string[]; user?: string; pass?: strin
   return { servers: u.hosts.map((h) => `${h.host}:${h.port ?? 4222}`), ...auth, tls };
 }
 
-/** What the NATS monitoring endpoint (e.g. http://127.0.0.1:8222) lists as subscriptions (other than reply inboxes), when it answers. */
+/**
+ * Whether a subject the monitoring endpoint lists can be a client's leftover. Not counted: reply
+ * inboxes (`_INBOX.`), the server's system subjects (`$`), and the wildcard a server adds per
+ * account the first time that account uses a service import with responses (`_R_.<id>.>`, e.g.
+ * on the first JetStream API request through that node). That one belongs to the account for the
+ * server's lifetime: in a cluster it appears on whichever node a new connection happens to pick.
+ */
+export function isClientSubject(subject: string): boolean {
+  return !subject.startsWith('_INBOX.') && !subject.startsWith('$') && !subject.startsWith('_R_.');
+}
+
+/** What the NATS monitoring endpoint (e.g. http://127.0.0.1:8222) lists as client subscriptions (see isClientSubject), when it answers. */
 async function monitoredSubjects(monitor: string): Promise<string[]> {
   try {
     const res = await fetch(`${monitor}/subsz?subs=1&limit=100000`, { signal: AbortSignal.timeout(3000) });
     const body = (await res.json()) as { subscriptions_list?: { subject: string; qgroup?: string }[] };
-    return (body.subscriptions_list ?? []).filter((s) => !s.subject.startsWith('_INBOX.') && !s.subject.startsWith('$')).map((s) => `subscription:${s.subject}${s.qgroup ? ` (${s.qgroup})` : ''}`);
+    return (body.subscriptions_list ?? []).filter((s) => isClientSubject(s.subject)).map((s) => `subscription:${s.subject}${s.qgroup ? ` (${s.qgroup})` : ''}`);
   } catch {
     return [];
   }
