@@ -108,10 +108,15 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
   const topics = new Topics(admin, { partitions: options.partitions, replicationFactor: options.replicationFactor, minInsyncReplicas: options.minInsyncReplicas, timeoutMs: options.requestTimeoutMs });
   const sendQueue = new SendQueue(producer, Math.min(512 * 1024, options.maxMessageBytes), undefined, async (old) => {
     // A new producer id: its sequence numbers start afresh (see SendQueue).
-    debugLog('producer sequence out of step with the broker: replacing the producer');
+    debugLog('producer sequence out of step with the broker, or a send failed: replacing the producer');
     void old.disconnect().catch(() => undefined);
     const fresh = newProducer();
-    await fresh.connect();
+    try {
+      await fresh.connect();
+    } catch (err) {
+      void fresh.disconnect().catch(() => undefined);
+      throw err;
+    }
     return fresh;
   });
   const partitionFor = partitionChooser();
@@ -123,7 +128,7 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
    */
   const forget = (topic: string) => {
     topics.forget(topic);
-    for (const c of clusters) c.targetTopics?.delete(topic);
+    for (const c of clusters()) c.targetTopics?.delete(topic);
   };
   /** One promise for the whole call (see {@link SendQueue.push}). */
   const appendAll = (topic: string, messages: readonly NormalizedMessage[], extra?: (m: NormalizedMessage) => Record<string, string> | undefined) => {
@@ -170,7 +175,7 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
       } finally {
         // The requester deletes its reply topic when it closes: a reply topic must not stay in the
         // producer's metadata topics, or its next metadata refresh would create it again.
-        for (const c of clusters) c.targetTopics?.delete(replyTo);
+        for (const c of clusters()) c.targetTopics?.delete(replyTo);
       }
     },
     consumer: (source, o) => openKafkaConsumer(client, source, o),
@@ -344,22 +349,33 @@ export async function deleteTopics(admin: KafkaAdmin, names: string[], timeoutMs
   }
 }
 
+type TrackedCluster = { targetTopics?: Set<string> };
+
 /**
  * Collects the kafkajs clusters `kafka` creates (one per producer and admin client) so that a
  * deleted topic can be removed from their topic lists. kafkajs 2.2.4 has no public way to do that;
- * when its internals differ, nothing is collected and nothing breaks.
+ * when its internals differ, nothing is collected and nothing breaks. Held weakly: a producer
+ * replaced after a failed send (see SendQueue) takes its cluster with it. Returns the live ones.
  */
-function trackClusters(kafka: Kafka): Set<{ targetTopics?: Set<string> }> {
-  const clusters = new Set<{ targetTopics?: Set<string> }>();
+function trackClusters(kafka: Kafka): () => TrackedCluster[] {
+  const refs = new Set<WeakRef<TrackedCluster>>();
   const k = kafka as unknown as Record<symbol, unknown>;
   const sym = Object.getOwnPropertySymbols(k).find((x) => x.description === 'private:Kafka:createCluster');
   const create = sym ? k[sym] : undefined;
   if (sym && typeof create === 'function') {
     k[sym] = (...args: unknown[]) => {
-      const cluster = (create as (...a: unknown[]) => { targetTopics?: Set<string> })(...args);
-      if (cluster && cluster.targetTopics instanceof Set) clusters.add(cluster);
+      const cluster = (create as (...a: unknown[]) => TrackedCluster)(...args);
+      if (cluster && cluster.targetTopics instanceof Set) refs.add(new WeakRef(cluster));
       return cluster;
     };
   }
-  return clusters;
+  return () => {
+    const live: TrackedCluster[] = [];
+    for (const r of refs) {
+      const c = r.deref();
+      if (c) live.push(c);
+      else refs.delete(r);
+    }
+    return live;
+  };
 }

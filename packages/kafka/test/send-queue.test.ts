@@ -88,16 +88,65 @@ describe('send-queue - coalescing and per-message offsets', () => {
     expect(await q.push('t', [msg(0)])).toEqual(['0:1']);
     expect(broken.calls).toHaveLength(1);
   });
-  test('send-queue - other errors do not replace the producer', async () => {
+  test('send-queue - another error fails the batch without sending it again; the next batch goes through a new producer', async () => {
     const err = Object.assign(new Error('Connection error'), { name: 'KafkaJSConnectionError' });
-    const { producer } = fakeProducer(err);
+    const broken = fakeProducer(err);
+    const fresh = fakeProducer();
     let renewed = 0;
-    const q = new SendQueue(producer, 1000, 5000, async (old) => {
+    const q = new SendQueue(broken.producer, 1000, 5000, async () => {
       renewed++;
-      return old;
+      return fresh.producer;
     });
     expect((await q.push('t', [msg(0)]))[0]).toMatchObject({ code: 'connection' });
     expect(renewed).toBe(0);
+    expect(broken.calls).toHaveLength(1);
+    expect(await q.push('t', [msg(0)])).toEqual(['0:0']);
+    expect(renewed).toBe(1);
+    expect(q.current).toBe(fresh.producer);
+    expect(await q.push('t', [msg(0)])).toEqual(['0:1']);
+    expect(renewed).toBe(1);
+  });
+  test('send-queue - a batch the broker appended though the request failed does not make the next message a "duplicate" that is confirmed and dropped', async () => {
+    // A broker with idempotent-producer dedup (a batch whose producer id and first sequence number
+    // match a stored batch is answered with that batch's offset and not stored), and a kafkajs-like
+    // producer that takes its sequence numbers back when a request fails, as kafkajs 2.2.4 does.
+    const log: string[] = [];
+    const stored = new Map<string, number>();
+    let producerIds = 0;
+    /** `loseAnswerOf`: the call (1-based) whose answer is lost. */
+    const makeProducer = (loseAnswerOf?: number) => {
+      const pid = ++producerIds;
+      let seq = 0;
+      let calls = 0;
+      return {
+        sendBatch: async ({ topicMessages }: { topicMessages: TopicMessages[] }) => {
+          calls++;
+          const values = topicMessages.flatMap((tm) => tm.messages.map((m) => String(m.value)));
+          const first = seq;
+          seq += values.length;
+          const key = `${pid}/${first}`;
+          let base = stored.get(key);
+          if (base === undefined) {
+            base = log.length;
+            stored.set(key, base);
+            log.push(...values);
+          }
+          if (calls === loseAnswerOf) {
+            // Appended, but the connection closed before the answer: kafkajs fails the send and takes the sequence numbers back.
+            seq = first;
+            throw Object.assign(new Error('Connection closed'), { name: 'KafkaJSConnectionClosedError' });
+          }
+          return [{ topicName: 't', partition: 0, errorCode: 0, baseOffset: String(base) }];
+        },
+      } as unknown as KafkaProducer;
+    };
+    const q = new SendQueue(makeProducer(2), 1000, 5000, async () => makeProducer());
+    const send = (value: string) => q.push('t', [{ partition: 0, size: 10, message: { key: null, value } }]);
+    expect(await send('a')).toEqual(['0:0']);
+    expect((await send('b'))[0]).toMatchObject({ code: 'connection', retryable: true });
+    const [c] = await send('c');
+    expect(log).toContain('c');
+    expect(c).toBe(`0:${log.indexOf('c')}`);
   });
   test('send-queue - a push split across requests settles once, with each message\'s own result', async () => {
     let n = 0;
