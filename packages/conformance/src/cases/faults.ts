@@ -1,6 +1,6 @@
 import { defaultPortFor, parseUrl, SwitchboardError, type Connection, type Delivery, type Destination } from '@switchboard/core';
 import type { CaseContext, ConformanceCase } from '../case';
-import { check, checkEqual, sleep, waitUntil } from '../check';
+import { check, CheckFailure, checkEqual, sleep, waitUntil } from '../check';
 import { ids, Receiver } from '../receiver';
 import { TcpProxy } from '../tcp-proxy';
 
@@ -25,6 +25,8 @@ async function survive(ctx: CaseContext, conn: Connection, disrupt: (s: Survival
   const p = conn.producer();
   ctx.defer(() => p.close());
   const confirmed = new Set<string>();
+  /** The broker's reference of each confirmed send (an offset, a sequence), for the failure message. */
+  const refs = new Map<string, string>();
   const failures = new Map<string, number>();
   let untyped: unknown;
   let stop = false;
@@ -34,8 +36,9 @@ async function survive(ctx: CaseContext, conn: Connection, disrupt: (s: Survival
     while (!stop) {
       const id = `${prefix}-${n++}`;
       try {
-        await p.send(q, { id, body: id });
+        const receipt = await p.send(q, { id, body: id });
         confirmed.add(id);
+        if (receipt.brokerRef !== undefined) refs.set(id, receipt.brokerRef);
       } catch (err) {
         if (err instanceof SwitchboardError) failures.set(err.code, (failures.get(err.code) ?? 0) + 1);
         else untyped ??= err;
@@ -56,10 +59,35 @@ async function survive(ctx: CaseContext, conn: Connection, disrupt: (s: Survival
     const got = received();
     return [...confirmed].filter((id) => !got.has(id));
   };
-  await waitUntil(() => missing().length === 0, ctx.t(60_000), () => `all ${confirmed.size} confirmed messages (${missing().length} missing, e.g. ${missing().slice(0, 3).join(', ')})`, ctx.signal);
+  try {
+    await waitUntil(() => missing().length === 0, ctx.t(60_000), () => `all ${confirmed.size} confirmed messages (${missing().length} missing, e.g. ${missing().slice(0, 3).map((id) => `${id} (confirmed as ${refs.get(id) ?? '?'})`).join(', ')})`, ctx.signal);
+  } catch (err) {
+    if (!(err instanceof CheckFailure)) throw err;
+    throw new CheckFailure(`${err.message}; ${sharedRefs(refs, missing())}`);
+  }
   const deliveries = receivers.reduce((sum, r) => sum + r.items.length, 0);
   const unique = received().size;
   ctx.note(`received ${unique} unique, ${deliveries - unique} duplicates${receivers.length > 1 ? ` (per member: ${receivers.map((r) => r.items.length).join(', ')})` : ''}`);
+}
+
+/**
+ * For the failure message: the confirmed messages that got the same broker reference as another
+ * one (e.g. two messages confirmed at one Kafka offset: the broker took the second for a retry of
+ * the first and stored nothing of it).
+ */
+function sharedRefs(refs: ReadonlyMap<string, string>, missing: readonly string[]): string {
+  const byRef = new Map<string, string[]>();
+  for (const [id, ref] of refs) {
+    const ids = byRef.get(ref);
+    if (ids) ids.push(id);
+    else byRef.set(ref, [id]);
+  }
+  const shared = missing.filter((id) => (byRef.get(refs.get(id) ?? '')?.length ?? 0) > 1);
+  if (shared.length === 0) return 'no missing message shares its broker reference with another';
+  return `${shared.length} missing were confirmed with the broker reference of another message: ${shared
+    .slice(0, 3)
+    .map((id) => `${id} and ${byRef.get(refs.get(id)!)!.filter((x) => x !== id).join(', ')} at ${refs.get(id)}`)
+    .join('; ')}`;
 }
 
 /** What a disruption sees of the traffic around it. */
