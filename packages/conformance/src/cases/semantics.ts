@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { withDedup, type Delivery } from '@switchboard/core';
 import type { ConformanceCase } from '../case';
 import { check, checkEqual, sleep, waitUntil } from '../check';
-import { crashConsumerScript, resolveDriverPackageDir } from '../child/locate';
+import { CRASH_CHILD_ACK_TIMEOUT_MS, crashConsumerScript, resolveDriverPackageDir } from '../child/locate';
 import { ids, Receiver } from '../receiver';
 
 
@@ -132,7 +132,8 @@ export const semanticsCases: ConformanceCase[] = [
       child.kill('SIGKILL');
       await new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
       ctx.note(`the killed child held ${new Set(received).size} unacked deliveries`);
-      const r = new Receiver(await ctx.consumer(q, { group }));
+      // The child's ack timeout (child/crash-consumer.ts): a member joining with another one may change the group's.
+      const r = new Receiver(await ctx.consumer(q, { group, ackTimeoutMs: CRASH_CHILD_ACK_TIMEOUT_MS }));
       ctx.defer(() => r.close());
       await r.waitForUnique(sent.length, ctx.t(90_000), 'messages after the crash', ctx.signal);
       const missing = sent.filter((id) => !r.uniqueIds().has(id));

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { connect, registerDriver, type Destination, type Driver } from '@switchboard/core';
+import { CRASH_CHILD_ACK_TIMEOUT_MS } from './locate';
 
 async function main(): Promise<void> {
   const url = process.env.SWITCHBOARD_CHILD_URL!;
@@ -15,7 +16,7 @@ async function main(): Promise<void> {
     registerDriver(mod.driver);
   }
   const conn = await connect(url);
-  const consumer = await conn.consumer(source, { group, prefetch: 5, ackTimeoutMs: 60_000 });
+  const consumer = await conn.consumer(source, { group, prefetch: 5, ackTimeoutMs: CRASH_CHILD_ACK_TIMEOUT_MS });
   process.stdout.write('READY\n');
   for await (const d of consumer.subscribe()) process.stdout.write(`RECV ${d.id}\n`);
 }

@@ -14,6 +14,15 @@ function packageRoot(): string {
   }
 }
 
+/**
+ * The ack timeout of AL2's child consumer (and of the member that takes over). Where the broker
+ * learns of the crash only through an ack deadline (SQS visibility, JetStream ack_wait), this is
+ * how long the case waits: short, so it takes seconds, not a minute. Brokers that notice a dead
+ * consumer (a closed connection, a session timeout) do not need it, and the child's own timer dies
+ * with the child.
+ */
+export const CRASH_CHILD_ACK_TIMEOUT_MS = 10_000;
+
 /** The compiled child consumer that AL2 starts and kills (needs `pnpm build`). */
 export function crashConsumerScript(): string {
   const script = path.join(packageRoot(), 'dist', 'child', 'crash-consumer.js');
