@@ -12,6 +12,11 @@ const EVENTS = { GROUP_JOIN: 'join', REBALANCING: 'rebalancing', FETCH_START: 'f
 function fakeKafka(admin: Record<string, unknown> = { fetchOffsets: async () => [{ topic: 't', partitions: [{ partition: 0, offset: '0' }] }] }) {
   let emitter = new EventEmitter();
   const calls = { resolveOffset: [] as string[], pause: [] as unknown[], resume: [] as unknown[], commits: [] as unknown[] };
+  /** false: pause and resume throw as kafkajs 2.2.4's do while its consumer has no group (after a crash, before run). */
+  const state = { hasGroup: true };
+  const noGroup = () => {
+    throw Object.assign(new Error('Consumer group was not initialized, consumer#run must be called first'), { name: 'KafkaJSNonRetriableError' });
+  };
   let eachBatch: ((p: EachBatchPayload) => Promise<void>) | undefined;
   const newConsumer = () => ({
     events: EVENTS,
@@ -26,8 +31,8 @@ function fakeKafka(admin: Record<string, unknown> = { fetchOffsets: async () => 
         e.emit('fetch_start', {});
       });
     },
-    pause: (x: unknown) => void calls.pause.push(x),
-    resume: (x: unknown) => void calls.resume.push(x),
+    pause: (x: unknown) => (state.hasGroup ? void calls.pause.push(x) : noGroup()),
+    resume: (x: unknown) => (state.hasGroup ? void calls.resume.push(x) : noGroup()),
     commitOffsets: async (x: unknown) => void calls.commits.push(x),
     seek: () => undefined,
     disconnect: async () => undefined,
@@ -55,7 +60,8 @@ function fakeKafka(admin: Record<string, unknown> = { fetchOffsets: async () => 
       heartbeat: async () => undefined,
     } as unknown as EachBatchPayload);
   };
-  return { client, calls, batch };
+  const join = () => emitter.emit('join', { payload: { memberAssignment: { t: [0], 't.sb-retry.g': [0] } } });
+  return { client, calls, batch, state, join };
 }
 
 const options = (prefetch: number): ResolvedConsumerOptions =>
@@ -98,6 +104,39 @@ describe('kafka consumer - fetched batches', () => {
     await batch(20, 5);
     expect(got).toHaveLength(5);
     expect(calls.resolveOffset).toEqual(['19']);
+    expect(calls.pause).toHaveLength(1);
+    await c.close();
+  });
+});
+
+describe('kafka consumer - pause and resume without a group', () => {
+  test('batches - acks while kafkajs has no consumer group (after a crash, before run) do not throw from resume; the next join pauses only what is still held', async () => {
+    const { client, calls, batch, state, join } = fakeKafka();
+    const c = await openKafkaConsumer(client, { kind: 'topic', name: 't' }, options(5));
+    const got: InboundMessage<KafkaEntry>[] = [];
+    c.start({ deliver: (m) => void got.push(m), fail: (e) => { throw e; } });
+    await batch(0, 20);
+    expect(calls.pause).toHaveLength(1);
+    state.hasGroup = false;
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => void uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
+    try {
+      // Acking makes room: the buffer drains below prefetch and the partition is resumed.
+      for (let round = 0; round < 5 && got.length < 20; round++) {
+        for (const m of got.slice()) await c.ack(m.handle);
+        await turn();
+        await turn();
+      }
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(uncaught).toEqual([]);
+    expect(got).toHaveLength(20);
+    state.hasGroup = true;
+    join();
+    await turn();
+    // The resume was skipped, and nothing is held for capacity any more: the join pauses nothing.
     expect(calls.pause).toHaveLength(1);
     await c.close();
   });
