@@ -502,8 +502,9 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
   }
 
   /**
-   * kafkajs's pause and resume throw while its consumer has no group yet: after a crash, between
-   * the new consumer's creation and its `run` (seen in CI as an uncaught exception from a drain).
+   * kafkajs's pause and resume throw while its consumer has no group: from its `stop` (a crash it
+   * restarts from, or one the adapter restarts) until `run` starts again (seen in CI as an uncaught
+   * exception from a drain).
    * Nothing is fetched then, and the next join applies the pauses this member still holds
    * (`capacityPaused`, `delayPaused`), so skipping the call loses nothing.
    */
