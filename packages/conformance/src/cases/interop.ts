@@ -158,6 +158,9 @@ export const interopCases: ConformanceCase[] = [
     title: "request/reply follows the broker's convention (where it has none, the one the adapter documents) both ways: a foreign requester gets Switchboard's reply, a Switchboard request gets a foreign responder's",
     requires: ['requestResponse'],
     applicable: needs('nativeRequestReply'),
+    // Longer than its steps' own limits together (30 + 60 + 30 s), so a stuck step fails with its
+    // own message, not the case's bare timeout.
+    timeoutMs: 150_000,
     async run(ctx) {
       const f = await foreignOf(ctx);
       const q1 = ctx.queue('to-sb');
