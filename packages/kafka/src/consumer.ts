@@ -502,13 +502,13 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
   }
 
   /**
-   * kafkajs's pause and resume throw while its consumer has no group: from its `stop` (a crash it
-   * restarts from, or one the adapter restarts) until `run` starts again (seen in CI as an uncaught
-   * exception from a drain).
+   * kafkajs's pause and resume throw while its consumer has no group: before its first `run`, and
+   * from its `stop` (a crash it restarts from, or one the adapter restarts) until `run` starts again
+   * (seen in CI as an uncaught exception from a drain).
    * Nothing is fetched then, and the next join applies the pauses this member still holds
    * (`capacityPaused`, `delayPaused`), so skipping the call loses nothing.
    */
-  private pauseKafka(tps: { topic: string; partitions: number[] }[]): void {
+  private pauseKafka(tps: { topic: string; partitions?: number[] }[]): void {
     try {
       this.kc?.pause(tps);
     } catch (err) {
@@ -763,11 +763,7 @@ class KafkaConsumerDriver implements ConsumerDriver<KafkaEntry> {
       this.delayPaused.clear();
       const kc = this.kc;
       if (kc) {
-        try {
-          kc.pause([{ topic: this.topic }, { topic: this.retryTopic }]);
-        } catch {
-          // not running yet
-        }
+        this.pauseKafka([{ topic: this.topic }, { topic: this.retryTopic }]);
         await this.inBatch?.catch(() => undefined);
         for (const e of this.out.values()) clearTimeout(e.again);
         await Promise.allSettled([...this.out.values()].map((e) => e.settling));

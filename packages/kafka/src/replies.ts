@@ -47,23 +47,20 @@ export class ReplyReader {
     await this.client.topics.ensure([this.topic], { partitions: 1 });
     const consumer = this.client.consumerKafka.consumer(consumerConfig(this.client.options, replyGroupId(this.topic)));
     this.consumer = consumer;
-    consumer.on(consumer.events.CRASH, (e) => {
-      if (e.payload.restart) return;
-      this.restartAfterCrash(consumer);
-    });
+    let failJoin: ((err: unknown) => void) | undefined;
     const joined = new Promise<void>((resolve, reject) => {
-      const offJoin = consumer.on(consumer.events.GROUP_JOIN, () => {
-        offJoin();
-        offCrash();
+      failJoin = reject;
+      const off = consumer.on(consumer.events.GROUP_JOIN, () => {
+        off();
+        failJoin = undefined;
         resolve();
       });
-      // kafkajs gave up before the first join: this start fails (and the reader starts again, see restartAfterCrash).
-      const offCrash = consumer.on(consumer.events.CRASH, (e) => {
-        if (e.payload.restart) return;
-        offJoin();
-        offCrash();
-        reject(e.payload.error);
-      });
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (e.payload.restart) return;
+      // Before the first join, this start fails; either way a new reader starts (restartAfterCrash).
+      failJoin?.(e.payload.error);
+      this.restartAfterCrash(consumer);
     });
     joined.catch(() => undefined);
     await consumer.connect();
