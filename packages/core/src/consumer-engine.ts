@@ -8,6 +8,7 @@ import { formatDestination } from './destination';
 import { closedError, SwitchboardError } from './errors';
 import type { NormalizedMessage } from './message';
 import type { ResolvedConsumerOptions } from './options';
+import { DeadlineTimer, OpenList, type Listed } from './open-list';
 import type { Consumer, Delivery, Destination, Headers } from './types';
 
 /**
@@ -107,16 +108,11 @@ export interface ConsumerEngineContext {
 
 /**
  * The engine's state of one delivery it handed out (the delivery's own state in {@link CoreDelivery}).
- * Unsettled ones sit on the consumer's open list, ordered by ack deadline when core emulates it.
+ * Unsettled ones sit on the consumer's open list, ordered by ack deadline when core emulates it;
+ * while a settle of one is on its way to the broker it sits on the settling list instead.
  */
-interface Tracked<H> {
+interface Tracked<H> extends Listed<Tracked<H>> {
   readonly m: InboundMessage<H>;
-  /** When the emulated ack deadline passes (`performance.now()` ms); Infinity without one. */
-  due: number;
-  prev: Tracked<H> | undefined;
-  next: Tracked<H> | undefined;
-  /** On the open list. */
-  listed: boolean;
   expired: boolean;
   done: boolean;
   /** At-most-once, for a driver that counts untaken messages: not taken by the application yet. */
@@ -139,7 +135,13 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
   const { source, options: o, capabilities } = ctx;
   const atMostOnce = o.ackMode === 'at-most-once' || driver.settlesOnReceipt === true;
   const emulateDeadline = !atMostOnce && !driver.native?.ackTimeout;
-  const open = new OpenList<H>();
+  const open = new OpenList<Tracked<H>>();
+  /**
+   * Deliveries whose settle is on its way to the broker: close still waits for them, but they have
+   * no deadline, so they stay off the deadline-ordered open list (a new delivery is inserted from
+   * its tail, and must not walk past every ack in flight).
+   */
+  const settling = new OpenList<Tracked<H>>();
   const what = `consumer of ${formatDestination(source)}`;
   const diagnostics = ctx.diagnostics ?? silentDiagnostics;
   /** Reports a failure of work nobody awaits (the broker keeps the message, or redelivers it). */
@@ -165,7 +167,7 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
 
   const finish = (t: Tracked<H>) => {
     t.done = true;
-    open.remove(t);
+    t.on?.remove(t);
   };
 
   const guard = (t: Tracked<H>, verb: string) => {
@@ -195,7 +197,7 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
     // A failed hand-back leaves the message with the broker, which redelivers it.
     after.catch(background(t.m, attemptsUsed(t) ? 'dead-lettering at the ack timeout' : 'handing back at the ack timeout'));
   };
-  const deadlines = emulateDeadline ? new DeadlineTimer(open, expire) : undefined;
+  const deadlines = emulateDeadline ? new DeadlineTimer<Tracked<H>>(open, expire) : undefined;
 
   /** What the broker does for each settle: an ack, a retry or dead letter, a dead letter. */
   const settleAtBroker = (t: Tracked<H>, verb: SettleVerb, delayMs: number | undefined, reason: string | undefined): Promise<void> => {
@@ -205,19 +207,26 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
   };
 
   /**
-   * Settles `t` at the broker. Meanwhile it stays open (close waits for it) with its deadline
-   * stopped; a failed settle leaves it pending with its deadline running again. No closure per
-   * call: this is every delivery's path.
+   * Settles `t` at the broker. Meanwhile it waits on the settling list (close waits for it) with its
+   * deadline stopped; a failed settle puts it back on the open list, pending, with its deadline
+   * running again. No closure per call: this is every delivery's path.
    */
   const settleWith = async (t: Tracked<H>, verb: SettleVerb, delayMs?: number, reason?: string) => {
     guard(t, verb);
     const due = t.due;
-    if (due !== Infinity) open.reorder(t, Infinity);
+    const listed = t.on === open;
+    if (listed) {
+      open.remove(t);
+      t.due = Infinity;
+      settling.add(t);
+    }
     try {
       await settleAtBroker(t, verb, delayMs, reason);
     } catch (err) {
-      if (!t.done && due !== Infinity) {
-        open.reorder(t, due);
+      if (!t.done && listed) {
+        settling.remove(t);
+        t.due = due;
+        open.add(t);
         deadlines?.watch(t);
       }
       throw err;
@@ -242,7 +251,7 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
   };
 
   const toDelivery = (m: InboundMessage<H>): Delivery => {
-    const t: Tracked<H> = { m, due: Infinity, prev: undefined, next: undefined, listed: false, expired: false, done: atMostOnce, untaken: atMostOnce && driver.taken !== undefined };
+    const t: Tracked<H> = { m, due: Infinity, prev: undefined, next: undefined, on: undefined, expired: false, done: atMostOnce, untaken: atMostOnce && driver.taken !== undefined };
     const d = new CoreDelivery<Tracked<H>>(m, source.name, atMostOnce, ops, t);
     if (!atMostOnce) {
       if (deadlines) t.due = performance.now() + o.ackTimeoutMs;
@@ -379,9 +388,9 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
       await Promise.allSettled(buffer.splice(0).map(releaseMessage));
       // Deliveries the application still holds get a moment to be settled, then go back.
       const grace = Math.min(ctx.closeGraceMs ?? Number.POSITIVE_INFINITY, graceMs());
-      for (let waited = 0; open.size > 0 && waited < grace; waited += 25) await new Promise((r) => setTimeout(r, 25));
+      for (let waited = 0; open.size + settling.size > 0 && waited < grace; waited += 25) await new Promise((r) => setTimeout(r, 25));
       deadlines?.stop();
-      const left = open.drain();
+      const left = [...open.drain(), ...settling.drain()];
       for (const t of left) t.done = true;
       await Promise.allSettled(left.map((t) => driver.release(t.m.handle, { seen: true })));
       try {
@@ -395,115 +404,4 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
   const consumer = createConsumer(parts, diagnostics, ctx.tracing);
   o.signal?.addEventListener('abort', () => void consumer.close(), { once: true });
   return consumer;
-}
-
-/**
- * The unsettled deliveries of one consumer: a doubly linked list through their {@link Tracked}
- * records, so adding and removing cost O(1) and allocate nothing. With emulated ack deadlines it
- * is kept in deadline order (a new delivery's deadline is the latest, so it goes to the tail).
- */
-class OpenList<H> {
-  head: Tracked<H> | undefined;
-  tail: Tracked<H> | undefined;
-  size = 0;
-
-  /** Inserts `t` in `due` order, searching from the tail (where a fresh deadline belongs). */
-  add(t: Tracked<H>): void {
-    if (t.listed) return;
-    let after = this.tail;
-    while (after && after.due > t.due) after = after.prev;
-    t.prev = after;
-    t.next = after ? after.next : this.head;
-    if (t.next) t.next.prev = t;
-    else this.tail = t;
-    if (after) after.next = t;
-    else this.head = t;
-    t.listed = true;
-    this.size++;
-  }
-
-  remove(t: Tracked<H>): void {
-    if (!t.listed) return;
-    if (t.prev) t.prev.next = t.next;
-    else this.head = t.next;
-    if (t.next) t.next.prev = t.prev;
-    else this.tail = t.prev;
-    t.prev = t.next = undefined;
-    t.listed = false;
-    this.size--;
-  }
-
-  /** Moves a listed `t` to where deadline `due` belongs. */
-  reorder(t: Tracked<H>, due: number): void {
-    if (!t.listed) return;
-    this.remove(t);
-    t.due = due;
-    this.add(t);
-  }
-
-  /** Empties the list, returning what it held in order. */
-  drain(): Tracked<H>[] {
-    const out: Tracked<H>[] = [];
-    for (let t = this.head; t; ) {
-      const next = t.next;
-      t.prev = t.next = undefined;
-      t.listed = false;
-      out.push(t);
-      t = next;
-    }
-    this.head = this.tail = undefined;
-    this.size = 0;
-    return out;
-  }
-}
-
-/**
- * Emulated ack deadlines of one consumer with a single timer: it is set for the earliest deadline
- * on the (deadline-ordered) open list, and when it fires every delivery whose deadline passed
- * expires. Settling a delivery only unlinks it; the timer is not touched per delivery.
- */
-class DeadlineTimer<H> {
-  private timer: NodeJS.Timeout | undefined;
-  /** When the timer fires (`performance.now()` ms). */
-  private at = Infinity;
-
-  constructor(
-    private readonly open: OpenList<H>,
-    private readonly expire: (t: Tracked<H>) => void,
-  ) {}
-
-  /** `t` was (re)listed with a new deadline: fire no later than it. */
-  watch(t: Tracked<H>): void {
-    if (t.due < this.at) this.arm(t.due);
-  }
-
-  /** Restarts the deadline of `t` at `ms` from now. */
-  restart(t: Tracked<H>, ms: number): void {
-    this.open.reorder(t, performance.now() + ms);
-    this.watch(t);
-  }
-
-  stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.at = Infinity;
-  }
-
-  private arm(due: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.at = due;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, due - performance.now()));
-    this.timer.unref?.();
-  }
-
-  private fire(): void {
-    this.timer = undefined;
-    this.at = Infinity;
-    const now = performance.now();
-    for (let t = this.open.head; t && t.due <= now; t = this.open.head) {
-      this.open.remove(t);
-      this.expire(t);
-    }
-    if (this.open.head && this.open.head.due !== Infinity) this.arm(this.open.head.due);
-  }
 }

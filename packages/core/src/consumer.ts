@@ -291,8 +291,10 @@ function runConsume(
   handBack: (d: Delivery) => Promise<void>,
   report: { handlerFailed(d: Delivery, err: unknown): void; settleFailed(d: Delivery, verb: string, err: unknown): void; loopFailed(err: unknown): void },
 ): ConsumeHandle {
-  /** Handlers running now. */
+  /** Handlers running now, and keyed deliveries whose settle is on its way (their key is still held). */
   let running = 0;
+  /** Unkeyed deliveries whose handler finished and whose ack or nack is on its way to the broker. */
+  let settling = 0;
   /** Deliveries whose handler runs now. */
   const inHand = new Set<Delivery>();
   /** Per key being handled: the deliveries of that key waiting their turn, in arrival order. */
@@ -321,25 +323,35 @@ function runConsume(
     notify();
   };
 
-  /** Runs the handler of `d` and settles it; the slot frees (and the next of its key starts) once settled. */
+  /** The settle of an unkeyed delivery, on its way after its handler freed the slot, is done. */
+  const settled = () => {
+    settling--;
+    if (settling === 0) notify();
+  };
+
+  /**
+   * Runs the handler of `d` and settles it. An unkeyed delivery's slot frees once the handler
+   * finished and its ack or nack was sent, so the broker's round trip does not hold a handler slot
+   * (close still waits for it); a keyed delivery's slot, and with it the next of its key, waits for
+   * the settle to be confirmed.
+   */
   const handle = async (d: Delivery) => {
+    let settle: Promise<void> | undefined;
     try {
       try {
         await handler(d);
       } catch (err) {
         report.handlerFailed(d, err);
-        if (d.state === 'pending') await d.nack({ reason: err instanceof Error ? err.message : String(err) }).catch((e: unknown) => report.settleFailed(d, 'nack', e));
-        return;
+        if (d.state === 'pending') settle = d.nack({ reason: err instanceof Error ? err.message : String(err) }).catch((e: unknown) => report.settleFailed(d, 'nack', e));
       }
       // A failed ack is not the handler's failure: the message stays with the broker, which delivers it again.
-      if (d.state === 'pending') {
-        try {
-          await d.ack();
-        } catch (e) {
-          report.settleFailed(d, 'ack', e);
-        }
-      }
+      if (!settle && d.state === 'pending') settle = d.ack().catch((e: unknown) => report.settleFailed(d, 'ack', e));
+      if (settle && d.key !== undefined) await settle;
     } finally {
+      if (settle && d.key === undefined) {
+        settling++;
+        void settle.then(settled);
+      }
       finished(d);
     }
   };
@@ -397,7 +409,7 @@ function runConsume(
         passed = true;
         notify();
       });
-      while (running > 0 && !passed) await nextWake();
+      while ((running > 0 || settling > 0) && !passed) await nextWake();
       if (running > 0) await abandon();
       deadline.dispose();
     }

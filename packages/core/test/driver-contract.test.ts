@@ -5,6 +5,7 @@ import {
   type FakeConsumer,
 } from './fake-session';
 import { defineDriver, DEAD_LETTER_REASON_MAX } from '@switchboard/core/driver';
+import { OpenList, type Listed } from '../src/open-list';
 
 async function open(overrides: Parameters<typeof fakeSession>[0] = {}): Promise<{ conn: Connection; fake: ReturnType<typeof fakeSession> }> {
   const fake = fakeSession(overrides);
@@ -294,6 +295,34 @@ describe('consume', () => {
     await conn.close();
   });
 
+  test('consume - the slot of an unkeyed delivery frees once its handler is done and the ack is sent; close still waits for the ack', async () => {
+    const { conn, fake } = await open({ ackDelayMs: 150 });
+    const c = await conn.consumer('queue:q');
+    const started: string[] = [];
+    const h = c.consume((d) => void started.push(d.id), { concurrency: 1 });
+    for (const id of ['a', 'b', 'c']) fake.consumers[0]!.push(id);
+    for (let i = 0; i < 50 && started.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+    // All three ran while the first ack was still on its way (each takes 150 ms).
+    expect(started).toEqual(['a', 'b', 'c']);
+    expect(fake.consumers[0]!.calls.filter(([v]) => v === 'ack')).toEqual([]);
+    await h.close();
+    expect(fake.consumers[0]!.calls.filter(([v]) => v === 'ack').map(([, id]) => id)).toEqual(['a', 'b', 'c']);
+    await conn.close();
+  });
+
+  test('consume - a keyed delivery holds its key until its ack is confirmed', async () => {
+    const { conn, fake } = await open({ ackDelayMs: 100 });
+    const c = await conn.consumer('queue:q');
+    const started: [string, number][] = [];
+    const h = c.consume((d) => void started.push([d.id, fake.consumers[0]!.calls.filter(([v]) => v === 'ack').length]), { concurrency: 4 });
+    for (const id of ['k1', 'k2']) fake.consumers[0]!.push(id, { key: 'k' });
+    for (let i = 0; i < 100 && started.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    // k2 started only after k1's ack was confirmed.
+    expect(started).toEqual([['k1', 0], ['k2', 1]]);
+    await h.close();
+    await conn.close();
+  });
+
   test('consume - a failed push stream ends done with its error, after the deliveries that arrived before it ran', async () => {
     const { conn, fake } = await open();
     const c = await conn.consumer('queue:q');
@@ -432,6 +461,36 @@ describe('deliveries - one object each, one deadline timer per consumer', () => 
     expect({ ...d }).toMatchObject({ id: 'w', key: 'k', headers: { h: '1' }, attempt: 1, destination: 'q' });
     expect(JSON.parse(JSON.stringify(d))).toMatchObject({ id: 'w', receipt: 'receipt-w' });
     expect(fake.consumers[0]!.calls).toEqual([['ack', 'w']]);
+    await conn.close();
+  });
+
+  test('deliveries - acks in flight wait off the deadline list: a new delivery is listed at its tail without walking past them', async () => {
+    const { conn, fake } = await open({ ackDelayMs: 100 });
+    const c = await conn.consumer('queue:q', { ackTimeoutMs: 60_000, prefetch: 1000 });
+    const it = c.subscribe()[Symbol.asyncIterator]();
+    for (let i = 0; i < 300; i++) fake.consumers[0]!.push(`m${i}`);
+    const got: Delivery[] = [];
+    for (let i = 0; i < 300; i++) got.push((await it.next()).value!);
+    // Insertion searches from the tail past every later deadline: count how many it passed.
+    const walked: number[] = [];
+    const add = OpenList.prototype.add;
+    const spy = jest.spyOn(OpenList.prototype, 'add').mockImplementation(function <T extends Listed<T>>(this: OpenList<T>, t: T) {
+      add.call(this, t);
+      let after = 0;
+      for (let x = t.next; x; x = x.next) after++;
+      walked.push(after);
+    });
+    try {
+      const acks = got.map((d) => d.ack());
+      fake.consumers[0]!.push('late');
+      expect((await it.next()).value!.id).toBe('late');
+      await Promise.all(acks);
+    } finally {
+      spy.mockRestore();
+    }
+    // 300 deliveries went to the settling list, and 'late' to the open list's tail.
+    expect(walked).toHaveLength(301);
+    expect(Math.max(...walked)).toBe(0);
     await conn.close();
   });
 

@@ -87,6 +87,10 @@ export class Group {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private scheduled = false;
+  /** True while `pump` hands out records. */
+  private pumping = false;
+  /** Records given back while `pump` ran, with their due times: they join the backlog when it ends. */
+  private readonly givenBack: Array<[offset: number, at: number]> = [];
   filter: Headers | undefined;
 
   constructor(
@@ -129,6 +133,18 @@ export class Group {
 
   /** Hands out everything that may go now, then arms a timer for what becomes due later. */
   pump(): void {
+    this.pumping = true;
+    try {
+      this.pumpNow();
+    } finally {
+      this.pumping = false;
+      // What a handler gave back while this pump ran goes out on the next turn, not in this one.
+      const back = this.givenBack.splice(0);
+      for (const [offset, at] of back) this.enqueue(offset, at);
+    }
+  }
+
+  private pumpNow(): void {
     const now = Date.now();
     const blocked = new Set<string>(this.keyHolds.keys());
     let member = this.nextMember();
@@ -213,7 +229,7 @@ export class Group {
   /** Delivers the message again (attempt + 1), no sooner than `delayMs` from now. */
   retry(offset: number, token: number, delayMs: number): void {
     if (!this.take(offset, token)) return;
-    this.enqueue(offset, delayMs > 0 ? Date.now() + delayMs : 0);
+    this.giveBack(offset, delayMs > 0 ? Date.now() + delayMs : 0);
   }
 
   /** Stores a copy with `headers` on `to` and settles the original. */
@@ -228,7 +244,18 @@ export class Group {
   release(offset: number, token: number): void {
     if (!this.take(offset, token)) return;
     this.attempts.set(offset, Math.max(0, (this.attempts.get(offset) ?? 1) - 1));
-    this.enqueue(offset, 0);
+    this.giveBack(offset, 0);
+  }
+
+  /**
+   * Puts a delivery that was handed out back in the backlog. A handler can settle synchronously
+   * inside `pump` (a handler that throws at once, nacked at once): then the record waits for the
+   * next pump, a macrotask later, so one pump never hands out the same record twice and a handler
+   * that always fails cannot keep the event loop from timers and I/O.
+   */
+  private giveBack(offset: number, at: number): void {
+    if (this.pumping) this.givenBack.push([offset, at]);
+    else this.enqueue(offset, at);
   }
 
   private enqueue(offset: number, at: number): void {
@@ -292,7 +319,7 @@ export class Group {
     const i = this.members.indexOf(member);
     if (i >= 0) this.members.splice(i, 1);
     for (const [offset, f] of [...this.inflight]) {
-      if (f.member === member && this.take(offset, f.token)) this.enqueue(offset, 0);
+      if (f.member === member && this.take(offset, f.token)) this.giveBack(offset, 0);
     }
     this.schedule();
   }
