@@ -186,8 +186,8 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
     ackIds = undefined;
     // The read loop looks again once the whole turn's acks are counted: one large read, not one per ack.
     wakeSlot?.();
-    const acked = link.cmd(['XACK', keys.stream, keys.group, ...ids]);
-    return source.kind === 'queue' ? Promise.all([acked, link.cmd(['XDEL', keys.stream, ...ids])]).then(() => undefined) : acked.then(() => undefined);
+    const acked = link.ackCmd(['XACK', keys.stream, keys.group, ...ids]);
+    return source.kind === 'queue' ? Promise.all([acked, link.ackCmd(['XDEL', keys.stream, ...ids])]).then(() => undefined) : acked.then(() => undefined);
   };
   const ackEntry = (h: RedisHandle): Promise<void> => {
     if (ackIds) {

@@ -92,3 +92,28 @@ for _, m in ipairs(due) do
 end
 return #due
 `;
+
+/**
+ * Appends a batch of messages to one stream in one round trip, in order, each with its own XADD
+ * (so the entries are what a plain XADD writes), and returns their entry ids. An XADD that fails
+ * ends the script with its error (Redis keeps the entries added before it): the caller fails the
+ * whole batch, which at-least-once allows, as a message whose send failed may have been stored.
+ *
+ * KEYS: stream. ARGV: the MINID trim threshold ("" for none), then per message its field count and
+ * its fields and values.
+ */
+export const ADD_BATCH = `
+local out, m, i = {}, 0, 2
+local head = { KEYS[1] }
+if ARGV[1] ~= '' then head = { KEYS[1], 'MINID', '~', ARGV[1] } end
+head[#head + 1] = '*'
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  local args = { unpack(head) }
+  for j = 1, n do args[#args + 1] = ARGV[i + j] end
+  m = m + 1
+  out[m] = redis.call('XADD', unpack(args))
+  i = i + n + 1
+end
+return out
+`;

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { createClient, RESP_TYPES, type RedisArgument } from '@redis/client';
 import { SwitchboardError, type BrokerObject, type Destination, type ParsedUrl } from '@switchboard/core';
-import { assertDestinationName, createReply, tlsFailure, type DriverConnectOptions, type DriverHost, type DriverSession, type NormalizedMessage } from '@switchboard/core/driver';
+import { assertDestinationName, createReply, messageSize, tlsFailure, type DriverConnectOptions, type DriverHost, type DriverSession, type NormalizedMessage } from '@switchboard/core/driver';
 import { redisCapabilities } from './capabilities';
 import { classifyError } from './classify-error';
 import { openRedisConsumer } from './consumer';
 import { decodeFields, encodeFields, keysOf, NAME, NAME_RULE, QUEUE_GROUP, streamKey, type Field } from './names';
 import { resolveRedisOptions, type ResolvedRedisOptions } from './options';
-import { MOVE_DELAYED } from './scripts';
+import { ADD_BATCH, MOVE_DELAYED } from './scripts';
 
 const makeRedisClient = (o: Parameters<typeof createClient>[0]) => createClient({ ...o, RESP: 2 });
 type Client = ReturnType<typeof makeRedisClient>;
@@ -26,6 +26,11 @@ export interface RedisLink {
   readonly options: ResolvedRedisOptions;
   /** One command on the shared connection; bulk strings come back as Buffers. */
   cmd<T = unknown>(args: readonly Field[]): Promise<T>;
+  /**
+   * One command on the connection that carries acks: its own, opened on first use, so that an ack
+   * does not wait behind the sends queued on the shared connection.
+   */
+  ackCmd<T = unknown>(args: readonly Field[]): Promise<T>;
   /** A connection of its own, for blocking reads. */
   blockingClient(): Promise<BlockingClient>;
   classify(err: unknown): SwitchboardError;
@@ -33,6 +38,15 @@ export interface RedisLink {
   /** Moves delayed sends that are due onto their streams. Never throws. */
   moveDelayed(): Promise<void>;
 }
+
+/**
+ * One send of several messages to a stream goes to Redis as one ADD_BATCH script call, of at most
+ * this many messages and about this many bytes (a script holds the server while it runs).
+ */
+const BATCH_MESSAGES = 256;
+const BATCH_BYTES = 1024 * 1024;
+/** A message with more fields than this is sent alone with XADD (Lua's unpack has a stack limit). */
+const BATCH_FIELDS = 1000;
 
 const asArgs = (args: readonly Field[]) => args.map((a) => (typeof a === 'string' ? a : Buffer.from(a.buffer, a.byteOffset, a.byteLength))) as RedisArgument[];
 
@@ -126,9 +140,19 @@ export async function openRedisSession(url: ParsedUrl, raw: DriverConnectOptions
     }
   };
 
+  let acker: Promise<Client> | undefined;
+  const ackCmd = <T>(args: readonly Field[]): Promise<T> => {
+    acker ??= makeClient('acks').catch((err: unknown) => {
+      acker = undefined;
+      throw err;
+    });
+    return acker.then((c) => c.sendCommand(asArgs(args), BUFFERS) as Promise<T>);
+  };
+
   const link: RedisLink = {
     options,
     cmd,
+    ackCmd,
     blockingClient: () => blockingClient(),
     classify: classifyError,
     report: (err, message) => host.report({ origin: 'background', error: err }, message),
@@ -192,6 +216,68 @@ export async function openRedisSession(url: ParsedUrl, raw: DriverConnectOptions
     return cmd<Buffer>(['XADD', stream, ...trim, '*', ...fields]).then(String);
   };
 
+  /** ADD_BATCH of `batch` (each message's fields) to `stream`: the entry ids, in order. */
+  const addBatch = (d: Destination, stream: string, batch: readonly Field[][]): Promise<string[]> => {
+    let minId = '';
+    if (d.kind === 'topic') {
+      const ms = retention.get(stream);
+      if (ms === undefined) return lookUpRetention(stream).then(() => addBatch(d, stream, batch));
+      if (ms > 0) minId = String(Math.max(0, Date.now() - ms));
+    }
+    const args: Field[] = ['EVAL', ADD_BATCH, '1', stream, minId];
+    for (const fields of batch) {
+      args.push(String(fields.length));
+      for (const f of fields) args.push(f);
+    }
+    return cmd<Buffer[]>(args).then((ids) => {
+      if (ids.length !== batch.length) throw new SwitchboardError('internal', `Redis: a batch of ${batch.length} sends got ${ids.length} entry ids back`);
+      return ids.map(String);
+    });
+  };
+
+  /**
+   * Sends `messages` to `d` in order: consecutive plain messages in ADD_BATCH calls (one command
+   * and one round trip for up to {@link BATCH_MESSAGES}; a failed call fails each message of it),
+   * a lone one, a delayed one or one with very many headers with XADD of its own.
+   */
+  const publishAll = (d: Destination, messages: readonly NormalizedMessage[]): Promise<string>[] => {
+    const stream = streamKey(options.prefix, d);
+    const out: Promise<string>[] = new Array(messages.length);
+    let batch: Field[][] = [];
+    let slots: number[] = [];
+    let bytes = 0;
+    const flush = () => {
+      if (batch.length === 1) out[slots[0]!] = xadd(d, stream, batch[0]!);
+      else if (batch.length > 1) {
+        const sent = addBatch(d, stream, batch);
+        slots.forEach((slot, j) => {
+          out[slot] = sent.then((ids) => ids[j]!);
+        });
+      }
+      batch = [];
+      slots = [];
+      bytes = 0;
+    };
+    messages.forEach((m, i) => {
+      if (m.delayMs) {
+        out[i] = publishOne(d, m);
+        return;
+      }
+      const fields = encodeFields(m);
+      if (fields.length > BATCH_FIELDS) {
+        out[i] = xadd(d, stream, fields);
+        return;
+      }
+      const size = messageSize(m);
+      if (batch.length > 0 && (batch.length >= BATCH_MESSAGES || bytes + size > BATCH_BYTES)) flush();
+      batch.push(fields);
+      slots.push(i);
+      bytes += size;
+    });
+    flush();
+    return out;
+  };
+
   const publishOne = (d: Destination, m: NormalizedMessage, extra?: { replyTo: string; correlationId: string }): Promise<string> => {
     const stream = streamKey(options.prefix, d);
     const fields = encodeFields(m, extra);
@@ -228,7 +314,7 @@ export async function openRedisSession(url: ParsedUrl, raw: DriverConnectOptions
     maxMessageBytes: options.maxMessageBytes,
     limitName: 'Redis (maxMessageBytes)',
     checkDestination: (d) => assertDestinationName(d, NAME, 200, NAME_RULE),
-    publish: (d, messages) => messages.map((m) => publishOne(d, m)),
+    publish: (d, messages) => publishAll(d, messages),
     request: async (d, m, meta) => {
       await publishOne(d, m, { replyTo: await replyAddress(), correlationId: meta.correlationId });
     },

@@ -8,6 +8,8 @@ import { parseUrl } from '@switchboard/core';
 
 interface Sent {
   readonly args: string[];
+  /** The connection it went on: the shared one, or the one for acks. */
+  readonly via: 'cmd' | 'ackCmd';
   resolve(v: unknown): void;
   reject(e: unknown): void;
 }
@@ -19,15 +21,19 @@ interface Sent {
 function fakeLink(reads: unknown[] = []) {
   const sent: Sent[] = [];
   const readArgs: string[][] = [];
-  const link: RedisLink = {
-    options: resolveRedisOptions(parseUrl('redis://127.0.0.1:6379')),
-    cmd: <T>(args: readonly (string | Uint8Array)[]) =>
+  const send =
+    (via: Sent['via']) =>
+    <T>(args: readonly (string | Uint8Array)[]) =>
       new Promise<T>((resolve, reject) => {
         const a = args.map(String);
         if (a[0] === 'XGROUP' || a[0] === 'SET') return resolve('OK' as T);
         if (a[0] === 'EVAL') return resolve([] as T);
-        sent.push({ args: a, resolve: resolve as (v: unknown) => void, reject });
-      }),
+        sent.push({ args: a, via, resolve: resolve as (v: unknown) => void, reject });
+      });
+  const link: RedisLink = {
+    options: resolveRedisOptions(parseUrl('redis://127.0.0.1:6379')),
+    cmd: send('cmd'),
+    ackCmd: send('ackCmd'),
     blockingClient: async () => ({
       id: 1,
       cmd: <T>(args: readonly (string | Uint8Array)[]) => {
@@ -48,7 +54,7 @@ const turn = () => new Promise((r) => setImmediate(r));
 const open = (link: RedisLink, d: Destination) => openRedisConsumer(link, d, resolveConsumerOptions(d, { group: 'g' }));
 
 describe('consumer - acks', () => {
-  test('acks - the acks of one turn go out as one XACK and one XDEL with every entry id, and resolve only once Redis replied to both', async () => {
+  test('acks - the acks of one turn go out as one XACK and one XDEL with every entry id, on the connection for acks, and resolve only once Redis replied to both', async () => {
     const f = fakeLink();
     const driver = await open(f.link, queue('q'));
     let done = 0;
@@ -56,6 +62,8 @@ describe('consumer - acks', () => {
     await turn();
     expect(f.of('XACK').map((s) => s.args)).toEqual([['XACK', 'sb:q:q', 'sb', '1-0', '1-1', '2-0']]);
     expect(f.of('XDEL').map((s) => s.args)).toEqual([['XDEL', 'sb:q:q', '1-0', '1-1', '2-0']]);
+    // On the acks' own connection, not behind the sends queued on the shared one.
+    expect([...f.of('XACK'), ...f.of('XDEL')].map((s) => s.via)).toEqual(['ackCmd', 'ackCmd']);
     f.of('XACK')[0]!.resolve(3);
     await turn();
     expect(done).toBe(0);

@@ -1,0 +1,94 @@
+// Sends against a live server (SWITCHBOARD_TEST_REDIS_URL): how a batch reaches Redis, watched
+// with MONITOR, and what a failed batch reports.
+import { randomUUID } from 'node:crypto';
+import { createClient } from '@redis/client';
+import { queue, SwitchboardError, topic, type Connection } from '@switchboard/core';
+import { connectRedis } from '../src/index';
+
+const url = process.env.SWITCHBOARD_TEST_REDIS_URL;
+
+(url ? describe : describe.skip)('sends - against a live Redis server', () => {
+  const prefix = `sn${randomUUID().slice(0, 8)}`;
+  const plainUrl = url?.replace(/\?.*$/, '');
+  const raw = createClient({ url: plainUrl, RESP: 2 });
+  const watcher = createClient({ url: plainUrl, RESP: 2 });
+  const opened: Connection[] = [];
+  const open = async (options: { retentionMs?: number } = {}) => {
+    const c = await connectRedis(url!, { prefix, ...options });
+    opened.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    await Promise.all([raw.connect(), watcher.connect()]);
+  });
+  afterAll(async () => {
+    for (const c of opened) await c.close().catch(() => undefined);
+    const keys = (await raw.sendCommand(['KEYS', `${prefix}:*`])) as string[];
+    if (keys.length > 0) await raw.sendCommand(['DEL', ...keys]);
+    raw.destroy();
+    watcher.destroy();
+  });
+
+  /** The commands Redis ran that name `key` while `work` ran, as MONITOR shows them ("lua" for those a script ran). */
+  const watch = async (key: string, work: () => Promise<unknown>) => {
+    const lines: string[] = [];
+    await watcher.monitor((line: string) => {
+      if (line.includes(`"${key}"`)) lines.push(line);
+    });
+    await work();
+    // MONITOR lines arrive after the replies: wait for a marker sent after the work.
+    await raw.sendCommand(['EXISTS', key]);
+    for (let i = 0; i < 100 && !lines.some((l) => /"EXISTS"/i.test(l)); i++) await new Promise((r) => setTimeout(r, 10));
+    await watcher.reset();
+    return {
+      fromClients: lines.filter((l) => !/\[\d+ lua\]/.test(l) && !/"EXISTS"/i.test(l)).map((l) => /"([A-Za-z]+)"/.exec(l)![1]!.toUpperCase()),
+      fromScripts: lines.filter((l) => /\[\d+ lua\]/.test(l)).map((l) => /"([A-Za-z]+)"/.exec(l)![1]!.toUpperCase()),
+    };
+  };
+
+  test('sends - a batch reaches Redis as one command: a script that XADDs each message, in order, as plain entries', async () => {
+    const c = await open();
+    const q = queue('batch');
+    await c.admin.ensureDestination(q);
+    const stream = `${prefix}:q:batch`;
+    const bodies = Array.from({ length: 100 }, (_, i) => `m${i}`);
+    let refs: string[] = [];
+    const seen = await watch(stream, async () => {
+      refs = (await c.producer().send(q, bodies)).map((r) => r.brokerRef!);
+    });
+    expect(seen.fromClients).toEqual(['EVAL']);
+    expect(seen.fromScripts).toEqual(bodies.map(() => 'XADD'));
+    const entries = (await raw.sendCommand(['XRANGE', stream, '-', '+'])) as [string, string[]][];
+    expect(entries.map(([id]) => id)).toEqual(refs);
+    expect(entries.map(([, f]) => f[f.indexOf('body') + 1])).toEqual(bodies);
+  });
+
+  test('sends - one message goes as a plain XADD', async () => {
+    const c = await open();
+    const q = queue('single');
+    await c.admin.ensureDestination(q);
+    const seen = await watch(`${prefix}:q:single`, () => c.producer().send(q, 'one'));
+    expect(seen.fromClients).toEqual(['XADD']);
+  });
+
+  test('sends - a batch Redis refuses fails every message of it with the classified error, and no receipt', async () => {
+    const c = await open();
+    await raw.sendCommand(['SET', `${prefix}:q:wrong`, 'not a stream']);
+    const err = await c.producer().send(queue('wrong'), ['a', 'b', 'c']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SwitchboardError);
+    expect((err as SwitchboardError).code).toBe('invalid_argument');
+    expect((err as SwitchboardError).message).toMatch(/WRONGTYPE/);
+    expect((err as SwitchboardError).details.receipts).toEqual([]);
+  });
+
+  test('sends - a batch to a topic with a retention trims entries older than it, as a single send does', async () => {
+    const c = await open({ retentionMs: 60_000 });
+    const stream = `${prefix}:t:kept`;
+    for (let i = 1; i <= 250; i++) await raw.sendCommand(['XADD', stream, `1000-${i}`, 'body', 'old']);
+    await c.producer().send(topic('kept'), ['x', 'y', 'z']);
+    const ids = ((await raw.sendCommand(['XRANGE', stream, '-', '+'])) as [string, string[]][]).map(([id]) => id);
+    expect(ids.filter((id) => id.startsWith('1000-')).length).toBeLessThan(250);
+    expect(ids.filter((id) => !id.startsWith('1000-'))).toHaveLength(3);
+  });
+});
