@@ -7,7 +7,7 @@ export type ConnectFn = (url: string, options?: ConnectOptions) => Promise<Conne
 /** Options of the Switchboard side that change the guarantee it gives. */
 export interface SwitchboardTargetOptions {
   /**
-   * `at-least-once` (Switchboard's default): the handler awaits `delivery.ack()`.
+   * `at-least-once` (Switchboard's default): the handler calls `delivery.ack()` and returns; the message counts once the ack resolved.
    * `at-most-once`: the consumer's `ackMode`, deliveries arrive already settled and the handler only counts them.
    */
   readonly ackMode?: AckMode;
@@ -21,7 +21,7 @@ export interface SwitchboardTargetOptions {
 /**
  * The Switchboard side of the workload, on any URL `connect()` understands: the destination is the
  * queue `queue:<name>`; the consumer is `connection.consumer(queue, { prefetch, ackMode })` driven by
- * `consume(handler, { concurrency: prefetch })`, whose handler awaits `delivery.ack()` (a no-op
+ * `consume(handler, { concurrency: prefetch })`, whose handler calls `delivery.ack()` and counts the message once it resolved (a no-op
  * that resolves at once in at-most-once mode); each batch is one `producer.send(queue, bodies, { confirm: true })`.
  */
 export function switchboardTarget(connect: ConnectFn = coreConnect, options: SwitchboardTargetOptions = {}): TargetFactory {
@@ -42,9 +42,14 @@ export function switchboardTarget(connect: ConnectFn = coreConnect, options: Swi
         await conn.admin.ensureDestination(dest);
         consumer = await conn.consumer(dest, { prefetch: params.prefetch, ackMode });
         handle = consumer.consume(
-          async (d) => {
-            await d.ack();
-            sink.onAcked(d.body);
+          // Acks and returns: the handler slot frees at once, as it does when core acks after a
+          // handler; the message counts once the broker confirmed the ack.
+          (d) => {
+            const body = d.body;
+            d.ack().then(
+              () => sink.onAcked(body),
+              (err: unknown) => sink.onError(err),
+            );
           },
           { concurrency: params.prefetch },
         );
