@@ -205,6 +205,10 @@ export interface ConsumeOptions {
   /**
    * Handlers running at once (default 1). Deliveries with one key never run at once: a delivery
    * whose key is being handled waits behind it, so per-key order holds at any concurrency.
+   * A handler's slot frees once it returned and its delivery's ack or nack was sent; the broker's
+   * answer to that settle is awaited outside the slot (`close()` still waits for it), except for a
+   * delivery with a key, whose key stays held until the settle is confirmed. How many deliveries
+   * are unsettled at once is the consumer's `prefetch`, not this.
    */
   concurrency?: number;
   signal?: AbortSignal;
