@@ -494,6 +494,29 @@ describe('deliveries - one object each, one deadline timer per consumer', () => 
     await conn.close();
   });
 
+  test.each([
+    ['rejects', false],
+    ['throws at once', true],
+  ])('deliveries - when the driver\'s ack %s, the delivery is pending again with its ack deadline running: a second ack works, and without one the deadline hands it back', async (_how, sync) => {
+    const { conn, fake } = await open({ failAcks: { once: ['m1', 'm2'], sync } });
+    const c = await conn.consumer('queue:q', { ackTimeoutMs: 150 });
+    const it = c.subscribe()[Symbol.asyncIterator]();
+    fake.consumers[0]!.push('m1');
+    fake.consumers[0]!.push('m2');
+    const d1 = (await it.next()).value!;
+    const d2 = (await it.next()).value!;
+    await expect(d1.ack()).rejects.toMatchObject({ code: 'connection' });
+    expect(d1.state).toBe('pending');
+    await d1.ack();
+    expect(d1.state).toBe('acked');
+    await expect(d2.ack()).rejects.toMatchObject({ code: 'connection' });
+    expect(d2.state).toBe('pending');
+    await new Promise((r) => setTimeout(r, 400));
+    expect(fake.consumers[0]!.calls).toEqual([['ack failed', 'm1'], ['ack', 'm1'], ['ack failed', 'm2'], ['retry', 'm2', 0]]);
+    await expect(d2.ack()).rejects.toMatchObject({ code: 'timeout' });
+    await conn.close();
+  });
+
   test('deliveries - close waits for a settle in flight (the delivery is still open) before closing the driver', async () => {
     const { conn, fake } = await open({ ackDelayMs: 200 });
     const c = await conn.consumer('queue:q');

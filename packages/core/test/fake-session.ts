@@ -11,7 +11,7 @@ export interface FakeConsumer {
   fail(err: unknown): void;
 }
 
-export function fakeSession(o: { ackDelayMs?: number; failIndex?: number; maxMessageBytes?: number; nativeDeadline?: boolean; settlesOnReceipt?: boolean }) {
+export function fakeSession(o: { ackDelayMs?: number; failAcks?: { once: string[]; sync?: boolean }; failIndex?: number; maxMessageBytes?: number; nativeDeadline?: boolean; settlesOnReceipt?: boolean }) {
   const published: NormalizedMessage[] = [];
   const consumers: FakeConsumer[] = [];
   const bind = (_host: DriverHost): DriverSession => ({
@@ -34,9 +34,20 @@ export function fakeSession(o: { ackDelayMs?: number; failIndex?: number; maxMes
         ...(o.settlesOnReceipt ? { settlesOnReceipt: true } : {}),
         start: (s) => void (sink = s),
         stop: async () => void (sink = undefined),
-        ack: async (h) => {
-          if (o.ackDelayMs) await new Promise((r) => setTimeout(r, o.ackDelayMs));
-          calls.push(['ack', h]);
+        ack: (h) => {
+          // The first ack of each handle in `failAcks.once` fails: thrown at once (a driver that is not async) or rejected.
+          const i = o.failAcks?.once.indexOf(h) ?? -1;
+          if (i >= 0) {
+            o.failAcks!.once.splice(i, 1);
+            calls.push(['ack failed', h]);
+            const err = new SwitchboardError('connection', `ack of ${h} failed`);
+            if (o.failAcks.sync) throw err;
+            return Promise.reject(err);
+          }
+          return (async () => {
+            if (o.ackDelayMs) await new Promise((r) => setTimeout(r, o.ackDelayMs));
+            calls.push(['ack', h]);
+          })();
         },
         retry: async (h, delayMs) => void calls.push(['retry', h, delayMs]),
         deadLetter: async (h, to, headers) => void calls.push(['deadLetter', h, to, headers]),
