@@ -207,23 +207,29 @@ export async function openRedisSession(url: ParsedUrl, raw: DriverConnectOptions
     }
     return p;
   };
+  /**
+   * The MINID a send to `stream` trims below: for a topic with a retention, now minus that
+   * retention; '' for none (a queue, a topic without one); undefined while the topic's retention is
+   * not known yet ({@link lookUpRetention} first).
+   */
+  const trimBelow = (d: Destination, stream: string): string | undefined => {
+    if (d.kind === 'queue') return '';
+    const ms = retention.get(stream);
+    if (ms === undefined) return undefined;
+    return ms > 0 ? String(Math.max(0, Date.now() - ms)) : '';
+  };
   /** XADD to `stream`; on a topic with a retention it also trims entries older than that (MINID ~). */
   const xadd = (d: Destination, stream: string, fields: Field[]): Promise<string> => {
-    if (d.kind === 'queue') return cmd<Buffer>(['XADD', stream, '*', ...fields]).then(String);
-    const ms = retention.get(stream);
-    if (ms === undefined) return lookUpRetention(stream).then(() => xadd(d, stream, fields));
-    const trim = ms > 0 ? ['MINID', '~', String(Math.max(0, Date.now() - ms))] : [];
+    const minId = trimBelow(d, stream);
+    if (minId === undefined) return lookUpRetention(stream).then(() => xadd(d, stream, fields));
+    const trim = minId ? ['MINID', '~', minId] : [];
     return cmd<Buffer>(['XADD', stream, ...trim, '*', ...fields]).then(String);
   };
 
   /** ADD_BATCH of `batch` (each message's fields) to `stream`: the entry ids, in order. */
   const addBatch = (d: Destination, stream: string, batch: readonly Field[][]): Promise<string[]> => {
-    let minId = '';
-    if (d.kind === 'topic') {
-      const ms = retention.get(stream);
-      if (ms === undefined) return lookUpRetention(stream).then(() => addBatch(d, stream, batch));
-      if (ms > 0) minId = String(Math.max(0, Date.now() - ms));
-    }
+    const minId = trimBelow(d, stream);
+    if (minId === undefined) return lookUpRetention(stream).then(() => addBatch(d, stream, batch));
     const args: Field[] = ['EVAL', ADD_BATCH, '1', stream, minId];
     for (const fields of batch) {
       args.push(String(fields.length));
