@@ -96,6 +96,35 @@ async function monitoredSubjects(monitor: string): Promise<string[]> {
   }
 }
 
+/** Whether the server behind `monitor` routes `subject` somewhere: a local subscription (subsz) or a route's interest (routez). */
+async function hasInterest(monitor: string, subject: string): Promise<boolean> {
+  const listed = (s: string) => s === subject || s.startsWith(`${subject} `);
+  try {
+    const local = (await (await fetch(`${monitor}/subsz?subs=1&test=${encodeURIComponent(subject)}`, { signal: AbortSignal.timeout(3000) })).json()) as { subscriptions_list?: { subject: string }[] };
+    if ((local.subscriptions_list ?? []).some((s) => s.subject === subject)) return true;
+    const routes = (await (await fetch(`${monitor}/routez?subs=1`, { signal: AbortSignal.timeout(3000) })).json()) as { routes?: { subscriptions_list?: string[] }[] };
+    return (routes.routes ?? []).some((r) => (r.subscriptions_list ?? []).some(listed));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * In a cluster a subscription reaches the other servers asynchronously, over the routes: a core
+ * request sent through another server in the meantime finds no responders (a plain NATS requester
+ * gets a 503; Switchboard's requester then stores the request in the stream, which a plain responder
+ * does not read). Before a request/reply exchange the foreign side waits, up to `limitMs`, until
+ * every server's monitoring endpoint shows interest in `subject`, as an operator's test of a cluster
+ * would. A single server (one monitor) needs no wait.
+ */
+async function interestEverywhere(monitors: readonly string[] | undefined, subject: string, limitMs = 15_000): Promise<void> {
+  if (!monitors || monitors.length < 2) return;
+  const until = Date.now() + limitMs;
+  for (const m of monitors) {
+    while (!(await hasInterest(m, subject)) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function open(url: string, mode: 'jetstream' | 'core', monitors: readonly string[] | undefined): Promise<ForeignClient> {
   const server = serverOf(url);
   const nc: NatsConnection = await connect({ ...server, name: 'switchboard-ix-foreign' });
@@ -174,6 +203,7 @@ async function open(url: string, mode: 'jetstream' | 'core', monitors: readonly 
         },
       });
       await nc.flush();
+      await interestEverywhere(monitors, requestSubject(dest));
       const close = async () => sub.unsubscribe();
       closers.push(close);
       return { close };
@@ -181,6 +211,7 @@ async function open(url: string, mode: 'jetstream' | 'core', monitors: readonly 
 
     async request(dest, body, timeoutMs) {
       // NATS's convention: a core request (reply subject = a fresh inbox); the first answer is the reply.
+      await interestEverywhere(monitors, requestSubject(dest), timeoutMs);
       const reply = await nc.request(requestSubject(dest), new TextEncoder().encode(body), { timeout: timeoutMs, noMux: true, reply: createInbox() });
       return toForeign(reply);
     },
