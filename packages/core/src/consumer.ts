@@ -335,31 +335,58 @@ function runConsume(
    * (close still waits for it); a keyed delivery's slot, and with it the next of its key, waits for
    * the settle to be confirmed.
    */
-  const handle = async (d: Delivery) => {
-    let settle: Promise<void> | undefined;
+  const handle = (d: Delivery): void => {
+    let result: unknown;
     try {
-      try {
-        await handler(d);
-      } catch (err) {
+      result = handler(d);
+    } catch (err) {
+      afterHandler(d, true, err);
+      return;
+    }
+    // A handler that returned at once goes on without a tick; one that returned a promise, when it settles.
+    if (isThenable(result)) result.then(() => afterHandler(d, false), (err: unknown) => afterHandler(d, true, err));
+    else afterHandler(d, false);
+  };
+
+  /** Settles `d` when its handler did not (ack, or nack when the handler failed) and frees its slot as {@link handle} says. */
+  const afterHandler = (d: Delivery, failed: boolean, err?: unknown): void => {
+    let settle: Promise<void> | undefined;
+    let verb = 'ack';
+    try {
+      if (failed) {
         report.handlerFailed(d, err);
-        if (d.state === 'pending') settle = d.nack({ reason: err instanceof Error ? err.message : String(err) }).catch((e: unknown) => report.settleFailed(d, 'nack', e));
+        if (d.state === 'pending') {
+          verb = 'nack';
+          settle = d.nack({ reason: err instanceof Error ? err.message : String(err) });
+        }
       }
       // A failed ack is not the handler's failure: the message stays with the broker, which delivers it again.
-      if (!settle && d.state === 'pending') settle = d.ack().catch((e: unknown) => report.settleFailed(d, 'ack', e));
-      if (settle && d.key !== undefined) await settle;
+      if (!settle && d.state === 'pending') settle = d.ack();
     } finally {
-      if (settle && d.key === undefined) {
+      if (!settle) finished(d);
+      else if (d.key !== undefined) {
+        settle.then(
+          () => finished(d),
+          (e: unknown) => {
+            report.settleFailed(d, verb, e);
+            finished(d);
+          },
+        );
+      } else {
         settling++;
-        void settle.then(settled);
+        settle.then(settled, (e: unknown) => {
+          report.settleFailed(d, verb, e);
+          settled();
+        });
+        finished(d);
       }
-      finished(d);
     }
   };
 
   const start = (d: Delivery): void => {
     inHand.add(d);
     running++;
-    void handle(d);
+    handle(d);
   };
 
   const take = (d: Delivery): void => {
@@ -441,4 +468,9 @@ function runConsume(
   };
   options.signal?.addEventListener('abort', () => void h.close(), { once: true });
   return h;
+}
+
+/** Whether a handler's result is a promise (or another thenable) to wait for. */
+function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return (typeof x === 'object' || typeof x === 'function') && x !== null && typeof (x as { then?: unknown }).then === 'function';
 }

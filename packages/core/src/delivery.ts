@@ -179,16 +179,20 @@ export class CoreDelivery<T> implements Delivery {
     return this.#inFlight;
   }
 
-  private async run(target: Exclude<DeliveryState, 'pending'>, delayMs: number | undefined, reason: string | undefined): Promise<void> {
+  private run(target: Exclude<DeliveryState, 'pending'>, delayMs: number | undefined, reason: string | undefined): Promise<void> {
+    let sent: Promise<void>;
     try {
-      if (target === 'acked') await this.#ops.ack(this.#own);
-      else if (target === 'nacked') await this.#ops.nack(this.#own, delayMs, reason);
-      else await this.#ops.reject(this.#own, reason!);
+      if (target === 'acked') sent = this.#ops.ack(this.#own);
+      else if (target === 'nacked') sent = this.#ops.nack(this.#own, delayMs, reason);
+      else sent = this.#ops.reject(this.#own, reason!);
     } catch (err) {
+      sent = Promise.reject(err);
+    }
+    return sent.then(undefined, (err: unknown) => {
       this.#state = 'pending';
       this.#inFlight = undefined;
       throw err;
-    }
+    });
   }
 }
 

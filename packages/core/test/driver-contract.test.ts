@@ -323,6 +323,29 @@ describe('consume', () => {
     await conn.close();
   });
 
+  test('consume - a handler that returns a thenable (not a native promise) is waited for: no ack before it resolves, a nack when it rejects', async () => {
+    const { conn, fake } = await open();
+    const c = await conn.consumer('queue:q');
+    const pending: { id: string; resolve: () => void; reject: (e: Error) => void }[] = [];
+    const h = c.consume((d) => ({
+      then(onOk: () => void, onFail: (e: unknown) => void) {
+        pending.push({ id: d.id, resolve: onOk, reject: onFail });
+      },
+    }) as unknown as Promise<void>, { concurrency: 2 });
+    fake.consumers[0]!.push('a');
+    fake.consumers[0]!.push('b');
+    for (let i = 0; i < 50 && pending.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(pending.map((p) => p.id)).toEqual(['a', 'b']);
+    await new Promise((r) => setTimeout(r, 20));
+    const settles = () => fake.consumers[0]!.calls.filter(([v]) => v === 'ack' || v === 'retry').map(([v, id]) => `${String(v)} ${String(id)}`);
+    expect(settles()).toEqual([]);
+    pending[0]!.resolve();
+    pending[1]!.reject(new Error('boom'));
+    await h.close();
+    expect(settles()).toEqual(['ack a', 'retry b']);
+    await conn.close();
+  });
+
   test('consume - a failed push stream ends done with its error, after the deliveries that arrived before it ran', async () => {
     const { conn, fake } = await open();
     const c = await conn.consumer('queue:q');
