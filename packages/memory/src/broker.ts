@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SwitchboardError, type Destination, type Headers, type Reply, type StartPosition } from '@switchboard/core';
 import { createReply, Fifo, type NormalizedMessage, type ResolvedConsumerOptions } from '@switchboard/core/driver';
+import { Ledger } from './ledger';
 
 /** One stored message. Offsets are dense per destination, starting at 0. */
 export interface MemoryRecord {
@@ -55,11 +56,6 @@ export class Member {
   ) {}
 }
 
-interface InFlight {
-  member: Member;
-  token: number;
-}
-
 const QUEUE_GROUP = '__queue';
 /**
  * Flow control: past this many records not yet handed to a group that has a consumer with room, a
@@ -73,14 +69,11 @@ let tokens = 0;
 /** A subscription group: a cursor over the log plus redelivery state. */
 export class Group {
   cursor: number;
-  /** Every offset below this is done (acked, dead-lettered, or filtered out). */
-  committed: number;
-  readonly done = new Set<number>();
+  /** Attempts, holders and done marks per offset from the committed one up. */
+  private readonly ledger: Ledger<Member>;
   /** Offsets waiting for (re)delivery, ascending, with the time each becomes available. */
   readonly backlog: number[] = [];
   readonly availableAt = new Map<number, number>();
-  readonly attempts = new Map<number, number>();
-  readonly inflight = new Map<number, InFlight>();
   readonly keyHolds = new Map<string, number>();
   readonly members: Member[] = [];
   private rr = 0;
@@ -99,7 +92,12 @@ export class Group {
     start: number,
   ) {
     this.cursor = start;
-    this.committed = start;
+    this.ledger = new Ledger(start);
+  }
+
+  /** Every offset below this is done (acked, dead-lettered, or filtered out). */
+  get committed(): number {
+    return this.ledger.floor;
   }
 
   schedule(): void {
@@ -146,7 +144,8 @@ export class Group {
 
   private pumpNow(): void {
     const now = Date.now();
-    const blocked = new Set<string>(this.keyHolds.keys());
+    // Keys that may not go now; made only when a key is held or met (most traffic has none).
+    let blocked = this.keyHolds.size > 0 ? new Set<string>(this.keyHolds.keys()) : undefined;
     let member = this.nextMember();
 
     for (let i = 0; member && i < this.backlog.length; ) {
@@ -158,16 +157,16 @@ export class Group {
         continue;
       }
       const due = this.availableAt.get(offset) ?? 0;
-      if (rec.key !== undefined && blocked.has(rec.key)) { i++; continue; }
+      if (rec.key !== undefined && blocked?.has(rec.key)) { i++; continue; }
       if (due > now) {
-        if (rec.key !== undefined) blocked.add(rec.key);
+        if (rec.key !== undefined) (blocked ??= new Set()).add(rec.key);
         i++;
         continue;
       }
       this.backlog.splice(i, 1);
       this.availableAt.delete(offset);
       this.dispatch(rec, member);
-      if (rec.key !== undefined) blocked.add(rec.key);
+      if (rec.key !== undefined) (blocked ??= new Set()).add(rec.key);
       member = this.nextMember();
     }
 
@@ -179,13 +178,13 @@ export class Group {
         this.markDone(rec.offset);
         continue;
       }
-      if ((rec.key !== undefined && blocked.has(rec.key)) || rec.availableAt > now) {
+      if ((rec.key !== undefined && blocked?.has(rec.key)) || rec.availableAt > now) {
         this.enqueue(rec.offset, rec.availableAt);
-        if (rec.key !== undefined) blocked.add(rec.key);
+        if (rec.key !== undefined) (blocked ??= new Set()).add(rec.key);
         continue;
       }
       this.dispatch(rec, member);
-      if (rec.key !== undefined) blocked.add(rec.key);
+      if (rec.key !== undefined) (blocked ??= new Set()).add(rec.key);
       member = this.nextMember();
     }
     this.arm(now);
@@ -193,25 +192,25 @@ export class Group {
 
   private dispatch(rec: MemoryRecord, member: Member): void {
     this.rr = (this.members.indexOf(member) + 1) % this.members.length;
-    const attempt = (this.attempts.get(rec.offset) ?? 0) + 1;
-    this.attempts.set(rec.offset, attempt);
+    const attempt = this.ledger.attemptsOf(rec.offset) + 1;
+    this.ledger.setAttempts(rec.offset, attempt);
     const token = ++tokens;
     if (member.options.ackMode === 'at-most-once') {
       this.markDone(rec.offset);
     } else {
-      this.inflight.set(rec.offset, { member, token });
+      this.ledger.hold(rec.offset, member, token);
       member.held++;
       if (rec.key !== undefined) this.keyHolds.set(rec.key, (this.keyHolds.get(rec.key) ?? 0) + 1);
     }
     member.sink.deliver(rec, attempt, token);
   }
 
-  /** Removes an in-flight entry if `token` still owns it; returns it. */
-  private take(offset: number, token: number): InFlight | undefined {
-    const f = this.inflight.get(offset);
-    if (!f || f.token !== token) return undefined;
-    this.inflight.delete(offset);
-    f.member.held--;
+  /** Ends the delivery of `offset` if `token` still owns it; returns the member that held it. */
+  private take(offset: number, token: number): Member | undefined {
+    const member = this.ledger.holderOf(offset, token);
+    if (!member) return undefined;
+    this.ledger.unhold(offset);
+    member.held--;
     const rec = this.log.get(offset);
     if (rec?.key !== undefined) {
       const n = (this.keyHolds.get(rec.key) ?? 1) - 1;
@@ -219,7 +218,7 @@ export class Group {
       else this.keyHolds.set(rec.key, n);
     }
     this.schedule();
-    return f;
+    return member;
   }
 
   ack(offset: number, token: number): void {
@@ -243,7 +242,7 @@ export class Group {
   /** Gives back a delivery no handler saw: it does not count as an attempt. */
   release(offset: number, token: number): void {
     if (!this.take(offset, token)) return;
-    this.attempts.set(offset, Math.max(0, (this.attempts.get(offset) ?? 1) - 1));
+    this.ledger.setAttempts(offset, Math.max(0, this.ledger.attemptsOf(offset) - 1));
     this.giveBack(offset, 0);
   }
 
@@ -273,13 +272,7 @@ export class Group {
   }
 
   markDone(offset: number): void {
-    this.attempts.delete(offset);
-    if (offset < this.committed) return;
-    this.done.add(offset);
-    while (this.done.has(this.committed)) {
-      this.done.delete(this.committed);
-      this.committed++;
-    }
+    this.ledger.markDone(offset);
     this.log.maybeTrim();
   }
 
@@ -318,8 +311,8 @@ export class Group {
   leave(member: Member): void {
     const i = this.members.indexOf(member);
     if (i >= 0) this.members.splice(i, 1);
-    for (const [offset, f] of [...this.inflight]) {
-      if (f.member === member && this.take(offset, f.token)) this.giveBack(offset, 0);
+    for (const [offset, token] of this.ledger.heldBy(member)) {
+      if (this.take(offset, token)) this.giveBack(offset, 0);
     }
     this.schedule();
   }
