@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { addBackend, type BackendInfo } from './backends';
 import { requireCapability, type Capabilities } from './capabilities';
 import { createDriverConsumer, type ConsumerDriver } from './consumer-engine';
@@ -12,6 +11,7 @@ import { assertMessageSizes, normalizeMessages, type NormalizedMessage } from '.
 import { resolveConsumerOptions, resolveProducerOptions, validateSendOptions, type ResolvedConsumerOptions } from './options';
 import { DEFAULT_REQUEST_TIMEOUT_MS, PendingReplies } from './request';
 import type { ParsedUrl } from './url';
+import { newId } from './ids';
 import type {
   Admin,
   BrokerObject,
@@ -547,7 +547,7 @@ function createProducer(ctx: ProducerContext): Producer {
         span.end(err);
         throw err;
       }
-      const correlationId = randomUUID();
+      const correlationId = newId();
       myRequests.add(correlationId);
       const waiting = replies.wait(correlationId, timeoutMs, options.signal, formatDestination(dest));
       session.request(dest, messages[0]!, { correlationId, timeoutMs, signal: options.signal }).catch((err: unknown) => {

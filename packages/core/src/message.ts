@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { SwitchboardError } from './errors';
 import type { Body, Headers, OutgoingMessage, SendOptions } from './types';
+import { newId } from './ids';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -62,7 +62,7 @@ export function normalizeMessages(input: OutgoingMessage | Body | readonly (Outg
     if (key !== undefined && typeof key !== 'string') throw new SwitchboardError('invalid_argument', `message ${i}: key must be a string`);
     const given = msg?.id ?? (single ? options.id : undefined);
     out[i] = {
-      id: given ?? randomUUID(),
+      id: given ?? newId(),
       idGenerated: given === undefined,
       body: toBytes(body),
       key,
