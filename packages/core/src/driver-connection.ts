@@ -501,15 +501,24 @@ function createProducer(ctx: ProducerContext): Producer {
       for (const r of results) r.catch(() => undefined);
       return messages.map((m) => ({ id: m.id, destination: dest.name, confirmed: false }));
     }
-    const settled = await Promise.allSettled(results);
-    const receipts: SendReceipt[] = [];
-    let failure: unknown;
-    settled.forEach((s, i) => {
-      const id = messages[i]!.id;
-      if (s.status === 'fulfilled') receipts.push(s.value === undefined ? { id, destination: dest.name, confirmed: false } : { id, destination: dest.name, confirmed: true, brokerRef: s.value });
-      else failure ??= s.reason;
-    });
-    if (failure !== undefined) throw withReceipts(ctx.classify(failure), receipts);
+    const receiptOf = (id: string, ref: string | undefined): SendReceipt => (ref === undefined ? { id, destination: dest.name, confirmed: false } : { id, destination: dest.name, confirmed: true, brokerRef: ref });
+    let refs: (string | undefined)[];
+    try {
+      // All of them first: no result object per message, as allSettled makes, on the common path.
+      refs = await Promise.all(results);
+    } catch {
+      // Some failed: wait for the rest, so the error carries a receipt for each one that went through.
+      const settled = await Promise.allSettled(results);
+      const receipts: SendReceipt[] = [];
+      let failure: unknown;
+      settled.forEach((s, i) => {
+        if (s.status === 'fulfilled') receipts.push(receiptOf(messages[i]!.id, s.value));
+        else failure ??= s.reason;
+      });
+      throw withReceipts(ctx.classify(failure), receipts);
+    }
+    const receipts = new Array<SendReceipt>(refs.length);
+    for (let i = 0; i < refs.length; i++) receipts[i] = receiptOf(messages[i]!.id, refs[i]);
     return receipts;
   };
 
