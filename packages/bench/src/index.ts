@@ -3,6 +3,7 @@ export { startMemorySampler, tryGc, type MemorySampler, type MemoryStats } from 
 export { heapGrowth, type HeapGrowth } from './heap-growth';
 export {
   runOnce,
+  makeBodies,
   makeBody,
   readBody,
   WORKLOAD_DEFAULTS,

@@ -1,4 +1,4 @@
-import { formatMiB, formatMs, formatRate, formatRatio, makeBody, median, percentile, percentileSorted, ratio, ratios, readBody, summarize, type RunMeasurement } from '@switchboard/bench';
+import { formatMiB, formatMs, formatRate, formatRatio, makeBodies, makeBody, median, percentile, percentileSorted, ratio, ratios, readBody, summarize, type RunMeasurement } from '@switchboard/bench';
 
 function run(over: Partial<RunMeasurement>): RunMeasurement {
   const memory = { rssStart: 100, rssPeak: 200, rssDelta: 100, heapStart: 10, heapPeak: 30, heapDelta: 20, samples: 3 };
@@ -81,5 +81,20 @@ describe('stats', () => {
     expect(body.byteLength).toBe(64);
     expect(readBody(body)).toEqual({ seq: 12345, sentAt: 987.654 });
     expect(readBody(new Uint8Array(Buffer.from('not a bench body')))).toBeUndefined();
+    expect(readBody(Buffer.from('12:34'))).toBeUndefined();
+    expect(readBody(Buffer.from(':1.5;'))).toBeUndefined();
+    expect(readBody(Buffer.from('7:;'))).toBeUndefined();
+  });
+
+  test('workload - a batch of bodies is byte for byte the bodies made one by one, and reads back the send time Number() reads from the text', () => {
+    for (const sentAt of [0, 0.0004, 1.5, 987.654321, 123456.789, 2 ** 31 + 0.1239]) {
+      const batch = makeBodies(998, 3, 48, sentAt);
+      expect(batch.map((b) => b.toString('latin1'))).toEqual([998, 999, 1000].map((seq) => makeBody(seq, 48, sentAt).toString('latin1')));
+      expect(batch.map((b) => readBody(b))).toEqual([998, 999, 1000].map((seq) => ({ seq, sentAt: Number(sentAt.toFixed(3)) })));
+    }
+    expect(batch1()).toBe('5:2.000;xxxxxxx');
+    function batch1() {
+      return makeBodies(5, 1, 15, 2)[0]!.toString('latin1');
+    }
   });
 });
