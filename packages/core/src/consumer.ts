@@ -343,8 +343,11 @@ function runConsume(
       afterHandler(d, true, err);
       return;
     }
-    // A handler that returned at once goes on without a tick; one that returned a promise, when it settles.
-    if (isThenable(result)) result.then(() => afterHandler(d, false), (err: unknown) => afterHandler(d, true, err));
+    // A handler that returned at once goes on without a tick; one that returned a promise, when it
+    // settles. Another thenable is adopted by a native promise first, which calls back once even
+    // when its `then` calls both callbacks, twice, or throws.
+    if (result instanceof Promise) result.then(() => afterHandler(d, false), (err: unknown) => afterHandler(d, true, err));
+    else if (isThenable(result)) Promise.resolve(result).then(() => afterHandler(d, false), (err: unknown) => afterHandler(d, true, err));
     else afterHandler(d, false);
   };
 

@@ -346,6 +346,33 @@ describe('consume', () => {
     await conn.close();
   });
 
+  test('consume - a thenable that calls back twice, or whose then throws, settles its delivery once and frees its slot once', async () => {
+    const { conn, fake } = await open();
+    const c = await conn.consumer('queue:q');
+    const seen: string[] = [];
+    const h = c.consume((d) => {
+      seen.push(d.id);
+      if (d.id === 'twice') {
+        return { then: (ok: () => void, fail: (e: unknown) => void) => (ok(), ok(), fail(new Error('late'))) } as unknown as Promise<void>;
+      }
+      return {
+        then() {
+          throw new Error('then threw');
+        },
+      } as unknown as Promise<void>;
+    }, { concurrency: 1 });
+    fake.consumers[0]!.push('twice');
+    fake.consumers[0]!.push('throws');
+    fake.consumers[0]!.push('after');
+    for (let i = 0; i < 100 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+    await h.close();
+    // With concurrency 1, 'after' ran only once its slot was free, and each delivery was settled once.
+    expect(seen).toEqual(['twice', 'throws', 'after']);
+    const settles = fake.consumers[0]!.calls.filter(([v]) => v === 'ack' || v === 'retry').map(([v, id]) => `${String(v)} ${String(id)}`);
+    expect(settles).toEqual(['ack twice', 'retry throws', 'retry after']);
+    await conn.close();
+  });
+
   test('consume - a failed push stream ends done with its error, after the deliveries that arrived before it ran', async () => {
     const { conn, fake } = await open();
     const c = await conn.consumer('queue:q');
