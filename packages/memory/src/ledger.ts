@@ -28,7 +28,8 @@ export class Ledger<M> {
 
   /** Attempts of `offset` so far (0 for a done one). */
   attemptsOf(offset: number): number {
-    return offset < this.floor || offset >= this.floor + this.size ? 0 : this.attempts[offset % this.size]!;
+    const i = this.known(offset);
+    return i < 0 ? 0 : this.attempts[i]!;
   }
 
   setAttempts(offset: number, n: number): void {
@@ -40,9 +41,8 @@ export class Ledger<M> {
 
   /** The member holding `offset` under `token`, if it does. */
   holderOf(offset: number, token: number): M | undefined {
-    if (offset < this.floor || offset >= this.floor + this.size) return undefined;
-    const i = offset % this.size;
-    return this.tokens[i] === token ? this.holders[i] : undefined;
+    const i = this.known(offset);
+    return i >= 0 && this.tokens[i] === token ? this.holders[i] : undefined;
   }
 
   hold(offset: number, member: M, token: number): void {
@@ -53,8 +53,8 @@ export class Ledger<M> {
   }
 
   unhold(offset: number): void {
-    if (offset < this.floor || offset >= this.floor + this.size) return;
-    const i = offset % this.size;
+    const i = this.known(offset);
+    if (i < 0) return;
     this.holders[i] = undefined;
     this.tokens[i] = 0;
   }
@@ -82,6 +82,11 @@ export class Ledger<M> {
       if (this.holders[i] === member) out.push([offset, this.tokens[i]!]);
     }
     return out;
+  }
+
+  /** The ring index of `offset` when the ring holds it (from the floor, within its size), else -1. */
+  private known(offset: number): number {
+    return offset < this.floor || offset >= this.floor + this.size ? -1 : offset % this.size;
   }
 
   /** The ring index of `offset` (at or above the floor), growing the ring first when it is out of reach. */
