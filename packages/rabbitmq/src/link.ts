@@ -1,7 +1,9 @@
+import type { Duplex } from 'node:stream';
 import * as amqp from 'amqplib';
 import { abortedError, closedError, SwitchboardError } from '@switchboard/core';
 import type { DriverHost } from '@switchboard/core/driver';
 import { classifyError } from './classify-error';
+import { coalesceWrites } from './coalesce-writes';
 import type { RabbitMQEndpoint, ResolvedRabbitMQOptions } from './options';
 
 type Model = amqp.ChannelModel;
@@ -49,6 +51,7 @@ function connectWithin(ep: RabbitMQEndpoint, o: ResolvedRabbitMQOptions, timeout
             return;
           }
           settled = true;
+          coalesceWrites((m.connection as unknown as { stream?: Duplex }).stream);
           resolve(m);
         },
         (err: unknown) => {
