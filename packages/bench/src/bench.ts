@@ -5,7 +5,7 @@ import os from 'node:os';
 import { backendLabel, parseUrl, redactUrl } from '@switchboard/core';
 import { rawKafka, rawKafkaBatch } from './raw/kafka';
 import { rawNats, rawNatsFireAndForget } from './raw/nats';
-import { rawRabbitMQ } from './raw/rabbitmq';
+import { rawRabbitMQ, rawRabbitMQWithIds } from './raw/rabbitmq';
 import { rawRedis } from './raw/redis';
 import { rawSqs } from './raw/sqs';
 import { runInChild, WORKER, type ChildResult } from './child-run';
@@ -28,8 +28,9 @@ export interface RawBaseline {
 
 /**
  * Ids of the implementations a URL can be benchmarked with: `raw` is the raw client with the same
- * guarantee as Switchboard's defaults; `raw-batch` (kafkajs `eachBatch`) and `raw-ack` (NATS
- * fire-and-forget `msg.ack()`) are further raw baselines; `switchboard` runs Switchboard's defaults
+ * guarantee as Switchboard's defaults; `raw-batch` (kafkajs `eachBatch`), `raw-ids` (amqplib sending
+ * each message with a `message_id` and a `timestamp`, the properties a Switchboard queue send carries)
+ * and `raw-ack` (NATS fire-and-forget `msg.ack()`) are further raw baselines; `switchboard` runs Switchboard's defaults
  * and `switchboard-amo` its cheaper guarantee, `ackMode: 'at-most-once'`; `switchboard-ack` (NATS
  * JetStream only) runs with the connection option `ackConfirm=false`, acks that do not wait for the
  * server, the same guarantee as `raw-ack`; `switchboard-ordered` (RabbitMQ and NATS JetStream) runs
@@ -37,7 +38,7 @@ export interface RawBaseline {
  * URL names its own) and messages over {@link ORDERED_BENCH}.keys keys, so per-key order holds
  * across the group; its table row sits beside the unordered `switchboard` row.
  */
-export const IMPL_IDS = ['raw', 'raw-batch', 'raw-ack', 'switchboard', 'switchboard-ack', 'switchboard-amo', 'switchboard-ordered'] as const;
+export const IMPL_IDS = ['raw', 'raw-batch', 'raw-ids', 'raw-ack', 'switchboard', 'switchboard-ack', 'switchboard-amo', 'switchboard-ordered'] as const;
 
 /** One of {@link IMPL_IDS}. */
 export type ImplId = (typeof IMPL_IDS)[number];
@@ -111,6 +112,9 @@ export function implsFor(url: string, only?: readonly ImplId[]): ImplSpec[] {
     } else if (backend === 'nats-jetstream') {
       specs.push({ id: 'raw', kind: 'raw', client: `${base.client} ackAck`, guarantee: 'ack after handling, confirmed by the server', equalGuarantee: true });
       specs.push({ id: 'raw-ack', kind: 'raw', client: `${base.client} ack`, guarantee: 'ack after handling, fire-and-forget', equalGuarantee: false });
+    } else if (backend === 'rabbitmq') {
+      specs.push({ id: 'raw', kind: 'raw', client: base.client, guarantee: 'ack after handling', equalGuarantee: true });
+      specs.push({ id: 'raw-ids', kind: 'raw', client: `${base.client} message_id+timestamp`, guarantee: 'ack after handling', equalGuarantee: true });
     } else {
       specs.push({ id: 'raw', kind: 'raw', client: base.client, guarantee: 'ack after handling', equalGuarantee: true });
     }
@@ -135,6 +139,8 @@ export function implFactory(url: string, id: ImplId, connect?: ConnectFn): Targe
       return rawBaselineFor(url)?.factory;
     case 'raw-batch':
       return backend === 'kafka' ? rawKafkaBatch : undefined;
+    case 'raw-ids':
+      return backend === 'rabbitmq' ? rawRabbitMQWithIds : undefined;
     case 'raw-ack':
       return backend === 'nats-jetstream' ? rawNatsFireAndForget : undefined;
     case 'switchboard':

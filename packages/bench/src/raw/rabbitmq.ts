@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
 import type { BenchParams, BenchTarget, ConsumerSink, TargetFactory } from '../workload';
 
@@ -7,7 +8,16 @@ import type { BenchParams, BenchTarget, ConsumerSink, TargetFactory } from '../w
  * per-message confirm callbacks; a second channel with `prefetch` consuming with manual acks
  * (`channel.ack(msg)`, counted right after). Switchboard's query parameters are dropped from the URL.
  */
-export const rawRabbitMQ: TargetFactory = (url: string, params: BenchParams): BenchTarget => {
+export const rawRabbitMQ: TargetFactory = (url: string, params: BenchParams): BenchTarget => amqplibTarget(url, params, false);
+
+/**
+ * The same, with each message carrying what a Switchboard queue send puts on it: a `message_id` (a
+ * random UUID) and a `timestamp` (send time in seconds), so both sides put the same bytes on the
+ * wire and the broker stores and hands out the same properties.
+ */
+export const rawRabbitMQWithIds: TargetFactory = (url: string, params: BenchParams): BenchTarget => amqplibTarget(url, params, true);
+
+function amqplibTarget(url: string, params: BenchParams, withIds: boolean): BenchTarget {
   const plainUrl = url.replace(/\?.*$/, '');
   let conn: amqp.ChannelModel | undefined;
   let pub: amqp.ConfirmChannel | undefined;
@@ -41,7 +51,8 @@ export const rawRabbitMQ: TargetFactory = (url: string, params: BenchParams): Be
         bodies.map(
           (body) =>
             new Promise<void>((resolve, reject) => {
-              ch.sendToQueue(q, body, { persistent: true }, (err: unknown) => (err ? reject(err instanceof Error ? err : new Error('nacked by the broker')) : resolve()));
+              const options: amqp.Options.Publish = withIds ? { persistent: true, messageId: randomUUID(), timestamp: Math.floor(Date.now() / 1000) } : { persistent: true };
+              ch.sendToQueue(q, body, options, (err: unknown) => (err ? reject(err instanceof Error ? err : new Error('nacked by the broker')) : resolve()));
             }),
         ),
       );
@@ -56,4 +67,4 @@ export const rawRabbitMQ: TargetFactory = (url: string, params: BenchParams): Be
       return torn;
     },
   };
-};
+}
