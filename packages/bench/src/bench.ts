@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { backendLabel, parseUrl, redactUrl } from '@switchboard/core';
-import { rawKafka, rawKafkaBatch } from './raw/kafka';
+import { rawKafka, rawKafkaBatch, rawKafkaWithIds } from './raw/kafka';
 import { rawNats, rawNatsFireAndForget } from './raw/nats';
 import { rawRabbitMQ, rawRabbitMQWithIds } from './raw/rabbitmq';
 import { rawRedis } from './raw/redis';
@@ -28,8 +28,9 @@ export interface RawBaseline {
 
 /**
  * Ids of the implementations a URL can be benchmarked with: `raw` is the raw client with the same
- * guarantee as Switchboard's defaults; `raw-batch` (kafkajs `eachBatch`), `raw-ids` (amqplib sending
- * each message with a `message_id` and a `timestamp`, the properties a Switchboard queue send carries)
+ * guarantee as Switchboard's defaults; `raw-batch` (kafkajs `eachBatch`), `raw-ids` (the raw client
+ * sending what a Switchboard send puts on each message: kafkajs an `sb-message-id` header, amqplib a
+ * `message_id` and a `timestamp`)
  * and `raw-ack` (NATS fire-and-forget `msg.ack()`) are further raw baselines; `switchboard` runs Switchboard's defaults
  * and `switchboard-amo` its cheaper guarantee, `ackMode: 'at-most-once'`; `switchboard-ack` (NATS
  * JetStream only) runs with the connection option `ackConfirm=false`, acks that do not wait for the
@@ -109,6 +110,7 @@ export function implsFor(url: string, only?: readonly ImplId[]): ImplSpec[] {
     if (backend === 'kafka') {
       specs.push({ id: 'raw', kind: 'raw', client: `${base.client} eachMessage`, guarantee: 'commit after handling (per batch)', equalGuarantee: true });
       specs.push({ id: 'raw-batch', kind: 'raw', client: `${base.client} eachBatch`, guarantee: 'commit after handling (per batch)', equalGuarantee: true });
+      specs.push({ id: 'raw-ids', kind: 'raw', client: `${base.client} eachMessage sb-message-id`, guarantee: 'commit after handling (per batch)', equalGuarantee: true });
     } else if (backend === 'nats-jetstream') {
       specs.push({ id: 'raw', kind: 'raw', client: `${base.client} ackAck`, guarantee: 'ack after handling, confirmed by the server', equalGuarantee: true });
       specs.push({ id: 'raw-ack', kind: 'raw', client: `${base.client} ack`, guarantee: 'ack after handling, fire-and-forget', equalGuarantee: false });
@@ -140,7 +142,7 @@ export function implFactory(url: string, id: ImplId, connect?: ConnectFn): Targe
     case 'raw-batch':
       return backend === 'kafka' ? rawKafkaBatch : undefined;
     case 'raw-ids':
-      return backend === 'rabbitmq' ? rawRabbitMQWithIds : undefined;
+      return backend === 'rabbitmq' ? rawRabbitMQWithIds : backend === 'kafka' ? rawKafkaWithIds : undefined;
     case 'raw-ack':
       return backend === 'nats-jetstream' ? rawNatsFireAndForget : undefined;
     case 'switchboard':

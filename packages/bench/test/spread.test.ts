@@ -55,7 +55,7 @@ describe('spread', () => {
 describe('implementations', () => {
   test('implementations - each backend lists its equal-guarantee raw baseline, the other raw ones and both Switchboard modes', () => {
     const ids = (url: string) => implsFor(url).map((s) => s.id);
-    expect(ids('kafka://127.0.0.1:9092')).toEqual(['raw', 'raw-batch', 'switchboard', 'switchboard-amo']);
+    expect(ids('kafka://127.0.0.1:9092')).toEqual(['raw', 'raw-batch', 'raw-ids', 'switchboard', 'switchboard-amo']);
     expect(ids('nats://127.0.0.1:4222')).toEqual(['raw', 'raw-ack', 'switchboard', 'switchboard-ack', 'switchboard-amo', 'switchboard-ordered']);
     expect(ids('amqp://127.0.0.1')).toEqual(['raw', 'raw-ids', 'switchboard', 'switchboard-amo', 'switchboard-ordered']);
     expect(ids('sqs+http://127.0.0.1:4566')).toEqual(['raw', 'switchboard', 'switchboard-amo']);
@@ -65,7 +65,8 @@ describe('implementations', () => {
     expect(nats.find((s) => s.id === 'raw-ack')).toMatchObject({ equalGuarantee: false, client: expect.stringMatching(/ ack$/) });
     expect(implsFor('amqp://127.0.0.1').find((s) => s.id === 'raw-ids')).toMatchObject({ equalGuarantee: true, client: expect.stringMatching(/message_id\+timestamp$/) });
     expect(implFactory('amqp://127.0.0.1', 'raw-ids')).toBeDefined();
-    expect(implFactory('kafka://127.0.0.1:9092', 'raw-ids')).toBeUndefined();
+    expect(implFactory('kafka://127.0.0.1:9092', 'raw-ids')).toBeDefined();
+    expect(implFactory('sqs+http://127.0.0.1:4566', 'raw-ids')).toBeUndefined();
     expect(implsFor('kafka://127.0.0.1:9092', ['raw-batch', 'switchboard']).map((s) => s.id)).toEqual(['raw-batch', 'switchboard']);
   });
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
 import { parseUrl } from '@switchboard/core';
 import type { BenchParams, BenchTarget, ConsumerSink, TargetFactory } from '../workload';
@@ -25,7 +26,14 @@ export const rawKafka: TargetFactory = (url: string, params: BenchParams): Bench
  */
 export const rawKafkaBatch: TargetFactory = (url: string, params: BenchParams): BenchTarget => rawKafkaTarget(url, params, 'eachBatch');
 
-function rawKafkaTarget(url: string, _params: BenchParams, style: KafkaConsumeStyle): BenchTarget {
+/**
+ * {@link rawKafka} (`eachMessage`) with each record carrying the one header a Switchboard send puts
+ * on it, `sb-message-id` (a random UUID), so both sides put the same bytes on the wire and kafkajs
+ * encodes and decodes the same header on both.
+ */
+export const rawKafkaWithIds: TargetFactory = (url: string, params: BenchParams): BenchTarget => rawKafkaTarget(url, params, 'eachMessage', true);
+
+function rawKafkaTarget(url: string, _params: BenchParams, style: KafkaConsumeStyle, withIds = false): BenchTarget {
   const parsed = parseUrl(url);
   const brokers = parsed.hosts.map((h) => `${h.host}:${h.port ?? 9092}`);
   const kafka = new Kafka({ clientId: 'switchboard-bench-raw', brokers, logLevel: logLevel.NOTHING });
@@ -67,7 +75,8 @@ function rawKafkaTarget(url: string, _params: BenchParams, style: KafkaConsumeSt
       await joined;
     },
     async publish(bodies: Buffer[]) {
-      await producer!.send({ topic: topic!, acks: -1, messages: bodies.map((value) => ({ value })) });
+      const messages = withIds ? bodies.map((value) => ({ value, headers: { 'sb-message-id': randomUUID() } })) : bodies.map((value) => ({ value }));
+      await producer!.send({ topic: topic!, acks: -1, messages });
     },
     teardown() {
       torn ??= (async () => {
