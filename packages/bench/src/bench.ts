@@ -30,8 +30,8 @@ export interface RawBaseline {
  * Ids of the implementations a URL can be benchmarked with: `raw` is the raw client with the same
  * guarantee as Switchboard's defaults; `raw-batch` (kafkajs `eachBatch`), `raw-ids` (the raw client
  * sending what a Switchboard send puts on each message: kafkajs an `sb-message-id` header, amqplib a
- * `message_id` and a `timestamp`)
- * and `raw-ack` (NATS fire-and-forget `msg.ack()`) are further raw baselines; `switchboard` runs Switchboard's defaults
+ * `message_id` and a `timestamp`) and `raw-ack` (NATS fire-and-forget `msg.ack()`) are further raw
+ * baselines; `switchboard` runs Switchboard's defaults
  * and `switchboard-amo` its cheaper guarantee, `ackMode: 'at-most-once'`; `switchboard-ack` (NATS
  * JetStream only) runs with the connection option `ackConfirm=false`, acks that do not wait for the
  * server, the same guarantee as `raw-ack`; `switchboard-ordered` (RabbitMQ and NATS JetStream) runs
@@ -114,11 +114,9 @@ export function implsFor(url: string, only?: readonly ImplId[]): ImplSpec[] {
     } else if (backend === 'nats-jetstream') {
       specs.push({ id: 'raw', kind: 'raw', client: `${base.client} ackAck`, guarantee: 'ack after handling, confirmed by the server', equalGuarantee: true });
       specs.push({ id: 'raw-ack', kind: 'raw', client: `${base.client} ack`, guarantee: 'ack after handling, fire-and-forget', equalGuarantee: false });
-    } else if (backend === 'rabbitmq') {
-      specs.push({ id: 'raw', kind: 'raw', client: base.client, guarantee: 'ack after handling', equalGuarantee: true });
-      specs.push({ id: 'raw-ids', kind: 'raw', client: `${base.client} message_id+timestamp`, guarantee: 'ack after handling', equalGuarantee: true });
     } else {
       specs.push({ id: 'raw', kind: 'raw', client: base.client, guarantee: 'ack after handling', equalGuarantee: true });
+      if (backend === 'rabbitmq') specs.push({ id: 'raw-ids', kind: 'raw', client: `${base.client} message_id+timestamp`, guarantee: 'ack after handling', equalGuarantee: true });
     }
   }
   specs.push({ id: 'switchboard', kind: 'switchboard', client: 'switchboard', guarantee: sbGuarantee, equalGuarantee: false });

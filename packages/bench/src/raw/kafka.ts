@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
-import { parseUrl } from '@switchboard/core';
+import { HEADERS, parseUrl } from '@switchboard/core';
 import type { BenchParams, BenchTarget, ConsumerSink, TargetFactory } from '../workload';
 
 /** Partitions of the raw run's topic: the same as the Switchboard adapter's default. */
@@ -75,7 +75,7 @@ function rawKafkaTarget(url: string, _params: BenchParams, style: KafkaConsumeSt
       await joined;
     },
     async publish(bodies: Buffer[]) {
-      const messages = withIds ? bodies.map((value) => ({ value, headers: { 'sb-message-id': randomUUID() } })) : bodies.map((value) => ({ value }));
+      const messages = withIds ? bodies.map((value) => ({ value, headers: { [HEADERS.messageId]: randomUUID() } })) : bodies.map((value) => ({ value }));
       await producer!.send({ topic: topic!, acks: -1, messages });
     },
     teardown() {
