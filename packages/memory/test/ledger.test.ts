@@ -44,4 +44,13 @@ describe('ledger', () => {
     expect(l.holderOf(3, 7)).toBeUndefined();
     expect(l.holderOf(3, 8)).toBe('b');
   });
+
+  test('ledger - a new ledger starts small (an idle group costs little) and grows to the span in use', () => {
+    const l = new Ledger<string>(0);
+    expect(l.capacity).toBeLessThanOrEqual(16);
+    for (let o = 0; o < 1000; o++) l.setAttempts(o, o + 1);
+    expect(l.capacity).toBeGreaterThanOrEqual(1000);
+    expect(l.attemptsOf(0)).toBe(1);
+    expect(l.attemptsOf(999)).toBe(1000);
+  });
 });
