@@ -73,18 +73,7 @@ export function createConsumer(parts: ConsumerParts, diagnostics: Diagnostics = 
       const sub = openSubscription(options?.signal);
       const where = { destination: formatDestination(parts.source), group: parts.group };
       const traced = tracing ? (d: Delivery) => (tracing.active() ? tracing.process(d, parts.source, parts.group, async () => handler(d)) : handler(d)) : handler;
-      const h = runConsume(sub, traced, options ?? {}, concurrency, (d) => parts.release(d, SEEN), {
-        handlerFailed: (d, err) =>
-          diagnostics.report({ origin: 'handler', error: err, ...where, messageId: d.id, attempt: d.attempt }, `handler failed on ${where.destination}; the delivery was nacked`),
-        settleFailed: (d, verb, err) =>
-          diagnostics.report(
-            { origin: 'background', error: err, ...where, messageId: d.id, attempt: d.attempt },
-            `${verb} failed on ${where.destination}; the broker keeps the message and delivers it again`,
-            // After a close deadline handed the delivery back, a late settle is expected to fail.
-            err instanceof SwitchboardError && err.code === 'closed' ? 'debug' : 'warn',
-          ),
-        loopFailed: (err) => diagnostics.report({ origin: 'consumer', error: err, ...where }, `consumer of ${where.destination} ended with an error`, 'error'),
-      });
+      const h = runConsume(sub, traced, options ?? {}, concurrency, (d) => parts.release(d, SEEN), new DiagnosticsReport(diagnostics, where));
       handles.add(h);
       const forget = () => void handles.delete(h);
       h.done.then(forget, forget);
@@ -275,6 +264,40 @@ function consumeConcurrency(options: ConsumeOptions | undefined): number {
   return concurrency;
 }
 
+/** Where a consume loop reports what goes wrong (the consumer's diagnostics, with its destination and group). */
+interface ConsumeReport {
+  handlerFailed(d: Delivery, err: unknown): void;
+  settleFailed(d: Delivery, verb: string, err: unknown): void;
+  loopFailed(err: unknown): void;
+}
+
+/** {@link ConsumeReport} through a consumer's diagnostics: one object per loop, its methods shared. */
+class DiagnosticsReport implements ConsumeReport {
+  constructor(
+    private readonly diagnostics: Diagnostics,
+    private readonly where: { readonly destination: string; readonly group: string },
+  ) {}
+
+  handlerFailed(d: Delivery, err: unknown): void {
+    const where = this.where;
+    this.diagnostics.report({ origin: 'handler', error: err, ...where, messageId: d.id, attempt: d.attempt }, `handler failed on ${where.destination}; the delivery was nacked`);
+  }
+
+  settleFailed(d: Delivery, verb: string, err: unknown): void {
+    const where = this.where;
+    this.diagnostics.report(
+      { origin: 'background', error: err, ...where, messageId: d.id, attempt: d.attempt },
+      `${verb} failed on ${where.destination}; the broker keeps the message and delivers it again`,
+      // After a close deadline handed the delivery back, a late settle is expected to fail.
+      err instanceof SwitchboardError && err.code === 'closed' ? 'debug' : 'warn',
+    );
+  }
+
+  loopFailed(err: unknown): void {
+    this.diagnostics.report({ origin: 'consumer', error: err, ...this.where }, `consumer of ${this.where.destination} ended with an error`, 'error');
+  }
+}
+
 /**
  * Runs `handler` over a subscription with bounded concurrency. Resolve = ack, throw = nack, each only
  * when the handler left the delivery pending. Deliveries with one key never run at once: a delivery
@@ -289,45 +312,103 @@ function runConsume(
   options: ConsumeOptions,
   concurrency: number,
   handBack: (d: Delivery) => Promise<void>,
-  report: { handlerFailed(d: Delivery, err: unknown): void; settleFailed(d: Delivery, verb: string, err: unknown): void; loopFailed(err: unknown): void },
+  report: ConsumeReport,
 ): ConsumeHandle {
-  /** Handlers running now, and keyed deliveries whose settle is on its way (their key is still held). */
-  let running = 0;
-  /** Unkeyed deliveries whose handler finished and whose ack or nack is on its way to the broker. */
-  let settling = 0;
-  /** Deliveries whose handler runs now. */
-  const inHand = new Set<Delivery>();
-  /** Per key being handled: the deliveries of that key waiting their turn, in arrival order. */
-  const waitingByKey = new Map<string, Delivery[]>();
-  let stopping = false;
-  /** Wakes the loop when a handler slot frees, close begins, or the last handler finished. */
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  const nextWake = () => new Promise<void>((resolve) => (wake = resolve));
-  const deadline = new CloseDeadline();
-  /** Set once the deadline passed and every unsettled delivery was handed back. */
-  let abandoned: Promise<void> | undefined;
+  const run = new ConsumeRun(sub, handler, concurrency, handBack, report);
+  const h = new RunHandle(run);
+  options.signal?.addEventListener('abort', () => void h.close(), { once: true });
+  return h;
+}
 
-  const finished = (d: Delivery) => {
-    inHand.delete(d);
-    running--;
-    if (d.key !== undefined && !abandoned) {
-      const next = waitingByKey.get(d.key)?.shift();
-      if (next) start(next);
-      else waitingByKey.delete(d.key);
+/** The public side of a {@link ConsumeRun}: `done` and `close`, not the loop's own methods. */
+class RunHandle implements ConsumeHandle {
+  constructor(private readonly run: ConsumeRun) {}
+
+  get done(): Promise<void> {
+    return this.run.done;
+  }
+
+  close(closeOptions?: CloseOptions): Promise<void> {
+    return this.run.close(closeOptions);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * One consume loop (see {@link runConsume}). A class, not closures: an idle consumer holds one of
+ * these per `consume`, so its state is a few fields and its behaviour lives on the prototype, and
+ * what only some loops need (keyed waiting, the close deadline) is made when first needed.
+ */
+class ConsumeRun implements Taker {
+  /** Handlers running now, and keyed deliveries whose settle is on its way (their key is still held). */
+  private running = 0;
+  /** Unkeyed deliveries whose handler finished and whose ack or nack is on its way to the broker. */
+  private settling = 0;
+  /** Deliveries whose handler runs now. */
+  private readonly inHand = new Set<Delivery>();
+  /** Per key being handled: the deliveries of that key waiting their turn, in arrival order. */
+  private waitingByKey: Map<string, Delivery[]> | undefined;
+  private stopping = false;
+  /** Wakes the loop when a handler slot frees, close begins, or the last handler finished. */
+  private waker: (() => void) | undefined;
+  private deadlineOf: CloseDeadline | undefined;
+  /** Set once the deadline passed and every unsettled delivery was handed back. */
+  private abandoned: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly sub: PushSubscription,
+    private readonly handler: (d: Delivery) => Promise<void> | void,
+    private readonly concurrency: number,
+    private readonly handBack: (d: Delivery) => Promise<void>,
+    private readonly report: ConsumeReport,
+  ) {
+    this.done = this.loop();
+    // `done` rejects for whoever awaits it; nobody awaiting it is not an unhandled rejection: the
+    // failure is reported (logger, onError) instead.
+    this.done.catch((err: unknown) => report.loopFailed(err));
+  }
+
+  private get deadline(): CloseDeadline {
+    return (this.deadlineOf ??= new CloseDeadline());
+  }
+
+  /** {@link Taker}: room for one more delivery now. */
+  canTake(): boolean {
+    return !this.stopping && this.running < this.concurrency;
+  }
+
+  /** {@link Taker}: something to look at. */
+  wake(): void {
+    const w = this.waker;
+    this.waker = undefined;
+    w?.();
+  }
+
+  private nextWake(): Promise<void> {
+    return new Promise<void>((resolve) => (this.waker = resolve));
+  }
+
+  private finished(d: Delivery): void {
+    this.inHand.delete(d);
+    this.running--;
+    if (d.key !== undefined && !this.abandoned) {
+      const next = this.waitingByKey?.get(d.key)?.shift();
+      if (next) this.start(next);
+      else this.waitingByKey?.delete(d.key);
     }
-    notify();
-  };
+    this.wake();
+  }
 
   /** The settle of an unkeyed delivery, on its way after its handler freed the slot, is done. */
-  const settled = () => {
-    settling--;
-    if (settling === 0) notify();
-  };
+  private settled(): void {
+    this.settling--;
+    if (this.settling === 0) this.wake();
+  }
 
   /**
    * Runs the handler of `d` and settles it. An unkeyed delivery's slot frees once the handler
@@ -335,29 +416,37 @@ function runConsume(
    * (close still waits for it); a keyed delivery's slot, and with it the next of its key, waits for
    * the settle to be confirmed.
    */
-  const handle = (d: Delivery): void => {
+  private handle(d: Delivery): void {
     let result: unknown;
     try {
-      result = handler(d);
+      result = this.handler(d);
     } catch (err) {
-      afterHandler(d, true, err);
+      this.afterHandler(d, true, err);
       return;
     }
     // A handler that returned at once goes on without a tick; one that returned a promise, when it
     // settles. Another thenable is adopted by a native promise first, which calls back once even
     // when its `then` calls both callbacks, twice, or throws.
-    if (result instanceof Promise) result.then(() => afterHandler(d, false), (err: unknown) => afterHandler(d, true, err));
-    else if (isThenable(result)) Promise.resolve(result).then(() => afterHandler(d, false), (err: unknown) => afterHandler(d, true, err));
-    else afterHandler(d, false);
-  };
+    if (result instanceof Promise)
+      result.then(
+        () => this.afterHandler(d, false),
+        (err: unknown) => this.afterHandler(d, true, err),
+      );
+    else if (isThenable(result))
+      Promise.resolve(result).then(
+        () => this.afterHandler(d, false),
+        (err: unknown) => this.afterHandler(d, true, err),
+      );
+    else this.afterHandler(d, false);
+  }
 
   /** Settles `d` when its handler did not (ack, or nack when the handler failed) and frees its slot as {@link handle} says. */
-  const afterHandler = (d: Delivery, failed: boolean, err?: unknown): void => {
+  private afterHandler(d: Delivery, failed: boolean, err?: unknown): void {
     let settle: Promise<void> | undefined;
     let verb = 'ack';
     try {
       if (failed) {
-        report.handlerFailed(d, err);
+        this.report.handlerFailed(d, err);
         if (d.state === 'pending') {
           verb = 'nack';
           settle = d.nack({ reason: err instanceof Error ? err.message : String(err) });
@@ -366,111 +455,109 @@ function runConsume(
       // A failed ack is not the handler's failure: the message stays with the broker, which delivers it again.
       if (!settle && d.state === 'pending') settle = d.ack();
     } finally {
-      if (!settle) finished(d);
+      if (!settle) this.finished(d);
       else if (d.key !== undefined) {
         settle.then(
-          () => finished(d),
+          () => this.finished(d),
           (e: unknown) => {
-            report.settleFailed(d, verb, e);
-            finished(d);
+            this.report.settleFailed(d, verb, e);
+            this.finished(d);
           },
         );
       } else {
-        settling++;
-        settle.then(settled, (e: unknown) => {
-          report.settleFailed(d, verb, e);
-          settled();
-        });
-        finished(d);
+        this.settling++;
+        settle.then(
+          () => this.settled(),
+          (e: unknown) => {
+            this.report.settleFailed(d, verb, e);
+            this.settled();
+          },
+        );
+        this.finished(d);
       }
     }
-  };
+  }
 
-  const start = (d: Delivery): void => {
-    inHand.add(d);
-    running++;
-    handle(d);
-  };
+  private start(d: Delivery): void {
+    this.inHand.add(d);
+    this.running++;
+    this.handle(d);
+  }
 
-  const take = (d: Delivery): void => {
+  /** {@link Taker}: takes `d` now, or queues it behind the delivery of its key being handled. */
+  take(d: Delivery): void {
     if (d.key !== undefined) {
-      const queue = waitingByKey.get(d.key);
+      const waiting = (this.waitingByKey ??= new Map());
+      const queue = waiting.get(d.key);
       if (queue) {
         queue.push(d);
         return;
       }
-      waitingByKey.set(d.key, []);
+      waiting.set(d.key, []);
     }
-    start(d);
-  };
+    this.start(d);
+  }
 
-  const abandon = () =>
-    (abandoned ??= (async () => {
-      const queued = [...waitingByKey.values()].flat();
-      waitingByKey.clear();
-      const held = [...inHand].filter((d) => d.state === 'pending');
-      await Promise.allSettled([...held, ...queued].map(handBack));
+  private abandon(): Promise<void> {
+    return (this.abandoned ??= (async () => {
+      const queued = this.waitingByKey ? [...this.waitingByKey.values()].flat() : [];
+      this.waitingByKey?.clear();
+      const held = [...this.inHand].filter((d) => d.state === 'pending');
+      await Promise.allSettled([...held, ...queued].map(this.handBack));
     })());
+  }
 
-  const loop = (async () => {
+  private async loop(): Promise<void> {
+    const sub = this.sub;
     // Arrivals go straight to `take` while a handler slot is free; the loop only drains what
     // waited in the buffer, and ends on close, on the subscription's end or failure.
-    sub.drive({ canTake: () => !stopping && running < concurrency, take, wake: notify });
+    sub.drive(this);
     try {
       for (;;) {
-        while (!stopping && running < concurrency) {
+        while (this.canTake()) {
           const d = sub.takeBuffered();
           if (!d) break;
-          take(d);
+          this.take(d);
         }
-        if (stopping) break;
+        if (this.stopping) break;
         if (sub.buffered === 0) {
           if (sub.failure !== undefined) throw sub.failure;
           if (sub.isClosed) break;
         }
-        await nextWake();
+        await this.nextWake();
       }
     } finally {
       sub.drive(undefined);
       // Handlers in flight, and the ones queued behind them on a key, finish and settle, unless
       // the close deadline passes first.
-      let passed = false;
-      void deadline.passed.then(() => {
-        passed = true;
-        notify();
-      });
-      while ((running > 0 || settling > 0) && !passed) await nextWake();
-      if (running > 0) await abandon();
-      deadline.dispose();
-    }
-  })();
-  // `done` rejects for whoever awaits it; nobody awaiting it is not an unhandled rejection: the
-  // failure is reported (logger, onError) instead.
-  loop.catch((err: unknown) => report.loopFailed(err));
-
-  let closing: Promise<void> | undefined;
-  const h: ConsumeHandle = {
-    done: loop,
-    close(closeOptions?: CloseOptions) {
-      try {
-        deadline.set(closeOptions);
-      } catch (err) {
-        return Promise.reject(err);
+      if (this.running > 0 || this.settling > 0) {
+        const deadline = this.deadline;
+        let passed = false;
+        void deadline.passed.then(() => {
+          passed = true;
+          this.wake();
+        });
+        while ((this.running > 0 || this.settling > 0) && !passed) await this.nextWake();
+        if (this.running > 0) await this.abandon();
       }
-      closing ??= (async () => {
-        stopping = true;
-        notify();
-        await Promise.race([sub.close(), deadline.passed]);
-        await loop.catch(() => undefined);
-      })();
-      return closing;
-    },
-    [Symbol.asyncDispose]() {
-      return h.close();
-    },
-  };
-  options.signal?.addEventListener('abort', () => void h.close(), { once: true });
-  return h;
+      this.deadlineOf?.dispose();
+    }
+  }
+
+  close(closeOptions?: CloseOptions): Promise<void> {
+    try {
+      this.deadline.set(closeOptions);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.closing ??= (async () => {
+      this.stopping = true;
+      this.wake();
+      await Promise.race([this.sub.close(), this.deadline.passed]);
+      await this.done.catch(() => undefined);
+    })();
+    return this.closing;
+  }
 }
 
 /** Whether a handler's result is a promise (or another thenable) to wait for. */
