@@ -155,7 +155,8 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
   let failRoute: ((err: unknown) => void) | undefined;
   let polling = false;
   const buffer: InboundMessage<H>[] = [];
-  const waiters = new Set<PollWaiter>();
+  /** Polls waiting over push (made by the first that waits). */
+  let waiters: Set<PollWaiter> | undefined;
   let failure: unknown;
 
   const markTaken = (d: Delivery) => {
@@ -309,7 +310,7 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
       }
       if (polling) {
         buffer.push(m);
-        for (const w of waiters) w.wake();
+        for (const w of waiters ?? []) w.wake();
         return;
       }
       void releaseMessage(m).catch(background(m, 'releasing a message nobody asked for'));
@@ -317,7 +318,7 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
     fail(err) {
       failure = err;
       if (failRoute) failRoute(err);
-      for (const w of waiters) w.wake();
+      for (const w of waiters ?? []) w.wake();
     },
   };
 
@@ -344,11 +345,11 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
         const timer = setTimeout(() => done(), waitMs);
         const done = () => {
           clearTimeout(timer);
-          waiters.delete(w);
+          waiters?.delete(w);
           signal?.removeEventListener('abort', done);
           resolve();
         };
-        waiters.add(w);
+        (waiters ??= new Set()).add(w);
         signal?.addEventListener('abort', done, { once: true });
       });
       // Messages that arrive together come back together.
@@ -391,7 +392,7 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
       closed = true;
       polling = false;
       route = undefined;
-      for (const w of waiters) w.wake();
+      for (const w of waiters ?? []) w.wake();
       if (started) {
         started = false;
         await driver.stop().catch(() => undefined);

@@ -47,8 +47,10 @@ export function createConsumer(parts: ConsumerParts, diagnostics: Diagnostics = 
   let closing: Promise<void> | undefined;
   let active: PushSubscription | undefined;
   const handles = new Set<ConsumeHandle>();
-  const polls = new Set<AbortController>();
-  const deadline = new CloseDeadline();
+  /** Polls waiting now (made by the first poll), aborted by close. */
+  let polls: Set<AbortController> | undefined;
+  /** Made by the first close: an idle consumer holds no timer, promise or state for it. */
+  let deadline: CloseDeadline | undefined;
 
   const assertOpen = () => {
     if (closed) throw closedError(`consumer of ${parts.source.kind} ${parts.source.name}`);
@@ -89,7 +91,7 @@ export function createConsumer(parts: ConsumerParts, diagnostics: Diagnostics = 
       const ac = new AbortController();
       const onAbort = () => ac.abort(options.signal?.reason);
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      polls.add(ac);
+      (polls ??= new Set()).add(ac);
       try {
         const got = await parts.poll(max, waitMs, ac.signal);
         if (options.signal?.aborted) {
@@ -98,29 +100,30 @@ export function createConsumer(parts: ConsumerParts, diagnostics: Diagnostics = 
         }
         return got;
       } finally {
-        polls.delete(ac);
+        polls?.delete(ac);
         options.signal?.removeEventListener('abort', onAbort);
       }
     },
     close(options?: CloseOptions) {
+      const dl = (deadline ??= new CloseDeadline());
       try {
-        deadline.set(options);
+        dl.set(options);
       } catch (err) {
         return Promise.reject(err);
       }
       // Every open consume loop hears about a shorter deadline too.
-      for (const h of handles) h.close({ timeoutMs: deadline.remaining() }).catch(() => undefined);
+      for (const h of handles) h.close({ timeoutMs: dl.remaining() }).catch(() => undefined);
       closing ??= (async () => {
         closed = true;
-        for (const p of polls) p.abort(closedError('consumer'));
+        for (const p of polls ?? []) p.abort(closedError('consumer'));
         const work = (async () => {
-          await Promise.allSettled([...handles].map((h) => h.close({ timeoutMs: deadline.remaining() })));
+          await Promise.allSettled([...handles].map((h) => h.close({ timeoutMs: dl.remaining() })));
           if (active) await active.close();
-          await parts.close(() => Math.min(DEFAULT_HELD_GRACE_MS, deadline.remaining()));
+          await parts.close(() => Math.min(DEFAULT_HELD_GRACE_MS, dl.remaining()));
         })();
         // Past the deadline, handing back and leaving get a bounded moment; the broker redelivers the rest.
-        await Promise.race([work, deadline.passed.then(() => sleep(HAND_BACK_MS))]);
-        deadline.dispose();
+        await Promise.race([work, dl.passed.then(() => sleep(HAND_BACK_MS))]);
+        dl.dispose();
       })();
       return closing;
     },
@@ -340,15 +343,16 @@ class RunHandle implements ConsumeHandle {
 /**
  * One consume loop (see {@link runConsume}). A class, not closures: an idle consumer holds one of
  * these per `consume`, so its state is a few fields and its behaviour lives on the prototype, and
- * what only some loops need (keyed waiting, the close deadline) is made when first needed.
+ * what only some loops need (the set of deliveries in hand, keyed waiting, the close deadline) is
+ * made when first needed.
  */
 class ConsumeRun implements Taker {
   /** Handlers running now, and keyed deliveries whose settle is on its way (their key is still held). */
   private running = 0;
   /** Unkeyed deliveries whose handler finished and whose ack or nack is on its way to the broker. */
   private settling = 0;
-  /** Deliveries whose handler runs now. */
-  private readonly inHand = new Set<Delivery>();
+  /** Deliveries whose handler runs now (made by the first delivery). */
+  private inHand: Set<Delivery> | undefined;
   /** Per key being handled: the deliveries of that key waiting their turn, in arrival order. */
   private waitingByKey: Map<string, Delivery[]> | undefined;
   private stopping = false;
@@ -394,7 +398,7 @@ class ConsumeRun implements Taker {
   }
 
   private finished(d: Delivery): void {
-    this.inHand.delete(d);
+    this.inHand?.delete(d);
     this.running--;
     if (d.key !== undefined && !this.abandoned) {
       const next = this.waitingByKey?.get(d.key)?.shift();
@@ -479,7 +483,7 @@ class ConsumeRun implements Taker {
   }
 
   private start(d: Delivery): void {
-    this.inHand.add(d);
+    (this.inHand ??= new Set()).add(d);
     this.running++;
     this.handle(d);
   }
@@ -502,7 +506,7 @@ class ConsumeRun implements Taker {
     return (this.abandoned ??= (async () => {
       const queued = this.waitingByKey ? [...this.waitingByKey.values()].flat() : [];
       this.waitingByKey?.clear();
-      const held = [...this.inHand].filter((d) => d.state === 'pending');
+      const held = [...(this.inHand ?? [])].filter((d) => d.state === 'pending');
       await Promise.allSettled([...held, ...queued].map(this.handBack));
     })());
   }
