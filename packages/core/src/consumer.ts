@@ -318,26 +318,15 @@ function runConsume(
   report: ConsumeReport,
 ): ConsumeHandle {
   const run = new ConsumeRun(sub, handler, concurrency, handBack, report);
-  const h = new RunHandle(run);
+  // Closures, not prototype methods: `close` keeps working when the application passes it around
+  // unbound (a signal handler, `using`), as the rest of the public API does.
+  const h: ConsumeHandle = {
+    done: run.done,
+    close: (closeOptions?: CloseOptions) => run.close(closeOptions),
+    [Symbol.asyncDispose]: () => run.close(),
+  };
   options.signal?.addEventListener('abort', () => void h.close(), { once: true });
   return h;
-}
-
-/** The public side of a {@link ConsumeRun}: `done` and `close`, not the loop's own methods. */
-class RunHandle implements ConsumeHandle {
-  constructor(private readonly run: ConsumeRun) {}
-
-  get done(): Promise<void> {
-    return this.run.done;
-  }
-
-  close(closeOptions?: CloseOptions): Promise<void> {
-    return this.run.close(closeOptions);
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
 }
 
 /**

@@ -310,6 +310,24 @@ describe('consume', () => {
     await conn.close();
   });
 
+  test('consume - close works unbound, on the handle and on the consumer (passed around as a callback)', async () => {
+    const { conn, fake } = await open();
+    const c = await conn.consumer('queue:q');
+    const seen: string[] = [];
+    const h = c.consume((d) => void seen.push(d.id));
+    fake.consumers[0]!.push('a');
+    for (let i = 0; i < 50 && seen.length < 1; i++) await new Promise((r) => setTimeout(r, 5));
+    const { close: closeHandle } = h;
+    await closeHandle();
+    await h.done;
+    const { close: closeConsumer } = c;
+    await closeConsumer();
+    expect(seen).toEqual(['a']);
+    expect(fake.consumers[0]!.calls.filter(([v]) => v === 'ack').map(([, id]) => id)).toEqual(['a']);
+    await expect(c.poll()).rejects.toMatchObject({ code: 'closed' });
+    await conn.close();
+  });
+
   test('consume - a keyed delivery holds its key until its ack is confirmed', async () => {
     const { conn, fake } = await open({ ackDelayMs: 100 });
     const c = await conn.consumer('queue:q');
