@@ -403,6 +403,9 @@ class ConsumeRun implements Taker {
     if (this.settling === 0) this.wake();
   }
 
+  /** {@link settled} as one callback for every settle of this loop, not a closure per delivery. */
+  private readonly onSettled = (): void => this.settled();
+
   /**
    * Runs the handler of `d` and settles it. An unkeyed delivery's slot frees once the handler
    * finished and its ack or nack was sent, so the broker's round trip does not hold a handler slot
@@ -459,13 +462,10 @@ class ConsumeRun implements Taker {
         );
       } else {
         this.settling++;
-        settle.then(
-          () => this.settled(),
-          (e: unknown) => {
-            this.report.settleFailed(d, verb, e);
-            this.settled();
-          },
-        );
+        settle.then(this.onSettled, (e: unknown) => {
+          this.report.settleFailed(d, verb, e);
+          this.settled();
+        });
         this.finished(d);
       }
     }
