@@ -63,6 +63,13 @@ export interface Decoded {
 
 const EMPTY = new Uint8Array(0);
 
+/** Whether field name `b` is `name` (ASCII), compared byte by byte: no string is made per field. */
+function isField(b: Buffer, name: string): boolean {
+  if (b.length !== name.length) return false;
+  for (let i = 0; i < name.length; i++) if (b[i] !== name.charCodeAt(i)) return false;
+  return true;
+}
+
 /** Decodes the fields of entry `entryId` (field names and values as Buffers, in pairs). */
 export function decodeFields(entryId: string, fields: readonly Buffer[]): Decoded {
   let body: Uint8Array = EMPTY;
@@ -72,16 +79,18 @@ export function decodeFields(entryId: string, fields: readonly Buffer[]): Decode
   let correlationId: string | undefined;
   const headers: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) {
-    const name = fields[i]!.toString();
+    const name = fields[i]!;
     const value = fields[i + 1]!;
-    if (name === F.body) body = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-    else if (name === F.id) id = value.toString();
-    else if (name === F.key) key = value.toString();
-    else if (name === F.replyTo) replyTo = value.toString();
-    else if (name === F.correlationId) correlationId = value.toString();
-    else if (name.startsWith(F.header)) headers[name.slice(F.header.length)] = value.toString();
+    // Header fields `h:<name>` (0x68 0x3a); the others by their exact bytes; unknown fields are ignored.
+    if (name[0] === 0x68 && name[1] === 0x3a) headers[name.toString('utf8', 2)] = value.toString();
+    else if (isField(name, F.body)) body = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    else if (isField(name, F.id)) id = value.toString();
+    else if (isField(name, F.key)) key = value.toString();
+    else if (isField(name, F.replyTo)) replyTo = value.toString();
+    else if (isField(name, F.correlationId)) correlationId = value.toString();
   }
-  return { id: id ?? entryId, body, key, headers, replyTo, correlationId, timestamp: new Date(Number(entryId.split('-')[0])) };
+  const dash = entryId.indexOf('-');
+  return { id: id ?? entryId, body, key, headers, replyTo, correlationId, timestamp: new Date(Number(dash < 0 ? entryId : entryId.slice(0, dash))) };
 }
 
 const MAX_SEQ = '18446744073709551615';

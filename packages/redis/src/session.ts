@@ -48,7 +48,9 @@ const BATCH_BYTES = 1024 * 1024;
 /** A message with more fields than this is sent alone with XADD (Lua's unpack has a stack limit). */
 const BATCH_FIELDS = 1000;
 
-const asArgs = (args: readonly Field[]) => args.map((a) => (typeof a === 'string' ? a : Buffer.from(a.buffer, a.byteOffset, a.byteLength))) as RedisArgument[];
+/** node-redis takes strings and Buffers: a Uint8Array that is not a Buffer gets a Buffer view (no copy). */
+const asArgs = (args: readonly Field[]) =>
+  args.map((a) => (typeof a === 'string' || Buffer.isBuffer(a) ? a : Buffer.from(a.buffer, a.byteOffset, a.byteLength))) as RedisArgument[];
 
 /**
  * Opens the Redis session: one command connection shared by producers and admin, one blocking

@@ -22,6 +22,13 @@ describe('names - keys, wire format, start ids', () => {
     expect(decodeFields('1-0', fields.map((f) => Buffer.from(f))).headers).toEqual({ b: '2' });
   });
 
+  it('wire format - field names match exactly: near misses and foreign fields are ignored, header names keep UTF-8', () => {
+    const b = (s: string) => Buffer.from(s);
+    const d = decodeFields('1700000000001-0', [b('bodY'), b('no'), b('sb-idx'), b('no'), b('sb-i'), b('no'), b('h'), b('no'), b('h:grüße'), b('ü'), b('body'), b('yes'), b('sb-id'), b('m7'), b('other'), b('z')]);
+    expect(d).toEqual({ id: 'm7', body: new Uint8Array(b('yes')), key: undefined, headers: { grüße: 'ü' }, replyTo: undefined, correlationId: undefined, timestamp: new Date(1700000000001) });
+    expect(decodeFields('42', [b('body'), b('x')]).timestamp).toEqual(new Date(42));
+  });
+
   it('start ids - inclusive positions become the id just before; latest, earliest and timestamps', () => {
     expect(idBefore('10-5')).toBe('10-4');
     expect(idBefore('10-0')).toBe('9-18446744073709551615');
