@@ -63,12 +63,15 @@ export interface Decoded {
 
 const EMPTY = new Uint8Array(0);
 
-/** Whether field name `b` is `name` (ASCII), compared byte by byte: no string is made per field. */
-function isField(b: Buffer, name: string): boolean {
-  if (b.length !== name.length) return false;
-  for (let i = 0; i < name.length; i++) if (b[i] !== name.charCodeAt(i)) return false;
+/** Whether field name `b` starts with `prefix` (ASCII), compared byte by byte: no string is made per field. */
+function startsWith(b: Buffer, prefix: string): boolean {
+  if (b.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (b[i] !== prefix.charCodeAt(i)) return false;
   return true;
 }
+
+/** Whether field name `b` is `name` (ASCII), compared byte by byte. */
+const isField = (b: Buffer, name: string): boolean => b.length === name.length && startsWith(b, name);
 
 /** Decodes the fields of entry `entryId` (field names and values as Buffers, in pairs). */
 export function decodeFields(entryId: string, fields: readonly Buffer[]): Decoded {
@@ -81,8 +84,8 @@ export function decodeFields(entryId: string, fields: readonly Buffer[]): Decode
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i]!;
     const value = fields[i + 1]!;
-    // Header fields `h:<name>` (0x68 0x3a); the others by their exact bytes; unknown fields are ignored.
-    if (name[0] === 0x68 && name[1] === 0x3a) headers[name.toString('utf8', 2)] = value.toString();
+    // Header fields by their prefix, the others by their exact bytes; unknown fields are ignored.
+    if (startsWith(name, F.header)) headers[name.toString('utf8', F.header.length)] = value.toString();
     else if (isField(name, F.body)) body = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
     else if (isField(name, F.id)) id = value.toString();
     else if (isField(name, F.key)) key = value.toString();
