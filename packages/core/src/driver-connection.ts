@@ -74,11 +74,13 @@ export interface DriverSession {
   /** Further broker limits on a send (header count, delay ceiling); throws before anything is sent. */
   checkMessages?(destination: Destination, messages: readonly NormalizedMessage[]): void;
   /**
-   * Publishes a batch. Returns one promise per message, in order, resolving with the broker's
-   * reference once the broker confirmed it (with `confirm: false`, once handed to the client,
-   * with undefined). A rejected promise fails only its own message.
+   * Publishes a batch. Returns either one promise per message, in order, resolving with the
+   * broker's reference once the broker confirmed it (with `confirm: false`, once handed to the
+   * client, with undefined), where a rejected promise fails only its own message; or one promise
+   * for the whole batch ({@link PublishOutcomes}), which spares a promise per message where the
+   * broker confirms a batch at once.
    */
-  publish(destination: Destination, messages: readonly NormalizedMessage[], options: PublishOptions): readonly Promise<string | undefined>[];
+  publish(destination: Destination, messages: readonly NormalizedMessage[], options: PublishOptions): readonly Promise<string | undefined>[] | Promise<PublishOutcomes>;
   /**
    * Sends a request whose reply goes to this connection's reply address, carrying
    * `meta.correlationId`. The reply reaches core through the {@link DriverHost.replies} sink.
@@ -101,6 +103,13 @@ export interface DriverSession {
   /** Frees the client. Core calls it once, after every consumer and producer closed. */
   close(): Promise<void>;
 }
+
+/**
+ * What a batch's one promise resolves with: one entry per message, in order, the broker's reference
+ * (undefined with `confirm: false`) or the Error that failed that message alone. The promise
+ * rejects when the whole batch failed.
+ */
+export type PublishOutcomes = readonly (string | undefined | Error)[];
 
 export interface PublishOptions {
   readonly confirm: boolean;
@@ -491,17 +500,27 @@ function createProducer(ctx: ProducerContext): Producer {
   const publish = async (dest: Destination, messages: NormalizedMessage[], options: SendOptions): Promise<SendReceipt[]> => {
     const confirm = options.confirm !== false;
     if (!confirm) requireCapability(session.capabilities, 'fireAndForget');
-    let results: readonly Promise<string | undefined>[];
+    let results: readonly Promise<string | undefined>[] | Promise<PublishOutcomes>;
     try {
       results = session.publish(dest, messages, { confirm, signal: options.signal });
     } catch (err) {
       throw withReceipts(ctx.classify(err), []);
     }
     if (!confirm) {
-      for (const r of results) r.catch(() => undefined);
+      if (isPerMessage(results)) for (const r of results) r.catch(() => undefined);
+      else results.catch(() => undefined);
       return messages.map((m) => ({ id: m.id, destination: dest.name, confirmed: false }));
     }
     const receiptOf = (id: string, ref: string | undefined): SendReceipt => (ref === undefined ? { id, destination: dest.name, confirmed: false } : { id, destination: dest.name, confirmed: true, brokerRef: ref });
+    if (!isPerMessage(results)) {
+      let outcomes: PublishOutcomes;
+      try {
+        outcomes = await results;
+      } catch (err) {
+        throw withReceipts(ctx.classify(err), []);
+      }
+      return receiptsOf(dest, messages, outcomes, receiptOf, ctx.classify);
+    }
     let refs: (string | undefined)[];
     try {
       // All of them first: no result object per message, as allSettled makes, on the common path.
@@ -585,6 +604,33 @@ function createProducer(ctx: ProducerContext): Producer {
     },
   };
   return producer as Producer;
+}
+
+const isPerMessage = (r: readonly Promise<string | undefined>[] | Promise<PublishOutcomes>): r is readonly Promise<string | undefined>[] => Array.isArray(r);
+
+/**
+ * The receipts of a batch the driver answered as a whole: one per message, or, when some failed,
+ * the error of the first failure carrying the receipts of those that went through.
+ */
+function receiptsOf(
+  dest: Destination,
+  messages: readonly NormalizedMessage[],
+  outcomes: PublishOutcomes,
+  receiptOf: (id: string, ref: string | undefined) => SendReceipt,
+  classify: (err: unknown) => SwitchboardError,
+): SendReceipt[] {
+  if (outcomes.length !== messages.length) {
+    throw withReceipts(new SwitchboardError('internal', `the driver answered a batch of ${messages.length} sends to ${dest.kind}:${dest.name} with ${outcomes.length} outcomes`), []);
+  }
+  const receipts: SendReceipt[] = [];
+  let failure: Error | undefined;
+  for (let i = 0; i < outcomes.length; i++) {
+    const o = outcomes[i];
+    if (o instanceof Error) failure ??= o;
+    else receipts.push(receiptOf(messages[i]!.id, o));
+  }
+  if (failure) throw withReceipts(classify(failure), receipts);
+  return receipts;
 }
 
 function withReceipts(e: SwitchboardError, receipts: SendReceipt[]): SwitchboardError {

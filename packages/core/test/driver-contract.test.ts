@@ -26,6 +26,35 @@ describe('driver contract', () => {
     await conn.close();
   });
 
+  test('driver contract - a batch answered as a whole gives one receipt per message, in order', async () => {
+    const { conn } = await open({ batchForm: 'outcomes' });
+    const receipts = await conn.producer().send('queue:q', ['a', 'b', 'c']);
+    expect(receipts.map((r) => [r.brokerRef, r.confirmed])).toEqual([
+      ['ref-0', true],
+      ['ref-1', true],
+      ['ref-2', true],
+    ]);
+    await conn.close();
+  });
+
+  test('driver contract - a batch answered as a whole with one failed message rejects with the receipts of the others', async () => {
+    const { conn } = await open({ batchForm: 'outcomes', failIndex: 1 });
+    const err = await conn.producer().send('queue:q', ['a', 'b', 'c']).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'rejected', message: 'nack for message 1' });
+    const receipts = (err as SwitchboardError).details.receipts as { brokerRef: string }[];
+    expect(receipts.map((r) => r.brokerRef)).toEqual(['ref-0', 'ref-2']);
+    await conn.close();
+  });
+
+  test('driver contract - a batch that failed as a whole rejects with no receipts; a wrong count of outcomes is an internal error', async () => {
+    const rejects = await open({ batchForm: 'rejects' });
+    await expect(rejects.conn.producer().send('queue:q', ['a', 'b'])).rejects.toMatchObject({ code: 'connection', details: { receipts: [] } });
+    await rejects.conn.close();
+    const short = await open({ batchForm: 'short' });
+    await expect(short.conn.producer().send('queue:q', ['a', 'b'])).rejects.toMatchObject({ code: 'internal', details: { receipts: [] } });
+    await short.conn.close();
+  });
+
   test('driver contract - a failed single send carries details.receipts too (empty)', async () => {
     const { conn } = await open({ failIndex: 0 });
     await expect(conn.producer().send('queue:q', 'a')).rejects.toMatchObject({ code: 'rejected', details: { receipts: [] } });

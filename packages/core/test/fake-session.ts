@@ -11,7 +11,19 @@ export interface FakeConsumer {
   fail(err: unknown): void;
 }
 
-export function fakeSession(o: { ackDelayMs?: number; failAcks?: { once: string[]; sync?: boolean }; failIndex?: number; maxMessageBytes?: number; nativeDeadline?: boolean; settlesOnReceipt?: boolean }) {
+/**
+ * `batchForm`: publish answers with one promise for the whole batch (core's batch form): `outcomes`
+ * as the driver should, `short` with one outcome too few, `rejects` with the whole batch failed.
+ */
+export function fakeSession(o: {
+  ackDelayMs?: number;
+  batchForm?: 'outcomes' | 'short' | 'rejects';
+  failAcks?: { once: string[]; sync?: boolean };
+  failIndex?: number;
+  maxMessageBytes?: number;
+  nativeDeadline?: boolean;
+  settlesOnReceipt?: boolean;
+}) {
   const published: NormalizedMessage[] = [];
   const consumers: FakeConsumer[] = [];
   const bind = (_host: DriverHost): DriverSession => ({
@@ -20,11 +32,16 @@ export function fakeSession(o: { ackDelayMs?: number; failAcks?: { once: string[
     maxMessageBytes: o.maxMessageBytes ?? 1024,
     limitName: 'fake',
     checkDestination: (d) => assertDestinationName(d, /^[a-z-]+$/, 20, 'lower-case letters and -'),
-    publish: (_dest, messages) =>
-      messages.map((m, i) => {
-        published.push(m);
-        return i === o.failIndex ? Promise.reject(new SwitchboardError('rejected', `nack for message ${i}`)) : Promise.resolve(`ref-${i}`);
-      }),
+    publish: (_dest, messages) => {
+      published.push(...messages);
+      const failed = (i: number) => new SwitchboardError('rejected', `nack for message ${i}`);
+      if (o.batchForm === 'rejects') return Promise.reject(new SwitchboardError('connection', 'the whole batch failed'));
+      if (o.batchForm) {
+        const outcomes = messages.map((_m, i) => (i === o.failIndex ? failed(i) : `ref-${i}`));
+        return Promise.resolve(o.batchForm === 'short' ? outcomes.slice(1) : outcomes);
+      }
+      return messages.map((_m, i) => (i === o.failIndex ? Promise.reject(failed(i)) : Promise.resolve(`ref-${i}`)));
+    },
     reply: async () => undefined,
     consumer: async () => {
       const calls: unknown[][] = [];

@@ -2,7 +2,7 @@
 // suite catches each defect. Imported as '@switchboard/memory/testing'; applications never need it,
 // and nothing here is reachable from '@switchboard/memory'.
 import { HEADERS, type Destination } from '@switchboard/core';
-import { builtInBackend, defineDriver, type ConsumerDriver, type Driver, type DriverSession, type InboundMessage, type InboundSink, type NormalizedMessage } from '@switchboard/core/driver';
+import { builtInBackend, defineDriver, type ConsumerDriver, type Driver, type DriverSession, type InboundMessage, type InboundSink, type NormalizedMessage, type PublishOptions, type PublishOutcomes } from '@switchboard/core/driver';
 import { memoryOptionsFrom, openMemorySession } from './index';
 
 /** Each fault breaks one promise the memory backend otherwise keeps. */
@@ -124,6 +124,17 @@ export function faultyMemoryDriver(faults: MemoryFaults): Driver {
   });
 }
 
+/** Publishes one message through `s` and gives its outcome, whichever form the session answers in. */
+function sendOne(s: DriverSession, dest: Destination, m: NormalizedMessage, options: PublishOptions): Promise<string | undefined> {
+  const r = s.publish(dest, [m], options);
+  if (isPromiseArray(r)) return r[0]!;
+  return r.then(([o]) => {
+    if (o instanceof Error) throw o;
+    return o;
+  });
+}
+const isPromiseArray = (r: readonly Promise<string | undefined>[] | Promise<PublishOutcomes>): r is readonly Promise<string | undefined>[] => Array.isArray(r);
+
 /** The ack deadline of each group under `groupDeadlineShared`: the last member to join sets it. */
 const sharedDeadlines = new Map<string, number>();
 
@@ -148,11 +159,11 @@ function withFaults(inner: DriverSession, faults: MemoryFaults): DriverSession {
     publish(dest, messages, options) {
       const store = (m: NormalizedMessage): Promise<string | undefined> => {
         if (faults.confirmBeforeStoreMs) {
-          setTimeout(() => void Promise.all(session.publish(dest, [m], options)).catch(() => undefined), faults.confirmBeforeStoreMs);
+          setTimeout(() => void sendOne(session, dest, m, options).catch(() => undefined), faults.confirmBeforeStoreMs);
           return Promise.resolve(options.confirm ? `offset:later-${sent}` : undefined);
         }
-        if (faults.duplicateOneIn && sent % faults.duplicateOneIn === 0) void Promise.all(session.publish(dest, [m], options)).catch(() => undefined);
-        return session.publish(dest, [m], options)[0]!;
+        if (faults.duplicateOneIn && sent % faults.duplicateOneIn === 0) void sendOne(session, dest, m, options).catch(() => undefined);
+        return sendOne(session, dest, m, options);
       };
       return messages.map((original) => {
         let m = faults.deliverDelayedEarly ? { ...original, delayMs: undefined } : original;
@@ -238,7 +249,7 @@ function withConsumerFaults(session: DriverSession, inner: ConsumerDriver<unknow
       if (faults.retryAtTheEnd && m) {
         // Settle it, and send a copy after everything else (a retry topic without blocking the key).
         await inner.ack(h);
-        await session.publish(sourceOf, [{ id: `${m.id}~retry`, body: m.body, key: m.key, headers: m.headers, delayMs: delayMs || undefined }], { confirm: true, signal: undefined })[0];
+        await sendOne(session, sourceOf, { id: `${m.id}~retry`, body: m.body, key: m.key, headers: m.headers, delayMs: delayMs || undefined }, { confirm: true, signal: undefined });
         return;
       }
       if (faults.retryToSameMember && m && sinkOf) {
@@ -254,7 +265,7 @@ function withConsumerFaults(session: DriverSession, inner: ConsumerDriver<unknow
       const m = seen.get(h as object);
       if (!faults.redeliverDeadLettered || !m) return inner.deadLetter(h, to, headers);
       // Store the dead letter, then give the message back as if nothing happened: it comes again.
-      await session.publish(to, [{ id: m.id, body: m.body, key: m.key, headers, delayMs: undefined }], { confirm: true, signal: undefined })[0];
+      await sendOne(session, to, { id: m.id, body: m.body, key: m.key, headers, delayMs: undefined }, { confirm: true, signal: undefined });
       await inner.release(h, { seen: false });
     },
   };
