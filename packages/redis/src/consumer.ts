@@ -84,7 +84,7 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
   const claim = async (mode: 'due' | 'orphans', max: number) => {
     const grace = String(link.options.blockMs + 1000);
     const rows = await link.cmd<[Buffer, Buffer[], number][]>(['EVAL', CLAIM, '3', keys.stream, keys.due, keys.from, keys.group, me, String(Date.now()), String(max), mode, `${link.options.prefix}:live:`, PARKED, grace]);
-    return rows.map(([id, fields, count]) => toInbound(id.toString(), fields, Number(count)));
+    return rows.map(([id, fields, count]) => toInbound(id.toString('latin1'), fields, Number(count)));
   };
   /** New entries, up to `max`, waiting up to `blockMs` for the first (0: not at all). */
   const readNew = async (max: number, blockMs: number): Promise<InboundMessage<RedisHandle>[]> => {
@@ -94,8 +94,12 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
     args.push('STREAMS', keys.stream, '>');
     blocked++;
     try {
-      const reply = await reader.cmd<[Buffer, Entry[]][] | null>(args);
-      return (reply?.[0]?.[1] ?? []).filter((e) => e[1]).map(([id, fields]) => toInbound(id.toString(), fields, 1));
+      const entries = (await reader.cmd<[Buffer, Entry[]][] | null>(args))?.[0]?.[1] ?? [];
+      const out: InboundMessage<RedisHandle>[] = [];
+      // An entry deleted since it was added reads with no fields (null): nothing to deliver.
+      // Entry ids are ASCII ("<ms>-<seq>"): latin1 decodes them without a UTF-8 pass.
+      for (const [id, fields] of entries) if (fields) out.push(toInbound(id.toString('latin1'), fields, 1));
+      return out;
     } finally {
       blocked--;
     }
@@ -189,6 +193,14 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
     const acked = link.ackCmd(['XACK', keys.stream, keys.group, ...ids]);
     return source.kind === 'queue' ? Promise.all([acked, link.ackCmd(['XDEL', keys.stream, ...ids])]).then(() => undefined) : acked.then(() => undefined);
   };
+  const acked = () => {
+    acking--;
+    settled();
+  };
+  const ackFailed = (err: unknown): never => {
+    acking--;
+    throw err;
+  };
   const ackEntry = (h: RedisHandle): Promise<void> => {
     if (ackIds) {
       ackIds.push(h.entryId);
@@ -233,14 +245,10 @@ export async function openRedisConsumer(link: RedisLink, source: Destination, o:
       sink = undefined;
       wake();
     },
-    async ack(h) {
+    // Promise reactions shared by every ack, not an async function: no frame or closure per ack.
+    ack(h) {
       acking++;
-      try {
-        await ackEntry(h);
-      } finally {
-        acking--;
-      }
-      settled();
+      return ackEntry(h).then(acked, ackFailed);
     },
     async retry(h, delayMs) {
       await dueAt(h, delayMs);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createClient, RESP_TYPES, type RedisArgument } from '@redis/client';
 import { SwitchboardError, type BrokerObject, type Destination, type ParsedUrl } from '@switchboard/core';
-import { assertDestinationName, createReply, messageSize, tlsFailure, type DriverConnectOptions, type DriverHost, type DriverSession, type NormalizedMessage } from '@switchboard/core/driver';
+import { assertDestinationName, createReply, messageSize, tlsFailure, type DriverConnectOptions, type DriverHost, type DriverSession, type NormalizedMessage, type PublishOutcomes } from '@switchboard/core/driver';
 import { redisCapabilities } from './capabilities';
 import { classifyError } from './classify-error';
 import { openRedisConsumer } from './consumer';
@@ -47,6 +47,8 @@ const BATCH_MESSAGES = 256;
 const BATCH_BYTES = 1024 * 1024;
 /** A message with more fields than this is sent alone with XADD (Lua's unpack has a stack limit). */
 const BATCH_FIELDS = 1000;
+
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 
 /** node-redis takes strings and Buffers: a Uint8Array that is not a Buffer gets a Buffer view (no copy). */
 const asArgs = (args: readonly Field[]) =>
@@ -246,44 +248,43 @@ export async function openRedisSession(url: ParsedUrl, raw: DriverConnectOptions
   /**
    * Sends `messages` to `d` in order: consecutive plain messages in ADD_BATCH calls (one command
    * and one round trip for up to {@link BATCH_MESSAGES}; a failed call fails each message of it),
-   * a lone one, a delayed one or one with very many headers with XADD of its own.
+   * a lone one, a delayed one or one with very many headers with XADD of its own. Answers with one
+   * promise for the whole send (core's batch form): no promise per message.
    */
-  const publishAll = (d: Destination, messages: readonly NormalizedMessage[]): Promise<string>[] => {
+  const publishAll = (d: Destination, messages: readonly NormalizedMessage[]): Promise<PublishOutcomes> => {
     const stream = streamKey(options.prefix, d);
-    const out: Promise<string>[] = new Array(messages.length);
+    const parts: Promise<PublishOutcomes>[] = [];
+    const alone = (sent: Promise<string>) => parts.push(sent.then((id) => [id], (err: unknown) => [asError(err)]));
     let batch: Field[][] = [];
-    let slots: number[] = [];
     let bytes = 0;
     const flush = () => {
-      if (batch.length === 1) out[slots[0]!] = xadd(d, stream, batch[0]!);
+      if (batch.length === 1) alone(xadd(d, stream, batch[0]!));
       else if (batch.length > 1) {
-        const sent = addBatch(d, stream, batch);
-        slots.forEach((slot, j) => {
-          out[slot] = sent.then((ids) => ids[j]!);
-        });
+        const n = batch.length;
+        parts.push(addBatch(d, stream, batch).catch((err: unknown) => new Array<Error>(n).fill(asError(err))));
       }
       batch = [];
-      slots = [];
       bytes = 0;
     };
-    messages.forEach((m, i) => {
+    for (const m of messages) {
       if (m.delayMs) {
-        out[i] = publishOne(d, m);
-        return;
+        flush();
+        alone(publishOne(d, m));
+        continue;
       }
       const fields = encodeFields(m);
       if (fields.length > BATCH_FIELDS) {
-        out[i] = xadd(d, stream, fields);
-        return;
+        flush();
+        alone(xadd(d, stream, fields));
+        continue;
       }
       const size = messageSize(m);
       if (batch.length > 0 && (batch.length >= BATCH_MESSAGES || bytes + size > BATCH_BYTES)) flush();
       batch.push(fields);
-      slots.push(i);
       bytes += size;
-    });
+    }
     flush();
-    return out;
+    return parts.length === 1 ? parts[0]! : Promise.all(parts).then((each) => each.flat());
   };
 
   const publishOne = (d: Destination, m: NormalizedMessage, extra?: { replyTo: string; correlationId: string }): Promise<string> => {

@@ -64,6 +64,17 @@ const url = process.env.SWITCHBOARD_TEST_REDIS_URL;
     expect(entries.map(([, f]) => f[f.indexOf('body') + 1])).toEqual(bodies);
   });
 
+  test('sends - a message sent alone inside a batch (very many headers) keeps its place: entries and receipts in the order given', async () => {
+    const c = await open();
+    const q = queue('mixed');
+    await c.admin.ensureDestination(q);
+    const many = Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`x-h${i}`, 'v']));
+    const receipts = await c.producer().send(q, ['a', 'b', { body: 'big', headers: many }, 'c', 'd']);
+    const entries = (await raw.sendCommand(['XRANGE', `${prefix}:q:mixed`, '-', '+'])) as [string, string[]][];
+    expect(entries.map(([, f]) => f[f.indexOf('body') + 1])).toEqual(['a', 'b', 'big', 'c', 'd']);
+    expect(receipts.map((r) => r.brokerRef)).toEqual(entries.map(([id]) => id));
+  });
+
   test('sends - one message goes as a plain XADD', async () => {
     const c = await open();
     const q = queue('single');
