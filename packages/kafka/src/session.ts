@@ -149,7 +149,7 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
     topics,
     offsetLookups: new Serial(),
     append(topic, messages, extra) {
-      return perMessage(appendAll(topic, messages, extra), messages.length, true) as Promise<string>[];
+      return perMessage(appendAll(topic, messages, extra), messages.length);
     },
   };
   const replies = new ReplyReader(client, replyTopic(randomUUID().replace(/-/g, '').slice(0, 16)), host.replies);
@@ -160,9 +160,10 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
     maxMessageBytes: options.maxMessageBytes - FRAMING_RESERVE,
     limitName: `a Kafka topic (max.message.bytes ${options.maxMessageBytes}, ${FRAMING_RESERVE} bytes kept for framing and Switchboard headers)`,
     checkDestination: assertTopicName,
-    publish(dest, messages, { confirm }) {
+    publish(dest, messages) {
       const notBefore = (m: NormalizedMessage) => (m.delayMs && m.delayMs > 0 ? { [HEADERS.notBefore]: String(Date.now() + m.delayMs) } : undefined);
-      return perMessage(appendAll(kafkaTopic(dest), messages, notBefore), messages.length, confirm);
+      // One promise for the whole send (core's batch form): each message's offset or its own error.
+      return appendAll(kafkaTopic(dest), messages, notBefore);
     },
     async request(dest, message, meta) {
       const replyTo = await replies.ready();
@@ -211,17 +212,18 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
 }
 
 /**
- * One promise per message over the one promise of a whole append (core's publish contract): each
- * resolves with its `<partition>:<offset>` (undefined when `refs` is false) or rejects with its error.
+ * One promise per message over the one promise of a whole append (for the adapter's own sends:
+ * dead letters, retries, requests, replies): each resolves with its `<partition>:<offset>` or
+ * rejects with its error.
  */
-function perMessage(all: Promise<readonly (string | Error)[]>, n: number, refs: boolean): Promise<string | undefined>[] {
+function perMessage(all: Promise<readonly (string | Error)[]>, n: number): Promise<string>[] {
   all.catch(() => undefined);
-  const out = new Array<Promise<string | undefined>>(n);
+  const out = new Array<Promise<string>>(n);
   for (let i = 0; i < n; i++) {
     out[i] = all.then((r) => {
       const x = r[i];
       if (x instanceof Error) throw x;
-      return refs ? x : undefined;
+      return x!;
     });
   }
   return out;
