@@ -92,26 +92,3 @@ for _, m in ipairs(due) do
 end
 return #due
 `;
-
-/**
- * Appends a batch of messages to one stream in one round trip, in order, each with its own XADD
- * (so the entries are what a plain XADD writes), and returns their entry ids. An XADD that fails
- * ends the script with its error (Redis keeps the entries added before it): the caller fails the
- * whole batch, which at-least-once allows, as a message whose send failed may have been stored.
- *
- * KEYS: stream. ARGV: the MINID trim threshold ("" for none), then per message its field count and
- * its fields and values. Each XADD takes its fields straight from ARGV (`unpack` of a range): no
- * table is built per message, which cut the server's time per message from about 4.7 to 3.3 µs.
- */
-export const ADD_BATCH = `
-local out, m, i, n = {}, 0, 2, #ARGV
-local call, unpack, k, minid = redis.call, unpack, KEYS[1], ARGV[1]
-while i <= n do
-  local c = tonumber(ARGV[i])
-  m = m + 1
-  if minid == '' then out[m] = call('XADD', k, '*', unpack(ARGV, i + 1, i + c))
-  else out[m] = call('XADD', k, 'MINID', '~', minid, '*', unpack(ARGV, i + 1, i + c)) end
-  i = i + c + 1
-end
-return out
-`;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createClient, RESP_TYPES, type RedisArgument } from '@redis/client';
+import { createClient, MultiErrorReply, RESP_TYPES, type RedisArgument } from '@redis/client';
 import { SwitchboardError, type BrokerObject, type Destination, type ParsedUrl } from '@switchboard/core';
 import { assertDestinationName, createReply, messageSize, tlsFailure, type DriverConnectOptions, type DriverHost, type DriverSession, type NormalizedMessage, type PublishOutcomes } from '@switchboard/core/driver';
 import { redisCapabilities } from './capabilities';
@@ -7,7 +7,7 @@ import { classifyError } from './classify-error';
 import { openRedisConsumer } from './consumer';
 import { decodeFields, encodeFields, keysOf, NAME, NAME_RULE, QUEUE_GROUP, streamKey, type Field } from './names';
 import { resolveRedisOptions, type ResolvedRedisOptions } from './options';
-import { ADD_BATCH, MOVE_DELAYED } from './scripts';
+import { MOVE_DELAYED } from './scripts';
 
 const makeRedisClient = (o: Parameters<typeof createClient>[0]) => createClient({ ...o, RESP: 2 });
 type Client = ReturnType<typeof makeRedisClient>;
@@ -40,13 +40,11 @@ export interface RedisLink {
 }
 
 /**
- * One send of several messages to a stream goes to Redis as one ADD_BATCH script call, of at most
- * this many messages and about this many bytes (a script holds the server while it runs).
+ * One send of several messages to a stream goes to Redis as one transaction of at most this many
+ * messages and about this many bytes (EXEC holds the server while it runs).
  */
 const BATCH_MESSAGES = 256;
 const BATCH_BYTES = 1024 * 1024;
-/** A message with more fields than this is sent alone with XADD (Lua's unpack has a stack limit). */
-const BATCH_FIELDS = 1000;
 
 const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 
@@ -230,26 +228,27 @@ export async function openRedisSession(url: ParsedUrl, raw: DriverConnectOptions
     return cmd<Buffer>(['XADD', stream, ...trim, '*', ...fields]).then(String);
   };
 
-  /** ADD_BATCH of `batch` (each message's fields) to `stream`: the entry ids, in order. */
-  const addBatch = (d: Destination, stream: string, batch: readonly Field[][]): Promise<string[]> => {
+  /**
+   * `batch` (each message's fields) to `stream` as one transaction: MULTI, one XADD per message
+   * (with the trim a single send makes), EXEC. One round trip; each message's entry id, or the
+   * error Redis gave its XADD alone.
+   */
+  const addBatch = (d: Destination, stream: string, batch: readonly Field[][]): Promise<PublishOutcomes> => {
     const minId = trimBelow(d, stream);
     if (minId === undefined) return lookUpRetention(stream).then(() => addBatch(d, stream, batch));
-    const args: Field[] = ['EVAL', ADD_BATCH, '1', stream, minId];
-    for (const fields of batch) {
-      args.push(String(fields.length));
-      for (const f of fields) args.push(f);
-    }
-    return cmd<Buffer[]>(args).then((ids) => {
-      if (ids.length !== batch.length) throw new SwitchboardError('internal', `Redis: a batch of ${batch.length} sends got ${ids.length} entry ids back`);
-      return ids.map(String);
-    });
+    const head: Field[] = minId ? ['XADD', stream, 'MINID', '~', minId, '*'] : ['XADD', stream, '*'];
+    const tx = main.multi();
+    for (const fields of batch) tx.addCommand(asArgs(head.concat(fields)));
+    return tx.exec().then(
+      (ids) => ids.map(String),
+      (err: unknown) => (err instanceof MultiErrorReply ? err.replies.map((r) => (r instanceof Error ? r : String(r))) : Promise.reject(err)),
+    );
   };
 
   /**
-   * Sends `messages` to `d` in order: consecutive plain messages in ADD_BATCH calls (one command
-   * and one round trip for up to {@link BATCH_MESSAGES}; a failed call fails each message of it),
-   * a lone one, a delayed one or one with very many headers with XADD of its own. Answers with one
-   * promise for the whole send (core's batch form): no promise per message.
+   * Sends `messages` to `d` in order: consecutive plain messages in transactions of up to
+   * {@link BATCH_MESSAGES} ({@link addBatch}), a lone one or a delayed one on its own. Answers with
+   * one promise for the whole send (core's batch form): no promise per message.
    */
   const publishAll = (d: Destination, messages: readonly NormalizedMessage[]): Promise<PublishOutcomes> => {
     const stream = streamKey(options.prefix, d);
@@ -273,11 +272,6 @@ export async function openRedisSession(url: ParsedUrl, raw: DriverConnectOptions
         continue;
       }
       const fields = encodeFields(m);
-      if (fields.length > BATCH_FIELDS) {
-        flush();
-        alone(xadd(d, stream, fields));
-        continue;
-      }
       const size = messageSize(m);
       if (batch.length > 0 && (batch.length >= BATCH_MESSAGES || bytes + size > BATCH_BYTES)) flush();
       batch.push(fields);

@@ -30,24 +30,37 @@ const url = process.env.SWITCHBOARD_TEST_REDIS_URL;
     watcher.destroy();
   });
 
-  /** The commands Redis ran that name `key` while `work` ran, as MONITOR shows them ("lua" for those a script ran). */
+  /**
+   * The commands Redis ran that name `key` while `work` ran, as MONITOR shows them: from clients
+   * (each transaction's as one list, MULTI to EXEC) and from scripts (MONITOR's "lua").
+   */
   const watch = async (key: string, work: () => Promise<unknown>) => {
     const lines: string[] = [];
     await watcher.monitor((line: string) => {
-      if (line.includes(`"${key}"`)) lines.push(line);
+      if (line.includes(`"${key}"`) || /"(multi|exec)"/i.test(line)) lines.push(line);
     });
     await work();
     // MONITOR lines arrive after the replies: wait for a marker sent after the work.
     await raw.sendCommand(['EXISTS', key]);
     for (let i = 0; i < 100 && !lines.some((l) => /"EXISTS"/i.test(l)); i++) await new Promise((r) => setTimeout(r, 10));
     await watcher.reset();
+    const name = (l: string) => /"([A-Za-z]+)"/.exec(l)![1]!.toUpperCase();
+    const fromClients = lines.filter((l) => !/\[\d+ lua\]/.test(l) && !/"EXISTS"/i.test(l)).map(name);
+    const transactions: string[][] = [];
+    let open: string[] | undefined;
+    for (const c of fromClients) {
+      if (c === 'MULTI') transactions.push((open = []));
+      else if (c === 'EXEC') open = undefined;
+      else open?.push(c);
+    }
     return {
-      fromClients: lines.filter((l) => !/\[\d+ lua\]/.test(l) && !/"EXISTS"/i.test(l)).map((l) => /"([A-Za-z]+)"/.exec(l)![1]!.toUpperCase()),
-      fromScripts: lines.filter((l) => /\[\d+ lua\]/.test(l)).map((l) => /"([A-Za-z]+)"/.exec(l)![1]!.toUpperCase()),
+      fromClients: fromClients.filter((c) => c !== 'MULTI' && c !== 'EXEC'),
+      transactions,
+      fromScripts: lines.filter((l) => /\[\d+ lua\]/.test(l)).map(name),
     };
   };
 
-  test('sends - a batch reaches Redis as one command: a script that XADDs each message, in order, as plain entries', async () => {
+  test('sends - a batch reaches Redis as one transaction: MULTI, a plain XADD per message in order, EXEC', async () => {
     const c = await open();
     const q = queue('batch');
     await c.admin.ensureDestination(q);
@@ -57,22 +70,32 @@ const url = process.env.SWITCHBOARD_TEST_REDIS_URL;
     const seen = await watch(stream, async () => {
       refs = (await c.producer().send(q, bodies)).map((r) => r.brokerRef!);
     });
-    expect(seen.fromClients).toEqual(['EVAL']);
-    expect(seen.fromScripts).toEqual(bodies.map(() => 'XADD'));
+    expect(seen.transactions).toEqual([bodies.map(() => 'XADD')]);
+    expect(seen.fromScripts).toEqual([]);
     const entries = (await raw.sendCommand(['XRANGE', stream, '-', '+'])) as [string, string[]][];
     expect(entries.map(([id]) => id)).toEqual(refs);
     expect(entries.map(([, f]) => f[f.indexOf('body') + 1])).toEqual(bodies);
   });
 
-  test('sends - a message sent alone inside a batch (very many headers) keeps its place: entries and receipts in the order given', async () => {
+  test('sends - a batch with a message of very many headers keeps the order given: entries, and a receipt per message in place', async () => {
     const c = await open();
     const q = queue('mixed');
     await c.admin.ensureDestination(q);
     const many = Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`x-h${i}`, 'v']));
-    const receipts = await c.producer().send(q, ['a', 'b', { body: 'big', headers: many }, 'c', 'd']);
+    const receipts = await c.producer().send(q, ['a', 'b', { body: 'big', headers: many }, 'c']);
     const entries = (await raw.sendCommand(['XRANGE', `${prefix}:q:mixed`, '-', '+'])) as [string, string[]][];
-    expect(entries.map(([, f]) => f[f.indexOf('body') + 1])).toEqual(['a', 'b', 'big', 'c', 'd']);
+    expect(entries.map(([, f]) => f[f.indexOf('body') + 1])).toEqual(['a', 'b', 'big', 'c']);
+    expect(entries[2]![1].filter((f) => f.startsWith('h:x-h'))).toHaveLength(600);
     expect(receipts.map((r) => r.brokerRef)).toEqual(entries.map(([id]) => id));
+  });
+
+  test('sends - a delayed batch: every message waits, none is on the stream yet, each has a receipt', async () => {
+    const c = await open();
+    const q = queue('later');
+    await c.admin.ensureDestination(q);
+    const receipts = await c.producer().send(q, ['x', 'y'], { delayMs: 60_000 });
+    expect(receipts.map((r) => r.brokerRef)).toEqual([expect.stringMatching(/^delayed:/), expect.stringMatching(/^delayed:/)]);
+    expect(await raw.sendCommand(['XLEN', `${prefix}:q:later`])).toBe(0);
   });
 
   test('sends - one message goes as a plain XADD', async () => {
