@@ -1,5 +1,6 @@
-// Pure logic of the NATS foreign side: which subscriptions IX6 counts as a closed client's leftovers.
-import { isClientSubject } from './nats';
+// Pure logic of the NATS foreign side: which subscriptions IX6 counts as a closed client's leftovers,
+// and which subscription subjects take a request subject.
+import { isClientSubject, subjectMatches } from './nats';
 
 describe('nats foreign - leftover subscriptions', () => {
   it("nats foreign - the server's per-account service-reply wildcard (_R_.<id>.>) is not a client's leftover", () => {
@@ -13,5 +14,18 @@ describe('nats foreign - leftover subscriptions', () => {
     expect(isClientSubject('sb.rq.orders')).toBe(true);
     expect(isClientSubject('_R_')).toBe(true);
     expect(isClientSubject('sb._R_.x')).toBe(true);
+  });
+});
+
+describe('nats foreign - subject interest', () => {
+  it('nats foreign - a wildcard subscription takes the subjects it matches, and only those', () => {
+    expect(subjectMatches('sb.rq.>', 'sb.rq.orders')).toBe(true);
+    expect(subjectMatches('sb.rq.>', 'sb.rq.orders.eu')).toBe(true);
+    expect(subjectMatches('sb.rq.>', 'sb.rq')).toBe(false);
+    expect(subjectMatches('sb.rq.>', 'sb.rt.orders')).toBe(false);
+    expect(subjectMatches('sb.*.orders', 'sb.rq.orders')).toBe(true);
+    expect(subjectMatches('sb.*.orders', 'sb.rq.orders.eu')).toBe(false);
+    expect(subjectMatches('sb.rq.orders', 'sb.rq.orders')).toBe(true);
+    expect(subjectMatches('sb.rq.orders', 'sb.rq.order')).toBe(false);
   });
 });

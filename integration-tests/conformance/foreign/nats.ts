@@ -96,14 +96,31 @@ async function monitoredSubjects(monitor: string): Promise<string[]> {
   }
 }
 
-/** Whether the server behind `monitor` routes `subject` somewhere: a local subscription (subsz) or a route's interest (routez). */
-async function hasInterest(monitor: string, subject: string): Promise<boolean> {
-  const listed = (s: string) => s === subject || s.startsWith(`${subject} `);
+/** Whether subscription subject `pattern` (with NATS wildcards `*` and a trailing `>`) takes messages published on `subject`. */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return i === p.length - 1 && s.length > i;
+    if (i >= s.length || (p[i] !== '*' && p[i] !== s[i])) return false;
+  }
+  return p.length === s.length;
+}
+
+/**
+ * Whether the server behind `monitor` routes `subject` somewhere: a local subscription (subsz) or a
+ * route's interest (routez). `exact`: only a subscription on `subject` itself (one's own); else any
+ * whose subject matches it, wildcards included (Switchboard's connections take requests through
+ * `<prefix>.rq.>`).
+ */
+async function hasInterest(monitor: string, subject: string, exact: boolean): Promise<boolean> {
+  const takes = (pattern: string) => (exact ? pattern === subject : subjectMatches(pattern, subject));
   try {
     const local = (await (await fetch(`${monitor}/subsz?subs=1&test=${encodeURIComponent(subject)}`, { signal: AbortSignal.timeout(3000) })).json()) as { subscriptions_list?: { subject: string }[] };
-    if ((local.subscriptions_list ?? []).some((s) => s.subject === subject)) return true;
+    if ((local.subscriptions_list ?? []).some((s) => takes(s.subject))) return true;
     const routes = (await (await fetch(`${monitor}/routez?subs=1`, { signal: AbortSignal.timeout(3000) })).json()) as { routes?: { subscriptions_list?: string[] }[] };
-    return (routes.routes ?? []).some((r) => (r.subscriptions_list ?? []).some(listed));
+    // A route lists "<subject>" or "<subject> <queue group>".
+    return (routes.routes ?? []).some((r) => (r.subscriptions_list ?? []).some((entry) => takes(entry.split(' ')[0]!)));
   } catch {
     return false;
   }
@@ -117,11 +134,11 @@ async function hasInterest(monitor: string, subject: string): Promise<boolean> {
  * every server's monitoring endpoint shows interest in `subject`, as an operator's test of a cluster
  * would. A single server (one monitor) needs no wait.
  */
-async function interestEverywhere(monitors: readonly string[] | undefined, subject: string, limitMs = 15_000): Promise<void> {
+async function interestEverywhere(monitors: readonly string[] | undefined, subject: string, exact: boolean, limitMs = 15_000): Promise<void> {
   if (!monitors || monitors.length < 2) return;
   const until = Date.now() + limitMs;
   for (const m of monitors) {
-    while (!(await hasInterest(m, subject)) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    while (!(await hasInterest(m, subject, exact)) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -203,7 +220,8 @@ async function open(url: string, mode: 'jetstream' | 'core', monitors: readonly 
         },
       });
       await nc.flush();
-      await interestEverywhere(monitors, requestSubject(dest));
+      // Its own subscription, not a Switchboard connection's wildcard that takes the subject too.
+      await interestEverywhere(monitors, requestSubject(dest), true);
       const close = async () => sub.unsubscribe();
       closers.push(close);
       return { close };
@@ -211,7 +229,7 @@ async function open(url: string, mode: 'jetstream' | 'core', monitors: readonly 
 
     async request(dest, body, timeoutMs) {
       // NATS's convention: a core request (reply subject = a fresh inbox); the first answer is the reply.
-      await interestEverywhere(monitors, requestSubject(dest), timeoutMs);
+      await interestEverywhere(monitors, requestSubject(dest), false, timeoutMs);
       const reply = await nc.request(requestSubject(dest), new TextEncoder().encode(body), { timeout: timeoutMs, noMux: true, reply: createInbox() });
       return toForeign(reply);
     },

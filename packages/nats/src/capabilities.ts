@@ -50,7 +50,7 @@ export const natsCoreCapabilities: Capabilities = defineCapabilities({
 export const natsJetStreamCapabilities: Capabilities = defineCapabilities({
   fireAndForget: native('a core publish into the stream subject, without waiting for the PubAck'),
   confirm: native('JetStream PubAck; brokerRef is the stream sequence'),
-  requestResponse: emulated("NATS's convention: a core request (reply subject = an inbox) on the destination's request subject sb.rq.<name> / sb.rt.<name>; a Switchboard consumer stores it in the stream with the reply subject as sb-reply-to and answers there, a plain NATS responder answers the reply subject; with nobody listening the request is stored in the stream to wait for a consumer"),
+  requestResponse: emulated("NATS's convention: a core request (reply subject = an inbox) on the destination's request subject sb.rq.<name> / sb.rt.<name>; a connection with Switchboard consumers (one queue-group subscription per kind, sb.rq.> / sb.rt.>) stores it in the stream with the reply subject as sb-reply-to and a consumer answers there, a plain NATS responder answers the reply subject; with nobody listening the request is stored in the stream to wait for a consumer"),
   fanout: native('one durable consumer per group on a limits-retention stream'),
   competingConsumers: native('members of a group pull from one durable consumer'),
   headerFilter: emulated('client-side: deliveries whose headers do not match are acked for the group and skipped'),

@@ -1,10 +1,10 @@
-import { createInbox, headers as natsHeaders, nanos, type Msg, type Subscription as NatsSubscription } from '@nats-io/transport-node';
+import { createInbox, nanos, type Msg, type Subscription as NatsSubscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, ReplayPolicy, type ConsumerConfig } from '@nats-io/jetstream';
 import { HEADERS, SwitchboardError, type Destination } from '@switchboard/core';
 import { type ConsumerDriver, type InboundMessage, type InboundSink, type ResolvedConsumerOptions } from '@switchboard/core/driver';
 import { classifyError } from './errors';
 import { retryAdmin } from './admin-retry';
-import { buildHeaders, firstValue, matchesFilter, NATS_MSG_ID, readHeaders } from './messages';
+import { buildHeaders, matchesFilter, readHeaders } from './messages';
 import { durableName, formatPosition, laneDurable, parseAckSubject, parsePosition, shardDurable, type AckInfo } from './names';
 import type { NatsContext } from './session';
 
@@ -198,31 +198,6 @@ export function foreignStoredId(stream: string, streamSequence: number, streamCr
   return `${stream}:${streamSequence}:${Number.isFinite(streamCreatedMs) ? streamCreatedMs.toString(36) : '0'}`;
 }
 
-/** The queue group of every Switchboard consumer listening on a destination's request subject. */
-export const REQUEST_QUEUE_GROUP = 'sb-requests';
-
-/**
- * Stores a NATS request (a core message on the destination's request subject) in the
- * destination's stream, so it is delivered like any message of the destination, with its reply
- * subject as `sb-reply-to` (where the consumer's respond() answers). Its own headers travel as sent;
- * its `Nats-Msg-Id` (or `sb-message-id`) is the stream's dedup id.
- */
-export async function storeRequest(ctx: NatsContext, source: Destination, msg: Msg): Promise<void> {
-  const h = natsHeaders();
-  let msgId: string | undefined;
-  if (msg.headers) {
-    for (const k of msg.headers.keys()) {
-      if (k === HEADERS.replyTo) continue;
-      for (const v of msg.headers.values(k)) h.append(k, v);
-    }
-    if (msg.headers.has(NATS_MSG_ID)) msgId = firstValue(msg.headers, NATS_MSG_ID);
-    else if (msg.headers.has(HEADERS.messageId)) msgId = firstValue(msg.headers, HEADERS.messageId);
-  }
-  if (msg.reply) h.set(HEADERS.replyTo, msg.reply);
-  const key = msg.headers?.has(HEADERS.key) ? firstValue(msg.headers, HEADERS.key) : undefined;
-  await ctx.store(source, msg.data, h, msgId, key);
-}
-
 function deliverPolicy(source: Destination, o: ResolvedConsumerOptions): Partial<ConsumerConfig> {
   if (source.kind === 'queue') return { deliver_policy: DeliverPolicy.All };
   const from = o.from;
@@ -273,23 +248,9 @@ interface PullRequest {
 export async function openJetStreamConsumer(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions, shard?: ShardPart): Promise<ShardDriver> {
   const joined = await ensureDurable(ctx, source, o, shard);
   const { stream, durable } = joined;
-  // NATS requests on the destination's request subject go into the stream (see storeRequest); a
-  // partitioned member listens once (with its shard 0).
-  const requests$ = shard !== undefined && shard.index > 0 ? undefined : ctx.nc.subscribe(ctx.requestSubject(source), {
-    queue: REQUEST_QUEUE_GROUP,
-    callback: (err, msg) => {
-      if (err) return;
-      storeRequest(ctx, source, msg).catch((e: unknown) =>
-        ctx.host.report({ origin: 'background', error: classifyError(e), destination: `${source.kind}:${source.name}` }, `nats: could not store a request that arrived on ${msg.subject}`),
-      );
-    },
-  });
-  try {
-    await ctx.nc.flush();
-  } catch (err) {
-    requests$?.unsubscribe();
-    throw classifyError(err);
-  }
+  // NATS requests on the destination's request subject go into the stream (see RequestListener);
+  // a partitioned member listens once (with its shard 0).
+  const stopListening = shard !== undefined && shard.index > 0 ? undefined : await ctx.requests.listen(source);
   /** The server's ack_wait as last seen (only grows while this member runs). */
   let ackWaitMs = joined.ackWaitMs;
   const nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`;
@@ -697,11 +658,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
       closed = true;
       sink = undefined;
       forgetReconnect();
-      try {
-        requests$?.unsubscribe();
-      } catch {
-        /* connection gone */
-      }
+      stopListening?.();
       if (recheckTimer) clearTimeout(recheckTimer);
       await stopPushing();
       for (const r of [...requests]) r.done();

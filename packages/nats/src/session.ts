@@ -11,6 +11,7 @@ import { openJetStreamConsumer } from './jetstream-consumer';
 import { assertWireSize, buildHeaders, isPubAck, NATS_MSG_ID, parsePubAck, publishReply, readHeaders } from './messages';
 import { assertCoreName, assertDurableFits, assertGroupName, assertJetStreamName, coreSubject, durableName, laneDurable, requestSubject, shardDurable, shardSubject, shardSubjectBase, streamNames, type StreamNames } from './names';
 import { openPartitionedConsumer } from './partitioned-consumer';
+import { createRequestListener, type RequestListener } from './request-listener';
 import { watchStatus } from './status';
 import { resolveNatsOptions, type ResolvedNatsOptions } from './options';
 
@@ -69,11 +70,12 @@ export interface NatsContext {
   publishStored(d: Destination, m: NormalizedMessage, h: MsgHdrs, msgId?: string): Promise<number>;
   /**
    * {@link NatsContext.publishStored} for raw bytes and headers (`msgId` absent: no Nats-Msg-Id
-   * dedup); `key` picks the shard of a partitioned destination (absent: round-robin).
+   * dedup); `key` picks the shard of a partitioned destination (absent: round-robin). `existing`:
+   * only into a stream that is there, without making it (`not_found` otherwise).
    */
-  store(d: Destination, body: Uint8Array, h: MsgHdrs, msgId: string | undefined, key?: string): Promise<number>;
-  /** The core subject where a JetStream destination takes NATS requests ({@link requestSubject}). */
-  requestSubject(d: Destination): string;
+  store(d: Destination, body: Uint8Array, h: MsgHdrs, msgId: string | undefined, key?: string, existing?: boolean): Promise<number>;
+  /** Takes in NATS requests on JetStream destinations' request subjects for this connection's consumers. */
+  readonly requests: RequestListener;
   readonly host: DriverHost;
   /**
    * Calls `fn` each time the client reconnected (open pull requests may be lost with the old
@@ -242,8 +244,8 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
 
   const subjectOf = messageRouter(options.subjectPrefix, options.partitions, names);
 
-  const store = async (d: Destination, body: Uint8Array, h: MsgHdrs, msgId: string | undefined, key?: string): Promise<number> => {
-    await ensureStream(d);
+  const store = async (d: Destination, body: Uint8Array, h: MsgHdrs, msgId: string | undefined, key?: string, existing = false): Promise<number> => {
+    if (!existing) await ensureStream(d);
     // The header as nats.js's js.publish({ msgID }) sets it; sent as a request on the connection's
     // one reply subscription (see createAckRequests), not a nats.js request per message.
     if (msgId !== undefined) h.set(NATS_MSG_ID, msgId);
@@ -253,6 +255,7 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
       return await go();
     } catch (err) {
       if (classifyError(err).code !== 'no_responders') throw err;
+      if (existing) throw new SwitchboardError('not_found', `nats: no stream takes ${d.kind}:${d.name}`, { cause: err });
       // The stream went away (deleted behind our back): make it again, once.
       streams.delete(names(d).stream);
       await ensureStream(d);
@@ -270,7 +273,7 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
     ensureStream,
     publishStored,
     store,
-    requestSubject: (d) => requestSubject(d, options.subjectPrefix),
+    requests: createRequestListener(nc, options.subjectPrefix, store, host),
     host,
     delayNaks: new Map(),
     onReconnect: (fn) => {
@@ -368,10 +371,11 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
         return;
       }
       // NATS's convention on the destination's request subject: a core publish with a reply
-      // subject. Whoever listens there answers it: a Switchboard consumer stores it in the stream
-      // (delivered with the stream's semantics, answered on sb-reply-to = the reply subject), a
-      // plain NATS responder answers the reply subject. Nobody listening (503 no responders): the
-      // request is stored in the stream here, to wait for a consumer (mailbox request/response).
+      // subject. Whoever listens there answers it: a connection with Switchboard consumers stores it
+      // in the stream (RequestListener; delivered with the stream's semantics, answered on
+      // sb-reply-to = the reply subject), a plain NATS responder answers the reply subject. Nobody
+      // listening, or no stream for it (503 no responders): the request is stored in the stream
+      // here, to wait for a consumer (mailbox request/response).
       const h = buildHeaders(m, { correlationId });
       assertWireSize(m, h, maxPayload, 0);
       storeOnNoResponders.set(correlationId, false);
@@ -453,6 +457,7 @@ function createSession(parsed: ParsedUrl, options: ResolvedNatsOptions, nc: Nats
     async close() {
       stopWatching();
       replySub?.unsubscribe();
+      ctx.requests.close();
       try {
         await nc.drain(); // answers that arrive while draining still settle their requests
       } catch {

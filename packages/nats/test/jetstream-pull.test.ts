@@ -36,7 +36,7 @@ function fakeContext(options: { ackConfirm: boolean }) {
       pending: 0,
       close: () => undefined,
     },
-    requestSubject: () => 'sb.rq.jobs',
+    requests: { listen: async () => () => undefined, close: () => undefined },
     names: nameCache('SB', 'sb'),
     ensureStream: async () => undefined,
     delayNaks: new Map(),
@@ -80,8 +80,8 @@ describe('jetstream consumer - pull requests and acks', () => {
       expect(f.pulls()).toHaveLength(i + 2);
     }
     expect(f.subs.length).toBe(subsAfterStart);
-    // Open now: the request subscription, the push subscription; timers: the open pull's deadline and the config re-check.
-    expect(f.subs.filter((s) => !s.unsubscribed)).toHaveLength(2);
+    // Open now: the push subscription (requests go to the connection's one listener); timers: the open pull's deadline and the config re-check.
+    expect(f.subs.filter((s) => !s.unsubscribed)).toHaveLength(1);
     expect(jest.getTimerCount()).toBe(2);
     await c.close();
     expect(f.subs.every((s) => s.unsubscribed)).toBe(true);

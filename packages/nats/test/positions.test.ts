@@ -31,7 +31,7 @@ function fakeContext() {
     jsm,
     options: { ackConfirm: true, apiTimeoutMs: 5000, pullExpiresMs: 2000 },
     onReconnect: () => () => undefined,
-    requestSubject: () => 'sb.rq.x',
+    requests: { listen: async () => () => undefined, close: () => undefined },
     names: (d: Parameters<NatsContext['names']>[0]) => streamNames(d, 'SB', 'sb'),
     ensureStream: async (d: Parameters<NatsContext['names']>[0]) => void created.streams.push(streamNames(d, 'SB', 'sb').stream),
   } as unknown as NatsContext;
