@@ -606,7 +606,8 @@ function createProducer(ctx: ProducerContext): Producer {
   return producer as Producer;
 }
 
-const isPerMessage = (r: readonly Promise<string | undefined>[] | Promise<PublishOutcomes>): r is readonly Promise<string | undefined>[] => Array.isArray(r);
+/** Whether a driver answered a send with one promise per message (else: one promise for the whole batch, {@link PublishOutcomes}). */
+export const isPerMessage = (r: readonly Promise<string | undefined>[] | Promise<PublishOutcomes>): r is readonly Promise<string | undefined>[] => Array.isArray(r);
 
 /**
  * The receipts of a batch the driver answered as a whole: one per message, or, when some failed,

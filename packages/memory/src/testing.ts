@@ -2,7 +2,7 @@
 // suite catches each defect. Imported as '@switchboard/memory/testing'; applications never need it,
 // and nothing here is reachable from '@switchboard/memory'.
 import { HEADERS, type Destination } from '@switchboard/core';
-import { builtInBackend, defineDriver, type ConsumerDriver, type Driver, type DriverSession, type InboundMessage, type InboundSink, type NormalizedMessage, type PublishOptions, type PublishOutcomes } from '@switchboard/core/driver';
+import { builtInBackend, defineDriver, isPerMessage, type ConsumerDriver, type Driver, type DriverSession, type InboundMessage, type InboundSink, type NormalizedMessage, type PublishOptions } from '@switchboard/core/driver';
 import { memoryOptionsFrom, openMemorySession } from './index';
 
 /** Each fault breaks one promise the memory backend otherwise keeps. */
@@ -127,13 +127,12 @@ export function faultyMemoryDriver(faults: MemoryFaults): Driver {
 /** Publishes one message through `s` and gives its outcome, whichever form the session answers in. */
 function sendOne(s: DriverSession, dest: Destination, m: NormalizedMessage, options: PublishOptions): Promise<string | undefined> {
   const r = s.publish(dest, [m], options);
-  if (isPromiseArray(r)) return r[0]!;
+  if (isPerMessage(r)) return r[0]!;
   return r.then(([o]) => {
     if (o instanceof Error) throw o;
     return o;
   });
 }
-const isPromiseArray = (r: readonly Promise<string | undefined>[] | Promise<PublishOutcomes>): r is readonly Promise<string | undefined>[] => Array.isArray(r);
 
 /** The ack deadline of each group under `groupDeadlineShared`: the last member to join sets it. */
 const sharedDeadlines = new Map<string, number>();
