@@ -28,7 +28,11 @@ export const BACKSTOP_MARGIN_MS = 5000;
  * before this member's last write can lose its value, and such a write lands within that request's
  * deadline; so a member stops checking once a check made at least {@link recheckQuietMs} after its
  * last write found nothing to widen (an idle member makes two checks, not one every 15 s for ever).
- * A failed check (server away) is tried again.
+ * A failed check (server away) is tried again. A member whose create made the durable consumer
+ * makes no checks: every read before that create found no consumer, and a member that finds none
+ * can only create one (refused when its config differs), so no write can be based on a read that
+ * misses its value. (A consumer deleted and made again while an older member's update is in flight
+ * is the exception, and an administrative act.)
  */
 export const RECHECK_EVERY_MS = 15_000;
 export const RECHECK_FIRST_MS = 1000;
@@ -127,6 +131,18 @@ export function sharedSettings(ackTimeoutMs: number, existing?: Partial<SharedCo
   return same ? undefined : wanted;
 }
 
+/** The durable consumer a member joined. */
+interface JoinedDurable {
+  stream: string;
+  durable: string;
+  /** Its server-side ack_wait (ms). */
+  ackWaitMs: number;
+  /** When its stream was created (ms since the epoch, see {@link foreignStoredId}). */
+  created: number;
+  /** This member's create made it (or an identical one made at the same moment): its backstop cannot be lost (see {@link RECHECK_EVERY_MS}). */
+  made: boolean;
+}
+
 /**
  * Creates the durable consumer of a group, or widens an existing one (see {@link sharedSettings});
  * resolves once it exists on the server, with the ack_wait it has (ms). A bad `from` is refused
@@ -136,7 +152,7 @@ export function sharedSettings(ackTimeoutMs: number, existing?: Partial<SharedCo
  * tolerated, never an error: the member joins with the server's config (core still applies the
  * member's own deadline and attempts).
  */
-async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions, shard?: ShardPart): Promise<{ stream: string; durable: string; ackWaitMs: number; created: number }> {
+async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedConsumerOptions, shard?: ShardPart): Promise<JoinedDurable> {
   const start = deliverPolicy(source, o);
   const { stream } = ctx.names(source);
   const base = durableName(source, o.group);
@@ -145,7 +161,7 @@ async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedC
   await ctx.ensureStream(source);
   const jsm = ctx.jsm!;
   const created = Date.parse((await retryAdmin(() => jsm.streams.info(stream))).created);
-  const done = (cfg: Partial<ConsumerConfig>) => ({ stream, durable, created, ackWaitMs: Math.max(1, Math.floor((cfg.ack_wait ?? 0) / 1e6)) });
+  const done = (cfg: Partial<ConsumerConfig>, made = false): JoinedDurable => ({ stream, durable, created, made, ackWaitMs: Math.max(1, Math.floor((cfg.ack_wait ?? 0) / 1e6)) });
   const TRIES = 4;
   let last: ConsumerConfig | undefined;
   for (let tries = 1; ; tries++) {
@@ -175,8 +191,8 @@ async function ensureDurable(ctx: NatsContext, source: Destination, o: ResolvedC
       ...(shard ? (shard.filterSubjects.length === 1 ? { filter_subject: shard.filterSubjects[0] } : { filter_subjects: shard.filterSubjects }) : {}),
     };
     try {
-      const created = await jsm.consumers.add(stream, cfg);
-      return done(created?.config ?? cfg);
+      const added = await jsm.consumers.add(stream, cfg);
+      return done(added?.config ?? cfg, true);
     } catch (err) {
       // Another member created it first (with other values), or the server did not answer in time
       // (the add may have gone through): the next round reads it (asked again on a timeout) and widens it.
@@ -303,7 +319,7 @@ export async function openJetStreamConsumer(ctx: NatsContext, source: Destinatio
     }, ms);
     recheckTimer.unref?.();
   };
-  scheduleRecheck(RECHECK_FIRST_MS);
+  if (!joined.made) scheduleRecheck(RECHECK_FIRST_MS);
   /** Something changed what prefetch allows (a settle, an accepted message, a pull that ended): top up. */
   const kick = () => {
     // A shard lets the member top up all its shards, this one last (a scarce prefetch goes round).

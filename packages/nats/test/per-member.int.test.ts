@@ -5,7 +5,7 @@ import { connect as natsConnect, nanos, type NatsConnection } from '@nats-io/tra
 import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
 import type { Connection, Consumer, Delivery } from '@switchboard/core';
 import { connectNats, encodeName } from '../src/index';
-import { backstopMs } from '../src/jetstream-consumer';
+import { backstopMs, RECHECK_FIRST_MS } from '../src/jetstream-consumer';
 
 const url = process.env.SWITCHBOARD_TEST_NATS_URL;
 const suffix = () => randomUUID().slice(0, 8);
@@ -146,6 +146,38 @@ async function pollFor(c: Consumer, n: number, ms: number): Promise<Delivery[]> 
       await Promise.all(conns.map((c) => c.close()));
     }
   }, 60_000);
+
+  test('per-member options - a member whose create made the durable consumer checks it no more; a member joining an existing one checks it', async () => {
+    const t = `pm.${suffix()}`;
+    await conn.admin.ensureDestination(`topic:${t}`);
+    // Every CONSUMER.INFO request on the group's durable consumer, as the server sees them.
+    let infos = 0;
+    const watch = raw.subscribe(`$JS.API.CONSUMER.INFO.SB_T_${encodeName(t)}.g_g`, { callback: () => void infos++ });
+    await raw.flush();
+    const settle = async () => {
+      await new Promise((r) => setTimeout(r, RECHECK_FIRST_MS + 1500));
+      await raw.flush();
+    };
+    const maker = await conn.consumer(`topic:${t}`, { group: 'g', ackTimeoutMs: 1000 });
+    let joiner: Consumer | undefined;
+    try {
+      await raw.flush();
+      const afterMaking = infos;
+      expect(afterMaking).toBeGreaterThan(0); // the join read it (not found) before creating it
+      await settle();
+      expect(infos).toBe(afterMaking);
+      joiner = await conn.consumer(`topic:${t}`, { group: 'g', ackTimeoutMs: 1000 });
+      await raw.flush();
+      const afterJoining = infos;
+      await settle();
+      expect(infos).toBeGreaterThan(afterJoining);
+    } finally {
+      watch.unsubscribe();
+      await joiner?.close();
+      await maker.close();
+      await conn.admin.deleteDestination(`topic:${t}`).catch(() => undefined);
+    }
+  });
 
   test('per-member options - joining a durable consumer made by an older version (max_deliver, short ack_wait, max_ack_pending) widens it and never fails', async () => {
     const t = `pm.${suffix()}`;
