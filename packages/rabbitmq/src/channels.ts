@@ -1,5 +1,6 @@
 import type * as amqp from 'amqplib';
 import { abortedError, SwitchboardError } from '@switchboard/core';
+import type { PublishOutcomes } from '@switchboard/core/driver';
 import { classifyError } from './classify-error';
 import type { Link } from './link';
 
@@ -146,6 +147,85 @@ export class Publisher {
     }
   }
 
+  /**
+   * Publishes a batch to one exchange and routing key, in order, and resolves once every message is
+   * settled with one outcome per message ({@link PublishOutcomes}): its reference (undefined when
+   * unconfirmed) or the Error that failed it alone. While a channel is open and not full a message
+   * costs one confirm callback, not a promise of its own; the others take the path of
+   * {@link publish} (waiting for a channel or a drain), and the order of the batch is kept, as a
+   * message that waits makes every later one wait too.
+   */
+  publishAll(exchange: string, routingKey: string, contents: readonly Buffer[], options: readonly amqp.Options.Publish[], confirm: boolean, signal?: AbortSignal): Promise<PublishOutcomes> {
+    const n = contents.length;
+    const outcomes = new Array<string | undefined | Error>(n);
+    if (n === 0) return Promise.resolve(outcomes);
+    let left = n;
+    let done!: (o: PublishOutcomes) => void;
+    const all = new Promise<PublishOutcomes>((resolve) => (done = resolve));
+    const settled = (i: number, outcome: string | undefined | Error) => {
+      outcomes[i] = outcome;
+      if (--left === 0) done(outcomes);
+    };
+    for (let i = 0; i < n; i++) {
+      const ch = this.slot.peek();
+      const st = ch && this.waiting === 0 && !signal?.aborted ? this.stateOf(ch) : undefined;
+      if (ch && st && !st.drain) {
+        const gen = this.link.generation;
+        const seq = st.seq + 1;
+        try {
+          const ok = this.write(ch, st, exchange, routingKey, contents[i]!, options[i]!, confirm ? (err) => settled(i, err ? this.nacked(ch, err) : `${gen}.${seq}`) : undefined);
+          if (!confirm) {
+            if (ok) settled(i, undefined);
+            else void st.drain!.then(() => settled(i, undefined));
+          }
+        } catch (err) {
+          settled(i, classifyError(err));
+        }
+        continue;
+      }
+      this.publish(exchange, routingKey, contents[i]!, options[i]!, confirm, signal).then(
+        (ref) => settled(i, ref),
+        (err: unknown) => settled(i, err instanceof Error ? err : classifyError(err)),
+      );
+    }
+    return all;
+  }
+
+  /**
+   * Writes one publish on `ch` now (numbered `st.seq + 1` once amqplib took it: a publish amqplib
+   * refuses while encoding takes no number, and throws). Returns false when the channel's buffer is
+   * full, after setting `st.drain` to what later publishes wait for.
+   */
+  private write(ch: amqp.ConfirmChannel, st: PubState, exchange: string, routingKey: string, content: Buffer, options: amqp.Options.Publish, onConfirm: ((err: unknown) => void) | undefined): boolean {
+    const ok = onConfirm ? ch.publish(exchange, routingKey, content, options, onConfirm) : ch.publish(exchange, routingKey, content, options);
+    st.seq++;
+    if (!ok) {
+      st.drain = new Promise<void>((resolve) => {
+        const done = () => {
+          ch.removeListener('drain', done);
+          ch.removeListener('close', done);
+          st.drain = undefined;
+          resolve();
+        };
+        ch.once('drain', done);
+        ch.once('close', done);
+      });
+    }
+    return ok;
+  }
+
+  /**
+   * The broker nacked a publish on `ch` (or the channel died under it): the error it fails with.
+   * After a node of a cluster dies, a confirm channel opened on another node can stay bound to the
+   * dead quorum-queue leader and nack every publish until that node returns (RabbitMQ 3.10; a fresh
+   * channel works at once). So a nack retires the channel: later sends open a new one, and this one
+   * closes once its outstanding confirms are in.
+   */
+  private nacked(ch: amqp.ConfirmChannel, err: unknown): SwitchboardError {
+    this.slot.retire(ch, () => ch.waitForConfirms());
+    return classifyError(err);
+  }
+
   /** Publishes on `ch` now. Resolves once confirmed (or, unconfirmed, once a full buffer drained). */
   private publishOn(
     ch: amqp.ConfirmChannel,
@@ -157,45 +237,24 @@ export class Publisher {
     confirm: boolean,
   ): Promise<string | undefined> {
     const gen = this.link.generation;
-    // The broker numbers only what went out: a publish amqplib refuses while encoding takes no number.
     const seq = st.seq + 1;
-    let ok = true;
+    let ok: boolean;
     let confirmation: Promise<string> | undefined;
     try {
       if (confirm) {
         let settle: { resolve: (ref: string) => void; reject: (e: unknown) => void } | undefined;
         confirmation = new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
-        ok = ch.publish(exchange, routingKey, content, options, (err: unknown) => {
-          if (err) {
-            settle!.reject(classifyError(err));
-            // After a node of a cluster dies, a confirm channel opened on another node can stay bound
-            // to the dead quorum-queue leader and nack every publish until that node returns
-            // (RabbitMQ 3.10; a fresh channel works at once). So a nack retires the channel: later
-            // sends open a new one, and this one closes once its outstanding confirms are in.
-            this.slot.retire(ch, () => ch.waitForConfirms());
-          } else settle!.resolve(`${gen}.${seq}`);
+        ok = this.write(ch, st, exchange, routingKey, content, options, (err: unknown) => {
+          if (err) settle!.reject(this.nacked(ch, err));
+          else settle!.resolve(`${gen}.${seq}`);
         });
       } else {
-        ok = ch.publish(exchange, routingKey, content, options);
+        ok = this.write(ch, st, exchange, routingKey, content, options, undefined);
       }
     } catch (err) {
       return Promise.reject(classifyError(err));
     }
-    st.seq = seq;
-    if (!ok) {
-      const drain = new Promise<void>((resolve) => {
-        const done = () => {
-          ch.removeListener('drain', done);
-          ch.removeListener('close', done);
-          st.drain = undefined;
-          resolve();
-        };
-        ch.once('drain', done);
-        ch.once('close', done);
-      });
-      st.drain = drain;
-      if (!confirm) return drain.then(() => undefined);
-    }
+    if (!ok && !confirm) return st.drain!.then(() => undefined);
     return confirmation ?? RESOLVED_UNDEFINED;
   }
 }

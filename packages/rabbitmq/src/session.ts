@@ -150,7 +150,14 @@ export async function openRabbitSession(url: ParsedUrl, raw: RabbitMQOptions, ho
       const direct = declaredTarget(dest, messages);
       if (direct) {
         const extra = dest.kind === 'topic' ? STAMPED : UNSTAMPED;
-        return messages.map((m) => publisher.publish(direct.exchange, direct.routingKey, content(m), publishOptions(m, extra), confirm, signal));
+        const n = messages.length;
+        const contents = new Array<Buffer>(n);
+        const props = new Array<amqp.Options.Publish>(n);
+        for (let i = 0; i < n; i++) {
+          contents[i] = content(messages[i]!);
+          props[i] = publishOptions(messages[i]!, extra);
+        }
+        return publisher.publishAll(direct.exchange, direct.routingKey, contents, props, confirm, signal);
       }
       const reach = provision(dest);
       reach.catch(() => undefined);

@@ -100,3 +100,52 @@ describe('publisher - hot path', () => {
     expect(ch.order).toEqual(['open', 'a', 'b', 'c', 'd']);
   });
 });
+
+describe('publisher - batches', () => {
+  const bodies = (...s: string[]) => s.map((x) => Buffer.from(x));
+
+  it('publisher - a batch resolves once with one outcome per message, in order: the reference or the error of that message alone', async () => {
+    const ch = new FakeConfirmChannel();
+    const p = publisherOver(ch);
+    expect(await p.publish('', 'q', Buffer.from('open'), {}, true)).toBe('1.1');
+    const outcomes = await p.publishAll('', 'q', bodies('a', 'b', 'c'), [{}, { headers: { refuse: 1 } }, {}], true);
+    expect(outcomes.slice(0, 1).concat(outcomes.slice(2))).toEqual(['1.2', '1.3']);
+    expect(outcomes[1]).toMatchObject({ code: 'payload_too_large' });
+    expect(ch.order).toEqual(['open', 'a', 'c']);
+  });
+
+  it('publisher - a batch that fills the buffer goes on after drain, in order, with later sends behind it', async () => {
+    const ch = new FakeConfirmChannel();
+    const p = publisherOver(ch);
+    expect(await p.publish('', 'q', Buffer.from('open'), {}, true)).toBe('1.1');
+    ch.full = true;
+    const batch = p.publishAll('', 'q', bodies('a', 'b', 'c'), [{}, {}, {}], true);
+    ch.full = false;
+    const later = p.publish('', 'q', Buffer.from('d'), {}, true);
+    await new Promise((r) => setImmediate(r));
+    // 'a' filled the buffer: 'b', 'c' and the later send wait for drain.
+    expect(ch.order).toEqual(['open', 'a']);
+    ch.emit('drain');
+    expect(await batch).toEqual(['1.2', '1.3', '1.4']);
+    expect(await later).toBe('1.5');
+    expect(ch.order).toEqual(['open', 'a', 'b', 'c', 'd']);
+  });
+
+  it('publisher - an unconfirmed batch resolves with undefined outcomes once written, and a nacked confirmed one fails each message and retires the channel', async () => {
+    const { stuck, fresh, p } = stuckThenFresh();
+    await expect(p.publish('', 'q', Buffer.from('x'), {}, true)).rejects.toMatchObject({ code: 'rejected' });
+    expect(await p.publishAll('', 'q', bodies('a', 'b'), [{}, {}], false)).toEqual([undefined, undefined]);
+    expect(fresh.order).toEqual(['a', 'b']);
+    fresh.nackAll = true;
+    const nacked = await p.publishAll('', 'q', bodies('c', 'd'), [{}, {}], true);
+    expect(nacked).toEqual([expect.objectContaining({ code: 'rejected' }), expect.objectContaining({ code: 'rejected' })]);
+    expect(stuck.closed).toBe(true);
+    await new Promise((r) => setImmediate(r));
+    expect(fresh.closed).toBe(true);
+  });
+
+  it('publisher - an empty batch resolves with no outcomes', async () => {
+    const p = publisherOver(new FakeConfirmChannel());
+    expect(await p.publishAll('', 'q', [], [], true)).toEqual([]);
+  });
+});
