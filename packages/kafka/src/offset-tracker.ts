@@ -8,9 +8,15 @@
  * cause redelivery but never a skip.
  */
 export class PartitionTracker {
-  /** Offsets seen and not yet below the commit position, in increasing order. */
-  private readonly entries: { offset: number; done: boolean }[] = [];
-  private readonly index = new Map<number, { offset: number; done: boolean }>();
+  /**
+   * Offsets seen and not yet below the commit position, increasing, from `head` on: two parallel
+   * arrays (offset, done) instead of an object and a map entry per offset. A finish finds its offset
+   * at once when the offsets are contiguous (the usual case), else by binary search; the consumed
+   * front is cut off once it is most of the arrays, so each operation is O(1) amortized.
+   */
+  private offsets: number[] = [];
+  private done: boolean[] = [];
+  private head = 0;
   private lastSeen = -1;
   /** The highest position handed to a successful commit (or known committed). */
   committed = -1;
@@ -23,31 +29,30 @@ export class PartitionTracker {
   /** Records a newly fetched offset; `done` for offsets skipped without delivery. */
   add(offset: number, done = false): void {
     if (offset <= this.lastSeen) return;
-    const e = { offset, done };
-    this.entries.push(e);
-    this.index.set(offset, e);
     this.lastSeen = offset;
-    this.trim();
+    // Nothing open before it and done: it is below the commit position at once.
+    if (done && this.head === this.offsets.length) return;
+    this.offsets.push(offset);
+    this.done.push(done);
   }
 
   /** Marks an offset done. Returns false when it was unknown or already done. */
   finish(offset: number): boolean {
-    const e = this.index.get(offset);
-    if (!e || e.done) return false;
-    e.done = true;
-    this.trim();
+    const i = this.indexOf(offset);
+    if (i < 0 || this.done[i]) return false;
+    this.done[i] = true;
+    if (i === this.head) this.trim();
     return true;
   }
 
   isOpen(offset: number): boolean {
-    const e = this.index.get(offset);
-    return !!e && !e.done;
+    const i = this.indexOf(offset);
+    return i >= 0 && !this.done[i];
   }
 
   /** Next offset to commit: the first open one, or one past the last seen. -1 before anything was seen. */
   position(): number {
-    const first = this.entries[0];
-    if (first) return first.offset;
+    if (this.head < this.offsets.length) return this.offsets[this.head]!;
     return this.lastSeen < 0 ? -1 : this.lastSeen + 1;
   }
 
@@ -59,20 +64,59 @@ export class PartitionTracker {
 
   /** Open offsets that have a done offset after them: the gaps a commit cannot pass. */
   openBeforeLastDone(): number[] {
-    let lastDone = -1;
-    for (const e of this.entries) if (e.done) lastDone = e.offset;
-    return this.entries.filter((e) => !e.done && e.offset < lastDone).map((e) => e.offset);
+    let last = this.head - 1;
+    for (let i = this.offsets.length - 1; i >= this.head; i--) {
+      if (this.done[i]) {
+        last = i;
+        break;
+      }
+    }
+    const out: number[] = [];
+    for (let i = this.head; i < last; i++) if (!this.done[i]) out.push(this.offsets[i]!);
+    return out;
   }
 
   /** Open offsets, in order. */
   open(): number[] {
-    return this.entries.filter((e) => !e.done).map((e) => e.offset);
+    const out: number[] = [];
+    for (let i = this.head; i < this.offsets.length; i++) if (!this.done[i]) out.push(this.offsets[i]!);
+    return out;
   }
 
-  private trim(): void {
-    while (this.entries.length && this.entries[0]!.done) {
-      const e = this.entries.shift()!;
-      this.index.delete(e.offset);
+  /** Where `offset` is in the arrays (at or after `head`), or -1. */
+  private indexOf(offset: number): number {
+    const n = this.offsets.length;
+    if (this.head >= n) return -1;
+    const guess = this.head + (offset - this.offsets[this.head]!);
+    if (guess >= this.head && guess < n && this.offsets[guess] === offset) return guess;
+    let lo = this.head;
+    let hi = n - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = this.offsets[mid]!;
+      if (v === offset) return mid;
+      if (v < offset) lo = mid + 1;
+      else hi = mid - 1;
     }
+    return -1;
+  }
+
+  /** Moves `head` past the done offsets at the front; cuts the consumed front off once it is most of the arrays. */
+  private trim(): void {
+    const n = this.offsets.length;
+    let h = this.head;
+    while (h < n && this.done[h]) h++;
+    if (h === n) {
+      this.offsets.length = 0;
+      this.done.length = 0;
+      this.head = 0;
+      return;
+    }
+    if (h >= 1024 && h * 2 >= n) {
+      this.offsets.splice(0, h);
+      this.done.splice(0, h);
+      h = 0;
+    }
+    this.head = h;
   }
 }

@@ -41,3 +41,61 @@ describe('offset-tracker - contiguous acked prefix', () => {
     expect(t.dirty).toBe(true);
   });
 });
+
+describe('offset-tracker - long runs', () => {
+  /** A plain model of the contract: every offset seen, with its state. */
+  class Model {
+    readonly state = new Map<number, boolean>();
+    last = -1;
+    add(o: number, done = false) {
+      if (o <= this.last) return;
+      this.last = o;
+      this.state.set(o, done);
+    }
+    finish(o: number): boolean {
+      if (this.state.get(o) !== false) return false;
+      this.state.set(o, true);
+      return true;
+    }
+    open(): number[] {
+      return [...this.state].filter(([, d]) => !d).map(([o]) => o);
+    }
+    position(): number {
+      const first = this.open()[0];
+      return first ?? (this.last < 0 ? -1 : this.last + 1);
+    }
+  }
+
+  test('offset-tracker - matches a plain model over 20,000 offsets with gaps, skips and out-of-order finishes', () => {
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const t = new PartitionTracker();
+    const m = new Model();
+    let next = 0;
+    const openOnes: number[] = [];
+    for (let step = 0; step < 40_000; step++) {
+      if (rnd() < 0.5 && next < 20_000) {
+        next += rnd() < 0.05 ? 2 + Math.floor(rnd() * 5) : 1; // gaps (compaction, transactions)
+        const skip = rnd() < 0.1;
+        t.add(next, skip);
+        m.add(next, skip);
+        if (!skip) openOnes.push(next);
+      } else if (openOnes.length > 0) {
+        // Mostly the oldest few (acks in order), sometimes any (a slow handler).
+        const i = rnd() < 0.8 ? Math.floor(rnd() * Math.min(4, openOnes.length)) : Math.floor(rnd() * openOnes.length);
+        const [o] = openOnes.splice(i, 1);
+        expect(t.finish(o!)).toBe(m.finish(o!));
+        expect(t.finish(o!)).toBe(false);
+      }
+      if (step % 997 === 0) {
+        expect(t.position()).toBe(m.position());
+        expect(t.open()).toEqual(m.open());
+        const probe = Math.floor(rnd() * (next + 3));
+        expect(t.isOpen(probe)).toBe(m.state.get(probe) === false);
+      }
+    }
+    expect(t.position()).toBe(m.position());
+    expect(t.open()).toEqual(m.open());
+    expect(t.finish(next + 100)).toBe(false);
+  });
+});
