@@ -6,7 +6,7 @@ import { backendLabel, parseUrl, redactUrl } from '@switchboard/core';
 import { rawKafka, rawKafkaBatch, rawKafkaWithIds } from './raw/kafka';
 import { rawNats, rawNatsFireAndForget } from './raw/nats';
 import { rawRabbitMQ, rawRabbitMQWithIds } from './raw/rabbitmq';
-import { rawRedis } from './raw/redis';
+import { rawRedis, rawRedisWithIds } from './raw/redis';
 import { rawSqs } from './raw/sqs';
 import { runInChild, WORKER, type ChildResult } from './child-run';
 import { median, ratio, spread, type Spread } from './stats';
@@ -30,7 +30,7 @@ export interface RawBaseline {
  * Ids of the implementations a URL can be benchmarked with: `raw` is the raw client with the same
  * guarantee as Switchboard's defaults; `raw-batch` (kafkajs `eachBatch`), `raw-ids` (the raw client
  * sending what a Switchboard send puts on each message: kafkajs an `sb-message-id` header, amqplib a
- * `message_id` and a `timestamp`) and `raw-ack` (NATS fire-and-forget `msg.ack()`) are further raw
+ * `message_id` and a `timestamp`, Redis an `sb-id` field) and `raw-ack` (NATS fire-and-forget `msg.ack()`) are further raw
  * baselines; `switchboard` runs Switchboard's defaults
  * and `switchboard-amo` its cheaper guarantee, `ackMode: 'at-most-once'`; `switchboard-ack` (NATS
  * JetStream only) runs with the connection option `ackConfirm=false`, acks that do not wait for the
@@ -117,6 +117,7 @@ export function implsFor(url: string, only?: readonly ImplId[]): ImplSpec[] {
     } else {
       specs.push({ id: 'raw', kind: 'raw', client: base.client, guarantee: 'ack after handling', equalGuarantee: true });
       if (backend === 'rabbitmq') specs.push({ id: 'raw-ids', kind: 'raw', client: `${base.client} message_id+timestamp`, guarantee: 'ack after handling', equalGuarantee: true });
+      if (backend === 'redis') specs.push({ id: 'raw-ids', kind: 'raw', client: `${base.client} sb-id`, guarantee: 'ack after handling', equalGuarantee: true });
     }
   }
   specs.push({ id: 'switchboard', kind: 'switchboard', client: 'switchboard', guarantee: sbGuarantee, equalGuarantee: false });
@@ -140,7 +141,7 @@ export function implFactory(url: string, id: ImplId, connect?: ConnectFn): Targe
     case 'raw-batch':
       return backend === 'kafka' ? rawKafkaBatch : undefined;
     case 'raw-ids':
-      return backend === 'rabbitmq' ? rawRabbitMQWithIds : backend === 'kafka' ? rawKafkaWithIds : undefined;
+      return backend === 'rabbitmq' ? rawRabbitMQWithIds : backend === 'kafka' ? rawKafkaWithIds : backend === 'redis' ? rawRedisWithIds : undefined;
     case 'raw-ack':
       return backend === 'nats-jetstream' ? rawNatsFireAndForget : undefined;
     case 'switchboard':

@@ -59,6 +59,9 @@ describe('implementations', () => {
     expect(ids('nats://127.0.0.1:4222')).toEqual(['raw', 'raw-ack', 'switchboard', 'switchboard-ack', 'switchboard-amo', 'switchboard-ordered']);
     expect(ids('amqp://127.0.0.1')).toEqual(['raw', 'raw-ids', 'switchboard', 'switchboard-amo', 'switchboard-ordered']);
     expect(ids('sqs+http://127.0.0.1:4566')).toEqual(['raw', 'switchboard', 'switchboard-amo']);
+    expect(ids('redis://127.0.0.1:6379')).toEqual(['raw', 'raw-ids', 'switchboard', 'switchboard-amo']);
+    expect(implsFor('redis://127.0.0.1:6379').find((s) => s.id === 'raw-ids')).toMatchObject({ equalGuarantee: true, client: expect.stringMatching(/sb-id$/) });
+    expect(implFactory('redis://127.0.0.1:6379', 'raw-ids')).toBeDefined();
     expect(ids('memory://')).toEqual(['switchboard', 'switchboard-amo']);
     const nats = implsFor('nats://127.0.0.1:4222');
     expect(nats.find((s) => s.id === 'raw')).toMatchObject({ equalGuarantee: true, client: expect.stringMatching(/ackAck$/) });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createClient, RESP_TYPES } from '@redis/client';
 import type { BenchParams, BenchTarget, ConsumerSink, TargetFactory } from '../workload';
 
@@ -15,7 +16,15 @@ type ReadReply = [Buffer, [Buffer, Buffer[]][]][] | null;
  * `ack()`, which resolves once Redis confirmed it. The next read does not wait for those replies.
  * Switchboard's query parameters are dropped from the URL.
  */
-export const rawRedis: TargetFactory = (url: string, params: BenchParams): BenchTarget => {
+export const rawRedis: TargetFactory = (url: string, params: BenchParams): BenchTarget => redisTarget(url, params, false);
+
+/**
+ * {@link rawRedis} with each entry carrying the field a Switchboard send adds to it, `sb-id` (a
+ * random UUID), after `body`: both sides put the same bytes in Redis and read the same fields back.
+ */
+export const rawRedisWithIds: TargetFactory = (url: string, params: BenchParams): BenchTarget => redisTarget(url, params, true);
+
+function redisTarget(url: string, params: BenchParams, withIds: boolean): BenchTarget {
   const plainUrl = url.replace(/\?.*$/, '');
   let main: Client | undefined;
   let reader: Client | undefined;
@@ -56,7 +65,7 @@ export const rawRedis: TargetFactory = (url: string, params: BenchParams): Bench
     },
     async publish(bodies: Buffer[]) {
       const m = main!;
-      await Promise.all(bodies.map((body) => m.sendCommand(['XADD', stream, '*', 'body', body])));
+      await Promise.all(bodies.map((body) => m.sendCommand(withIds ? ['XADD', stream, '*', 'body', body, 'sb-id', randomUUID()] : ['XADD', stream, '*', 'body', body])));
     },
     teardown() {
       torn ??= (async () => {
@@ -69,4 +78,4 @@ export const rawRedis: TargetFactory = (url: string, params: BenchParams): Bench
       return torn;
     },
   };
-};
+}
