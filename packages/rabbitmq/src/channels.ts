@@ -85,6 +85,7 @@ export class ChannelSlot<C extends amqp.Channel> {
 
 /** Per-channel publish state: the confirm sequence (the delivery tag RabbitMQ acks) and back-pressure. */
 interface PubState {
+  readonly ch: amqp.ConfirmChannel;
   seq: number;
   drain: Promise<void> | undefined;
 }
@@ -110,18 +111,26 @@ export class Publisher {
   publish(exchange: string, routingKey: string, content: Buffer, options: amqp.Options.Publish, confirm: boolean, signal?: AbortSignal): Promise<string | undefined> {
     // The hot path: a channel is open and not full, so the message goes out now, with no await
     // (and no promise) before it; only the confirm is waited for.
-    const ch = this.slot.peek();
-    if (ch && this.waiting === 0 && !signal?.aborted) {
-      const st = this.stateOf(ch);
-      if (!st.drain) return this.publishOn(ch, st, exchange, routingKey, content, options, confirm);
-    }
+    const st = this.ready(signal);
+    if (st) return this.publishOn(st.ch, st, exchange, routingKey, content, options, confirm);
     return this.publishWhenReady(exchange, routingKey, content, options, confirm, signal);
+  }
+
+  /**
+   * The state of the channel a publish can go out on now, with nothing before it: one is open, not
+   * full, no earlier publish waits (sends keep their order) and `signal` has not fired. Else undefined.
+   */
+  private ready(signal: AbortSignal | undefined): PubState | undefined {
+    const ch = this.slot.peek();
+    if (!ch || this.waiting > 0 || signal?.aborted) return undefined;
+    const st = this.stateOf(ch);
+    return st.drain ? undefined : st;
   }
 
   private stateOf(ch: amqp.ConfirmChannel): PubState {
     let st = this.state.get(ch);
     if (!st) {
-      st = { seq: 0, drain: undefined };
+      st = { ch, seq: 0, drain: undefined };
       this.state.set(ch, st);
     }
     return st;
@@ -151,8 +160,8 @@ export class Publisher {
    * Publishes a batch to one exchange and routing key, in order, and resolves once every message is
    * settled with one outcome per message ({@link PublishOutcomes}): its reference (undefined when
    * unconfirmed) or the Error that failed it alone. While a channel is open and not full a message
-   * costs one confirm callback, not a promise of its own; the others take the path of
-   * {@link publish} (waiting for a channel or a drain), and the order of the batch is kept, as a
+   * costs one confirm callback, not a promise of its own; the others wait for a channel or a drain as
+   * {@link publish} does, and the order of the batch is kept, as a
    * message that waits makes every later one wait too.
    */
   publishAll(exchange: string, routingKey: string, contents: readonly Buffer[], options: readonly amqp.Options.Publish[], confirm: boolean, signal?: AbortSignal): Promise<PublishOutcomes> {
@@ -167,9 +176,9 @@ export class Publisher {
       if (--left === 0) done(outcomes);
     };
     for (let i = 0; i < n; i++) {
-      const ch = this.slot.peek();
-      const st = ch && this.waiting === 0 && !signal?.aborted ? this.stateOf(ch) : undefined;
-      if (ch && st && !st.drain) {
+      const st = this.ready(signal);
+      if (st) {
+        const ch = st.ch;
         const gen = this.link.generation;
         const seq = st.seq + 1;
         try {
@@ -183,7 +192,7 @@ export class Publisher {
         }
         continue;
       }
-      this.publish(exchange, routingKey, contents[i]!, options[i]!, confirm, signal).then(
+      this.publishWhenReady(exchange, routingKey, contents[i]!, options[i]!, confirm, signal).then(
         (ref) => settled(i, ref),
         (err: unknown) => settled(i, err instanceof Error ? err : classifyError(err)),
       );
