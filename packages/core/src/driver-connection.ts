@@ -7,7 +7,7 @@ import { typedConsumer, typedProducer } from './typed';
 import { CloseDeadline, HAND_BACK_MS, sleep } from './close-deadline';
 import { checkDiagnosticsOptions, createDiagnostics, silentDiagnostics, type Diagnostics, type DiagnosticsOptions, type ErrorEvent, type Logger } from './diagnostics';
 import { abortedError, closedError, SwitchboardError, throwIfAborted, toSwitchboardError } from './errors';
-import { assertMessageSizes, normalizeMessages, type NormalizedMessage } from './message';
+import { assertMessageSizes, idFromBroker, normalizeMessages, type NormalizedMessage } from './message';
 import { resolveConsumerOptions, resolveProducerOptions, validateSendOptions, type ResolvedConsumerOptions } from './options';
 import { DEFAULT_REQUEST_TIMEOUT_MS, PendingReplies } from './request';
 import type { ParsedUrl } from './url';
@@ -69,6 +69,14 @@ export interface DriverSession {
   readonly maxHeaders?: number;
   /** Longest send or nack delay, where the broker caps it; `checkMessages` enforces it. */
   readonly maxDelayMs?: number;
+  /**
+   * The broker names every message it stores, uniquely and for good (a Redis stream entry id), and
+   * hands the name back as the message's reference and on every delivery of it. A message whose id
+   * would only have been generated takes that name instead ({@link idFromBroker} says which ones):
+   * the driver does not write the generated id, the receipt's `id` is the reference, and the
+   * consumer's delivery id is the same name. Absent: every message carries the id core gave it.
+   */
+  readonly brokerNamesMessages?: boolean;
   /** Throws `invalid_argument` when the broker cannot use this name. Called before any network effect. */
   checkDestination(destination: Destination): void;
   /** Further broker limits on a send (header count, delay ceiling); throws before anything is sent. */
@@ -485,7 +493,9 @@ function createProducer(ctx: ProducerContext): Producer {
     throwIfAborted(options.signal);
     const dest = ctx.checked(d);
     const messages = normalizeMessages(input, options);
-    const span = ctx.tracing.send(dest, messages, operation);
+    // A single message the broker names gets its id on the span once the broker confirmed it.
+    const named = operation === 'send' && session.brokerNamesMessages === true && messages.length === 1 && idFromBroker(messages[0]!, options.confirm !== false);
+    const span = ctx.tracing.send(dest, messages, operation, named);
     try {
       assertMessageSizes(messages, session.maxMessageBytes, session.limitName);
       if (messages.some((m) => (m.delayMs ?? 0) > 0)) requireCapability(session.capabilities, 'delayedSend');
@@ -494,7 +504,7 @@ function createProducer(ctx: ProducerContext): Producer {
       span.end(err);
       throw err;
     }
-    return { dest, messages, span };
+    return { dest, messages, span, named };
   };
 
   const publish = async (dest: Destination, messages: NormalizedMessage[], options: SendOptions): Promise<SendReceipt[]> => {
@@ -511,7 +521,11 @@ function createProducer(ctx: ProducerContext): Producer {
       else results.catch(() => undefined);
       return messages.map((m) => ({ id: m.id, destination: dest.name, confirmed: false }));
     }
-    const receiptOf = (id: string, ref: string | undefined): SendReceipt => (ref === undefined ? { id, destination: dest.name, confirmed: false } : { id, destination: dest.name, confirmed: true, brokerRef: ref });
+    const named = session.brokerNamesMessages === true;
+    const receiptOf = (m: NormalizedMessage, ref: string | undefined): SendReceipt =>
+      ref === undefined
+        ? { id: m.id, destination: dest.name, confirmed: false }
+        : { id: named && idFromBroker(m, true) ? ref : m.id, destination: dest.name, confirmed: true, brokerRef: ref };
     if (!isPerMessage(results)) {
       let outcomes: PublishOutcomes;
       try {
@@ -531,19 +545,19 @@ function createProducer(ctx: ProducerContext): Producer {
       const receipts: SendReceipt[] = [];
       let failure: unknown;
       settled.forEach((s, i) => {
-        if (s.status === 'fulfilled') receipts.push(receiptOf(messages[i]!.id, s.value));
+        if (s.status === 'fulfilled') receipts.push(receiptOf(messages[i]!, s.value));
         else failure ??= s.reason;
       });
       throw withReceipts(ctx.classify(failure), receipts);
     }
     const receipts = new Array<SendReceipt>(refs.length);
-    for (let i = 0; i < refs.length; i++) receipts[i] = receiptOf(messages[i]!.id, refs[i]);
+    for (let i = 0; i < refs.length; i++) receipts[i] = receiptOf(messages[i]!, refs[i]);
     return receipts;
   };
 
   const producer = {
     async send(d: DestinationLike, input: OutgoingMessage | Body | readonly (OutgoingMessage | Body)[], options: SendOptions = {}) {
-      const { dest, messages, span } = prepare(d, input, options, 'send');
+      const { dest, messages, span, named } = prepare(d, input, options, 'send');
       let receipts: SendReceipt[];
       try {
         receipts = await track(publish(dest, messages, options));
@@ -551,7 +565,7 @@ function createProducer(ctx: ProducerContext): Producer {
         span.end(err);
         throw err;
       }
-      span.end();
+      span.end(undefined, undefined, named ? receipts[0]!.id : undefined);
       return Array.isArray(input) ? receipts : receipts[0]!;
     },
 
@@ -617,7 +631,7 @@ function receiptsOf(
   dest: Destination,
   messages: readonly NormalizedMessage[],
   outcomes: PublishOutcomes,
-  receiptOf: (id: string, ref: string | undefined) => SendReceipt,
+  receiptOf: (m: NormalizedMessage, ref: string | undefined) => SendReceipt,
   classify: (err: unknown) => SwitchboardError,
 ): SendReceipt[] {
   if (outcomes.length !== messages.length) {
@@ -628,7 +642,7 @@ function receiptsOf(
   for (let i = 0; i < outcomes.length; i++) {
     const o = outcomes[i];
     if (o instanceof Error) failure ??= o;
-    else receipts.push(receiptOf(messages[i]!.id, o));
+    else receipts.push(receiptOf(messages[i]!, o));
   }
   if (failure) throw withReceipts(classify(failure), receipts);
   return receipts;

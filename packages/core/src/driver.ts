@@ -7,7 +7,7 @@ export { deadLetterHeaders, truncateReason, DEAD_LETTER_REASON_MAX, type DeadLet
 export { defineCapabilities, native, emulated, none } from './capabilities';
 export { assertDestinationName } from './destination';
 export { validateOptions, resolveConsumerOptions, consumerOptionsSchema, CONSUMER_DEFAULTS, type ResolvedConsumerOptions } from './options';
-export { normalizeMessages, messageSize, assertMessageSizes, type NormalizedMessage } from './message';
+export { normalizeMessages, messageSize, assertMessageSizes, idFromBroker, type NormalizedMessage } from './message';
 export { createReply, PendingReplies } from './request';
 export { shardOf, fnv1a32 } from './shard';
 export { Fifo } from './fifo';

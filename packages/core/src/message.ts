@@ -73,6 +73,17 @@ export function normalizeMessages(input: OutgoingMessage | Body | readonly (Outg
   return out;
 }
 
+/**
+ * Whether `m` is named by the broker on a session that declares
+ * `DriverSession.brokerNamesMessages`: its id was generated (the caller gave none), the send
+ * waits for the broker's confirmation, which carries the name, and it has no delay (a delayed
+ * message is stored, and named, only after its send resolved). The driver leaves such an id off
+ * the wire and core reports the broker's reference as the message's id. One rule for both sides.
+ */
+export function idFromBroker(m: NormalizedMessage, confirm: boolean): boolean {
+  return confirm && m.idGenerated === true && !m.delayMs;
+}
+
 /** Total size of a message as most brokers count it: body, key, header names and values. */
 export function messageSize(m: NormalizedMessage): number {
   let n = m.body.byteLength + (m.key ? Buffer.byteLength(m.key) : 0);

@@ -17,8 +17,12 @@ export interface Tracing {
    * installed after connecting is used. Without one, callers skip tracing altogether.
    */
   active(): boolean;
-  /** Starts the producer span of one send (or request) and injects its context into every message. */
-  send(destination: Destination, messages: readonly NormalizedMessage[], operation: 'send' | 'request'): SpanHandle;
+  /**
+   * Starts the producer span of one send (or request) and injects its context into every message.
+   * `idLater`: the one message's id is the broker's name for it, known only once the broker
+   * confirmed the send; `end` is given it.
+   */
+  send(destination: Destination, messages: readonly NormalizedMessage[], operation: 'send' | 'request', idLater?: boolean): SpanHandle;
   /** Runs `handle` in the consumer span of one delivery handed to a `consume` handler. */
   process<T>(d: Delivery, source: Destination, group: string, handle: () => Promise<T>): Promise<T>;
   /** Injects the active context (the handler's span, when replying from one) into a reply. */
@@ -27,8 +31,11 @@ export interface Tracing {
 
 /** A started span: end it once the operation is over. */
 export interface SpanHandle {
-  /** Ends the span; with `error`, marks it failed. `links` adds contexts seen on the way (a reply). */
-  end(error?: unknown, linkFrom?: Headers): void;
+  /**
+   * Ends the span; with `error`, marks it failed. `linkFrom` adds contexts seen on the way (a reply).
+   * `messageId`: the id of a message the broker named (see {@link Tracing.send}'s `idLater`).
+   */
+  end(error?: unknown, linkFrom?: Headers, messageId?: string): void;
 }
 
 /** `messaging.system` per backend, where the semantic conventions name one. */
@@ -78,12 +85,12 @@ export function createTracing(backend: string): Tracing {
   return {
     active: () => installedTracer() !== undefined,
 
-    send(destination, messages, operation) {
+    send(destination, messages, operation, idLater = false) {
       const tracer = installedTracer();
       if (!tracer) return NO_SPAN;
       const attributes: Attributes = base(destination, operation, 'send');
       if (messages.length === 1) {
-        attributes['messaging.message.id'] = messages[0]!.id;
+        if (!idLater) attributes['messaging.message.id'] = messages[0]!.id;
         attributes['messaging.message.body.size'] = messages[0]!.body.byteLength;
       } else {
         attributes['messaging.batch.message_count'] = messages.length;
@@ -95,7 +102,8 @@ export function createTracing(backend: string): Tracing {
         for (const m of messages) propagation.inject(ctx, m.headers, headerSetter);
       }
       return {
-        end(error, linkFrom) {
+        end(error, linkFrom, messageId) {
+          if (messageId !== undefined) span.setAttribute('messaging.message.id', messageId);
           if (linkFrom) {
             const replyContext = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, linkFrom, headerGetter));
             if (replyContext) span.addLink({ context: replyContext });

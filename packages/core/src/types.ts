@@ -46,7 +46,11 @@ export interface SendOptions {
 
 /** What a send resolves with, one per message, in the order given. */
 export interface SendReceipt {
-  /** The message id (given or generated). */
+  /**
+   * The message id: the one given, else one core generated; on a backend whose broker names each
+   * message (Redis: the stream entry id), a confirmed send without a delay takes that name instead.
+   * Every delivery of the message carries this id.
+   */
   readonly id: string;
   readonly destination: string;
   /** Whether the broker confirmed this message. */

@@ -37,6 +37,30 @@ describe('driver contract', () => {
     await conn.close();
   });
 
+  test('driver contract - where the broker names messages, a confirmed send without an id takes the reference as its id; given ids, unconfirmed and delayed sends keep theirs', async () => {
+    const { conn, fake } = await open({ batchForm: 'outcomes', brokerNamesMessages: true });
+    const p = conn.producer();
+    const receipts = await p.send('queue:q', ['a', { id: 'mine', body: 'b' }, 'c']);
+    expect(receipts.map((r) => [r.id, r.brokerRef])).toEqual([
+      ['ref-0', 'ref-0'],
+      ['mine', 'ref-1'],
+      ['ref-2', 'ref-2'],
+    ]);
+    const loose = await p.send('queue:q', 'd', { confirm: false });
+    expect(loose.id).toBe(fake.published.at(-1)!.id);
+    expect(loose.id).not.toMatch(/^ref-/);
+    const delayed = await p.send('queue:q', 'e', { delayMs: 50 });
+    expect(delayed).toMatchObject({ id: fake.published.at(-1)!.id, brokerRef: 'ref-0' });
+    await conn.close();
+  });
+
+  test('driver contract - without brokerNamesMessages a confirmed send keeps the generated id', async () => {
+    const { conn, fake } = await open({ batchForm: 'outcomes' });
+    const r = await conn.producer().send('queue:q', 'a');
+    expect(r).toMatchObject({ id: fake.published.at(-1)!.id, brokerRef: 'ref-0', confirmed: true });
+    await conn.close();
+  });
+
   test('driver contract - a batch answered as a whole with one failed message rejects with the receipts of the others', async () => {
     const { conn } = await open({ batchForm: 'outcomes', failIndex: 1 });
     const err = await conn.producer().send('queue:q', ['a', 'b', 'c']).catch((e: unknown) => e);

@@ -18,6 +18,8 @@ export interface FakeConsumer {
 export function fakeSession(o: {
   ackDelayMs?: number;
   batchForm?: 'outcomes' | 'short' | 'rejects';
+  /** The session declares `brokerNamesMessages`; refs are `ref-<index>`. */
+  brokerNamesMessages?: boolean;
   failAcks?: { once: string[]; sync?: boolean };
   failIndex?: number;
   maxMessageBytes?: number;
@@ -31,6 +33,7 @@ export function fakeSession(o: {
     capabilities: CAPABILITIES_ALL_NATIVE,
     maxMessageBytes: o.maxMessageBytes ?? 1024,
     limitName: 'fake',
+    ...(o.brokerNamesMessages ? { brokerNamesMessages: true } : {}),
     checkDestination: (d) => assertDestinationName(d, /^[a-z-]+$/, 20, 'lower-case letters and -'),
     publish: (_dest, messages) => {
       published.push(...messages);

@@ -35,4 +35,16 @@ describe('tracing - the cost without an SDK', () => {
     expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['process q']);
     await provider.shutdown();
   });
+
+  test('tracing - a message the broker names gets its id on the producer span when the span ends, not before', async () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    trace.setGlobalTracerProvider(provider);
+    const t = createTracing('redis');
+    const message = { id: 'generated', body: new Uint8Array(2), key: undefined, headers: {}, delayMs: undefined };
+    t.send(source, [message], 'send', true).end(undefined, undefined, '1700000000000-0');
+    t.send(source, [message], 'send').end();
+    expect(exporter.getFinishedSpans().map((s) => s.attributes['messaging.message.id'])).toEqual(['1700000000000-0', 'generated']);
+    await provider.shutdown();
+  });
 });

@@ -40,9 +40,13 @@ export const F = { body: 'body', id: 'sb-id', key: 'sb-key', replyTo: 'sb-reply-
 
 export type Field = string | Uint8Array;
 
-/** The fields of one entry for `m`, with `headers` in place of its own when given. */
-export function encodeFields(m: NormalizedMessage, extra?: { replyTo?: string; correlationId?: string | undefined }, headers: Headers = m.headers): Field[] {
-  const out: Field[] = [F.body, m.body, F.id, m.id];
+/**
+ * The fields of one entry for `m`, with `headers` in place of its own when given. `withId: false`
+ * leaves `sb-id` out: the message's id is then its entry id (a confirmed send of a message whose id
+ * was only generated, see `idFromBroker`).
+ */
+export function encodeFields(m: NormalizedMessage, extra?: { replyTo?: string; correlationId?: string | undefined }, headers: Headers = m.headers, withId = true): Field[] {
+  const out: Field[] = withId ? [F.body, m.body, F.id, m.id] : [F.body, m.body];
   if (m.key !== undefined) out.push(F.key, m.key);
   if (extra?.replyTo !== undefined) out.push(F.replyTo, extra.replyTo);
   if (extra?.correlationId !== undefined) out.push(F.correlationId, extra.correlationId);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createClient, MultiErrorReply, RESP_TYPES, type RedisArgument } from '@redis/client';
 import { SwitchboardError, type BrokerObject, type Destination, type ParsedUrl } from '@switchboard/core';
-import { assertDestinationName, createReply, messageSize, tlsFailure, type DriverConnectOptions, type DriverHost, type DriverSession, type NormalizedMessage, type PublishOutcomes } from '@switchboard/core/driver';
+import { assertDestinationName, createReply, idFromBroker, messageSize, tlsFailure, type DriverConnectOptions, type DriverHost, type DriverSession, type NormalizedMessage, type PublishOutcomes } from '@switchboard/core/driver';
 import { redisCapabilities } from './capabilities';
 import { classifyError } from './classify-error';
 import { openRedisConsumer } from './consumer';
@@ -250,7 +250,7 @@ export async function openRedisSession(url: ParsedUrl, raw: DriverConnectOptions
    * {@link BATCH_MESSAGES} ({@link addBatch}), a lone one or a delayed one on its own. Answers with
    * one promise for the whole send (core's batch form): no promise per message.
    */
-  const publishAll = (d: Destination, messages: readonly NormalizedMessage[]): Promise<PublishOutcomes> => {
+  const publishAll = (d: Destination, messages: readonly NormalizedMessage[], confirm: boolean): Promise<PublishOutcomes> => {
     const stream = streamKey(options.prefix, d);
     const parts: Promise<PublishOutcomes>[] = [];
     const alone = (sent: Promise<string>) => parts.push(sent.then((id) => [id], (err: unknown) => [asError(err)]));
@@ -271,7 +271,8 @@ export async function openRedisSession(url: ParsedUrl, raw: DriverConnectOptions
         alone(publishOne(d, m));
         continue;
       }
-      const fields = encodeFields(m);
+      // A generated id of a confirmed send stays off the wire: the entry id names the message.
+      const fields = encodeFields(m, undefined, m.headers, !idFromBroker(m, confirm));
       const size = messageSize(m);
       if (batch.length > 0 && (batch.length >= BATCH_MESSAGES || bytes + size > BATCH_BYTES)) flush();
       batch.push(fields);
@@ -317,7 +318,8 @@ export async function openRedisSession(url: ParsedUrl, raw: DriverConnectOptions
     maxMessageBytes: options.maxMessageBytes,
     limitName: 'Redis (maxMessageBytes)',
     checkDestination: (d) => assertDestinationName(d, NAME, 200, NAME_RULE),
-    publish: (d, messages) => publishAll(d, messages),
+    brokerNamesMessages: true,
+    publish: (d, messages, o) => publishAll(d, messages, o.confirm),
     request: async (d, m, meta) => {
       await publishOne(d, m, { replyTo: await replyAddress(), correlationId: meta.correlationId });
     },

@@ -89,6 +89,26 @@ const url = process.env.SWITCHBOARD_TEST_REDIS_URL;
     expect(receipts.map((r) => r.brokerRef)).toEqual(entries.map(([id]) => id));
   });
 
+  test('sends - a confirmed send names a message without an id by its entry: no sb-id stored, the receipt id is the entry id and so is the delivery id', async () => {
+    const c = await open();
+    const q = queue('named');
+    await c.admin.ensureDestination(q);
+    const p = c.producer();
+    const receipts = await p.send(q, ['a', { id: 'given', body: 'b' }]);
+    const loose = await p.send(q, 'c', { confirm: false });
+    const single = await p.send(q, 'd');
+    const entries = (await raw.sendCommand(['XRANGE', `${prefix}:q:named`, '-', '+'])) as [string, string[]][];
+    const idOf = (f: string[]) => (f.includes('sb-id') ? f[f.indexOf('sb-id') + 1] : undefined);
+    expect(entries.map(([, f]) => idOf(f))).toEqual([undefined, 'given', loose.id, undefined]);
+    expect(receipts.map((r) => r.id)).toEqual([entries[0]![0], 'given']);
+    expect(single.id).toBe(entries[3]![0]);
+    const consumer = await c.consumer(q);
+    const got = await consumer.poll({ max: 4, waitMs: 5000 });
+    expect(got.map((d) => d.id)).toEqual([receipts[0]!.id, 'given', loose.id, single.id]);
+    for (const d of got) await d.ack();
+    await consumer.close();
+  });
+
   test('sends - a delayed batch: every message waits, none is on the stream yet, each has a receipt', async () => {
     const c = await open();
     const q = queue('later');

@@ -19,8 +19,10 @@ type ReadReply = [Buffer, [Buffer, Buffer[]][]][] | null;
 export const rawRedis: TargetFactory = (url: string, params: BenchParams): BenchTarget => redisTarget(url, params, false);
 
 /**
- * {@link rawRedis} with each entry carrying the field a Switchboard send adds to it, `sb-id` (a
- * random UUID), after `body`: both sides put the same bytes in Redis and read the same fields back.
+ * {@link rawRedis} with each entry carrying `sb-id` (a random UUID) after `body`: the bytes of a
+ * Switchboard send of messages with ids of their own (or unconfirmed). The bench's Switchboard row
+ * sends confirmed messages without ids, which are named by their entry id and carry `body` only,
+ * as plain {@link rawRedis} does.
  */
 export const rawRedisWithIds: TargetFactory = (url: string, params: BenchParams): BenchTarget => redisTarget(url, params, true);
 
