@@ -73,8 +73,9 @@ export interface DriverSession {
    * The broker names every message it stores, uniquely and for good (a Redis stream entry id), and
    * hands the name back as the message's reference and on every delivery of it. A message whose id
    * would only have been generated takes that name instead ({@link idFromBroker} says which ones):
-   * the driver does not write the generated id, the receipt's `id` is the reference, and the
-   * consumer's delivery id is the same name. Absent: every message carries the id core gave it.
+   * the driver does not write the generated id, the receipt's `id` is the name (the reference, or
+   * the `id` of a {@link NamedOutcome}), and every delivery of the message carries the same name.
+   * Absent: every message carries the id core gave it.
    */
   readonly brokerNamesMessages?: boolean;
   /** Throws `invalid_argument` when the broker cannot use this name. Called before any network effect. */
@@ -114,10 +115,20 @@ export interface DriverSession {
 
 /**
  * What a batch's one promise resolves with: one entry per message, in order, the broker's reference
- * (undefined with `confirm: false`) or the Error that failed that message alone. The promise
- * rejects when the whole batch failed.
+ * (undefined with `confirm: false`), a {@link NamedOutcome}, or the Error that failed that message
+ * alone. The promise rejects when the whole batch failed.
  */
-export type PublishOutcomes = readonly (string | undefined | Error)[];
+export type PublishOutcomes = readonly (string | NamedOutcome | undefined | Error)[];
+
+/**
+ * The outcome of a message the broker named ({@link DriverSession.brokerNamesMessages}) where the
+ * id it is delivered under is not its reference itself (Kafka: `<topic>:<partition>:<offset>@<timestamp>`
+ * beside the reference `<partition>:<offset>`). Where the two are one, the reference alone says it.
+ */
+export interface NamedOutcome {
+  readonly ref: string;
+  readonly id: string;
+}
 
 export interface PublishOptions {
   readonly confirm: boolean;
@@ -522,10 +533,12 @@ function createProducer(ctx: ProducerContext): Producer {
       return messages.map((m) => ({ id: m.id, destination: dest.name, confirmed: false }));
     }
     const named = session.brokerNamesMessages === true;
-    const receiptOf = (m: NormalizedMessage, ref: string | undefined): SendReceipt =>
-      ref === undefined
-        ? { id: m.id, destination: dest.name, confirmed: false }
-        : { id: named && idFromBroker(m, true) ? ref : m.id, destination: dest.name, confirmed: true, brokerRef: ref };
+    const receiptOf = (m: NormalizedMessage, outcome: string | NamedOutcome | undefined): SendReceipt => {
+      if (outcome === undefined) return { id: m.id, destination: dest.name, confirmed: false };
+      const ref = typeof outcome === 'string' ? outcome : outcome.ref;
+      const id = named && idFromBroker(m, true) ? (typeof outcome === 'string' ? outcome : outcome.id) : m.id;
+      return { id, destination: dest.name, confirmed: true, brokerRef: ref };
+    };
     if (!isPerMessage(results)) {
       let outcomes: PublishOutcomes;
       try {
@@ -631,7 +644,7 @@ function receiptsOf(
   dest: Destination,
   messages: readonly NormalizedMessage[],
   outcomes: PublishOutcomes,
-  receiptOf: (m: NormalizedMessage, ref: string | undefined) => SendReceipt,
+  receiptOf: (m: NormalizedMessage, outcome: string | NamedOutcome | undefined) => SendReceipt,
   classify: (err: unknown) => SwitchboardError,
 ): SendReceipt[] {
   if (outcomes.length !== messages.length) {

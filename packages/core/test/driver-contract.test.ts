@@ -54,6 +54,16 @@ describe('driver contract', () => {
     await conn.close();
   });
 
+  test('driver contract - a named outcome gives the receipt its name as id and its reference as brokerRef; a given id stays', async () => {
+    const { conn } = await open({ batchForm: 'outcomes', brokerNamesMessages: 'named' });
+    const receipts = await conn.producer().send('queue:q', ['a', { id: 'mine', body: 'b' }]);
+    expect(receipts.map((r) => [r.id, r.brokerRef])).toEqual([
+      ['name-0', 'ref-0'],
+      ['mine', 'ref-1'],
+    ]);
+    await conn.close();
+  });
+
   test('driver contract - without brokerNamesMessages a confirmed send keeps the generated id', async () => {
     const { conn, fake } = await open({ batchForm: 'outcomes' });
     const r = await conn.producer().send('queue:q', 'a');

@@ -18,8 +18,11 @@ export interface FakeConsumer {
 export function fakeSession(o: {
   ackDelayMs?: number;
   batchForm?: 'outcomes' | 'short' | 'rejects';
-  /** The session declares `brokerNamesMessages`; refs are `ref-<index>`. */
-  brokerNamesMessages?: boolean;
+  /**
+   * The session declares `brokerNamesMessages`; refs are `ref-<index>`. `named`: the batch form
+   * answers with `{ ref, id: name-<index> }` (a name that is not the reference).
+   */
+  brokerNamesMessages?: boolean | 'named';
   failAcks?: { once: string[]; sync?: boolean };
   failIndex?: number;
   maxMessageBytes?: number;
@@ -40,7 +43,7 @@ export function fakeSession(o: {
       const failed = (i: number) => new SwitchboardError('rejected', `nack for message ${i}`);
       if (o.batchForm === 'rejects') return Promise.reject(new SwitchboardError('connection', 'the whole batch failed'));
       if (o.batchForm) {
-        const outcomes = messages.map((_m, i) => (i === o.failIndex ? failed(i) : `ref-${i}`));
+        const outcomes = messages.map((_m, i) => (i === o.failIndex ? failed(i) : o.brokerNamesMessages === 'named' ? { ref: `ref-${i}`, id: `name-${i}` } : `ref-${i}`));
         return Promise.resolve(o.batchForm === 'short' ? outcomes.slice(1) : outcomes);
       }
       return messages.map((_m, i) => (i === o.failIndex ? Promise.reject(failed(i)) : Promise.resolve(`ref-${i}`)));

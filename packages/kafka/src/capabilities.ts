@@ -8,7 +8,7 @@ import { defineCapabilities, emulated, native, none } from '@switchboard/core/dr
  */
 const table = {
   fireAndForget: native('send without waiting for the produce response (acks still "all" on the wire)'),
-  confirm: native('idempotent producer, acks=all; the receipt is <partition>:<offset>'),
+  confirm: native('idempotent producer, acks=all; the receipt is <partition>:<offset>, and a message sent without an id of its own is named <topic>:<partition>:<offset>@<timestamp>'),
   requestResponse: emulated('a reply topic per connection (sb.reply.<id>) read by its own group; correlation id and reply-to travel as headers'),
   fanout: native('one Kafka consumer group per Switchboard group'),
   competingConsumers: native('members of one consumer group share the partitions (needs at least as many partitions as members)'),

@@ -156,6 +156,11 @@ export interface EncodedRecord {
   readonly partition: number;
   readonly size: number;
   readonly message: Message;
+  /**
+   * Set when the broker names the message (no `sb-message-id`): the timestamp it is sent with, from
+   * which, with its offset, the send learns the id every delivery of it will carry ({@link foreignId}).
+   */
+  readonly stamp?: string;
 }
 
 /** UTF-8 length of an ASCII-only string without scanning it twice: Buffer.byteLength otherwise. */
@@ -164,9 +169,11 @@ const byteLength = (s: string): number => Buffer.byteLength(s);
 /**
  * Encodes a normalized message for `partition`: its headers, `sb-message-id` (the id core gave
  * the message and put in its receipt; it is the only header a plain send adds), and `extra`.
- * The value is a view of the body, not a copy.
+ * The value is a view of the body, not a copy. With `stamp` the broker names the message: it goes
+ * without `sb-message-id` and with `stamp` as its timestamp, so that its id is {@link foreignId}'s
+ * (a kafkajs header costs about as much again as the rest of a small record, on both sides).
  */
-export function encodeRecord(m: NormalizedMessage, partition: number, extra?: Record<string, string>): EncodedRecord {
+export function encodeRecord(m: NormalizedMessage, partition: number, extra?: Record<string, string>, stamp?: string): EncodedRecord {
   const headers: Record<string, string> = {};
   let size = 0;
   for (const k in m.headers) {
@@ -174,8 +181,10 @@ export function encodeRecord(m: NormalizedMessage, partition: number, extra?: Re
     headers[k] = v;
     size += byteLength(k) + byteLength(v) + 2;
   }
-  headers[HEADERS.messageId] = m.id;
-  size += ID_HEADER_BYTES + byteLength(m.id);
+  if (stamp === undefined) {
+    headers[HEADERS.messageId] = m.id;
+    size += ID_HEADER_BYTES + byteLength(m.id);
+  }
   if (extra) {
     for (const k in extra) {
       const v = extra[k]!;
@@ -185,7 +194,8 @@ export function encodeRecord(m: NormalizedMessage, partition: number, extra?: Re
   }
   const value = Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength);
   size += value.byteLength + (m.key ? byteLength(m.key) : 0);
-  return { partition, size, message: { key: m.key ?? null, value, headers, partition } };
+  if (stamp === undefined) return { partition, size, message: { key: m.key ?? null, value, headers, partition } };
+  return { partition, size, message: { key: m.key ?? null, value, headers, partition, timestamp: stamp }, stamp };
 }
 
 const ID_HEADER_BYTES = Buffer.byteLength(HEADERS.messageId) + 2;

@@ -1,13 +1,18 @@
 import type { Message, Producer as KafkaProducer } from 'kafkajs';
 import { SwitchboardError } from '@switchboard/core';
+import type { NamedOutcome } from '@switchboard/core/driver';
 import { classifyError } from './classify-error';
 import { formatRef } from './naming';
+import { foreignId, type EncodedRecord } from './records';
 
-/** The messages of one push: settled together once each has its `<partition>:<offset>` or error. */
+/** What one message of a push ends with: its `<partition>:<offset>`, with its name where the broker named it, or its error. */
+export type SendResult = string | NamedOutcome | Error;
+
+/** The messages of one push: settled together once each has its result. */
 interface Group {
-  readonly results: (string | Error)[];
+  readonly results: SendResult[];
   left: number;
-  readonly resolve: (results: readonly (string | Error)[]) => void;
+  readonly resolve: (results: readonly SendResult[]) => void;
 }
 
 interface Item {
@@ -15,6 +20,8 @@ interface Item {
   partition: number;
   message: Message;
   size: number;
+  /** The timestamp a message the broker names was sent with (see {@link EncodedRecord.stamp}). */
+  stamp: string | undefined;
   group: Group;
   index: number;
 }
@@ -92,13 +99,13 @@ export class SendQueue {
    * once every message was sent or failed: with its `<partition>:<offset>`, or its classified error,
    * at its index (messages of one push may go in different requests, so some may fail alone).
    */
-  push(topic: string, messages: readonly { partition: number; message: Message; size: number }[]): Promise<readonly (string | Error)[]> {
-    const p = new Promise<readonly (string | Error)[]>((resolve) => {
-      const group: Group = { results: new Array<string | Error>(messages.length), left: messages.length, resolve };
+  push(topic: string, messages: readonly EncodedRecord[]): Promise<readonly SendResult[]> {
+    const p = new Promise<readonly SendResult[]>((resolve) => {
+      const group: Group = { results: new Array<SendResult>(messages.length), left: messages.length, resolve };
       for (let i = 0; i < messages.length; i++) {
         const m = messages[i]!;
         const message = m.message.partition === m.partition ? m.message : { ...m.message, partition: m.partition };
-        this.queue.push({ topic, partition: m.partition, message, size: m.size, group, index: i });
+        this.queue.push({ topic, partition: m.partition, message, size: m.size, stamp: m.stamp, group, index: i });
       }
       if (messages.length === 0) resolve(group.results);
     });
@@ -106,7 +113,7 @@ export class SendQueue {
     return p;
   }
 
-  private static settle(it: Item, result: string | Error): void {
+  private static settle(it: Item, result: SendResult): void {
     const g = it.group;
     g.results[it.index] = result;
     if (--g.left === 0) g.resolve(g.results);
@@ -160,11 +167,12 @@ export class SendQueue {
 
   /** Sends `chunk` as one sendBatch and settles what the result covers; returns the items of partitions it left out. */
   private async sendOnce(chunk: Item[]): Promise<Item[]> {
-    // Per topic: its messages, and per partition the base offset and how many were counted.
-    const byTopic = new Map<string, { messages: Message[]; base: number[]; next: number[] }>();
+    // Per topic: its messages, and per partition the base offset, how many were counted, and the
+    // broker's append time where the topic stamps records itself (LogAppendTime; else "-1").
+    const byTopic = new Map<string, { messages: Message[]; base: number[]; next: number[]; appended: (string | undefined)[] }>();
     for (const it of chunk) {
       let t = byTopic.get(it.topic);
-      if (!t) byTopic.set(it.topic, (t = { messages: [], base: [], next: [] }));
+      if (!t) byTopic.set(it.topic, (t = { messages: [], base: [], next: [], appended: [] }));
       t.messages.push(it.message);
     }
     const missing: Item[] = [];
@@ -184,7 +192,10 @@ export class SendQueue {
       }
       for (const m of meta) {
         const t = byTopic.get(m.topicName);
-        if (t) t.base[m.partition] = Number(m.baseOffset);
+        if (t) {
+          t.base[m.partition] = Number(m.baseOffset);
+          t.appended[m.partition] = m.logAppendTime;
+        }
       }
       for (const it of chunk) {
         const t = byTopic.get(it.topic)!;
@@ -195,7 +206,16 @@ export class SendQueue {
         }
         const i = t.next[it.partition] ?? 0;
         t.next[it.partition] = i + 1;
-        SendQueue.settle(it, !Number.isFinite(b) ? formatRef(it.partition, 'unknown') : formatRef(it.partition, b + i));
+        if (!Number.isFinite(b)) {
+          // A message the broker names has no id without its offset.
+          SendQueue.settle(it, it.stamp === undefined ? formatRef(it.partition, 'unknown') : new SwitchboardError('internal', `Kafka confirmed a message to ${describePartitions([it])} without its offset, so its id is not known`));
+        } else if (it.stamp === undefined) SendQueue.settle(it, formatRef(it.partition, b + i));
+        else {
+          // A record of a LogAppendTime topic carries the broker's time, which its deliveries read.
+          const appended = t.appended[it.partition];
+          const ts = appended !== undefined && appended !== '-1' ? appended : it.stamp;
+          SendQueue.settle(it, { ref: formatRef(it.partition, b + i), id: foreignId(it.topic, it.partition, b + i, ts) });
+        }
       }
     } catch (err) {
       // Whether the broker appended the batch is unknown (see renewFirst).

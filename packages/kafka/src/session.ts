@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { HEADERS, SwitchboardError, type Destination } from '@switchboard/core';
 import type { BrokerObject } from '@switchboard/core';
-import type { DriverHost, DriverSession, NormalizedMessage } from '@switchboard/core/driver';
+import { idFromBroker, type DriverHost, type DriverSession, type NormalizedMessage } from '@switchboard/core/driver';
 import { Kafka, logLevel as kafkaLogLevel, Partitioners, type Admin as KafkaAdmin, type ICustomPartitioner, type KafkaConfig, type PartitionMetadata, type SASLOptions } from 'kafkajs';
 import { kafkaCapabilitiesFor } from './capabilities';
 import { classifyError } from './classify-error';
@@ -11,7 +11,7 @@ import { assertKafkaTopic, assertTopicName, groupId, kafkaTopic, replyTopic, ret
 import { CONSUMER_RETRY, type ResolvedKafkaOptions } from './options';
 import { encodeRecord } from './records';
 import { ReplyReader } from './replies';
-import { SendQueue } from './send-queue';
+import { SendQueue, type SendResult } from './send-queue';
 import { Serial } from './serial';
 import { Topics } from './topics';
 
@@ -130,10 +130,19 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
     topics.forget(topic);
     for (const c of clusters()) c.targetTopics?.delete(topic);
   };
-  /** One promise for the whole call (see {@link SendQueue.push}). */
-  const appendAll = (topic: string, messages: readonly NormalizedMessage[], extra?: (m: NormalizedMessage) => Record<string, string> | undefined) => {
+  /**
+   * One promise for the whole call (see {@link SendQueue.push}). `confirm`: a send of the
+   * application's, whose messages core lets the broker name ({@link idFromBroker}); they go without
+   * `sb-message-id`, all stamped with the time of this call.
+   */
+  const appendAll = (topic: string, messages: readonly NormalizedMessage[], extra?: (m: NormalizedMessage) => Record<string, string> | undefined, confirm?: boolean) => {
     const known = topics.partitionsOf(topic);
-    const encode = (n: number) => sendQueue.push(topic, messages.map((m) => encodeRecord(m, partitionFor(topic, n, m.key), extra?.(m))));
+    const stamp = confirm ? String(Date.now()) : undefined;
+    const encode = (n: number) =>
+      sendQueue.push(
+        topic,
+        messages.map((m) => encodeRecord(m, partitionFor(topic, n, m.key), extra?.(m), stamp !== undefined && idFromBroker(m, true) ? stamp : undefined)),
+      );
     if (known === undefined) return topics.ensure([topic]).then(([n]) => encode(n!));
     try {
       return encode(known);
@@ -160,10 +169,11 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
     maxMessageBytes: options.maxMessageBytes - FRAMING_RESERVE,
     limitName: `a Kafka topic (max.message.bytes ${options.maxMessageBytes}, ${FRAMING_RESERVE} bytes kept for framing and Switchboard headers)`,
     checkDestination: assertTopicName,
-    publish(dest, messages) {
+    brokerNamesMessages: true,
+    publish(dest, messages, o) {
       const notBefore = (m: NormalizedMessage) => (m.delayMs && m.delayMs > 0 ? { [HEADERS.notBefore]: String(Date.now() + m.delayMs) } : undefined);
       // One promise for the whole send (core's batch form): each message's offset or its own error.
-      return appendAll(kafkaTopic(dest), messages, notBefore);
+      return appendAll(kafkaTopic(dest), messages, notBefore, o.confirm);
     },
     async request(dest, message, meta) {
       const replyTo = await replies.ready();
@@ -216,14 +226,14 @@ export async function openKafkaSession(url: string, options: ResolvedKafkaOption
  * dead letters, retries, requests, replies): each resolves with its `<partition>:<offset>` or
  * rejects with its error.
  */
-function perMessage(all: Promise<readonly (string | Error)[]>, n: number): Promise<string>[] {
+function perMessage(all: Promise<readonly SendResult[]>, n: number): Promise<string>[] {
   all.catch(() => undefined);
   const out = new Array<Promise<string>>(n);
   for (let i = 0; i < n; i++) {
     out[i] = all.then((r) => {
-      const x = r[i];
+      const x = r[i]!;
       if (x instanceof Error) throw x;
-      return x!;
+      return typeof x === 'string' ? x : x.ref;
     });
   }
   return out;

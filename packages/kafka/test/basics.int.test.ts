@@ -45,6 +45,38 @@ async function take(it: AsyncIterator<Delivery>, n: number, ms = 15_000): Promis
     await c.close();
   });
 
+  test('ids - a confirmed send names a message without an id by its record: no sb-message-id on the wire, and the receipt id is the id every group reads', async () => {
+    const t = name('named');
+    const p = conn.producer();
+    const groups = [await conn.consumer(`topic:${t}`, { group: 'g1' }), await conn.consumer(`topic:${t}`, { group: 'g2' })];
+    const receipts = await p.send(`topic:${t}`, ['a', { id: 'given', body: 'b' }]);
+    const loose = await p.send(`topic:${t}`, 'c', { confirm: false });
+    expect(receipts[0]!.id).toMatch(new RegExp(`^${t.replace(/\./g, '\\.')}:${receipts[0]!.brokerRef}@\\d+$`));
+    expect(receipts[1]!.id).toBe('given');
+    for (const c of groups) {
+      const got = await take(c.subscribe()[Symbol.asyncIterator](), 3);
+      // Partitions are read in no set order: compare by body.
+      expect(Object.fromEntries(got.map((d) => [d.text(), d.id]))).toEqual({ a: receipts[0]!.id, b: 'given', c: loose.id });
+      for (const d of got) await d.ack();
+      await c.close();
+    }
+    // What a kafkajs consumer sees: the header only where an id was given or the send was not confirmed.
+    const raw = new Kafka({ brokers: [url!.replace(/^kafka:\/\//, '').split('?')[0]!], logLevel: logLevel.NOTHING }).consumer({ groupId: `raw-${t}` });
+    await raw.connect();
+    await raw.subscribe({ topic: kafkaTopic({ kind: 'topic', name: t }), fromBeginning: true });
+    const seen: Record<string, string | undefined> = {};
+    await new Promise<void>((resolve) => {
+      void raw.run({
+        eachMessage: async ({ message }) => {
+          seen[message.value!.toString()] = message.headers?.['sb-message-id']?.toString();
+          if (Object.keys(seen).length === 3) resolve();
+        },
+      });
+    });
+    await raw.disconnect();
+    expect(seen).toEqual({ a: undefined, b: 'given', c: loose.id });
+  });
+
   test('topic - latest consumer sees what is sent after it is ready; nack redelivers with attempt + 1', async () => {
     const t = name('t');
     const p = conn.producer();

@@ -68,6 +68,14 @@ describe('kafka records', () => {
     expect(e.size).toBe(3 + 'a'.length + 'b'.length + 2 + HEADERS.messageId.length + 'id-1'.length + 2);
   });
 
+  test('encode - a message the broker names goes without sb-message-id, stamped with the time given, and counts no id bytes', () => {
+    const e = encodeRecord({ id: 'generated', idGenerated: true, body: new Uint8Array(3), key: undefined, headers: { a: 'b' }, delayMs: undefined }, 0, undefined, '1700000000123');
+    expect(e.message.headers).toEqual({ a: 'b' });
+    expect(e.message.timestamp).toBe('1700000000123');
+    expect(e.stamp).toBe('1700000000123');
+    expect(e.size).toBe(3 + 'a'.length + 'b'.length + 2);
+  });
+
   test('partitions - the metadata kafkajs reads is built once per partition count, and picks as kafkajs does', () => {
     const seen = new Set<PartitionMetadata[]>();
     const kafkajs = Partitioners.DefaultPartitioner();

@@ -2,14 +2,14 @@ import type { Producer as KafkaProducer, TopicMessages } from 'kafkajs';
 import { isSequenceDesync, SendQueue } from '../src/send-queue';
 
 /** `omit(call, partition)`: leave that partition out of the call's result (and do not write it), as kafkajs does after a leader change. */
-function fakeProducer(fail?: Error, omit?: (call: number, partition: number) => boolean) {
+function fakeProducer(fail?: Error, omit?: (call: number, partition: number) => boolean, logAppendTime = '-1') {
   const next = new Map<string, number>();
   const calls: TopicMessages[][] = [];
   const producer = {
     sendBatch: async ({ topicMessages }: { topicMessages: TopicMessages[] }) => {
       calls.push(topicMessages);
       if (fail) throw fail;
-      const out: { topicName: string; partition: number; errorCode: number; baseOffset: string }[] = [];
+      const out: { topicName: string; partition: number; errorCode: number; baseOffset: string; logAppendTime: string }[] = [];
       for (const tm of topicMessages) {
         const counts = new Map<number, number>();
         for (const m of tm.messages) counts.set(m.partition!, (counts.get(m.partition!) ?? 0) + 1);
@@ -18,7 +18,7 @@ function fakeProducer(fail?: Error, omit?: (call: number, partition: number) => 
           const k = `${tm.topic}/${p}`;
           const base = next.get(k) ?? 0;
           next.set(k, base + n);
-          out.push({ topicName: tm.topic, partition: p, errorCode: 0, baseOffset: String(base) });
+          out.push({ topicName: tm.topic, partition: p, errorCode: 0, baseOffset: String(base), logAppendTime });
         }
       }
       return out;
@@ -38,6 +38,17 @@ describe('send-queue - coalescing and per-message offsets', () => {
     expect([...(await a), ...(await b)]).toEqual(['0:0', '1:0', '0:1', '2:0']);
     expect(calls).toHaveLength(1);
     expect(await q.push('t', [msg(0)])).toEqual(['0:2']);
+  });
+  test('send-queue - a message the broker names settles with its reference and the id its deliveries read: topic, partition, offset and the stamp it was sent with', async () => {
+    const { producer } = fakeProducer();
+    const q = new SendQueue(producer, 512 * 1024);
+    const named = (partition: number) => ({ ...msg(partition), stamp: '1700000000123' });
+    expect(await q.push('t', [named(0), msg(0), named(1)])).toEqual([{ ref: '0:0', id: 't:0:0@1700000000123' }, '0:1', { ref: '1:0', id: 't:1:0@1700000000123' }]);
+  });
+  test('send-queue - on a topic that stamps records itself (LogAppendTime) the id takes the broker\'s append time', async () => {
+    const { producer } = fakeProducer(undefined, undefined, '1700000009999');
+    const q = new SendQueue(producer, 512 * 1024);
+    expect(await q.push('t', [{ ...msg(0), stamp: '1700000000123' }])).toEqual([{ ref: '0:0', id: 't:0:0@1700000009999' }]);
   });
   test('batches are cut by size', async () => {
     const { producer, calls } = fakeProducer();

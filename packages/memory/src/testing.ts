@@ -124,13 +124,13 @@ export function faultyMemoryDriver(faults: MemoryFaults): Driver {
   });
 }
 
-/** Publishes one message through `s` and gives its outcome, whichever form the session answers in. */
+/** Publishes one message through `s` and gives its reference, whichever form the session answers in. */
 function sendOne(s: DriverSession, dest: Destination, m: NormalizedMessage, options: PublishOptions): Promise<string | undefined> {
   const r = s.publish(dest, [m], options);
   if (isPerMessage(r)) return r[0]!;
   return r.then(([o]) => {
     if (o instanceof Error) throw o;
-    return o;
+    return typeof o === 'object' ? o.ref : o;
   });
 }
 
