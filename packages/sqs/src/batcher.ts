@@ -36,14 +36,27 @@ export class Batcher<T, R> {
   ) {}
 
   add(entry: T): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.queue.push({ entry, resolve, reject });
-      // Nothing in flight: go at once (a lone ack or send pays no linger). Otherwise entries gather
-      // while calls are in flight, up to a full batch or the linger time.
-      if (this.inFlight.size === 0 || this.options.lingerMs === 0) this.pump(true);
-      else if (this.queue.length >= this.options.maxEntries) this.pump(false);
-      else this.timer ??= setTimeout(() => this.pump(true), this.options.lingerMs);
-    });
+    const p = new Promise<R>((resolve, reject) => this.queue.push({ entry, resolve, reject }));
+    this.schedule();
+    return p;
+  }
+
+  /**
+   * Adds several entries at once (one send of many messages): they are queued together before any
+   * call goes out, so 100 entries are 10 full calls, not a lone first one and then the rest.
+   */
+  addAll(entries: readonly T[]): Promise<R>[] {
+    const out = entries.map((entry) => new Promise<R>((resolve, reject) => this.queue.push({ entry, resolve, reject })));
+    if (out.length) this.schedule();
+    return out;
+  }
+
+  private schedule(): void {
+    // Nothing in flight: go at once (a lone ack or send pays no linger). Otherwise entries gather
+    // while calls are in flight, up to a full batch or the linger time.
+    if (this.inFlight.size === 0 || this.options.lingerMs === 0) this.pump(true);
+    else if (this.queue.length >= this.options.maxEntries) this.pump(false);
+    else this.timer ??= setTimeout(() => this.pump(true), this.options.lingerMs);
   }
 
   /** Entries waiting or in flight. */

@@ -45,7 +45,10 @@ const visibilityLimit = (what: string) => new SwitchboardError('invalid_argument
  * The SQS half of a consumer. The visibility timeout is the ack deadline and ChangeMessageVisibility
  * the extend (both native); ReceiveMessage long polling is the native `fetch`. Receives are never
  * aborted mid-flight (an abandoned long poll can still take a message on the server and hide it for
- * the visibility timeout); they are sliced to `receiveWaitSeconds`, so stopping waits at most one slice.
+ * the visibility timeout), so stopping does not wait for it either: the receive in flight is left to
+ * finish on its own, and whatever it still brings is made visible again at once (after
+ * `minRedeliverySeconds`). Receives go through the context's receive client, on sockets of their
+ * own. An idle consumer has one receive in flight; the other lanes join while receives come back full.
  */
 export async function createSqsConsumer(init: SqsConsumerInit): Promise<ConsumerDriver<SqsHandle>> {
   const { ctx, options: o } = init;
@@ -59,6 +62,7 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
   const held = new Map<string, { deadline: number; heartbeat?: NodeJS.Timeout }>();
   const capacityWaiters = new Set<() => void>();
   let closed = false;
+  const closing = new AbortController();
 
   const holding = () => {
     const now = Date.now();
@@ -93,9 +97,49 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
       reprovisioning = undefined;
     }));
 
-  const receive = async (max: number, waitSeconds: number): Promise<Message[]> => {
+  /** Gives back what a receive nobody waits for any more brings: visible again after minRedeliverySeconds. */
+  const giveBack = (p: Promise<Message[]>, url: string) =>
+    void p.then(
+      (messages) => {
+        for (const m of messages) if (m.ReceiptHandle) void ctx.changeVisibility(url, m.ReceiptHandle, ctx.options.minRedeliverySeconds).catch(() => undefined);
+      },
+      () => undefined,
+    );
+
+  /**
+   * The receive's messages, or none as soon as `signal` aborts (stop, close, an aborted poll): the
+   * call itself goes on, and what it brings is given back ({@link giveBack}).
+   */
+  const receive = (max: number, waitSeconds: number, signal?: AbortSignal): Promise<Message[]> => {
+    const url = queueUrl;
+    const p = receiveNow(max, waitSeconds);
+    if (!signal) return p;
+    if (signal.aborted) {
+      giveBack(p, url);
+      return Promise.resolve([]);
+    }
+    return new Promise<Message[]>((resolve, reject) => {
+      const onAbort = () => {
+        giveBack(p, url);
+        resolve([]);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      p.then(
+        (m) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(m);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      );
+    });
+  };
+
+  const receiveNow = async (max: number, waitSeconds: number): Promise<Message[]> => {
     const call = () =>
-      ctx.sqs.send(
+      ctx.receiver.send(
         new ReceiveMessageCommand({
           QueueUrl: queueUrl,
           MaxNumberOfMessages: Math.min(10, max),
@@ -172,10 +216,20 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
     return out;
   };
 
-  /** Push: receive lanes that never hold more than prefetch unsettled deliveries. */
+  /**
+   * Push: receive lanes that never hold more than prefetch unsettled deliveries. Lane 0 always
+   * receives; the others only while receives come back full (a backlog), and park again once one
+   * comes back empty, so an idle consumer holds one long poll (one socket), not one per lane.
+   */
   const startLanes = (sink: InboundSink<SqsHandle>) => {
     let stopped = false;
     let reserved = 0;
+    let backlog = false;
+    const parked = new Set<() => void>();
+    const wake = () => {
+      for (const w of parked) w();
+      parked.clear();
+    };
     const stopSignal = new AbortController();
     const free = () => o.prefetch - holding() - reserved;
     // One receive returns at most 10: a large prefetch gets parallel receives (each reserves its share).
@@ -186,6 +240,7 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
       // for a full batch of 10. A freed slot does not cost a receive call of its own.
       const room = index === 0 ? Math.max(1, Math.min(10, Math.floor(o.prefetch / 4))) : 10;
       while (!stopped) {
+        while (!stopped && index > 0 && !backlog) await new Promise<void>((resolve) => parked.add(resolve));
         while (!stopped && free() < room) {
           await new Promise<void>((resolve) => {
             capacityWaiters.add(resolve);
@@ -198,7 +253,13 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
         reserved += n;
         let got: InboundMessage<SqsHandle>[];
         try {
-          got = await inbound(await receive(n, ctx.options.receiveWaitSeconds));
+          const messages = await receive(n, ctx.options.receiveWaitSeconds, stopSignal.signal);
+          if (messages.length === 0) backlog = false;
+          else if (n === 10 && messages.length === 10 && !backlog) {
+            backlog = true;
+            wake();
+          }
+          got = await inbound(messages);
           backoff = 100;
         } catch (err) {
           const e = classifyError(err, `receiving from ${formatDestination(init.source)}`);
@@ -220,6 +281,7 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
     return async () => {
       stopped = true;
       stopSignal.abort();
+      wake();
       for (const w of capacityWaiters) w();
       capacityWaiters.clear();
       await loop;
@@ -242,13 +304,15 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
     stop,
 
     /** Long polls in whole-second slices while a second is left, then 50 ms short polls, so the wait is about waitMs. */
-    async fetch(max, waitMs, signal) {
+    async fetch(max, waitMs, pollSignal) {
+      // Close (or the poll's own signal) ends the wait at once; see `receive`.
+      const signal = pollSignal ? AbortSignal.any([pollSignal, closing.signal]) : closing.signal;
       const deadline = Date.now() + waitMs;
       const out: InboundMessage<SqsHandle>[] = [];
       for (;;) {
         const remaining = deadline - Date.now();
         const wait = remaining >= 1000 ? Math.min(ctx.options.receiveWaitSeconds, Math.floor(remaining / 1000)) : 0;
-        const got = await inbound(await receive(Math.min(10, max - out.length), wait));
+        const got = await inbound(await receive(Math.min(10, max - out.length), wait, signal));
         out.push(...got);
         if (out.length >= max) break;
         if (out.length > 0) {
@@ -286,6 +350,7 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
 
     async close() {
       closed = true;
+      closing.abort();
       await stop();
       for (const e of held.values()) if (e.heartbeat) clearInterval(e.heartbeat);
       held.clear();

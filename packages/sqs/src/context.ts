@@ -54,14 +54,23 @@ interface ReceiptEntry {
  */
 export class SqsContext {
   readonly sqs: SQSClient;
+  /**
+   * The client of ReceiveMessage calls only, on sockets of its own: a long poll holds its socket
+   * for up to `receiveWaitSeconds`, so on the shared pool idle consumers would take every socket
+   * and sends, acks and admin calls would queue behind them. Its pool is not capped: the consumers
+   * bound what they hold in flight (one receive per idle consumer, up to 8 for a busy one).
+   */
+  readonly receiver: SQSClient;
   readonly sns: SNSClient;
   private readonly httpHandler: NodeHttpHandler;
+  private readonly receiveHandler: NodeHttpHandler;
   private readonly queueUrls = new Map<string, Promise<string>>();
   private readonly queueArns = new Map<string, Promise<string>>();
   private readonly topicArns = new Map<string, Promise<string>>();
   /** Batchers of sends, publishes, deletes and visibility changes, per destination / queue URL. */
   private readonly batchers = new Map<string, { drain(): Promise<void> }>();
   private readonly agents: { http: http.Agent; https: https.Agent };
+  private readonly receiveAgents: { http: http.Agent; https: https.Agent };
 
   /** Whether the endpoint answers; reported to the application when that changes. */
   readonly health: EndpointHealth;
@@ -75,12 +84,19 @@ export class SqsContext {
       http: new http.Agent({ keepAlive: true, maxSockets: options.maxSockets }),
       https: new https.Agent({ ...options.tls, keepAlive: true, maxSockets: options.maxSockets }),
     };
-    this.httpHandler = new NodeHttpHandler({
-      connectionTimeout: Math.min(options.connectTimeoutMs, 10_000),
-      requestTimeout: options.requestTimeoutMs,
-      httpAgent: this.agents.http,
-      httpsAgent: this.agents.https,
-    });
+    this.receiveAgents = {
+      http: new http.Agent({ keepAlive: true }),
+      https: new https.Agent({ keepAlive: true }),
+    };
+    const handler = (agents: { http: http.Agent; https: https.Agent }) =>
+      new NodeHttpHandler({
+        connectionTimeout: Math.min(options.connectTimeoutMs, 10_000),
+        requestTimeout: options.requestTimeoutMs,
+        httpAgent: agents.http,
+        httpsAgent: agents.https,
+      });
+    this.httpHandler = handler(this.agents);
+    this.receiveHandler = handler(this.receiveAgents);
     const common = {
       region: options.region,
       maxAttempts: options.sdkMaxAttempts,
@@ -90,9 +106,10 @@ export class SqsContext {
       logger: sdkLogger(host),
     };
     this.sqs = new SQSClient(common);
+    this.receiver = new SQSClient({ ...common, requestHandler: this.receiveHandler });
     this.sns = new SNSClient(common);
     // Every call's outcome, after the SDK's retries, tells whether the endpoint answers.
-    for (const client of [this.sqs, this.sns] as { middlewareStack: SQSClient['middlewareStack'] }[]) {
+    for (const client of [this.sqs, this.receiver, this.sns] as { middlewareStack: SQSClient['middlewareStack'] }[]) {
       client.middlewareStack.add(
         (next) => async (args) => {
           try {
@@ -111,9 +128,12 @@ export class SqsContext {
 
   destroy(): void {
     this.sqs.destroy();
+    this.receiver.destroy();
     this.sns.destroy();
-    this.agents.http.destroy();
-    this.agents.https.destroy();
+    for (const a of [this.agents, this.receiveAgents]) {
+      a.http.destroy();
+      a.https.destroy();
+    }
   }
 
   // ---- provisioning -------------------------------------------------------------------------
@@ -274,6 +294,15 @@ export class SqsContext {
    * either order, which would break per-key (message group) order across batches.
    */
   send(dest: Destination, phys: PhysicalName, entry: OutgoingEntry): Promise<string> {
+    return this.sendBatcher(dest, phys).add(entry);
+  }
+
+  /** Sends several messages to one destination: they enter its batcher together (full batch calls). */
+  sendAll(dest: Destination, phys: PhysicalName, entries: readonly OutgoingEntry[]): Promise<string>[] {
+    return this.sendBatcher(dest, phys).addAll(entries);
+  }
+
+  private sendBatcher(dest: Destination, phys: PhysicalName): Batcher<OutgoingEntry, string> {
     const options = {
       maxEntries: 10,
       maxBytes: this.options.maxPayloadBytes,
@@ -293,7 +322,7 @@ export class SqsContext {
               retryMissing(`topic ${phys.name}`, () => this.topicArn(phys), () => this.forgetTopic(phys.name), (arn) => this.publishBatch(phys, arn, entries));
             return new Batcher(run, options);
           });
-    return batcher.add(entry);
+    return batcher;
   }
 
   private async sendBatch(q: PhysicalName, url: string, entries: OutgoingEntry[]): Promise<EntryOutcome<string>[]> {

@@ -67,7 +67,7 @@ export class ReplyQueue {
     while (!this.stopped && this.anyWaiting) {
       try {
         const url = await this.url!;
-        const r = await ctx.sqs.send(
+        const r = await ctx.receiver.send(
           new ReceiveMessageCommand({
             QueueUrl: url,
             MaxNumberOfMessages: 10,

@@ -103,7 +103,7 @@ class SqsSession implements DriverSession {
 
   publish(dest: Destination, messages: readonly NormalizedMessage[]): readonly Promise<string | undefined>[] {
     const phys = this.phys(dest);
-    return messages.map((m, i) => this.ctx.send(dest, phys, this.encoded.get(m) ?? this.entry(dest, m, {}, i)));
+    return this.ctx.sendAll(dest, phys, messages.map((m, i) => this.encoded.get(m) ?? this.entry(dest, m, {}, i)));
   }
 
   request: DriverSession['request'] = (dest, message, meta) => this.replies.request(dest, message, meta);
