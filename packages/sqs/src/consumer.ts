@@ -39,6 +39,9 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
+/** SQS's longest long poll; an idle consumer's receives grow to it (see `startLanes`). */
+export const MAX_WAIT_SECONDS = 20;
+
 const visibilityLimit = (what: string) => new SwitchboardError('invalid_argument', `${what} is over SQS's 12-hour visibility limit`);
 
 /**
@@ -220,6 +223,8 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
    * Push: receive lanes that never hold more than prefetch unsettled deliveries. Lane 0 always
    * receives; the others only while receives come back full (a backlog), and park again once one
    * comes back empty, so an idle consumer holds one long poll (one socket), not one per lane.
+   * Each empty receive doubles the next one's wait (from `receiveWaitSeconds` up to 20 s), so an
+   * idle consumer costs one call per 20 s, as a plain long-poll loop; a message resets it.
    */
   const startLanes = (sink: InboundSink<SqsHandle>) => {
     let stopped = false;
@@ -236,6 +241,7 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
     const lanes = Math.min(8, Math.max(1, Math.ceil(o.prefetch / 10)));
     const lane = async (index: number) => {
       let backoff = 100;
+      let wait = ctx.options.receiveWaitSeconds;
       // The first lane receives once a quarter of the prefetch is free (at most 10); the others only
       // for a full batch of 10. A freed slot does not cost a receive call of its own.
       const room = index === 0 ? Math.max(1, Math.min(10, Math.floor(o.prefetch / 4))) : 10;
@@ -253,7 +259,9 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
         reserved += n;
         let got: InboundMessage<SqsHandle>[];
         try {
-          const messages = await receive(n, ctx.options.receiveWaitSeconds, stopSignal.signal);
+          const messages = await receive(n, wait, stopSignal.signal);
+          // An empty receive doubles the next wait up to SQS's 20 s; a message brings it back to the slice.
+          wait = messages.length === 0 ? Math.min(MAX_WAIT_SECONDS, wait * 2) : ctx.options.receiveWaitSeconds;
           if (messages.length === 0) backlog = false;
           else if (n === 10 && messages.length === 10 && !backlog) {
             backlog = true;

@@ -24,6 +24,7 @@ async function fakeSqs() {
   const entries = new Map<string, number>();
   const receivesInFlightAtSend: number[] = [];
   const changedVisibility: string[] = [];
+  const waits: number[] = [];
   let abortedReceives = 0;
   const inFlightChanged = new Set<() => void>();
   const notify = () => {
@@ -74,6 +75,7 @@ async function fakeSqs() {
         }
         case 'ReceiveMessage': {
           const max = Number(body.MaxNumberOfMessages ?? 1);
+          waits.push(Number(body.WaitTimeSeconds ?? 0));
           const now = take(queue, max);
           if (now.length) return reply({ Messages: asMessages(now) });
           const h = { queue, max, aborted: false, answer: (ms: Stored[]) => reply({ Messages: asMessages(ms) }) };
@@ -105,6 +107,19 @@ async function fakeSqs() {
     entries,
     receivesInFlightAtSend,
     changedVisibility,
+    waits,
+    /** Answers every held receive with nothing (its wait ran out). */
+    answerHeldEmpty(): void {
+      for (const h of held) {
+        held.delete(h);
+        h.answer([]);
+      }
+    },
+    /** Queues a message as if another client had sent it, answering a held receive. */
+    put(queue: string, body: string): void {
+      queues.get(queue)!.push({ id: randomUUID(), body, receipt: randomUUID() });
+      feed(queue);
+    },
     get abortedReceives() {
       return abortedReceives;
     },
@@ -185,6 +200,25 @@ describe('receive lanes - idle consumers, sends and close', () => {
     await fake.until(() => fake.changedVisibility.length === 1);
     expect(fake.changedVisibility).toEqual(receipts);
     expect(handled).toEqual([]);
+  });
+
+  it('receive lanes - an idle consumer waits longer after each empty receive, up to 20 s; a message brings it back', async () => {
+    conn = await connectSqs(fake.url('receiveWaitSeconds=1'));
+    const c = await conn.consumer('waits', { prefetch: 256 });
+    const got: string[] = [];
+    void c.consume(async (d) => {
+      got.push(d.text());
+      await d.ack();
+    });
+    for (let i = 1; i <= 6; i++) {
+      await fake.until(() => fake.waits.length === i && fake.receivesHeld === 1);
+      fake.answerHeldEmpty();
+    }
+    await fake.until(() => fake.waits.length === 7 && fake.receivesHeld === 1);
+    fake.put('waits', 'hello');
+    await fake.until(() => fake.waits.length === 8);
+    expect(fake.waits).toEqual([1, 2, 4, 8, 16, 20, 20, 1]);
+    expect(got).toEqual(['hello']);
   });
 
   it('requests per message - 200 messages: 20 send calls, at least 5 messages per receive and per delete call', async () => {
