@@ -221,8 +221,8 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
 
   /**
    * Push: receive lanes that never hold more than prefetch unsettled deliveries. Lane 0 always
-   * receives; the others only while receives come back full (a backlog), and park again once one
-   * comes back empty, so an idle consumer holds one long poll (one socket), not one per lane.
+   * receives; the others start when a receive comes back full (a backlog) and end once one comes
+   * back empty, so an idle consumer holds one long poll (one socket) and one lane, not eight.
    * Each empty receive doubles the next one's wait (from `receiveWaitSeconds` up to 20 s), so an
    * idle consumer costs one call per 20 s, as a plain long-poll loop; a message resets it.
    */
@@ -230,10 +230,12 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
     let stopped = false;
     let reserved = 0;
     let backlog = false;
-    const parked = new Set<() => void>();
-    const wake = () => {
-      for (const w of parked) w();
-      parked.clear();
+    /** The lanes running now (lane 0 always; the others only during a backlog). */
+    const running = new Map<number, Promise<void>>();
+    const spawn = (index: number) => {
+      if (running.has(index)) return;
+      const p = (index > 0 ? sleep(index * 20, stopSignal.signal) : Promise.resolve()).then(() => lane(index)).finally(() => running.delete(index));
+      running.set(index, p);
     };
     const stopSignal = new AbortController();
     const free = () => o.prefetch - holding() - reserved;
@@ -245,8 +247,8 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
       // The first lane receives once a quarter of the prefetch is free (at most 10); the others only
       // for a full batch of 10. A freed slot does not cost a receive call of its own.
       const room = index === 0 ? Math.max(1, Math.min(10, Math.floor(o.prefetch / 4))) : 10;
-      while (!stopped) {
-        while (!stopped && index > 0 && !backlog) await new Promise<void>((resolve) => parked.add(resolve));
+      // Lanes other than 0 end when a receive comes back empty; the next backlog starts them again.
+      while (!stopped && (index === 0 || backlog)) {
         while (!stopped && free() < room) {
           await new Promise<void>((resolve) => {
             capacityWaiters.add(resolve);
@@ -265,7 +267,7 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
           if (messages.length === 0) backlog = false;
           else if (n === 10 && messages.length === 10 && !backlog) {
             backlog = true;
-            wake();
+            for (let i = 1; i < lanes; i++) spawn(i);
           }
           got = await inbound(messages);
           backoff = 100;
@@ -285,14 +287,13 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
         for (const m of got) sink.deliver(m);
       }
     };
-    const loop = Promise.all(Array.from({ length: lanes }, (_, i) => sleep(i * 20, stopSignal.signal).then(() => lane(i))));
+    spawn(0);
     return async () => {
       stopped = true;
       stopSignal.abort();
-      wake();
       for (const w of capacityWaiters) w();
       capacityWaiters.clear();
-      await loop;
+      while (running.size) await Promise.all(running.values());
     };
   };
   let stopPush: (() => Promise<void>) | undefined;
