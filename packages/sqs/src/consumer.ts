@@ -221,8 +221,8 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
 
   /**
    * Push: receive lanes that never hold more than prefetch unsettled deliveries. Lane 0 always
-   * receives; the others start when a receive comes back full (a backlog) and end once one comes
-   * back empty, so an idle consumer holds one long poll (one socket) and one lane, not eight.
+   * receives; the others start when a receive brings messages and end once one comes back empty,
+   * so an idle consumer holds one long poll (one socket) and one lane, not eight.
    * Each empty receive doubles the next one's wait (from `receiveWaitSeconds` up to 20 s), so an
    * idle consumer costs one call per 20 s, as a plain long-poll loop; a message resets it.
    */
@@ -265,7 +265,9 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
           // An empty receive doubles the next wait up to SQS's 20 s; a message brings it back to the slice.
           wait = messages.length === 0 ? Math.min(MAX_WAIT_SECONDS, wait * 2) : ctx.options.receiveWaitSeconds;
           if (messages.length === 0) backlog = false;
-          else if (n === 10 && messages.length === 10 && !backlog) {
+          else if (!backlog) {
+            // Messages are coming: the other lanes help (a FIFO receive may bring one message group
+            // at a time, so a partial batch is no sign of an empty queue).
             backlog = true;
             for (let i = 1; i < lanes; i++) spawn(i);
           }
