@@ -42,6 +42,17 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 /** SQS's longest long poll; an idle consumer's receives grow to it (see `startLanes`). */
 export const MAX_WAIT_SECONDS = 20;
 
+/** How long after its visibility ran out a delivery still held by a handler keeps its prefetch slot (see `holding`). */
+export const HAND_BACK_MS = 1000;
+
+/**
+ * The longest wait an idle consumer's receive grows to: SQS's 20 s, and always a second and more
+ * inside `requestTimeoutMs` (a long poll cut off by the request timeout is abandoned while the
+ * server may still hand it a message), and never below `receiveWaitSeconds`.
+ */
+export const idleWaitLimit = (o: { receiveWaitSeconds: number; requestTimeoutMs: number }): number =>
+  Math.max(o.receiveWaitSeconds, Math.min(MAX_WAIT_SECONDS, Math.floor((o.requestTimeoutMs - 1001) / 1000)));
+
 const visibilityLimit = (what: string) => new SwitchboardError('invalid_argument', `${what} is over SQS's 12-hour visibility limit`);
 
 /**
@@ -67,9 +78,16 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
   let closed = false;
   const closing = new AbortController();
 
+  /**
+   * A delivery whose visibility ran out while its handler still has it stops counting against
+   * prefetch only HAND_BACK_MS later: the message is visible again on the queue by then, and a
+   * receive that another member of the group has waiting takes it first. Without the pause this
+   * member, whose handler is stuck, asks again the moment its own deadline passes and often wins
+   * the message back (conformance RD6 on FIFO: attempts 2 to 7 all went to the stuck member).
+   */
   const holding = () => {
     const now = Date.now();
-    for (const [h, e] of held) if (e.deadline <= now && !e.heartbeat) held.delete(h);
+    for (const [h, e] of held) if (e.deadline + HAND_BACK_MS <= now && !e.heartbeat) held.delete(h);
     return held.size;
   };
   const letGo = (h: SqsHandle) => {
@@ -241,6 +259,7 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
     const free = () => o.prefetch - holding() - reserved;
     // One receive returns at most 10: a large prefetch gets parallel receives (each reserves its share).
     const lanes = Math.min(8, Math.max(1, Math.ceil(o.prefetch / 10)));
+    const maxWait = idleWaitLimit(ctx.options);
     const lane = async (index: number) => {
       let backoff = 100;
       let wait = ctx.options.receiveWaitSeconds;
@@ -263,7 +282,7 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
         try {
           const messages = await receive(n, wait, stopSignal.signal);
           // An empty receive doubles the next wait up to SQS's 20 s; a message brings it back to the slice.
-          wait = messages.length === 0 ? Math.min(MAX_WAIT_SECONDS, wait * 2) : ctx.options.receiveWaitSeconds;
+          wait = messages.length === 0 ? Math.min(maxWait, wait * 2) : ctx.options.receiveWaitSeconds;
           if (messages.length === 0) backlog = false;
           else if (!backlog) {
             // Messages are coming: the other lanes help (a FIFO receive may bring one message group

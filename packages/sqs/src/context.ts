@@ -86,7 +86,7 @@ export class SqsContext {
     };
     this.receiveAgents = {
       http: new http.Agent({ keepAlive: true }),
-      https: new https.Agent({ keepAlive: true }),
+      https: new https.Agent({ ...options.tls, keepAlive: true }),
     };
     const handler = (agents: { http: http.Agent; https: https.Agent }) =>
       new NodeHttpHandler({

@@ -221,6 +221,51 @@ describe('receive lanes - idle consumers, sends and close', () => {
     expect(got).toEqual(['hello']);
   });
 
+  it("receive lanes - an idle consumer's waits stop a second and more inside requestTimeoutMs", async () => {
+    conn = await connectSqs(fake.url('receiveWaitSeconds=1&requestTimeoutMs=8000'));
+    const c = await conn.consumer('short-timeout', { prefetch: 1 });
+    void c.consume(async (d) => d.ack());
+    for (let i = 1; i <= 4; i++) {
+      await fake.until(() => fake.waits.length === i && fake.receivesHeld === 1);
+      fake.answerHeldEmpty();
+    }
+    await fake.until(() => fake.waits.length === 5);
+    // 8 s requests: a wait of 8 would be cut off by the timeout with the poll still open on the server.
+    expect(fake.waits).toEqual([1, 2, 4, 6, 6]);
+  });
+
+  it("receive lanes - a delivery whose visibility ran out under a stuck handler keeps its slot a second longer, so another member's waiting receive gets the message first", async () => {
+    // Only Date is faked: the consumer's visibility deadlines follow it, its timers run for real.
+    jest.useFakeTimers({
+      now: Date.now(),
+      doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'],
+    });
+    try {
+      conn = await connectSqs(fake.url('receiveWaitSeconds=20'));
+      const c = await conn.consumer('stuck', { prefetch: 1, ackTimeoutMs: 1000 });
+      let delivered = 0;
+      void c.consume(() => {
+        delivered++;
+        return new Promise<void>(() => undefined);
+      });
+      await fake.until(() => fake.receivesHeld === 1);
+      fake.put('stuck', 'held forever');
+      while (delivered === 0) await new Promise((r) => setTimeout(r, 10));
+      const receives = fake.calls.get('ReceiveMessage');
+      expect(fake.receivesHeld).toBe(0);
+      // Past the 1 s visibility, inside the hand-back second: the consumer looks every 250 ms and must not ask.
+      jest.setSystemTime(Date.now() + 1500);
+      await new Promise((r) => setTimeout(r, 700));
+      expect(fake.calls.get('ReceiveMessage')).toBe(receives);
+      // After it: the slot is free again and the consumer receives.
+      jest.setSystemTime(Date.now() + 1000);
+      await fake.until(() => fake.receivesHeld === 1);
+      expect(fake.calls.get('ReceiveMessage')).toBe(receives! + 1);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('requests per message - 200 messages: 20 send calls, at least 5 messages per receive and per delete call', async () => {
     conn = await connectSqs(fake.url('receiveWaitSeconds=20'));
     const n = 200;

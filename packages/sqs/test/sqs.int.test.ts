@@ -229,3 +229,25 @@ async function pollUntil(c: { poll: (o: { max: number; waitMs: number }) => Prom
     await Promise.all([quick, slow, dlqQuick, dlqSlow].map((c) => c.close()));
   });
 });
+
+const tlsUrl = process.env.SWITCHBOARD_TEST_SQS_TLS_URL;
+
+(tlsUrl ? describe : describe.skip)('sqs - over https with a private CA', () => {
+  it('tls - a pushing consumer receives over https: its receives, on sockets of their own, trust the ca of the URL too', async () => {
+    const conn = await connectSqs(tlsUrl!);
+    try {
+      const q = `int-tls-${suffix()}`;
+      const c = await conn.consumer(q, { prefetch: 1 });
+      const got = new Promise<string>((resolve) => {
+        void c.consume(async (d) => {
+          await d.ack();
+          resolve(d.text());
+        });
+      });
+      await conn.producer().send(q, 'over tls', { confirm: true });
+      await expect(got).resolves.toBe('over tls');
+    } finally {
+      await conn.close();
+    }
+  });
+});
