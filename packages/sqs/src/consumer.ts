@@ -25,28 +25,50 @@ export interface SqsConsumerInit {
   sendTo(to: Destination, message: NormalizedMessage): Promise<void>;
 }
 
+const ALL_ATTRIBUTES = ['All'];
 const SYSTEM_ATTRIBUTES: MessageSystemAttributeName[] = ['ApproximateReceiveCount', 'ApproximateFirstReceiveTimestamp', 'SentTimestamp', 'MessageGroupId', 'SequenceNumber'];
 
-const sleep = (ms: number, signal?: AbortSignal) =>
+/**
+ * Where a wait registers to be cut short: it gets back a function that unregisters it. Built from an
+ * AbortSignal ({@link onAbort}) or, in the receive lanes, from a plain set of callbacks (an idle
+ * consumer then keeps no AbortController and no event listener per receive).
+ */
+type CutShort = (cut: () => void) => () => void;
+
+const onAbort =
+  (signal: AbortSignal): CutShort =>
+  (cut) => {
+    if (signal.aborted) {
+      cut();
+      return () => undefined;
+    }
+    signal.addEventListener('abort', cut, { once: true });
+    return () => signal.removeEventListener('abort', cut);
+  };
+
+const sleep = (ms: number, cutShort?: CutShort) =>
   new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
+    let over = false;
+    let unregister: (() => void) | undefined;
     const t = setTimeout(done, ms);
+    unregister = cutShort?.(done);
+    if (over) unregister?.();
     function done() {
+      over = true;
       clearTimeout(t);
-      signal?.removeEventListener('abort', done);
+      unregister?.();
       resolve();
     }
-    signal?.addEventListener('abort', done, { once: true });
   });
 
-/** SQS's longest long poll; an idle consumer's receives grow to it (see `startLanes`). */
+/** SQS's longest long poll; an idle consumer's receives wait this long (see `startLanes`). */
 export const MAX_WAIT_SECONDS = 20;
 
 /** How long after its visibility ran out a delivery still held by a handler keeps its prefetch slot (see `holding`). */
 export const HAND_BACK_MS = 1000;
 
 /**
- * The longest wait an idle consumer's receive grows to: SQS's 20 s, and always a second and more
+ * The wait of an idle consumer's receives: SQS's 20 s, and always a second and more
  * inside `requestTimeoutMs` (a long poll cut off by the request timeout is abandoned while the
  * server may still hand it a message), and never below `receiveWaitSeconds`.
  */
@@ -76,7 +98,8 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
   const held = new Map<string, { deadline: number; heartbeat?: NodeJS.Timeout }>();
   const capacityWaiters = new Set<() => void>();
   let closed = false;
-  const closing = new AbortController();
+  /** Ends the receives of `fetch` on close; made by the first fetch (most consumers only push). */
+  let closing: AbortController | undefined;
 
   /**
    * A delivery whose visibility ran out while its handler still has it stops counting against
@@ -128,30 +151,28 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
     );
 
   /**
-   * The receive's messages, or none as soon as `signal` aborts (stop, close, an aborted poll): the
+   * The receive's messages, or none as soon as it is cut short (stop, close, an aborted poll): the
    * call itself goes on, and what it brings is given back ({@link giveBack}).
    */
-  const receive = (max: number, waitSeconds: number, signal?: AbortSignal): Promise<Message[]> => {
+  const receive = (max: number, waitSeconds: number, cutShort?: CutShort): Promise<Message[]> => {
     const url = queueUrl;
     const p = receiveNow(max, waitSeconds);
-    if (!signal) return p;
-    if (signal.aborted) {
-      giveBack(p, url);
-      return Promise.resolve([]);
-    }
+    if (!cutShort) return p;
     return new Promise<Message[]>((resolve, reject) => {
-      const onAbort = () => {
+      let cut = false;
+      const unregister = cutShort(() => {
+        if (cut) return;
+        cut = true;
         giveBack(p, url);
         resolve([]);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
+      });
       p.then(
         (m) => {
-          signal.removeEventListener('abort', onAbort);
+          unregister();
           resolve(m);
         },
         (err: unknown) => {
-          signal.removeEventListener('abort', onAbort);
+          unregister();
           reject(err);
         },
       );
@@ -166,7 +187,7 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
           MaxNumberOfMessages: Math.min(10, max),
           WaitTimeSeconds: waitSeconds,
           VisibilityTimeout: visibility,
-          MessageAttributeNames: ['All'],
+          MessageAttributeNames: ALL_ATTRIBUTES,
           MessageSystemAttributeNames: SYSTEM_ATTRIBUTES,
         }),
       );
@@ -241,8 +262,9 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
    * Push: receive lanes that never hold more than prefetch unsettled deliveries. Lane 0 always
    * receives; the others start when a receive brings messages and end once one comes back empty,
    * so an idle consumer holds one long poll (one socket) and one lane, not eight.
-   * Each empty receive doubles the next one's wait (from `receiveWaitSeconds` up to 20 s), so an
-   * idle consumer costs one call per 20 s, as a plain long-poll loop; a message resets it.
+   * The first receive waits `receiveWaitSeconds`; after an empty one the next waits 20 s (see
+   * `idleWaitLimit`), so an idle consumer costs one call per 20 s, as a plain long-poll loop; a
+   * message brings the wait back to `receiveWaitSeconds`.
    */
   const startLanes = (sink: InboundSink<SqsHandle>) => {
     let stopped = false;
@@ -252,10 +274,19 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
     const running = new Map<number, Promise<void>>();
     const spawn = (index: number) => {
       if (running.has(index)) return;
-      const p = (index > 0 ? sleep(index * 20, stopSignal.signal) : Promise.resolve()).then(() => lane(index)).finally(() => running.delete(index));
+      const p = (index > 0 ? sleep(index * 20, cutShort).then(() => lane(index)) : lane(index)).finally(() => running.delete(index));
       running.set(index, p);
     };
-    const stopSignal = new AbortController();
+    /** What stop cuts short: the receives in flight and the sleeps of the lanes. */
+    const onStop = new Set<() => void>();
+    const cutShort: CutShort = (cut) => {
+      if (stopped) {
+        cut();
+        return () => undefined;
+      }
+      onStop.add(cut);
+      return () => onStop.delete(cut);
+    };
     const free = () => o.prefetch - holding() - reserved;
     // One receive returns at most 10: a large prefetch gets parallel receives (each reserves its share).
     const lanes = Math.min(8, Math.max(1, Math.ceil(o.prefetch / 10)));
@@ -280,9 +311,9 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
         reserved += n;
         let got: InboundMessage<SqsHandle>[];
         try {
-          const messages = await receive(n, wait, stopSignal.signal);
-          // An empty receive doubles the next wait up to SQS's 20 s; a message brings it back to the slice.
-          wait = messages.length === 0 ? Math.min(maxWait, wait * 2) : ctx.options.receiveWaitSeconds;
+          const messages = await receive(n, wait, cutShort);
+          // After an empty receive the next one waits SQS's 20 s; a message brings it back to the slice.
+          wait = messages.length === 0 ? maxWait : ctx.options.receiveWaitSeconds;
           if (messages.length === 0) backlog = false;
           else if (!backlog) {
             // Messages are coming: the other lanes help (a FIFO receive may bring one message group
@@ -299,7 +330,7 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
             stopped = true;
             return;
           }
-          await sleep(backoff, stopSignal.signal);
+          await sleep(backoff, cutShort);
           backoff = Math.min(2000, backoff * 2);
           continue;
         } finally {
@@ -311,7 +342,8 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
     spawn(0);
     return async () => {
       stopped = true;
-      stopSignal.abort();
+      for (const cut of [...onStop]) cut();
+      onStop.clear();
       for (const w of capacityWaiters) w();
       capacityWaiters.clear();
       while (running.size) await Promise.all(running.values());
@@ -336,13 +368,16 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
     /** Long polls in whole-second slices while a second is left, then 50 ms short polls, so the wait is about waitMs. */
     async fetch(max, waitMs, pollSignal) {
       // Close (or the poll's own signal) ends the wait at once; see `receive`.
+      closing ??= new AbortController();
+      if (closed) closing.abort();
       const signal = pollSignal ? AbortSignal.any([pollSignal, closing.signal]) : closing.signal;
+      const cutShort = onAbort(signal);
       const deadline = Date.now() + waitMs;
       const out: InboundMessage<SqsHandle>[] = [];
       for (;;) {
         const remaining = deadline - Date.now();
         const wait = remaining >= 1000 ? Math.min(ctx.options.receiveWaitSeconds, Math.floor(remaining / 1000)) : 0;
-        const got = await inbound(await receive(Math.min(10, max - out.length), wait, signal));
+        const got = await inbound(await receive(Math.min(10, max - out.length), wait, cutShort));
         out.push(...got);
         if (out.length >= max) break;
         if (out.length > 0) {
@@ -351,7 +386,7 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
           continue;
         }
         if (signal?.aborted || closed || Date.now() >= deadline) break;
-        if (wait === 0) await sleep(Math.min(50, deadline - Date.now()), signal);
+        if (wait === 0) await sleep(Math.min(50, deadline - Date.now()), cutShort);
       }
       return out;
     },
@@ -380,7 +415,7 @@ export async function createSqsConsumer(init: SqsConsumerInit): Promise<Consumer
 
     async close() {
       closed = true;
-      closing.abort();
+      closing?.abort();
       await stop();
       for (const e of held.values()) if (e.heartbeat) clearInterval(e.heartbeat);
       held.clear();
