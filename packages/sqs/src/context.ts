@@ -56,7 +56,7 @@ export class SqsContext {
   readonly sqs: SQSClient;
   /**
    * The client of ReceiveMessage calls only, on sockets of its own: a long poll holds its socket
-   * for up to `receiveWaitSeconds`, so on the shared pool idle consumers would take every socket
+   * for up to 20 s (an idle consumer's wait), so on the shared pool idle consumers would take every socket
    * and sends, acks and admin calls would queue behind them. Its pool is not capped: the consumers
    * bound what they hold in flight (one receive per idle consumer, up to 8 for a busy one).
    */
