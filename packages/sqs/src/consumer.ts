@@ -61,18 +61,18 @@ const sleep = (ms: number, cutShort?: CutShort) =>
     }
   });
 
-/** SQS's longest long poll; an idle consumer's receives wait this long (see `startLanes`). */
-export const MAX_WAIT_SECONDS = 20;
+/** SQS's longest long poll; an idle consumer's receives wait this long (see `start`). */
+const MAX_WAIT_SECONDS = 20;
 
 /** How long after its visibility ran out a delivery still held by a handler keeps its prefetch slot (see `holding`). */
-export const HAND_BACK_MS = 1000;
+const HAND_BACK_MS = 1000;
 
 /**
  * The wait of an idle consumer's receives: SQS's 20 s, and always a second and more
  * inside `requestTimeoutMs` (a long poll cut off by the request timeout is abandoned while the
  * server may still hand it a message), and never below `receiveWaitSeconds`.
  */
-export const idleWaitLimit = (o: { receiveWaitSeconds: number; requestTimeoutMs: number }): number =>
+const idleWaitLimit = (o: { receiveWaitSeconds: number; requestTimeoutMs: number }): number =>
   Math.max(o.receiveWaitSeconds, Math.min(MAX_WAIT_SECONDS, Math.floor((o.requestTimeoutMs - 1001) / 1000)));
 
 const visibilityLimit = (what: string) => new SwitchboardError('invalid_argument', `${what} is over SQS's 12-hour visibility limit`);
@@ -98,6 +98,8 @@ interface Lanes {
   readonly cutShort: CutShort;
   /** How many lanes may run: one receive returns at most 10, so a large prefetch gets parallel ones. */
   readonly count: number;
+  /** The wait of a receive after an empty one ({@link idleWaitLimit}). */
+  readonly idleWait: number;
 }
 
 const NATIVE = { ackTimeout: true, extend: true } as const;
@@ -109,7 +111,7 @@ const NATIVE = { ackTimeout: true, extend: true } as const;
  * the visibility timeout), so stopping does not wait for it either: the receive in flight is left to
  * finish on its own, and whatever it still brings is made visible again at once (after
  * `minRedeliverySeconds`). Receives go through the context's receive client, on sockets of their
- * own. An idle consumer has one receive in flight; the other lanes join while receives come back full.
+ * own. An idle consumer has one receive in flight; the other lanes join while receives bring messages.
  */
 export async function createSqsConsumer(init: SqsConsumerInit): Promise<ConsumerDriver<SqsHandle>> {
   return new SqsConsumer(init, await init.provision());
@@ -342,6 +344,7 @@ class SqsConsumer implements ConsumerDriver<SqsHandle> {
         return () => onStop.delete(cut);
       },
       count: Math.min(8, Math.max(1, Math.ceil(this.o.prefetch / 10))),
+      idleWait: idleWaitLimit(this.ctx.options),
     };
     this.lanes = lanes;
     this.spawn(lanes, 0);
@@ -380,7 +383,7 @@ class SqsConsumer implements ConsumerDriver<SqsHandle> {
       try {
         const messages = await this.receive(n, wait, lanes.cutShort);
         // After an empty receive the next one waits SQS's 20 s; a message brings it back to the slice.
-        wait = messages.length === 0 ? idleWaitLimit(options) : options.receiveWaitSeconds;
+        wait = messages.length === 0 ? lanes.idleWait : options.receiveWaitSeconds;
         if (messages.length === 0) lanes.backlog = false;
         else if (!lanes.backlog) {
           // Messages are coming: the other lanes help (a FIFO receive may bring one message group

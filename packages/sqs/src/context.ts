@@ -62,8 +62,6 @@ export class SqsContext {
    */
   readonly receiver: SQSClient;
   readonly sns: SNSClient;
-  private readonly httpHandler: NodeHttpHandler;
-  private readonly receiveHandler: NodeHttpHandler;
   private readonly queueUrls = new Map<string, Promise<string>>();
   private readonly queueArns = new Map<string, Promise<string>>();
   private readonly topicArns = new Map<string, Promise<string>>();
@@ -95,18 +93,16 @@ export class SqsContext {
         httpAgent: agents.http,
         httpsAgent: agents.https,
       });
-    this.httpHandler = handler(this.agents);
-    this.receiveHandler = handler(this.receiveAgents);
     const common = {
       region: options.region,
       maxAttempts: options.sdkMaxAttempts,
-      requestHandler: this.httpHandler,
+      requestHandler: handler(this.agents),
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       ...(options.credentials ? { credentials: options.credentials } : {}),
       logger: sdkLogger(host),
     };
     this.sqs = new SQSClient(common);
-    this.receiver = new SQSClient({ ...common, requestHandler: this.receiveHandler });
+    this.receiver = new SQSClient({ ...common, requestHandler: handler(this.receiveAgents) });
     this.sns = new SNSClient(common);
     // Every call's outcome, after the SDK's retries, tells whether the endpoint answers.
     for (const client of [this.sqs, this.receiver, this.sns] as { middlewareStack: SQSClient['middlewareStack'] }[]) {

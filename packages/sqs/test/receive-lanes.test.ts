@@ -115,6 +115,13 @@ async function fakeSqs() {
         h.answer([]);
       }
     },
+    /** Answers the first `n` receives of a one-receive consumer with nothing, each once it is held. */
+    async answerFirstReceivesEmpty(n: number): Promise<void> {
+      for (let i = 1; i <= n; i++) {
+        await this.until(() => waits.length === i && held.size === 1);
+        this.answerHeldEmpty();
+      }
+    },
     /** Queues a message as if another client had sent it, answering a held receive. */
     put(queue: string, body: string): void {
       queues.get(queue)!.push({ id: randomUUID(), body, receipt: randomUUID() });
@@ -157,6 +164,16 @@ async function fakeSqs() {
   };
 }
 
+/** Consumes with a handler that records each body and acks; the bodies in arrival order. */
+function collectBodies(c: Awaited<ReturnType<SqsConnection['consumer']>>): string[] {
+  const bodies: string[] = [];
+  void c.consume(async (d) => {
+    bodies.push(d.text());
+    await d.ack();
+  });
+  return bodies;
+}
+
 describe('receive lanes - idle consumers, sends and close', () => {
   let fake: Awaited<ReturnType<typeof fakeSqs>>;
   let conn: SqsConnection | undefined;
@@ -187,11 +204,7 @@ describe('receive lanes - idle consumers, sends and close', () => {
   it('receive lanes - closing a consumer does not wait for its long poll; what the poll brings later is made visible again', async () => {
     conn = await connectSqs(fake.url('receiveWaitSeconds=20&minRedeliverySeconds=0'));
     const c = await conn.consumer('closing', { prefetch: 10 });
-    const handled: string[] = [];
-    void c.consume(async (d) => {
-      handled.push(d.text());
-      await d.ack();
-    });
+    const handled = collectBodies(c);
     await fake.until(() => fake.receivesHeld === 1);
     // The fake never answers on its own: close resolving here means it did not wait for the poll.
     await c.close();
@@ -205,15 +218,8 @@ describe('receive lanes - idle consumers, sends and close', () => {
   it('receive lanes - after an empty receive an idle consumer waits 20 s, as a plain long-poll loop; a message brings it back', async () => {
     conn = await connectSqs(fake.url('receiveWaitSeconds=1'));
     const c = await conn.consumer('waits', { prefetch: 256 });
-    const got: string[] = [];
-    void c.consume(async (d) => {
-      got.push(d.text());
-      await d.ack();
-    });
-    for (let i = 1; i <= 3; i++) {
-      await fake.until(() => fake.waits.length === i && fake.receivesHeld === 1);
-      fake.answerHeldEmpty();
-    }
+    const got = collectBodies(c);
+    await fake.answerFirstReceivesEmpty(3);
     await fake.until(() => fake.waits.length === 4 && fake.receivesHeld === 1);
     fake.put('waits', 'hello');
     await fake.until(() => fake.waits.length === 5);
@@ -225,10 +231,7 @@ describe('receive lanes - idle consumers, sends and close', () => {
     conn = await connectSqs(fake.url('receiveWaitSeconds=1&requestTimeoutMs=8000'));
     const c = await conn.consumer('short-timeout', { prefetch: 1 });
     void c.consume(async (d) => d.ack());
-    for (let i = 1; i <= 2; i++) {
-      await fake.until(() => fake.waits.length === i && fake.receivesHeld === 1);
-      fake.answerHeldEmpty();
-    }
+    await fake.answerFirstReceivesEmpty(2);
     await fake.until(() => fake.waits.length === 3);
     // 8 s requests: a wait of 8 would be cut off by the timeout with the poll still open on the server.
     expect(fake.waits).toEqual([1, 6, 6]);
