@@ -1,5 +1,5 @@
 import type { Capabilities } from './capabilities';
-import { createConsumer, type ConsumerParts, type PushHandle } from './consumer';
+import { createConsumer, type ConsumerParts, type PushHandle, type PushTarget } from './consumer';
 import { deadLetterHeaders } from './dead-letter';
 import { silentDiagnostics, type Diagnostics } from './diagnostics';
 import type { Tracing } from './tracing';
@@ -102,8 +102,8 @@ export interface ConsumerEngineContext {
   diagnostics?: Diagnostics;
   /** Consumer spans around `consume` handlers (default: none). */
   tracing?: Tracing;
-  /** Called once the consumer has closed. */
-  onClosed?(): void;
+  /** Called once the consumer has closed, with the consumer {@link createDriverConsumer} returned. */
+  onClosed?(consumer: Consumer): void;
 }
 
 /**
@@ -125,6 +125,9 @@ interface PollWaiter {
   wake(): void;
 }
 
+const UNSEEN = { seen: false } as const;
+const SEEN = { seen: true } as const;
+
 /**
  * Builds the public Consumer from a driver's parts. Core owns, once for every backend: the
  * delivery settle contract, attempts and `maxAttempts`, the dead-letter header set, emulated ack
@@ -132,80 +135,121 @@ interface PollWaiter {
  * grace for deliveries the application still holds.
  */
 export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: ConsumerEngineContext): Consumer {
-  const { source, options: o, capabilities } = ctx;
-  const atMostOnce = o.ackMode === 'at-most-once' || driver.settlesOnReceipt === true;
-  const emulateDeadline = !atMostOnce && !driver.native?.ackTimeout;
-  const open = new OpenList<Tracked<H>>();
+  const engine = new DriverConsumer(driver, ctx);
+  const consumer = createConsumer(engine, ctx.diagnostics ?? silentDiagnostics, ctx.tracing);
+  engine.consumer = consumer;
+  ctx.options.signal?.addEventListener('abort', () => void consumer.close(), { once: true });
+  return consumer;
+}
+
+/**
+ * Core's half of one consumer over a driver (see {@link createDriverConsumer}): the parts the
+ * public consumer is built on, the sink the driver pushes into, the settle operations of every
+ * delivery it hands out, and the handle that stops pushing, all one object. A class, not closures:
+ * a service that listens to many destinations holds one per destination, so its state is a few
+ * fields and its behaviour lives on the prototype.
+ */
+class DriverConsumer<H> implements ConsumerParts, PushHandle, InboundSink<H>, DeliveryOps<Tracked<H>> {
+  readonly source: Destination;
+  readonly group: string;
+  readonly capabilities: Capabilities;
+  private readonly o: ResolvedConsumerOptions;
+  private readonly atMostOnce: boolean;
+  private readonly open = new OpenList<Tracked<H>>();
   /**
    * Deliveries whose settle is on its way to the broker: close still waits for them, but they have
    * no deadline, so they stay off the deadline-ordered open list (a new delivery is inserted from
    * its tail, and must not walk past every ack in flight).
    */
-  const settling = new OpenList<Tracked<H>>();
-  const what = `consumer of ${formatDestination(source)}`;
-  const diagnostics = ctx.diagnostics ?? silentDiagnostics;
-  /** Reports a failure of work nobody awaits (the broker keeps the message, or redelivers it). */
-  const background = (m: InboundMessage<H>, doing: string) => (err: unknown) =>
-    diagnostics.report({ origin: 'background', error: err, destination: formatDestination(source), group: o.group, messageId: m.id, attempt: m.attempt }, `${what}: ${doing} failed`);
-  let closed = false;
-
+  private readonly settling = new OpenList<Tracked<H>>();
+  /** Emulated ack deadlines (absent in at-most-once mode and where the broker has its own). */
+  private readonly deadlines: DeadlineTimer<Tracked<H>> | undefined;
+  private closed = false;
   // Push routing: to the open subscription, else (when polling over push) to the poll buffer.
-  let started = false;
-  let route: ((d: Delivery) => void) | undefined;
-  let failRoute: ((err: unknown) => void) | undefined;
-  let polling = false;
-  const buffer: InboundMessage<H>[] = [];
+  private started = false;
+  private target: PushTarget | undefined;
+  private polling = false;
+  /** Messages pushed while only polls listen (made by the first). */
+  private buffer: InboundMessage<H>[] | undefined;
   /** Polls waiting over push (made by the first that waits). */
-  let waiters: Set<PollWaiter> | undefined;
-  let failure: unknown;
+  private waiters: Set<PollWaiter> | undefined;
+  private failure: unknown;
+  /** The public consumer built on this one, given to `ctx.onClosed`. */
+  consumer: Consumer | undefined;
 
-  const markTaken = (d: Delivery) => {
+  constructor(
+    private readonly driver: ConsumerDriver<H>,
+    private readonly ctx: ConsumerEngineContext,
+  ) {
+    this.source = ctx.source;
+    this.o = ctx.options;
+    this.group = ctx.options.group;
+    this.capabilities = ctx.capabilities;
+    this.atMostOnce = this.o.ackMode === 'at-most-once' || driver.settlesOnReceipt === true;
+    this.deadlines = !this.atMostOnce && !driver.native?.ackTimeout ? new DeadlineTimer<Tracked<H>>(this.open, this) : undefined;
+  }
+
+  private get what(): string {
+    return `consumer of ${formatDestination(this.source)}`;
+  }
+
+  /** Reports a failure of work nobody awaits (the broker keeps the message, or redelivers it). */
+  private background(m: InboundMessage<H>, doing: string): (err: unknown) => void {
+    return (err) =>
+      (this.ctx.diagnostics ?? silentDiagnostics).report(
+        { origin: 'background', error: err, destination: formatDestination(this.source), group: this.o.group, messageId: m.id, attempt: m.attempt },
+        `${this.what}: ${doing} failed`,
+      );
+  }
+
+  /** {@link ConsumerParts}: the application took `d` from the subscription or a poll. */
+  taken(d: Delivery): void {
     const t = CoreDelivery.stateOf<Tracked<H>>(d);
     if (!t?.untaken) return;
     t.untaken = false;
-    driver.taken?.(t.m.handle);
-  };
+    this.driver.taken?.(t.m.handle);
+  }
 
-  const finish = (t: Tracked<H>) => {
+  private finish(t: Tracked<H>): void {
     t.done = true;
     t.on?.remove(t);
-  };
+  }
 
-  const guard = (t: Tracked<H>, verb: string) => {
+  private guard(t: Tracked<H>, verb: string): void {
     if (t.expired) throw new SwitchboardError('timeout', `cannot ${verb}: the ack deadline of this delivery passed and it was handed out again`);
-    if (t.done) throw closedError(`${what} (the delivery was released when the consumer closed)`);
-  };
+    if (t.done) throw closedError(`${this.what} (the delivery was released when the consumer closed)`);
+  }
 
-  const deadLetter = async (t: Tracked<H>, reason: string) => {
+  private async deadLetter(t: Tracked<H>, reason: string): Promise<void> {
     const headers = deadLetterHeaders(t.m.headers, {
       reason,
       attempts: t.m.attempt,
-      source: formatDestination(source),
+      source: formatDestination(this.source),
       sourceRef: t.m.receipt,
     });
-    await driver.deadLetter(t.m.handle, o.deadLetter, headers);
-  };
+    await this.driver.deadLetter(t.m.handle, this.o.deadLetter, headers);
+  }
 
-  const attemptsUsed = (t: Tracked<H>) => o.maxAttempts !== undefined && t.m.attempt >= o.maxAttempts;
+  private attemptsUsed(t: Tracked<H>): boolean {
+    return this.o.maxAttempts !== undefined && t.m.attempt >= this.o.maxAttempts;
+  }
 
-  /** The emulated ack deadline of `t` passed: the attempt failed. */
-  const expire = (t: Tracked<H>) => {
+  /** {@link DeadlineTimer}'s owner: the emulated ack deadline of `t` passed, the attempt failed. */
+  expire(t: Tracked<H>): void {
     t.expired = true;
     t.done = true;
-    const after = attemptsUsed(t)
-      ? deadLetter(t, `ack timeout after ${o.ackTimeoutMs} ms (attempt ${t.m.attempt} of ${o.maxAttempts})`)
-      : driver.retry(t.m.handle, 0);
+    const used = this.attemptsUsed(t);
+    const after = used ? this.deadLetter(t, `ack timeout after ${this.o.ackTimeoutMs} ms (attempt ${t.m.attempt} of ${this.o.maxAttempts})`) : this.driver.retry(t.m.handle, 0);
     // A failed hand-back leaves the message with the broker, which redelivers it.
-    after.catch(background(t.m, attemptsUsed(t) ? 'dead-lettering at the ack timeout' : 'handing back at the ack timeout'));
-  };
-  const deadlines = emulateDeadline ? new DeadlineTimer<Tracked<H>>(open, expire) : undefined;
+    after.catch(this.background(t.m, used ? 'dead-lettering at the ack timeout' : 'handing back at the ack timeout'));
+  }
 
   /** What the broker does for each settle: an ack, a retry or dead letter, a dead letter. */
-  const settleAtBroker = (t: Tracked<H>, verb: SettleVerb, delayMs: number | undefined, reason: string | undefined): Promise<void> => {
-    if (verb === 'ack') return driver.ack(t.m.handle);
-    if (verb === 'reject') return deadLetter(t, `rejected: ${reason}`);
-    return attemptsUsed(t) ? deadLetter(t, reason ?? `failed ${t.m.attempt} of ${o.maxAttempts} attempts`) : driver.retry(t.m.handle, delayMs ?? 0);
-  };
+  private settleAtBroker(t: Tracked<H>, verb: SettleVerb, delayMs: number | undefined, reason: string | undefined): Promise<void> {
+    if (verb === 'ack') return this.driver.ack(t.m.handle);
+    if (verb === 'reject') return this.deadLetter(t, `rejected: ${reason}`);
+    return this.attemptsUsed(t) ? this.deadLetter(t, reason ?? `failed ${t.m.attempt} of ${this.o.maxAttempts} attempts`) : this.driver.retry(t.m.handle, delayMs ?? 0);
+  }
 
   /**
    * Settles `t` at the broker. Meanwhile it waits on the settling list (close waits for it) with its
@@ -213,207 +257,220 @@ export function createDriverConsumer<H>(driver: ConsumerDriver<H>, ctx: Consumer
    * running again. Promise reactions, not an async function: on every delivery's path, that is one
    * promise and one suspended frame fewer per settle (about 0.5 KB less allocated per message on memory://).
    */
-  const settleWith = (t: Tracked<H>, verb: SettleVerb, delayMs?: number, reason?: string): Promise<void> => {
+  private settleWith(t: Tracked<H>, verb: SettleVerb, delayMs?: number, reason?: string): Promise<void> {
     try {
-      guard(t, verb);
+      this.guard(t, verb);
     } catch (err) {
       return Promise.reject(err);
     }
     const due = t.due;
-    const listed = t.on === open;
+    const listed = t.on === this.open;
     if (listed) {
-      open.remove(t);
+      this.open.remove(t);
       t.due = Infinity;
-      settling.add(t);
+      this.settling.add(t);
     }
     let sent: Promise<void>;
     try {
-      sent = settleAtBroker(t, verb, delayMs, reason);
+      sent = this.settleAtBroker(t, verb, delayMs, reason);
     } catch (err) {
       sent = Promise.reject(err);
     }
     return sent.then(
-      () => finish(t),
+      () => this.finish(t),
       (err: unknown) => {
         if (!t.done && listed) {
-          settling.remove(t);
+          this.settling.remove(t);
           t.due = due;
-          open.add(t);
-          deadlines?.watch(t);
+          this.open.add(t);
+          this.deadlines?.watch(t);
         }
         throw err;
       },
     );
-  };
+  }
 
-  /** One object for every delivery of this consumer: settles at the broker through the driver. */
-  const ops: DeliveryOps<Tracked<H>> = {
-    capabilities,
-    ack: (t) => settleWith(t, 'ack'),
-    nack: (t, delayMs, reason) => settleWith(t, 'nack', delayMs, reason),
-    reject: (t, reason) => settleWith(t, 'reject', undefined, reason),
-    async extend(t, ms) {
-      guard(t, 'extend');
-      // An emulated deadline restarts here; a native extend also pushes the broker's own deadline
-      // (a driver may emulate per-member deadlines over a broker backstop it extends as well).
-      if (deadlines) deadlines.restart(t, ms);
-      if (driver.native?.extend && driver.extend) await driver.extend(t.m.handle, ms);
-    },
-    respond: (_t, replyTo, correlationId, message) => ctx.reply(replyTo, correlationId, message),
-  };
+  /** {@link DeliveryOps}: every delivery of this consumer settles at the broker through the driver. */
+  ack(t: Tracked<H>): Promise<void> {
+    return this.settleWith(t, 'ack');
+  }
 
-  const toDelivery = (m: InboundMessage<H>): Delivery => {
-    const t: Tracked<H> = { m, due: Infinity, prev: undefined, next: undefined, on: undefined, expired: false, done: atMostOnce, untaken: atMostOnce && driver.taken !== undefined };
-    const d = new CoreDelivery<Tracked<H>>(m, source.name, atMostOnce, ops, t);
+  nack(t: Tracked<H>, delayMs: number | undefined, reason: string | undefined): Promise<void> {
+    return this.settleWith(t, 'nack', delayMs, reason);
+  }
+
+  reject(t: Tracked<H>, reason: string): Promise<void> {
+    return this.settleWith(t, 'reject', undefined, reason);
+  }
+
+  async extend(t: Tracked<H>, ms: number): Promise<void> {
+    this.guard(t, 'extend');
+    // An emulated deadline restarts here; a native extend also pushes the broker's own deadline
+    // (a driver may emulate per-member deadlines over a broker backstop it extends as well).
+    if (this.deadlines) this.deadlines.restart(t, ms);
+    if (this.driver.native?.extend && this.driver.extend) await this.driver.extend(t.m.handle, ms);
+  }
+
+  respond(_t: Tracked<H>, replyTo: string, correlationId: string | undefined, message: NormalizedMessage): Promise<void> {
+    return this.ctx.reply(replyTo, correlationId, message);
+  }
+
+  private toDelivery(m: InboundMessage<H>): Delivery {
+    const atMostOnce = this.atMostOnce;
+    const t: Tracked<H> = { m, due: Infinity, prev: undefined, next: undefined, on: undefined, expired: false, done: atMostOnce, untaken: atMostOnce && this.driver.taken !== undefined };
+    const d = new CoreDelivery<Tracked<H>>(m, this.source.name, atMostOnce, this, t);
     if (!atMostOnce) {
-      if (deadlines) t.due = performance.now() + o.ackTimeoutMs;
-      open.add(t);
-      deadlines?.watch(t);
+      if (this.deadlines) t.due = performance.now() + this.o.ackTimeoutMs;
+      this.open.add(t);
+      this.deadlines?.watch(t);
     }
     return d;
-  };
+  }
 
-  const UNSEEN = { seen: false } as const;
   /**
    * A message handed out past this consumer's `maxAttempts` already used up the attempts it allows:
    * its last attempt ran out a native ack deadline (SQS visibility, JetStream ack_wait), which has
    * no callback, or failed at another member of the group that allows more. It is dead-lettered
    * here, not handed out, so the decision stays with core, per member, for every driver.
    */
-  const overdue = (m: InboundMessage<H>): boolean => {
-    if (atMostOnce || o.maxAttempts === undefined || m.attempt <= o.maxAttempts) return false;
+  private overdue(m: InboundMessage<H>): boolean {
+    const o = this.o;
+    if (this.atMostOnce || o.maxAttempts === undefined || m.attempt <= o.maxAttempts) return false;
     const headers = deadLetterHeaders(m.headers, {
-      reason: driver.native?.ackTimeout
+      reason: this.driver.native?.ackTimeout
         ? `ack timeout after ${o.ackTimeoutMs} ms (attempt ${m.attempt - 1} of ${o.maxAttempts})`
         : `${m.attempt - 1} attempts failed, and this consumer allows ${o.maxAttempts}`,
       attempts: m.attempt - 1,
-      source: formatDestination(source),
+      source: formatDestination(this.source),
       sourceRef: m.receipt,
     });
     // A failed dead-lettering leaves the message with the broker, which hands it out again.
-    driver.deadLetter(m.handle, o.deadLetter, headers).catch(background(m, 'dead-lettering a message past maxAttempts'));
+    this.driver.deadLetter(m.handle, o.deadLetter, headers).catch(this.background(m, 'dead-lettering a message past maxAttempts'));
     return true;
-  };
+  }
 
-  const releaseMessage = (m: InboundMessage<H>) => (atMostOnce ? Promise.resolve() : driver.release(m.handle, UNSEEN));
+  private releaseMessage(m: InboundMessage<H>): Promise<void> {
+    return this.atMostOnce ? Promise.resolve() : this.driver.release(m.handle, UNSEEN);
+  }
 
-  const sink: InboundSink<H> = {
-    deliver(m) {
-      if (overdue(m)) return;
-      if (closed && !route) {
-        void releaseMessage(m).catch(background(m, 'releasing a message that arrived after close'));
-        return;
-      }
-      if (route) {
-        route(toDelivery(m));
-        return;
-      }
-      if (polling) {
-        buffer.push(m);
-        for (const w of waiters ?? []) w.wake();
-        return;
-      }
-      void releaseMessage(m).catch(background(m, 'releasing a message nobody asked for'));
-    },
-    fail(err) {
-      failure = err;
-      if (failRoute) failRoute(err);
-      for (const w of waiters ?? []) w.wake();
-    },
-  };
+  /** {@link InboundSink}: the driver pushed `m`. */
+  deliver(m: InboundMessage<H>): void {
+    if (this.overdue(m)) return;
+    const target = this.target;
+    if (target) {
+      target.push(this.toDelivery(m));
+      return;
+    }
+    if (this.closed) {
+      void this.releaseMessage(m).catch(this.background(m, 'releasing a message that arrived after close'));
+      return;
+    }
+    if (this.polling) {
+      (this.buffer ??= []).push(m);
+      for (const w of this.waiters ?? []) w.wake();
+      return;
+    }
+    void this.releaseMessage(m).catch(this.background(m, 'releasing a message nobody asked for'));
+  }
 
-  const ensureStarted = () => {
-    if (started) return;
-    started = true;
-    driver.start(sink);
-  };
+  /** {@link InboundSink}: the driver cannot go on. */
+  fail(err: unknown): void {
+    this.failure = err;
+    this.target?.fail(err);
+    for (const w of this.waiters ?? []) w.wake();
+  }
 
-  const stopIfIdle = async () => {
-    if (!started || route || polling) return;
-    started = false;
-    await driver.stop();
-  };
+  private ensureStarted(): void {
+    if (this.started) return;
+    this.started = true;
+    this.driver.start(this);
+  }
 
-  const pollOverPush = async (max: number, waitMs: number, signal: AbortSignal | undefined): Promise<Delivery[]> => {
-    polling = true;
-    ensureStarted();
+  private async stopIfIdle(): Promise<void> {
+    if (!this.started || this.target || this.polling) return;
+    this.started = false;
+    await this.driver.stop();
+  }
+
+  private async pollOverPush(max: number, waitMs: number, signal: AbortSignal | undefined): Promise<Delivery[]> {
+    this.polling = true;
+    this.ensureStarted();
+    const buffered = () => this.buffer?.length ?? 0;
     // A poll that may not wait still gives the driver one turn of the event loop to hand over what it holds.
-    if (buffer.length === 0 && waitMs <= 0) await new Promise((r) => setImmediate(r));
-    if (buffer.length === 0 && waitMs > 0 && failure === undefined) {
+    if (buffered() === 0 && waitMs <= 0) await new Promise((r) => setImmediate(r));
+    if (buffered() === 0 && waitMs > 0 && this.failure === undefined) {
       await new Promise<void>((resolve) => {
         const w: PollWaiter = { wake: () => done() };
         const timer = setTimeout(() => done(), waitMs);
         const done = () => {
           clearTimeout(timer);
-          waiters?.delete(w);
+          this.waiters?.delete(w);
           signal?.removeEventListener('abort', done);
           resolve();
         };
-        (waiters ??= new Set()).add(w);
+        (this.waiters ??= new Set()).add(w);
         signal?.addEventListener('abort', done, { once: true });
       });
       // Messages that arrive together come back together.
-      if (buffer.length > 0 && buffer.length < max) await new Promise((r) => setImmediate(r));
+      if (buffered() > 0 && buffered() < max) await new Promise((r) => setImmediate(r));
     }
-    if (buffer.length === 0 && failure !== undefined) throw failure;
-    return buffer.splice(0, max).map(toDelivery);
-  };
+    if (buffered() === 0 && this.failure !== undefined) throw this.failure;
+    return (this.buffer?.splice(0, max) ?? []).map((m) => this.toDelivery(m));
+  }
 
-  const parts: ConsumerParts = {
-    source,
-    group: o.group,
-    startPush(deliver, fail): PushHandle {
-      route = deliver;
-      failRoute = fail;
-      // What a poll left buffered goes to the subscription first.
-      for (const m of buffer.splice(0)) deliver(toDelivery(m));
-      ensureStarted();
-      return {
-        stop: async () => {
-          route = undefined;
-          failRoute = undefined;
-          await stopIfIdle();
-        },
-      };
-    },
-    poll: async (max, waitMs, signal) => {
-      const got = driver.fetch ? (await driver.fetch(max, waitMs, signal)).filter((m) => !overdue(m)).map(toDelivery) : await pollOverPush(max, waitMs, signal);
-      for (const d of got) markTaken(d);
-      return got;
-    },
-    taken: markTaken,
-    release: async (d, how = UNSEEN) => {
-      const t = CoreDelivery.stateOf<Tracked<H>>(d);
-      if (!t || t.done) return;
-      finish(t);
-      await driver.release(t.m.handle, how);
-    },
-    close: async (graceMs) => {
-      closed = true;
-      polling = false;
-      route = undefined;
-      for (const w of waiters ?? []) w.wake();
-      if (started) {
-        started = false;
-        await driver.stop().catch(() => undefined);
-      }
-      await Promise.allSettled(buffer.splice(0).map(releaseMessage));
-      // Deliveries the application still holds get a moment to be settled, then go back.
-      const grace = Math.min(ctx.closeGraceMs ?? Number.POSITIVE_INFINITY, graceMs());
-      for (let waited = 0; open.size + settling.size > 0 && waited < grace; waited += 25) await new Promise((r) => setTimeout(r, 25));
-      deadlines?.stop();
-      const left = [...open.drain(), ...settling.drain()];
-      for (const t of left) t.done = true;
-      await Promise.allSettled(left.map((t) => driver.release(t.m.handle, { seen: true })));
-      try {
-        await driver.close();
-      } finally {
-        ctx.onClosed?.();
-      }
-    },
-  };
+  /** {@link ConsumerParts}: push into `target` (a subscription); what a poll left buffered goes first. */
+  startPush(target: PushTarget): PushHandle {
+    this.target = target;
+    const left = this.buffer?.splice(0);
+    if (left) for (const m of left) target.push(this.toDelivery(m));
+    this.ensureStarted();
+    return this;
+  }
 
-  const consumer = createConsumer(parts, diagnostics, ctx.tracing);
-  o.signal?.addEventListener('abort', () => void consumer.close(), { once: true });
-  return consumer;
+  /** {@link PushHandle}: the subscription closed. */
+  async stop(): Promise<void> {
+    this.target = undefined;
+    await this.stopIfIdle();
+  }
+
+  /** {@link ConsumerParts}: pull through the driver's fetch, or over the push stream. */
+  async poll(max: number, waitMs: number, signal: AbortSignal | undefined): Promise<Delivery[]> {
+    const driver = this.driver;
+    const got = driver.fetch ? (await driver.fetch(max, waitMs, signal)).filter((m) => !this.overdue(m)).map((m) => this.toDelivery(m)) : await this.pollOverPush(max, waitMs, signal);
+    for (const d of got) this.taken(d);
+    return got;
+  }
+
+  /** {@link ConsumerParts}: gives `d` back to the broker. */
+  async release(d: Delivery, how: { readonly seen: boolean } = UNSEEN): Promise<void> {
+    const t = CoreDelivery.stateOf<Tracked<H>>(d);
+    if (!t || t.done) return;
+    this.finish(t);
+    await this.driver.release(t.m.handle, how);
+  }
+
+  /** {@link ConsumerParts}: stops the driver, gives back what is left after the grace, closes the driver. */
+  async close(graceMs: () => number): Promise<void> {
+    this.closed = true;
+    this.polling = false;
+    this.target = undefined;
+    for (const w of this.waiters ?? []) w.wake();
+    if (this.started) {
+      this.started = false;
+      await this.driver.stop().catch(() => undefined);
+    }
+    await Promise.allSettled((this.buffer?.splice(0) ?? []).map((m) => this.releaseMessage(m)));
+    // Deliveries the application still holds get a moment to be settled, then go back.
+    const grace = Math.min(this.ctx.closeGraceMs ?? Number.POSITIVE_INFINITY, graceMs());
+    for (let waited = 0; this.open.size + this.settling.size > 0 && waited < grace; waited += 25) await new Promise((r) => setTimeout(r, 25));
+    this.deadlines?.stop();
+    const left = [...this.open.drain(), ...this.settling.drain()];
+    for (const t of left) t.done = true;
+    await Promise.allSettled(left.map((t) => this.driver.release(t.m.handle, SEEN)));
+    try {
+      await this.driver.close();
+    } finally {
+      if (this.consumer) this.ctx.onClosed?.(this.consumer);
+    }
+  }
 }

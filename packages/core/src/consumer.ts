@@ -8,10 +8,10 @@ import type { CloseOptions, ConsumeHandle, ConsumeOptions, Consumer, Delivery, D
 
 /** What an adapter provides; {@link createConsumer} builds the public Consumer on top. */
 export interface ConsumerParts {
-  source: Destination;
-  group: string;
-  /** Starts push delivery into `deliver`. The adapter bounds unacked deliveries by prefetch. */
-  startPush(deliver: (d: Delivery) => void, fail: (err: unknown) => void): PushHandle;
+  readonly source: Destination;
+  readonly group: string;
+  /** Starts push delivery into `target`. The adapter bounds unacked deliveries by prefetch. */
+  startPush(target: PushTarget): PushHandle;
   /** Pull up to `max`, waiting up to `waitMs` for the first. */
   poll(max: number, waitMs: number, signal: AbortSignal | undefined): Promise<Delivery[]>;
   /**
@@ -29,6 +29,13 @@ export interface ConsumerParts {
   taken?(delivery: Delivery): void;
 }
 
+/** Where an adapter pushes deliveries once {@link ConsumerParts.startPush} was called. */
+export interface PushTarget {
+  push(delivery: Delivery): void;
+  /** The push stream failed: the subscription ends with `err` once its buffer is empty. */
+  fail(err: unknown): void;
+}
+
 export interface PushHandle {
   /** Stops pushing; resolves once nothing more will arrive. */
   stop(): Promise<void>;
@@ -43,95 +50,126 @@ const SEEN = { seen: true } as const;
  * graceful idempotent close that waits for handlers in flight, `closed` errors afterwards.
  */
 export function createConsumer(parts: ConsumerParts, diagnostics: Diagnostics = silentDiagnostics, tracing?: Tracing): Consumer {
-  let closed = false;
-  let closing: Promise<void> | undefined;
-  let active: PushSubscription | undefined;
-  const handles = new Set<ConsumeHandle>();
+  return new CoreConsumer(parts, diagnostics, tracing);
+}
+
+/**
+ * The public consumer (see {@link createConsumer}). A class: an application that listens to many
+ * destinations holds one per destination, so its state is a few fields and its behaviour lives on
+ * the prototype; what only some consumers need (consume handles, polls, the close deadline) is
+ * made when first needed.
+ */
+class CoreConsumer implements Consumer {
+  readonly source: Destination;
+  readonly group: string;
+  /**
+   * An own function, not a prototype method: `close` keeps working when the application passes it
+   * around unbound (a signal handler), as the rest of the public API does.
+   */
+  readonly close: (options?: CloseOptions) => Promise<void>;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private active: PushSubscription | undefined;
+  /** Consume loops, the ones that ended dropped as the next starts (made by the first `consume`). */
+  private runs: ConsumeRun[] | undefined;
   /** Polls waiting now (made by the first poll), aborted by close. */
-  let polls: Set<AbortController> | undefined;
+  private polls: Set<AbortController> | undefined;
   /** Made by the first close: an idle consumer holds no timer, promise or state for it. */
-  let deadline: CloseDeadline | undefined;
+  private deadline: CloseDeadline | undefined;
 
-  const assertOpen = () => {
-    if (closed) throw closedError(`consumer of ${parts.source.kind} ${parts.source.name}`);
-  };
+  constructor(
+    private readonly parts: ConsumerParts,
+    private readonly diagnostics: Diagnostics,
+    private readonly tracing: Tracing | undefined,
+  ) {
+    this.source = parts.source;
+    this.group = parts.group;
+    this.close = (options) => this.closeConsumer(options);
+  }
 
-  const openSubscription = (signal: AbortSignal | undefined): PushSubscription => {
-    assertOpen();
-    if (active && !active.isClosed) throw new SwitchboardError('invalid_argument', 'this consumer already has an open subscription; close it or create another consumer');
+  private assertOpen(): void {
+    if (this.closed) throw closedError(`consumer of ${this.parts.source.kind} ${this.parts.source.name}`);
+  }
+
+  private openSubscription(signal: AbortSignal | undefined): PushSubscription {
+    this.assertOpen();
+    if (this.active && !this.active.isClosed) throw new SwitchboardError('invalid_argument', 'this consumer already has an open subscription; close it or create another consumer');
     throwIfAborted(signal);
-    const sub = new PushSubscription(parts);
-    active = sub;
+    const sub = new PushSubscription(this.parts);
+    this.active = sub;
     signal?.addEventListener('abort', () => void sub.close(), { once: true });
     return sub;
-  };
+  }
 
-  const consumer: Consumer = {
-    source: parts.source,
-    group: parts.group,
-    subscribe: (options) => openSubscription(options?.signal),
-    consume(handler, options) {
-      const concurrency = consumeConcurrency(options);
-      const sub = openSubscription(options?.signal);
-      const where = { destination: formatDestination(parts.source), group: parts.group };
-      const traced = tracing ? (d: Delivery) => (tracing.active() ? tracing.process(d, parts.source, parts.group, async () => handler(d)) : handler(d)) : handler;
-      const h = runConsume(sub, traced, options ?? {}, concurrency, (d) => parts.release(d, SEEN), new DiagnosticsReport(diagnostics, where));
-      handles.add(h);
-      const forget = () => void handles.delete(h);
-      h.done.then(forget, forget);
-      return h;
-    },
-    async poll(options: PollOptions = {}) {
-      assertOpen();
-      const max = options.max ?? 10;
-      const waitMs = options.waitMs ?? 0;
-      if (!Number.isInteger(max) || max < 1) throw new SwitchboardError('invalid_argument', 'poll max must be a positive integer');
-      if (!Number.isFinite(waitMs) || waitMs < 0) throw new SwitchboardError('invalid_argument', 'poll waitMs must be a non-negative number');
-      throwIfAborted(options.signal);
-      const ac = new AbortController();
-      const onAbort = () => ac.abort(options.signal?.reason);
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      (polls ??= new Set()).add(ac);
-      try {
-        const got = await parts.poll(max, waitMs, ac.signal);
-        if (options.signal?.aborted) {
-          await Promise.all(got.map((d) => parts.release(d)));
-          throw abortedError(options.signal);
-        }
-        return got;
-      } finally {
-        polls?.delete(ac);
-        options.signal?.removeEventListener('abort', onAbort);
+  subscribe(options?: { signal?: AbortSignal }): Subscription {
+    return this.openSubscription(options?.signal);
+  }
+
+  consume(handler: (delivery: Delivery) => Promise<void> | void, options?: ConsumeOptions): ConsumeHandle {
+    const concurrency = consumeConcurrency(options);
+    const sub = this.openSubscription(options?.signal);
+    const parts = this.parts;
+    const report = new DiagnosticsReport(this.diagnostics, { destination: formatDestination(parts.source), group: parts.group });
+    const run = new ConsumeRun(sub, handler, concurrency, parts, report, this.tracing);
+    const runs = (this.runs ??= []);
+    for (let i = runs.length - 1; i >= 0; i--) if (runs[i]!.ended) runs.splice(i, 1);
+    runs.push(run);
+    return consumeHandle(run, options?.signal);
+  }
+
+  async poll(options: PollOptions = {}): Promise<Delivery[]> {
+    this.assertOpen();
+    const max = options.max ?? 10;
+    const waitMs = options.waitMs ?? 0;
+    if (!Number.isInteger(max) || max < 1) throw new SwitchboardError('invalid_argument', 'poll max must be a positive integer');
+    if (!Number.isFinite(waitMs) || waitMs < 0) throw new SwitchboardError('invalid_argument', 'poll waitMs must be a non-negative number');
+    throwIfAborted(options.signal);
+    const ac = new AbortController();
+    const onAbort = () => ac.abort(options.signal?.reason);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    (this.polls ??= new Set()).add(ac);
+    try {
+      const got = await this.parts.poll(max, waitMs, ac.signal);
+      if (options.signal?.aborted) {
+        await Promise.all(got.map((d) => this.parts.release(d)));
+        throw abortedError(options.signal);
       }
-    },
-    close(options?: CloseOptions) {
-      const dl = (deadline ??= new CloseDeadline());
-      try {
-        dl.set(options);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      // Every open consume loop hears about a shorter deadline too.
-      for (const h of handles) h.close({ timeoutMs: dl.remaining() }).catch(() => undefined);
-      closing ??= (async () => {
-        closed = true;
-        for (const p of polls ?? []) p.abort(closedError('consumer'));
-        const work = (async () => {
-          await Promise.allSettled([...handles].map((h) => h.close({ timeoutMs: dl.remaining() })));
-          if (active) await active.close();
-          await parts.close(() => Math.min(DEFAULT_HELD_GRACE_MS, dl.remaining()));
-        })();
-        // Past the deadline, handing back and leaving get a bounded moment; the broker redelivers the rest.
-        await Promise.race([work, dl.passed.then(() => sleep(HAND_BACK_MS))]);
-        dl.dispose();
-      })();
-      return closing;
-    },
-    [Symbol.asyncDispose]() {
-      return consumer.close();
-    },
-  };
-  return consumer;
+      return got;
+    } finally {
+      this.polls?.delete(ac);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private closeConsumer(options?: CloseOptions): Promise<void> {
+    const dl = (this.deadline ??= new CloseDeadline());
+    try {
+      dl.set(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // Every open consume loop hears about a shorter deadline too.
+    for (const r of this.runs ?? []) if (!r.ended) r.close({ timeoutMs: dl.remaining() }).catch(() => undefined);
+    this.closing ??= this.shutDown(dl);
+    return this.closing;
+  }
+
+  private async shutDown(dl: CloseDeadline): Promise<void> {
+    this.closed = true;
+    for (const p of this.polls ?? []) p.abort(closedError('consumer'));
+    const work = (async () => {
+      await Promise.allSettled((this.runs ?? []).filter((r) => !r.ended).map((r) => r.close({ timeoutMs: dl.remaining() })));
+      if (this.active) await this.active.close();
+      await this.parts.close(() => Math.min(DEFAULT_HELD_GRACE_MS, dl.remaining()));
+    })();
+    // Past the deadline, handing back and leaving get a bounded moment; the broker redelivers the rest.
+    await Promise.race([work, dl.passed.then(() => sleep(HAND_BACK_MS))]);
+    dl.dispose();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }
 
 /**
@@ -146,7 +184,7 @@ interface Taker {
   wake(): void;
 }
 
-class PushSubscription implements Subscription {
+class PushSubscription implements Subscription, PushTarget {
   private readonly buffer = new Fifo<Delivery>();
   private waiter: { resolve: (r: IteratorResult<Delivery>) => void; reject: (e: unknown) => void } | undefined;
   private taker: Taker | undefined;
@@ -157,10 +195,7 @@ class PushSubscription implements Subscription {
   private readonly handle: PushHandle;
 
   constructor(private readonly parts: ConsumerParts) {
-    this.handle = parts.startPush(
-      (d) => this.push(d),
-      (err) => this.fail(err),
-    );
+    this.handle = parts.startPush(this);
   }
 
   get isClosed(): boolean {
@@ -183,7 +218,8 @@ class PushSubscription implements Subscription {
     return this.buffer.length;
   }
 
-  private push(d: Delivery): void {
+  /** {@link PushTarget}: a delivery arrived. */
+  push(d: Delivery): void {
     if (this.closed) {
       void this.parts.release(d).catch(() => undefined);
       return;
@@ -209,7 +245,8 @@ class PushSubscription implements Subscription {
     }
   }
 
-  private fail(err: unknown): void {
+  /** {@link PushTarget}: the push stream failed. */
+  fail(err: unknown): void {
     this.failure = err;
     if (this.waiter) {
       const w = this.waiter;
@@ -301,36 +338,26 @@ class DiagnosticsReport implements ConsumeReport {
   }
 }
 
-/**
- * Runs `handler` over a subscription with bounded concurrency. Resolve = ack, throw = nack, each only
- * when the handler left the delivery pending. Deliveries with one key never run at once: a delivery
- * whose key is being handled waits behind it and runs when it is done, so per-key order survives
- * `concurrency > 1`. `close()` stops intake, then waits for handlers in flight and those queued
- * behind them, up to the close deadline; past it, `handBack` returns every unsettled delivery to
- * the broker and the loop ends without waiting for the stuck handlers.
- */
-function runConsume(
-  sub: PushSubscription,
-  handler: (d: Delivery) => Promise<void> | void,
-  options: ConsumeOptions,
-  concurrency: number,
-  handBack: (d: Delivery) => Promise<void>,
-  report: ConsumeReport,
-): ConsumeHandle {
-  const run = new ConsumeRun(sub, handler, concurrency, handBack, report);
-  // Closures, not prototype methods: `close` keeps working when the application passes it around
-  // unbound (a signal handler, `using`), as the rest of the public API does.
-  const h: ConsumeHandle = {
-    done: run.done,
-    close: (closeOptions?: CloseOptions) => run.close(closeOptions),
-    [Symbol.asyncDispose]: () => run.close(),
-  };
-  options.signal?.addEventListener('abort', () => void h.close(), { once: true });
-  return h;
+/** The application's handle on one consume loop; `signal` closes it. */
+function consumeHandle(run: ConsumeRun, signal: AbortSignal | undefined): ConsumeHandle {
+  // A closure, not a prototype method: `close` keeps working when the application passes it around
+  // unbound (a signal handler, `using`), as the rest of the public API does. Dispose is the same
+  // function, called without options.
+  const close = (closeOptions?: CloseOptions) => run.close(closeOptions);
+  signal?.addEventListener('abort', () => void close(), { once: true });
+  return { done: run.done, close, [Symbol.asyncDispose]: close };
 }
 
 /**
- * One consume loop (see {@link runConsume}). A class, not closures: an idle consumer holds one of
+ * One consume loop: runs `handler` over a subscription with bounded concurrency. Resolve = ack,
+ * throw = nack, each only when the handler left the delivery pending. Deliveries with one key
+ * never run at once: a delivery whose key is being handled waits behind it and runs when it is
+ * done, so per-key order survives `concurrency > 1`. `close()` stops intake, then waits for
+ * handlers in flight and those queued behind them, up to the close deadline; past it, every
+ * unsettled delivery goes back to the broker and the loop ends without waiting for the stuck
+ * handlers.
+ *
+ * A class, not closures: an idle consumer holds one of
  * these per `consume`, so its state is a few fields and its behaviour lives on the prototype, and
  * what only some loops need (the set of deliveries in hand, keyed waiting, the close deadline) is
  * made when first needed.
@@ -352,13 +379,16 @@ class ConsumeRun implements Taker {
   private abandoned: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   readonly done: Promise<void>;
+  /** Set once the loop ended and every handler it ran finished or was handed back. */
+  ended = false;
 
   constructor(
     private readonly sub: PushSubscription,
     private readonly handler: (d: Delivery) => Promise<void> | void,
     private readonly concurrency: number,
-    private readonly handBack: (d: Delivery) => Promise<void>,
+    private readonly parts: ConsumerParts,
     private readonly report: ConsumeReport,
+    private readonly tracing: Tracing | undefined,
   ) {
     this.done = this.loop();
     // `done` rejects for whoever awaits it; nobody awaiting it is not an unhandled rejection: the
@@ -415,7 +445,11 @@ class ConsumeRun implements Taker {
   private handle(d: Delivery): void {
     let result: unknown;
     try {
-      result = this.handler(d);
+      const tracing = this.tracing;
+      if (tracing?.active()) {
+        const { source, group } = this.parts;
+        result = tracing.process(d, source, group, async () => this.handler(d));
+      } else result = this.handler(d);
     } catch (err) {
       this.afterHandler(d, true, err);
       return;
@@ -496,7 +530,8 @@ class ConsumeRun implements Taker {
       const queued = this.waitingByKey ? [...this.waitingByKey.values()].flat() : [];
       this.waitingByKey?.clear();
       const held = [...(this.inHand ?? [])].filter((d) => d.state === 'pending');
-      await Promise.allSettled([...held, ...queued].map(this.handBack));
+      // Each goes back to the broker as seen: a handler held it past the deadline.
+      await Promise.allSettled([...held, ...queued].map((d) => this.parts.release(d, SEEN)));
     })());
   }
 
@@ -534,6 +569,7 @@ class ConsumeRun implements Taker {
         if (this.running > 0) await this.abandon();
       }
       this.deadlineOf?.dispose();
+      this.ended = true;
     }
   }
 

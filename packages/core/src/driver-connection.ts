@@ -334,6 +334,12 @@ export function createConnection(backend: string, session: DriverSession, replie
     return dest;
   };
   const classify = (err: unknown) => (err instanceof SwitchboardError ? err : toSwitchboardError(session.classifyError(err)));
+  // One of each for every consumer of the connection, not a closure per consumer.
+  const consumerReply = (replyTo: string, correlationId: string | undefined, m: NormalizedMessage) => {
+    tracing.injectReply(m);
+    return sendReply(session, replyTo, correlationId, m, classify);
+  };
+  const forgetConsumer = (c: Consumer) => void consumers.delete(c);
 
   const admin: Admin = {
     async ensureDestination(d, options) {
@@ -382,13 +388,10 @@ export function createConnection(backend: string, session: DriverSession, replie
       source,
       options: o,
       capabilities: caps,
-      reply: (replyTo, correlationId, m) => {
-        tracing.injectReply(m);
-        return sendReply(session, replyTo, correlationId, m, classify);
-      },
+      reply: consumerReply,
       diagnostics,
       tracing,
-      onClosed: () => consumers.delete(c),
+      onClosed: forgetConsumer,
     });
     consumers.add(c);
     if (closed || o.signal?.aborted) {

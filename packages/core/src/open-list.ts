@@ -82,7 +82,7 @@ export class DeadlineTimer<T extends Listed<T>> {
 
   constructor(
     private readonly open: OpenList<T>,
-    private readonly expire: (t: T) => void,
+    private readonly owner: { expire(t: T): void },
   ) {}
 
   /** `t` was (re)listed with a new deadline: fire no later than it. */
@@ -115,7 +115,7 @@ export class DeadlineTimer<T extends Listed<T>> {
     const now = performance.now();
     for (let t = this.open.head; t && t.due <= now; t = this.open.head) {
       this.open.remove(t);
-      this.expire(t);
+      this.owner.expire(t);
     }
     if (this.open.head && this.open.head.due !== Infinity) this.arm(this.open.head.due);
   }

@@ -86,8 +86,8 @@ describe('dedup middleware', () => {
     const consumer = createConsumer({
       source: { kind: 'queue', name: 'q' },
       group: 'g',
-      startPush: (deliver) => {
-        ids.forEach((id, i) => deliver(make(id, i)));
+      startPush: (target) => {
+        ids.forEach((id, i) => target.push(make(id, i)));
         return { stop: async () => undefined };
       },
       poll: async (max) => ids.slice(0, max).map(make),
